@@ -1,0 +1,17 @@
+"""Optimizers for kvt: Keras's own and the studies' methods, behind one registry.
+
+``names()`` lists them, ``get(name, **hparams)`` builds one with kvt's defaults.
+"""
+
+from kvt.optimizers import builtin  # noqa: F401  (registers Keras's optimizers)
+from kvt.optimizers.registry import (
+    OptimizerEntry,
+    entry,
+    get,
+    hyperparameters,
+    names,
+    parse_options,
+    register,
+)
+
+__all__ = ["OptimizerEntry", "entry", "get", "hyperparameters", "names", "parse_options", "register"]

@@ -1,0 +1,151 @@
+"""Registry of the optimizers ``kvt train --optimizer NAME`` accepts.
+
+Each entry maps a name to a Keras optimizer class, the hyper-parameter defaults
+kvt uses for it (the studies' values where they give one), a one-line
+description, and, for methods that need more than gradients, the Keras model
+class whose ``train_step`` feeds them (AdaHessian needs Hessian-vector products,
+SAM a second gradient pass).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import keras
+
+from kvt.errors import KvtError
+
+#: Constructor arguments of ``keras.optimizers.Optimizer`` that every optimizer takes
+#: but that are not tuning knobs of the method; ``--opt`` does not offer them.
+_BASE_ONLY = {"name", "kwargs", "loss_scale_factor", "gradient_accumulation_steps",
+              "ema_overwrite_frequency"}
+
+
+@dataclass(frozen=True)
+class OptimizerEntry:
+    name: str
+    cls: type
+    defaults: Mapping[str, Any]
+    description: str
+    notes: str = ""
+    #: Keras model class whose train_step this optimizer needs; None = keras.Sequential.
+    model_class: Callable[[], type] | None = None
+    #: Hyper-parameters accepted on top of the class's constructor (e.g. SAM's base).
+    extra_keys: tuple[str, ...] = field(default=())
+
+    def hyperparameter_names(self) -> list[str]:
+        """Every key ``--opt`` accepts for this optimizer, in constructor order."""
+        params = inspect.signature(self.cls.__init__).parameters
+        names = [n for n, p in params.items() if n != "self" and n not in _BASE_ONLY
+                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        return names + [k for k in self.extra_keys if k not in names]
+
+    def resolved_defaults(self) -> dict[str, Any]:
+        """Every hyper-parameter with the value kvt uses when none is given."""
+        params = inspect.signature(self.cls.__init__).parameters
+        values = {}
+        for key in self.hyperparameter_names():
+            if key in self.defaults:
+                values[key] = self.defaults[key]
+            elif key in params and params[key].default is not inspect.Parameter.empty:
+                values[key] = params[key].default
+        return values
+
+
+_ENTRIES: dict[str, OptimizerEntry] = {}
+
+
+def register(entry: OptimizerEntry) -> OptimizerEntry:
+    if entry.name in _ENTRIES:
+        raise ValueError(f"optimizer '{entry.name}' is registered twice")
+    _ENTRIES[entry.name] = entry
+    return entry
+
+
+def names() -> list[str]:
+    """Registered optimizer names, in registration order."""
+    return list(_ENTRIES)
+
+
+def entry(name: str) -> OptimizerEntry:
+    try:
+        return _ENTRIES[str(name).lower()]
+    except KeyError:
+        raise KvtError(f"unknown optimizer '{name}'; valid names: {', '.join(_ENTRIES)}") from None
+
+
+def hyperparameters(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults of ``name`` updated with ``overrides``, after checking every key."""
+    spec = entry(name)
+    allowed = spec.hyperparameter_names()
+    overrides = dict(overrides or {})
+    unknown = [k for k in overrides if k not in allowed]
+    if unknown:
+        raise KvtError(f"unknown hyper-parameter '{unknown[0]}' for optimizer '{spec.name}'; "
+                       f"valid keys: {', '.join(allowed)}")
+    defaults = spec.resolved_defaults()
+    for key, value in overrides.items():
+        _check_type(spec.name, key, value, defaults.get(key))
+    values = dict(spec.defaults)
+    values.update(overrides)
+    return values
+
+
+def _check_type(optimizer: str, key: str, value: Any, default: Any) -> None:
+    """Reject a value whose kind differs from the default's (a string for a rate, ...)."""
+    def is_number(x):
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        kind = "true or false"
+    elif is_number(default):
+        ok = is_number(value)
+        kind = "a number"
+    else:
+        return
+    if not ok:
+        raise KvtError(f"invalid value {value!r} for '{key}' of optimizer '{optimizer}'; expected {kind}")
+
+
+def get(name: str, **hparams) -> keras.optimizers.Optimizer:
+    """A new optimizer ``name`` with kvt's defaults, overridden by ``hparams``.
+
+    Raises ``KvtError`` for an unknown name, an unknown key or a value the optimizer
+    rejects; the message lists what is allowed.
+    """
+    spec = entry(name)
+    values = hyperparameters(name, hparams)
+    try:
+        return spec.cls(**values)
+    except (ValueError, TypeError) as exc:
+        shown = ", ".join(f"{k}={v!r}" for k, v in hparams.items()) or "defaults"
+        raise KvtError(f"invalid hyper-parameters for optimizer '{spec.name}' ({shown}): {exc}") from None
+
+
+def parse_value(text: str) -> Any:
+    """A ``--opt`` value: Python literal (number, bool, None, tuple) or a bare string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError):
+        return text.strip()
+
+
+def parse_options(items) -> dict[str, Any]:
+    """``["beta_1=0.8", "nesterov=true"]`` -> ``{"beta_1": 0.8, "nesterov": True}``."""
+    result: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, value = str(item).partition("=")
+        key = key.strip()
+        if not sep or not key or not value.strip():
+            raise KvtError(f"malformed --opt '{item}'; use key=value, e.g. --opt beta_1=0.9")
+        result[key] = parse_value(value)
+    return result
