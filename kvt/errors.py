@@ -7,3 +7,7 @@ catch it as a ``ValueError``.
 
 class KvtError(ValueError):
     """Bad input or a failed run, with a message meant for the user."""
+
+
+class KvtWarning(UserWarning):
+    """Something the user asked for that kvt did, with a caveat (e.g. extrapolation)."""

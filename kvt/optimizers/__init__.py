@@ -4,6 +4,7 @@
 """
 
 from kvt.optimizers import builtin  # noqa: F401  (registers Keras's optimizers)
+from kvt.optimizers import study  # noqa: F401  (registers the study's own optimizers)
 from kvt.optimizers.registry import (
     OptimizerEntry,
     entry,

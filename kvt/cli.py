@@ -1,0 +1,329 @@
+"""The ``kvt`` command line: a thin layer over the library.
+
+Every failure prints exactly one ``Error: ...`` line on stderr and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+
+import click
+
+from kvt import __version__
+from kvt.errors import KvtError, KvtWarning
+from kvt.grid import ALL_LEVELS, STUDY_TEMPERATURES, parse_levels, parse_temperatures
+
+STUDY_TEMPS_SPEC = ",".join(str(t) for t in STUDY_TEMPERATURES)
+
+
+class KvtGroup(click.Group):
+    """A click group whose errors are one ``Error:`` line each (no usage block, no traceback)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # libraries' deprecation chatter is not for users
+                warnings.simplefilter("always", KvtWarning)
+                warnings.showwarning = _show_warning
+                rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                  standalone_mode=False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Error: aborted", err=True)
+            sys.exit(1)
+        except (click.ClickException, KvtError) as exc:
+            message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+            click.echo(f"Error: {' '.join(message.split())}", err=True)
+            sys.exit(getattr(exc, "exit_code", 1) or 1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _quiet_tensorflow_import() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null.
+
+    TensorFlow's C++ start-up lines (CPU features, CUDA probing) are written before its
+    logging is configured, so no environment variable silences them; real failures
+    still surface as Python exceptions.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    import os
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras  # noqa: F401
+            import tensorflow
+
+            tensorflow.config.list_physical_devices()  # the CUDA probe logs here, not later
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"Warning: {message}", err=True)
+
+
+@click.group(cls=KvtGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kvt")
+def main():
+    """Learn state-to-state VT rate coefficients k_VT(i -> i-1, T) of O2 with O2, O and Ar."""
+
+
+# ---------------------------------------------------------------- data
+@main.group()
+def data():
+    """Generate and inspect VT datasets."""
+
+
+@data.command("generate")
+@click.option("--pair", required=True, help="Collision pair: O2-O2, O2-O or O2-Ar.")
+@click.option("--levels", "levels_spec", default="1-35", show_default=True,
+              help="Upper levels i of i -> i-1: 32, 1-35, 1,2,5.")
+@click.option("--temps", "temps_spec", default=STUDY_TEMPS_SPEC, show_default="the study's 15 temperatures",
+              help="Temperatures in K: 250:10000:10 (start:stop:step) or 300,500,1000.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output CSV (stdout if omitted).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def data_generate(pair, levels_spec, temps_spec, output, force):
+    """Compute an FHO-FR table (columns level,T_K,k_m3_s)."""
+    from kvt import atomic
+    from kvt.data import generate, to_csv_text
+    from kvt.physics import pair_partner
+
+    pair_partner(pair)
+    levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
+    if output:
+        atomic.refuse_existing(__import__("pathlib").Path(output), force)
+    text = to_csv_text(generate(pair, levels, temps))
+    if output:
+        atomic.write_text(output, text, force=force)
+        click.echo(f"wrote {len(levels) * len(temps)} rows to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@data.command("info")
+@click.option("--pair", help="A bundled pair: O2-O2, O2-O or O2-Ar.")
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="A CSV in the bundled schema.")
+def data_info(pair, path):
+    """Summarise a bundled dataset or a user CSV."""
+    from kvt.data import describe, load_dataset
+
+    if bool(pair) == bool(path):
+        raise KvtError("give exactly one of --pair or --file")
+    if pair:
+        from kvt.physics import pair_partner
+
+        pair_partner(pair)
+    summary = describe(load_dataset(pair or path))
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        click.echo(f"{key:<{width}}  {value}")
+
+
+# ---------------------------------------------------------------- optimizers
+@main.command("optimizers")
+@click.argument("name", required=False)
+def optimizers_command(name):
+    """List the optimizers, or show one in full."""
+    _quiet_tensorflow_import()
+    from kvt import optimizers
+
+    if name is None:
+        for entry_name in optimizers.names():
+            entry = optimizers.entry(entry_name)
+            defaults = ", ".join(f"{k}={v}" for k, v in entry.defaults.items())
+            click.echo(f"{entry_name:<11} {entry.description}")
+            click.echo(f"{'':<11}   defaults: {defaults}")
+        return
+    entry = optimizers.entry(name)
+    click.echo(f"{entry.name}: {entry.description}")
+    click.echo(f"class: {entry.cls.__module__}.{entry.cls.__qualname__}")
+    if entry.model_class:
+        click.echo(f"train step: {entry.model_class().__name__}")
+    click.echo("hyper-parameters (--opt key=value; --lr sets learning_rate):")
+    for key, value in entry.resolved_defaults().items():
+        marker = "  (kvt default)" if key in entry.defaults else ""
+        click.echo(f"  {key:<24} {value!r}{marker}")
+    if entry.notes:
+        click.echo(f"notes: {entry.notes}")
+
+
+# ---------------------------------------------------------------- train
+def _dataset_option(pair, data_file):
+    if bool(pair) == bool(data_file):
+        raise KvtError("give exactly one of --pair (O2-O2, O2-O, O2-Ar) or --data FILE")
+    if pair:
+        from kvt.physics import pair_partner
+
+        pair_partner(pair)
+    return pair or data_file
+
+
+@main.command("train")
+@click.option("--pair", help="Bundled dataset: O2-O2, O2-O or O2-Ar.")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False), help="Your own CSV (level,T_K,k_m3_s).")
+@click.option("--optimizer", default="adam", show_default=True, help="Optimizer name (see `kvt optimizers`).")
+@click.option("--lr", type=float, help="Learning rate [default: the optimizer's].")
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Optimizer hyper-parameter; repeatable.")
+@click.option("--epochs", type=int, default=1000, show_default=True, help="Maximum epochs.")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--val-fraction", type=float, default=0.2, show_default=True, help="Validation share of the rows.")
+@click.option("--patience", type=int, default=100, show_default=True,
+              help="Early stopping: epochs without a better validation loss.")
+@click.option("--units", type=int, default=64, show_default=True, help="Width of the hidden layers.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (split, init, shuffling).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/<data>-<optimizer>-<time>].")
+@click.option("--force", is_flag=True, help="Replace an existing --out directory.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train_command(pair, data_file, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
+                  seed, out, force, quiet):
+    """Train the study's network and write a run directory."""
+    _quiet_tensorflow_import()
+    from pathlib import Path
+
+    from kvt import atomic
+    from kvt.optimizers import parse_options
+    from kvt.training import TrainConfig
+
+    config = TrainConfig(data=_dataset_option(pair, data_file), optimizer=optimizer, learning_rate=lr,
+                         opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
+                         val_fraction=val_fraction, patience=patience, units=units, seed=seed)
+    config.validate()
+    config.optimizer_hyperparameters()
+    if out:
+        atomic.refuse_existing(Path(out), force)
+
+    from kvt.data import load_dataset
+    from kvt.rundir import save_run
+    from kvt.training import train
+
+    load_dataset(config.data)
+    result = train(config, verbose=not quiet)
+    path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]])
+    _print_summary(result, path)
+
+
+def _print_summary(result, path):
+    m = result.metrics
+    rows = [
+        ("validation MSE (scaled target)", f"{m['val_mse_scaled']:.4g}"),
+        ("training MSE (scaled target)", f"{m['train_mse_scaled']:.4g}"),
+        ("MAE, m^3/s (validation)", f"{m['val']['mae_m3_s']:.4g}"),
+        ("relative error median / p95 / max (all rows)",
+         f"{m['all']['rel_err_median']:.3g} / {m['all']['rel_err_p95']:.3g} / {m['all']['rel_err_max']:.3g}"),
+        ("epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})"),
+        ("training time, s", f"{m['wall_time_s']:.2f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    click.echo(f"run: {path}")
+    for name, value in rows:
+        click.echo(f"  {name:<{width}}  {value}")
+
+
+# ---------------------------------------------------------------- predict / export / plot
+def _levels(level, levels_spec, default=None):
+    if level is not None and levels_spec is not None:
+        raise KvtError("give --level or --levels, not both")
+    if level is not None:
+        return parse_levels(str(level))
+    if levels_spec is not None:
+        return parse_levels(levels_spec)
+    if default is None:
+        raise KvtError("give --level N or --levels SPEC (e.g. 1-35)")
+    return list(default)
+
+
+def _load_run(run_dir):
+    from kvt.rundir import load_run, read_metadata
+
+    read_metadata(run_dir)  # cheap checks before TensorFlow is imported
+    _quiet_tensorflow_import()
+    return load_run(run_dir)
+
+
+@main.command("predict")
+@click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
+@click.option("--level", type=str, help="One upper level i (transition i -> i-1).")
+@click.option("--levels", "levels_spec", help="Levels: 1-35, 1,2,5.")
+@click.option("--temps", "temps_spec", required=True, help="Temperatures in K: 1000,2000 or 250:10000:50.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV output instead of a table.")
+@click.option("--allow-extrapolation", is_flag=True, help="Predict outside the trained range (with a warning).")
+def predict_command(run_dir, level, levels_spec, temps_spec, as_csv, allow_extrapolation):
+    """Print k_VT in m^3/s predicted by a trained run."""
+    from kvt.predict import predict_grid
+
+    levels = _levels(level, levels_spec)
+    temps = parse_temperatures(temps_spec)
+    run = _load_run(run_dir)
+    table = predict_grid(run, levels, temps, allow_extrapolation)
+    if as_csv:
+        click.echo(table.to_csv(index=False, float_format="%.10e", lineterminator="\n"), nl=False)
+        return
+    click.echo(f"{'level':>5}  {'transition':>10}  {'T, K':>9}  {'k_VT, m^3/s':>14}")
+    for row in table.itertuples(index=False):
+        click.echo(f"{row.level:>5}  {f'{row.level}->{row.level - 1}':>10}  {row.T_K:>9g}  {row.k_m3_s:>14.6e}")
+
+
+@main.command("export")
+@click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
+@click.option("--levels", "levels_spec", default="1-35", show_default=True)
+@click.option("--temps", "temps_spec", default="250:10000:10", show_default=True)
+@click.option("--layout", default="wide", show_default=True, help="wide (a column per transition) or long.")
+@click.option("--units", default="m3/s", show_default=True, help="m3/s or cm3/s.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output CSV.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--allow-extrapolation", is_flag=True, help="Export outside the trained range (with a warning).")
+def export_command(run_dir, levels_spec, temps_spec, layout, units, output, force, allow_extrapolation):
+    """Write a table of predicted k_VT for a CFD code."""
+    from pathlib import Path
+
+    from kvt import atomic
+    from kvt.predict import LAYOUTS, UNITS, export_table
+
+    if layout not in LAYOUTS:
+        raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
+    if units not in UNITS:
+        raise KvtError(f"unknown units '{units}'; valid units: {', '.join(UNITS)}")
+    levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
+    atomic.refuse_existing(Path(output), force)
+    run = _load_run(run_dir)
+    text = export_table(run, levels, temps, layout, units, allow_extrapolation)
+    atomic.write_text(output, text, force=force)
+    click.echo(f"wrote {len(levels)} levels x {len(temps)} temperatures ({layout}, {units}) to {output}", err=True)
+
+
+@main.command("plot")
+@click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
+@click.option("--level", required=True, type=str, help="Upper level i of the transition i -> i-1.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="PNG file [default: RUN/k_level_<i>.png].")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def plot_command(run_dir, level, output, force):
+    """Plot k_VT(T) of one transition: data points and the network's curve."""
+    from pathlib import Path
+
+    from kvt import atomic, plots
+
+    (level,) = parse_levels(level) if "," not in level and "-" not in level[1:] else (None,)
+    if level is None:
+        raise KvtError("--level takes one level, e.g. --level 32")
+    run = _load_run(run_dir)
+    lo, hi = run.level_range
+    if not lo <= level <= hi:
+        raise KvtError(f"level {level} is outside the trained levels {lo}..{hi}")
+    path = Path(output) if output else Path(run_dir) / f"k_level_{level}.png"
+    atomic.refuse_existing(path, force)
+    plots.save_figure(plots.level_figure(run, level), path, force=force)
+    click.echo(f"wrote {path}", err=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Argument checks and small tensor helpers shared by kvt's own optimizers.
+
+Every check raises ``ValueError`` naming the argument, the bad value and what is
+allowed (``"beta_1 must be in [0, 1), got 1.5"``); ``kvt.optimizers.get`` turns it
+into a ``KvtError``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from keras import ops
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def learning_rate(value: Any) -> Any:
+    """A non-negative finite float, or a schedule / callable passed through untouched."""
+    if callable(value):
+        return value
+    if not _is_number(value) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"learning_rate must be a finite number >= 0 (or a schedule), "
+                         f"got {_show(value)}")
+    return float(value)
+
+
+def in_range(name: str, value: Any, low: float, high: float | None = None, *,
+             low_open: bool = False, high_open: bool = True) -> float:
+    """``value`` as a float after checking ``low <= value < high`` (brackets as given)."""
+    too_low = _is_number(value) and (value <= low if low_open else value < low)
+    too_high = _is_number(value) and high is not None and (value >= high if high_open else value > high)
+    if not _is_number(value) or not math.isfinite(value) or too_low or too_high:
+        left = "(" if low_open else "["
+        if high is None:
+            allowed = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            allowed = f"in {left}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be {allowed}, got {_show(value)}")
+    return float(value)
+
+
+def fraction(name: str, value: Any) -> float:
+    """A decay rate in [0, 1)."""
+    return in_range(name, value, 0.0, 1.0)
+
+
+def positive(name: str, value: Any) -> float:
+    """A number > 0 (epsilons)."""
+    return in_range(name, value, 0.0, None, low_open=True)
+
+
+def non_negative(name: str, value: Any) -> float:
+    return in_range(name, value, 0.0, None)
+
+
+def non_negative_int(name: str, value: Any) -> int:
+    if not _is_number(value) or value < 0 or int(value) != value:
+        raise ValueError(f"{name} must be an integer >= 0, got {_show(value)}")
+    return int(value)
+
+
+def optional_weight_decay(value: Any) -> float | None:
+    """Keras's decoupled ``weight_decay``: None (off) or a number >= 0."""
+    if value is None:
+        return None
+    return non_negative("weight_decay", value)
+
+
+def step_count(optimizer, dtype):
+    """t = 1, 2, ... of the step being taken, as a tensor of ``dtype``."""
+    return ops.cast(optimizer.iterations + 1, dtype)
+
+
+def cast_all(dtype, *values):
+    return [ops.cast(v, dtype) for v in values]
+
+
+#: Keyword arguments of keras.optimizers.Optimizer that kvt's optimizers pass through.
+BASE_KEYS = ("clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
+             "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps", "name")

@@ -1,0 +1,113 @@
+"""Apollo: an adaptive diagonal quasi-Newton method."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from kvt.optimizers import _common as check
+
+
+@keras.saving.register_keras_serializable(package="kvt")
+class Apollo(keras.optimizers.Optimizer):
+    r"""Apollo (adaptive parameter-wise diagonal quasi-Newton).
+
+    Keeps a diagonal curvature estimate B, updated from the change of the
+    (bias-corrected) gradient average along the previous step direction d under a
+    weak secant condition, and steps along m / max(|B|, 1) (the rectified,
+    positive-definite Hessian approximation). For each variable θ with gradient g
+    at step t, with m, B and d starting at 0::
+
+        lr_t = init_lr + (lr − init_lr) · (t − 1) / warmup   while t − 1 < warmup, else lr
+        g ← g + wd θ                                         (L2 weight decay)
+        a = (1 − β) / (1 − βᵗ);   Δg = g − m;   m ← m + a Δg
+        n = ‖d‖₄ + ε;   u = d / n;   w = u²
+        δ = −a · Σ(Δg / n · u) − Σ(B · w);   B ← B + δ · w
+        d = m / max(|B|, 1)
+        θ ← θ − lr_t · d
+
+    Σ and ‖·‖₄ run over all elements of the variable.
+
+    Args:
+        learning_rate: float or schedule, lr (the rate after warm-up). Defaults to ``1e-2``.
+        beta: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.
+        epsilon: ε > 0 added to ‖d‖₄. Defaults to ``1e-4``.
+        weight_decay: L2 coefficient wd >= 0 added to the gradient (coupled, part of
+            the update above; Keras's decoupled decay is not used). Defaults to ``1e-3``.
+        warmup: number of linear warm-up steps from ``init_lr`` to lr (0 = none).
+            Defaults to ``100``.
+        init_lr: learning rate at the first warm-up step, >= 0. Defaults to ``1e-2``.
+        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
+        name: as in ``keras.optimizers.Optimizer``.
+
+    References:
+        Ma, "Apollo: An Adaptive Parameter-wise Diagonal Quasi-Newton Method for
+        Nonconvex Stochastic Optimization", 2020, arXiv:2009.13586.
+    """
+
+    def __init__(self, learning_rate=1e-2, beta=0.9, epsilon=1e-4, weight_decay=1e-3, warmup=100,
+                 init_lr=1e-2, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        learning_rate = check.learning_rate(learning_rate)
+        beta = check.fraction("beta", beta)
+        epsilon = check.positive("epsilon", epsilon)
+        weight_decay = check.non_negative("weight_decay", 0.0 if weight_decay is None else weight_decay)
+        warmup = check.non_negative_int("warmup", warmup)
+        init_lr = check.non_negative("init_lr", init_lr)
+        super().__init__(
+            learning_rate=learning_rate, weight_decay=weight_decay,
+            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+            use_ema=use_ema, ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        self.beta = beta
+        self.epsilon = epsilon
+        self.warmup = warmup
+        self.init_lr = init_lr
+
+    def _apply_weight_decay(self, variables):
+        # weight_decay is the L2 term inside update_step; Keras's decoupled decay
+        # (which the base class would apply from the same attribute) stays off.
+        return
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._m = [self.add_variable_from_reference(v, name="grad_average") for v in var_list]
+        self._b = [self.add_variable_from_reference(v, name="curvature") for v in var_list]
+        self._d = [self.add_variable_from_reference(v, name="direction") for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr, beta, eps, wd, init_lr = check.cast_all(
+            dtype, learning_rate, self.beta, self.epsilon, self.weight_decay, self.init_lr)
+        t = check.step_count(self, dtype)
+        i = self._get_variable_index(variable)
+        m, b, d = self._m[i], self._b[i], self._d[i]
+
+        done = t - 1.0
+        warmup = ops.cast(self.warmup, dtype)
+        warm_lr = init_lr + (lr - init_lr) * done / ops.maximum(warmup, 1.0)
+        lr_t = ops.where(done < warmup, warm_lr, lr)
+
+        g = ops.add(ops.cast(gradient, dtype), ops.multiply(wd, variable))
+        a = (1.0 - beta) / (1.0 - ops.power(beta, t))
+        delta_g = ops.subtract(g, m)
+        self.assign_add(m, ops.multiply(a, delta_g))
+
+        n = ops.power(ops.sum(ops.power(d, 4)), 0.25) + eps
+        u = ops.divide(d, n)
+        w = ops.square(u)
+        delta = -a * ops.sum(ops.divide(delta_g, n) * u) - ops.sum(ops.multiply(b, w))
+        self.assign_add(b, ops.multiply(delta, w))
+        self.assign(d, ops.divide(m, ops.maximum(ops.abs(b), 1.0)))
+        self.assign_sub(variable, ops.multiply(lr_t, d))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"beta": self.beta, "epsilon": self.epsilon, "weight_decay": self.weight_decay,
+                       "warmup": self.warmup, "init_lr": self.init_lr})
+        return config

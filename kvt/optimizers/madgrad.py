@@ -1,0 +1,88 @@
+"""MADGRAD: momentumised, adaptive, dual-averaged gradient method."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from kvt.optimizers import _common as check
+
+
+@keras.saving.register_keras_serializable(package="kvt")
+class MADGRAD(keras.optimizers.Optimizer):
+    r"""MADGRAD (dual averaging with a cube-root adaptive denominator).
+
+    Weighted sums of the gradients (s) and of their squares (ν) define a
+    dual-averaging iterate z anchored at the starting point θ₀; the variable then
+    moves towards z with momentum. For each variable θ with gradient g at step
+    t = k + 1::
+
+        λ = (lr + ε) √(k + 1)
+        s ← s + λ g;   ν ← ν + λ g²
+        z = θ₀ − s / (∛ν + ε)
+        θ ← (1 − c) θ + c z,    c = 1 − momentum
+
+    s and ν start at 0; θ₀ is the value of the variable at the first step (kept
+    in a slot, captured when t = 1).
+
+    Args:
+        learning_rate: float or schedule, lr. Defaults to ``1e-2``.
+        momentum: momentum in [0, 1); 0 gives pure dual averaging θ = z.
+            Defaults to ``0.9``.
+        epsilon: ε > 0 in λ and in the denominator. Defaults to ``1e-6``.
+        weight_decay: Keras's decoupled decay θ ← θ − lr·wd·θ before the step, or
+            ``None`` (off, as in the study). Defaults to ``None``.
+        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
+        name: as in ``keras.optimizers.Optimizer``.
+
+    References:
+        Defazio & Jelassi, "Adaptivity without Compromise: A Momentumized, Adaptive,
+        Dual Averaged Gradient Method for Stochastic Optimization", 2021,
+        arXiv:2101.11075.
+    """
+
+    def __init__(self, learning_rate=1e-2, momentum=0.9, epsilon=1e-6,
+                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
+                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
+        learning_rate = check.learning_rate(learning_rate)
+        momentum = check.fraction("momentum", momentum)
+        epsilon = check.positive("epsilon", epsilon)
+        super().__init__(
+            learning_rate=learning_rate, weight_decay=check.optional_weight_decay(weight_decay),
+            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+            use_ema=use_ema, ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        self.momentum = momentum
+        self.epsilon = epsilon
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._s = [self.add_variable_from_reference(v, name="grad_sum") for v in var_list]
+        self._nu = [self.add_variable_from_reference(v, name="grad_sq_sum") for v in var_list]
+        self._theta0 = [self.add_variable_from_reference(v, name="initial_value") for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        lr, mom, eps = check.cast_all(dtype, learning_rate, self.momentum, self.epsilon)
+        g = ops.cast(gradient, dtype)
+        t = check.step_count(self, dtype)
+        i = self._get_variable_index(variable)
+        s, nu, theta0 = self._s[i], self._nu[i], self._theta0[i]
+
+        self.assign(theta0, ops.where(ops.equal(self.iterations, 0), variable, theta0))
+        lam = (lr + eps) * ops.sqrt(t)
+        self.assign_add(s, ops.multiply(lam, g))
+        self.assign_add(nu, ops.multiply(lam, ops.square(g)))
+        z = ops.subtract(theta0, ops.divide(s, ops.add(ops.power(nu, 1.0 / 3.0), eps)))
+        c = 1.0 - mom
+        self.assign(variable, ops.add(ops.multiply(1.0 - c, variable), ops.multiply(c, z)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"momentum": self.momentum, "epsilon": self.epsilon})
+        return config

@@ -1,0 +1,106 @@
+"""Figures of a run: a transition's k_VT(T), loss curves, relative-error map (PNG)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kvt import atomic  # noqa: E402
+
+STUDY_LEVEL = 32  # the study's figure shows k_VT(32 -> 31)
+
+
+def default_level(predictions) -> int:
+    levels = set(int(v) for v in predictions["level"])
+    return STUDY_LEVEL if STUDY_LEVEL in levels else max(levels)
+
+
+def save_figure(fig, path: str | Path, force: bool = True) -> Path:
+    """Save ``fig`` as PNG atomically and close it."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    path = Path(path)
+    atomic.refuse_existing(path, force)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+    return path
+
+
+def level_figure(run, level: int, n_points: int = 400):
+    """k_VT(level -> level-1) against T: dataset points and the model's curve, log y."""
+    import pandas as pd
+
+    from kvt.predict import predict_grid
+
+    lo_t, hi_t = run.temperature_range
+    temps = np.linspace(lo_t, hi_t, n_points)
+    curve = predict_grid(run, [level], temps)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    predictions_file = Path(run.path) / "predictions.csv"
+    if predictions_file.is_file():
+        data = pd.read_csv(predictions_file)
+        points = data[data["level"] == level]
+        for split, marker in (("train", "o"), ("val", "s")):
+            part = points[points["split"] == split]
+            if len(part):
+                ax.plot(part["T_K"], part["k_true_m3_s"], marker, ms=5, mfc="none",
+                        label=f"FHO-FR data ({split})")
+    positive = curve["k_m3_s"] > 0
+    ax.plot(curve["T_K"][positive], curve["k_m3_s"][positive], "-", lw=1.8,
+            label=f"network ({run.metadata['options']['optimizer']})")
+    ax.set_yscale("log")
+    ax.set_xlabel("T, K")
+    ax.set_ylabel(r"$k_{VT}$, m$^3$/s")
+    ax.set_title(f"{run.label}: $k_{{VT}}^{{{level}\\to{level - 1}}}(T)$")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def loss_figure(history, metadata):
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.plot(history["epoch"], history["loss"], label="training")
+    ax.plot(history["epoch"], history["val_loss"], label="validation")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (scaled target)")
+    ax.set_title(f"{_label(metadata)}, {metadata['options']['optimizer']}: loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def error_figure(predictions, metadata):
+    """Relative error |k_pred - k| / k over (level, T), log colour scale."""
+    from matplotlib.colors import LogNorm
+
+    table = predictions.pivot(index="level", columns="T_K", values="rel_error")
+    values = np.clip(table.to_numpy(), 1e-6, None)
+    fig, ax = plt.subplots(figsize=(7.2, 5.0))
+    mesh = ax.pcolormesh(np.arange(len(table.columns) + 1), np.arange(len(table.index) + 1), values,
+                         norm=LogNorm(vmin=values.min(), vmax=max(values.max(), values.min() * 10)),
+                         cmap="viridis", shading="flat")
+    ax.set_xticks(np.arange(len(table.columns)) + 0.5)
+    ax.set_xticklabels([f"{t:g}" for t in table.columns], rotation=60, fontsize=7)
+    step = max(1, len(table.index) // 12)
+    ax.set_yticks(np.arange(0, len(table.index), step) + 0.5)
+    ax.set_yticklabels([str(i) for i in table.index[::step]])
+    ax.set_xlabel("T, K")
+    ax.set_ylabel("level i (transition i → i−1)")
+    ax.set_title(f"{_label(metadata)}, {metadata['options']['optimizer']}: relative error")
+    fig.colorbar(mesh, ax=ax, label="|k_pred − k| / k")
+    return fig
+
+
+def _label(metadata) -> str:
+    dataset = metadata["dataset"]
+    return dataset["pair"] or Path(dataset["file"]).stem

@@ -1,0 +1,168 @@
+"""Run directories: everything a training run leaves to reproduce it and predict later.
+
+    model.keras        the trained network (with its optimizer)
+    scaler.json        feature/target scaler parameters (VTScaler.to_dict)
+    metadata.json      options, seed, versions, dataset hash, split, metrics, wall time
+    history.csv        per-epoch losses and metrics
+    predictions.csv    every dataset row: level, T, k true, k predicted, relative error, split
+    k_level_<i>.png    k_VT(T) of one transition, data vs model
+    loss.png           training/validation loss curves
+    relative_error.png relative error over (level, T)
+
+The directory is built in a temporary folder and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata as _metadata
+from pathlib import Path
+from typing import Any
+
+from kvt import __version__, atomic
+from kvt.errors import KvtError
+from kvt.preprocessing import VTScaler
+
+MODEL_FILE = "model.keras"
+SCALER_FILE = "scaler.json"
+METADATA_FILE = "metadata.json"
+HISTORY_FILE = "history.csv"
+PREDICTIONS_FILE = "predictions.csv"
+REQUIRED_FILES = (MODEL_FILE, SCALER_FILE, METADATA_FILE)
+VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "matplotlib", "click")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"kvt": __version__, "python": sys.version.split()[0]}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = _metadata.version(name)
+        except _metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def default_run_dir(dataset_name: str, optimizer: str, root: str | Path = "runs") -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{dataset_name}-{optimizer}-{stamp}"
+
+
+def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
+    from kvt.training import config_dict
+
+    frame = result.dataset.frame
+    return {
+        "kvt_version": __version__,
+        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": command,
+        "options": config_dict(result.config),
+        "optimizer": {"name": result.config.optimizer, "hyperparameters": result.hyperparameters,
+                      "config": _jsonable(result.model.optimizer.get_config())},
+        "dataset": {
+            "source": result.dataset.source,
+            "pair": result.dataset.pair,
+            "file": str(result.dataset.path),
+            "sha256": result.dataset.sha256,
+            "rows": int(len(frame)),
+            "level_range": [int(frame["level"].min()), int(frame["level"].max())],
+            "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())],
+        },
+        "preprocessing": {"features": ["level", "T_K"], "feature_scaling": "MinMaxScaler",
+                          "target_scaling": "k * 1e18, then MinMaxScaler to [0, 1]",
+                          "scalers_fitted_on": "all rows (as in the study)"},
+        "split": result.split,
+        "metrics": result.metrics,
+        "wall_time_s": result.wall_time_s,
+        "versions": package_versions(),
+        "platform": {"machine": platform.machine(), "system": platform.platform(),
+                     "processor": platform.processor()},
+    }
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def save_run(result, out: str | Path | None = None, force: bool = False, command: list[str] | None = None,
+             plot_level: int | None = None) -> Path:
+    """Write ``result`` (a TrainResult) as a run directory, atomically. Returns its path."""
+    from kvt import plots
+
+    out = Path(out) if out else default_run_dir(result.dataset.name, result.config.optimizer)
+    metadata = build_metadata(result, command)
+    with atomic.directory(out, force=force) as tmp:
+        result.model.save(tmp / MODEL_FILE)
+        (tmp / SCALER_FILE).write_text(json.dumps(result.scaler.to_dict(), indent=2))
+        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+        result.history.to_csv(tmp / HISTORY_FILE, index=False, float_format="%.9g")
+        result.predictions.to_csv(tmp / PREDICTIONS_FILE, index=False, float_format="%.17g")
+        run = Run(path=tmp, model=result.model, scaler=result.scaler, metadata=metadata)
+        level = plot_level or plots.default_level(result.predictions)
+        plots.save_figure(plots.level_figure(run, level), tmp / f"k_level_{level}.png")
+        plots.save_figure(plots.loss_figure(result.history, metadata), tmp / "loss.png")
+        plots.save_figure(plots.error_figure(result.predictions, metadata), tmp / "relative_error.png")
+    return out
+
+
+@dataclass
+class Run:
+    """A loaded run directory: the model, its scaler and its metadata."""
+
+    path: Path
+    model: Any
+    scaler: VTScaler
+    metadata: dict
+
+    @property
+    def level_range(self) -> tuple[int, int]:
+        lo, hi = self.metadata["dataset"]["level_range"]
+        return int(lo), int(hi)
+
+    @property
+    def temperature_range(self) -> tuple[float, float]:
+        lo, hi = self.metadata["dataset"]["T_range_K"]
+        return float(lo), float(hi)
+
+    @property
+    def label(self) -> str:
+        d = self.metadata["dataset"]
+        return d["pair"] or Path(d["file"]).stem
+
+
+def read_metadata(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_dir():
+        raise KvtError(f"run directory {path} does not exist")
+    missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
+    if missing:
+        raise KvtError(f"run directory {path} is missing {', '.join(missing)}; is it a kvt train output?")
+    try:
+        metadata = json.loads((path / METADATA_FILE).read_text())
+        metadata["dataset"]["level_range"], metadata["dataset"]["T_range_K"]  # noqa: B018
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise KvtError(f"run directory {path} has a corrupted {METADATA_FILE} ({exc.__class__.__name__})") from None
+    return metadata
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run directory written by :func:`save_run`; ``KvtError`` if missing or corrupted."""
+    path = Path(path)
+    metadata = read_metadata(path)
+    try:
+        scaler = VTScaler.from_dict(json.loads((path / SCALER_FILE).read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError, KvtError) as exc:
+        raise KvtError(f"run directory {path} has a corrupted {SCALER_FILE} ({exc})") from None
+    import keras
+
+    import kvt.optimizers  # noqa: F401  (registers kvt's serialisable optimizers and models)
+
+    try:
+        model = keras.models.load_model(path / MODEL_FILE)
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise KvtError(f"run directory {path} has a corrupted {MODEL_FILE} "
+                       f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})") from None
+    return Run(path=path, model=model, scaler=scaler, metadata=metadata)
