@@ -102,7 +102,8 @@ def validate(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     for column in COLUMNS:
         raw = frame[column]
         values = pd.to_numeric(raw, errors="coerce")
-        bad = values.isna() & raw.notna()
+        spelled_nan = raw.astype(str).str.strip().str.lower().isin(["nan", "+nan", "-nan"])
+        bad = values.isna() & raw.notna() & ~spelled_nan
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             _fail(path, f"column {column}, line {row + 2}: '{raw.iloc[row]}' is not a number")

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from kvt import KvtError, physics
+
+# Published FHO-FR values (docs/fho-fr.md): (partner, level, T, k in m^3/s).
+PUBLISHED = [
+    ("O2", 1, 250, 1.99616651214212e-25), ("O2", 1, 1000, 1.22406698458853e-21),
+    ("O2", 1, 10000, 3.35942593314965e-17), ("O2", 2, 250, 5.28552286797793e-25),
+    ("O2", 2, 1000, 2.98964612286567e-21), ("O2", 2, 10000, 5.35691017747151e-17),
+    ("O2", 35, 250, 2.75984043466818e-19), ("O2", 35, 1000, 2.6698062665806e-17),
+    ("O2", 35, 10000, 1.03497970485158e-16), ("O", 1, 250, 9.70108312540885e-24),
+    ("O", 1, 10000, 8.07132218698077e-17), ("O", 35, 250, 2.1223036796826e-18),
+    ("O", 35, 10000, 9.37176276975104e-17),
+]
+
+
+@pytest.mark.parametrize("partner, level, T, published", PUBLISHED)
+def test_published_values_reproduced(partner, level, T, published):
+    k = physics.rate_coefficient(level, T, partner)
+    assert abs(k / published - 1) <= 1e-9
+
+
+def test_vectorised_call_matches_pointwise_and_broadcasts():
+    levels = np.arange(1, 36)
+    temps = np.array([250.0, 777.0, 5000.0, 20000.0])
+    table = physics.rate_coefficient(levels[:, None], temps[None, :], "Ar")
+    assert table.shape == (35, 4)
+    for i, level in enumerate(levels[::7]):
+        for j, T in enumerate(temps):
+            assert table[i * 7, j] == pytest.approx(float(physics.rate_coefficient(level, T, "Ar")), rel=1e-13)
+    assert np.all(np.isfinite(table)) and np.all(table > 0)
+
+
+def test_c_root_solves_its_equation_on_the_whole_range():
+    # Re-derive the quantities for a dense grid and check the residual of the C equation.
+    levels, temps = np.meshgrid(np.arange(1, 36), np.geomspace(250, 20000, 60), indexing="ij")
+    for name in physics.SPECIES:
+        p = physics.PairParameters.for_partner(physics.SPECIES[name])
+        theta = physics.level_energy_K(levels) - physics.level_energy_K(levels - 1)
+        omega = theta * physics.BOLTZMANN / physics.HBAR
+        theta_1 = 4 * np.pi**2 * omega**2 * p.reduced_mass_kg / (physics.POTENTIAL_RANGE_ALPHA**2 * physics.BOLTZMANN)
+        v0 = np.cbrt(2 * np.pi * omega * physics.BOLTZMANN * temps / (physics.POTENTIAL_RANGE_ALPHA * p.reduced_mass_kg))
+        a = p.steric_factor * theta_1 / theta
+        c1, c2 = (p.nu + levels) * a, (levels * a / 2) ** 2
+        b = 2 * np.pi * omega / (physics.POTENTIAL_RANGE_ALPHA * v0)
+        C = physics._solve_c(c1, c2, b)
+        residual = C - np.cbrt(1 - c1 * np.exp(-b / C) - c2 * np.exp(-2 * b / C))
+        assert np.all((C > 0) & (C < 2))
+        assert np.max(np.abs(residual)) < 1e-12
+
+
+def test_level_energies_are_anharmonic():
+    E = physics.level_energy_K(np.arange(0, 36))
+    quanta = np.diff(E)
+    assert E[0] == 0
+    assert quanta[0] == pytest.approx(1.4388e-2 * (158019 - 2 * 1198))
+    assert np.all(np.diff(quanta) < 0)  # levels get closer with i
+
+
+def test_pair_parameters_follow_the_masses():
+    o2 = physics.PairParameters.for_partner(physics.SPECIES["O2"])
+    ar = physics.PairParameters.for_partner(physics.SPECIES["Ar"])
+    assert o2.nu == 1 and ar.nu == 0
+    assert o2.reduced_mass_kg == pytest.approx(16e-3 / 6.0221e23)
+    assert o2.steric_factor == pytest.approx(2 * 0.5 / 1.5**2)  # m~ = 16*32 / (16*64)
+
+
+@pytest.mark.parametrize("levels, temps, message", [
+    (0, 1000, "level 0 is out of range; allowed levels are 1..35"),
+    (36, 1000, "level 36 is out of range; allowed levels are 1..35"),
+    (1.5, 1000, "levels must be integers 1..35"),
+    (1, 0, "temperature 0 K is not allowed; temperatures must be > 0 K"),
+    (1, -5, "temperature -5 K is not allowed; temperatures must be > 0 K"),
+])
+def test_bad_arguments(levels, temps, message):
+    with pytest.raises(KvtError) as info:
+        physics.rate_coefficient(levels, temps, "O2")
+    assert str(info.value) == message
+
+
+def test_unknown_partner_and_pair():
+    with pytest.raises(KvtError, match="unknown partner 'N2'; valid partners: O2, O, Ar"):
+        physics.rate_coefficient(1, 1000, "N2")
+    with pytest.raises(KvtError, match="unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"):
+        physics.pair_partner("O2-N2")
