@@ -181,11 +181,14 @@ def _dataset_option(pair, data_file):
               help="Early stopping: epochs without a better validation loss.")
 @click.option("--units", type=int, default=64, show_default=True, help="Width of the hidden layers.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (split, init, shuffling).")
+@click.option("--schedule", default="constant", show_default=True,
+              help="Learning-rate schedule: constant, or cosine (anneal lr to --min-lr over the run).")
+@click.option("--min-lr", type=float, default=0.0, show_default=True, help="Final learning rate of --schedule cosine.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/<data>-<optimizer>-<time>].")
 @click.option("--force", is_flag=True, help="Replace an existing --out directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(pair, data_file, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
-                  seed, out, force, quiet):
+                  seed, schedule, min_lr, out, force, quiet):
     """Train the study's network and write a run directory."""
     _quiet_tensorflow_import()
     from pathlib import Path
@@ -196,7 +199,8 @@ def train_command(pair, data_file, optimizer, lr, opts, epochs, batch_size, val_
 
     config = TrainConfig(data=_dataset_option(pair, data_file), optimizer=optimizer, learning_rate=lr,
                          opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
-                         val_fraction=val_fraction, patience=patience, units=units, seed=seed)
+                         val_fraction=val_fraction, patience=patience, units=units, seed=seed,
+                         schedule=schedule, min_lr=min_lr)
     config.validate()
     config.optimizer_hyperparameters()
     if out:

@@ -26,6 +26,27 @@ from kvt.errors import KvtError
 from kvt.preprocessing import FEATURES, VTScaler
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_schedule(name: str, learning_rate: float, min_lr: float, total_steps: int):
+    """The learning rate an optimizer is built with: a float, or a Keras schedule.
+
+    ``cosine``: lr_j = min_lr + (lr - min_lr) (1 + cos(pi j / J)) / 2 over the J optimizer
+    steps of the whole run (Keras's ``CosineDecay`` with alpha = min_lr / lr).
+    """
+    if name == "constant":
+        return learning_rate
+    if name == "cosine":
+        import keras
+
+        if min_lr > learning_rate:
+            raise KvtError(f"--min-lr {min_lr} is above the learning rate {learning_rate}")
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=learning_rate, decay_steps=total_steps, alpha=min_lr / learning_rate)
+    raise KvtError(f"unknown schedule '{name}'; valid schedules: {', '.join(SCHEDULES)}")
+
+
 @dataclass
 class TrainConfig:
     """Every option of a training run (recorded verbatim in the run metadata)."""
@@ -40,6 +61,8 @@ class TrainConfig:
     patience: int = 100
     units: int = 64
     seed: int = 0
+    schedule: str = "constant"  # or "cosine": anneal lr -> min_lr over the run
+    min_lr: float = 0.0
 
     def validate(self) -> "TrainConfig":
         def positive_int(name, value):
@@ -50,6 +73,10 @@ class TrainConfig:
             positive_int(name, getattr(self, name))
         if self.learning_rate is not None and not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise KvtError(f"--lr must be a number > 0, got {self.learning_rate!r}")
+        if self.schedule not in SCHEDULES:
+            raise KvtError(f"unknown schedule '{self.schedule}'; valid schedules: {', '.join(SCHEDULES)}")
+        if not (np.isfinite(self.min_lr) and self.min_lr >= 0):
+            raise KvtError(f"--min-lr must be a number >= 0, got {self.min_lr!r}")
         if not (0.0 < self.val_fraction < 1.0):
             raise KvtError(f"--val-fraction must be strictly between 0 and 1, got {self.val_fraction!r}")
         return self
@@ -198,7 +225,6 @@ def train(config: TrainConfig, verbose: bool = False, stream=None,
 
     seed_everything(config.seed)
     entry = optimizers.entry(config.optimizer)
-    optimizer = optimizers.get(config.optimizer, **hparams)
 
     features = frame.loc[:, list(FEATURES)].to_numpy(dtype=float)
     k_true = frame["k_m3_s"].to_numpy(dtype=float)
@@ -206,6 +232,11 @@ def train(config: TrainConfig, verbose: bool = False, stream=None,
     x, y = scaler.transform_features(features), scaler.transform_target(k_true)
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.seed)
     steps = math.ceil(len(train_idx) / config.batch_size)
+    built_hparams = dict(hparams)
+    built_hparams["learning_rate"] = learning_rate_schedule(
+        config.schedule, hparams.get("learning_rate", entry.resolved_defaults().get("learning_rate")),
+        config.min_lr, config.epochs * steps)
+    optimizer = optimizers.get(config.optimizer, **built_hparams)
 
     model = build_model(n_inputs=x.shape[1], units=config.units,
                         model_class=entry.model_class() if entry.model_class else None)

@@ -88,6 +88,8 @@ def hyperparameters(name: str, overrides: Mapping[str, Any] | None = None) -> di
                        f"valid keys: {', '.join(allowed)}")
     defaults = spec.resolved_defaults()
     for key, value in overrides.items():
+        if key == "learning_rate" and isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+            continue
         _check_type(spec.name, key, value, defaults.get(key))
     values = dict(spec.defaults)
     values.update(overrides)
