@@ -171,7 +171,7 @@ def _dataset_option(pair, data_file):
 @main.command("train")
 @click.option("--pair", help="Bundled dataset: O2-O2, O2-O or O2-Ar.")
 @click.option("--data", "data_file", type=click.Path(dir_okay=False), help="Your own CSV (level,T_K,k_m3_s).")
-@click.option("--optimizer", default="adam", show_default=True, help="Optimizer name (see `kvt optimizers`).")
+@click.option("--optimizer", default="adamod", show_default=True, help="Optimizer name (see `kvt optimizers`).")
 @click.option("--lr", type=float, help="Learning rate [default: the optimizer's].")
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Optimizer hyper-parameter; repeatable.")
 @click.option("--epochs", type=int, default=1000, show_default=True, help="Maximum epochs.")

@@ -52,7 +52,7 @@ class TrainConfig:
     """Every option of a training run (recorded verbatim in the run metadata)."""
 
     data: str = "O2-Ar"  # bundled pair name or CSV path
-    optimizer: str = "adam"
+    optimizer: str = "adamod"
     learning_rate: float | None = None  # None: the optimizer's registry default
     opt: dict[str, Any] = field(default_factory=dict)
     epochs: int = 1000

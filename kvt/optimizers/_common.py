@@ -79,9 +79,11 @@ def step_count(optimizer, dtype):
 
 
 def cast_all(dtype, *values):
-    return [ops.cast(v, dtype) for v in values]
+    """``values`` as tensors of ``dtype``.
 
+    Python numbers are converted straight to ``dtype`` (``ops.cast`` would go
+    through float32 first and round e.g. 0.9 before widening it to float64).
+    """
+    return [ops.convert_to_tensor(v, dtype=dtype) if isinstance(v, (int, float))
+            else ops.cast(v, dtype) for v in values]
 
-#: Keyword arguments of keras.optimizers.Optimizer that kvt's optimizers pass through.
-BASE_KEYS = ("clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum",
-             "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps", "name")

@@ -62,7 +62,8 @@ def hessian_vector_products(loss_fn, variables, vectors):
         with tf.GradientTape() as inner:
             result = loss_fn()
         loss = result[0] if isinstance(result, tuple) else result
-        grads = inner.gradient(loss, variables, unconnected_gradients=zero)
+        grads = [tf.convert_to_tensor(g)  # dense, also for IndexedSlices
+                 for g in inner.gradient(loss, variables, unconnected_gradients=zero)]
         g_dot_z = tf.add_n([tf.reduce_sum(g * tf.stop_gradient(tf.cast(z, g.dtype)))
                             for g, z in zip(grads, vectors)])
     hvps = outer.gradient(g_dot_z, variables, unconnected_gradients=zero)

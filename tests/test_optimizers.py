@@ -1,0 +1,568 @@
+"""Optimizer registry and kvt's own optimizers (AdaMod, MADGRAD, RAdam, Apollo,
+AdaHessian, LARS): convergence, update rules against numpy references,
+serialisation and the AdaHessian training path."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kvt
+import kvt.optimizers as opts
+from kvt.model import build_model
+from kvt.optimizers import adahessian as ah
+from kvt.optimizers.adahessian import AdaHessian, HessianSequential, hutchinson_estimate
+from kvt.optimizers.adamod import AdaMod
+from kvt.optimizers.apollo import Apollo
+from kvt.optimizers.lars import LARS
+from kvt.optimizers.madgrad import MADGRAD
+from kvt.optimizers.radam import RAdam
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy_optimizers as ref  # noqa: E402  (tests/numpy_optimizers.py)
+
+# ---------------------------------------------------------------------------
+# One row per registered optimizer. ``quadratic`` / ``rosenbrock``: the
+# hyper-parameters for the convergence tests (on top of the registry defaults)
+# and the factor by which the loss must drop in QUAD_STEPS / ROSEN_STEPS steps.
+# (Study defaults such as lr 1e-3 are too slow for a few hundred steps.)
+# ---------------------------------------------------------------------------
+TABLE = {
+    "adam": dict(quadratic=({"learning_rate": 0.05}, 1e3), rosenbrock=({"learning_rate": 0.05}, 20)),
+    "nadam": dict(quadratic=({"learning_rate": 0.05}, 1e3), rosenbrock=({"learning_rate": 0.05}, 20)),
+    "adamw": dict(quadratic=({"learning_rate": 0.05}, 1e3), rosenbrock=({"learning_rate": 0.05}, 20)),
+    "adamax": dict(quadratic=({"learning_rate": 0.05}, 1e3), rosenbrock=({"learning_rate": 0.05}, 3)),
+    "sgd": dict(quadratic=({"learning_rate": 0.1}, 1e3), rosenbrock=({"learning_rate": 0.002}, 10)),
+    "momentum": dict(quadratic=({"learning_rate": 0.05}, 1e3), rosenbrock=({"learning_rate": 0.001}, 100)),
+    "nesterov": dict(quadratic=({"learning_rate": 0.05}, 1e3), rosenbrock=({"learning_rate": 0.001}, 100)),
+    "adagrad": dict(quadratic=({"learning_rate": 0.5}, 1e3), rosenbrock=({"learning_rate": 0.5}, 5)),
+    "rmsprop": dict(quadratic=({"learning_rate": 0.01}, 5), rosenbrock=({"learning_rate": 0.01}, 20)),
+    "adadelta": dict(quadratic=({"learning_rate": 10.0}, 5), rosenbrock=({"learning_rate": 10.0}, 5)),
+    "lamb": dict(quadratic=({"learning_rate": 0.05}, 1e3), rosenbrock=({"learning_rate": 0.05}, 5)),
+    "lion": dict(quadratic=({"learning_rate": 0.03}, 10), rosenbrock=({"learning_rate": 0.01}, 20)),
+    "adamod": dict(quadratic=({"learning_rate": 0.1}, 1e3), rosenbrock=({"learning_rate": 0.1}, 5)),
+    "madgrad": dict(quadratic=({"learning_rate": 0.01}, 1e3), rosenbrock=({"learning_rate": 0.01}, 100)),
+    # RAdam's first steps are un-adapted lr * m_hat: Rosenbrock's gradient (~200) needs a small lr.
+    "radam": dict(quadratic=({"learning_rate": 0.05}, 20), rosenbrock=({"learning_rate": 0.005}, 5)),
+    # Apollo's first step is lr_1 * g: warm up from a small init_lr.
+    "apollo": dict(quadratic=({"learning_rate": 0.01, "init_lr": 1e-4, "warmup": 50}, 20),
+                   rosenbrock=({"learning_rate": 0.01, "init_lr": 1e-4, "warmup": 50}, 100)),
+    "adahessian": dict(quadratic=({"learning_rate": 0.3}, 1e3), rosenbrock=({"learning_rate": 0.3}, 3)),
+    "lars": dict(quadratic=({"learning_rate": 1.0, "trust_coefficient": 0.01, "weight_decay": 1e-3}, 1e3),
+                 rosenbrock=({"learning_rate": 1.0, "trust_coefficient": 0.01}, 20)),
+}
+QUAD_STEPS, ROSEN_STEPS = 200, 500
+
+OWN = {"adamod": AdaMod, "madgrad": MADGRAD, "radam": RAdam, "apollo": Apollo,
+       "adahessian": AdaHessian, "lars": LARS}
+
+
+def test_table_covers_the_registry():
+    assert set(TABLE) == set(opts.names())
+
+
+def test_own_optimizers_are_registered_with_their_classes():
+    for name, cls in OWN.items():
+        entry = opts.entry(name)
+        assert entry.cls is cls and entry.description
+        assert (entry.model_class() if entry.model_class else None) is (
+            HessianSequential if name == "adahessian" else None)
+
+
+# --------------------------------------------------------------------------- convergence
+
+_QA = np.array([[1.0, 4.0], [0.5, 2.0]], "float32")
+_QC = np.array([[0.5, -1.0], [1.0, 0.25]], "float32")
+
+
+def _quadratic():
+    theta = tf.Variable([[2.0, -1.5], [0.5, 3.0]], dtype=tf.float32)
+    return [theta], lambda: 0.5 * tf.reduce_sum(_QA * (theta - _QC) ** 2)
+
+
+def _rosenbrock():
+    theta = tf.Variable([[-1.2, 1.0]], dtype=tf.float32)  # rank 2, so LARS adapts it
+    return [theta], lambda: (1.0 - theta[0, 0]) ** 2 + 100.0 * (theta[0, 1] - theta[0, 0] ** 2) ** 2
+
+
+def _minimise(optimizer, variables, loss_fn, steps):
+    optimizer.build(variables)
+    seed = keras.random.SeedGenerator(7)
+    hessian = isinstance(optimizer, AdaHessian)
+
+    @tf.function
+    def train():
+        for _ in tf.range(steps):
+            if hessian:  # real Hessian-vector products, fresh z each step
+                _, grads, estimates, _ = hutchinson_estimate(loss_fn, variables, seed=seed)
+                optimizer.apply_hessian_gradients(grads, estimates, variables)
+            else:
+                with tf.GradientTape() as tape:
+                    loss = loss_fn()
+                grads = tape.gradient(loss, variables)
+                optimizer.apply_gradients(zip(grads, variables))
+
+    train()
+
+
+@pytest.mark.parametrize("problem", ["quadratic", "rosenbrock"])
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_convergence(name, problem):
+    hp, factor = TABLE[name][problem]
+    variables, loss_fn = _quadratic() if problem == "quadratic" else _rosenbrock()
+    before = float(loss_fn())
+    _minimise(opts.get(name, **hp), variables, loss_fn,
+              QUAD_STEPS if problem == "quadratic" else ROSEN_STEPS)
+    after = float(loss_fn())
+    assert all(np.all(np.isfinite(v.numpy())) for v in variables)
+    assert np.isfinite(after) and after * factor <= before, (name, before, after)
+
+
+# --------------------------------------------------------------------------- serialisation
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_config_round_trip(name):
+    optimizer = opts.get(name)
+    config = optimizer.get_config()
+    again = type(optimizer).from_config(dict(config))
+    assert type(again) is type(optimizer)
+    assert again.get_config() == config
+    revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
+    assert type(revived) is type(optimizer) and revived.get_config() == config
+
+
+@pytest.mark.parametrize("name", sorted(OWN))
+def test_config_keeps_non_default_hyperparameters(name):
+    entry = opts.entry(name)
+    values = {k: v for k, v in entry.resolved_defaults().items() if isinstance(v, float)}
+    changed = {k: (v * 0.5 if v else 0.25) for k, v in values.items()}
+    config = opts.get(name, **changed).get_config()
+    for key, value in changed.items():
+        assert config[key] == pytest.approx(value, rel=1e-6), key
+
+
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_fit_save_and_reload(name, tmp_path):
+    entry = opts.entry(name)
+    keras.utils.set_random_seed(11)
+    model = build_model(units=8, model_class=entry.model_class() if entry.model_class else None)
+    model.compile(optimizer=opts.get(name), loss="mse", metrics=["mae"], steps_per_execution=2)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 2), dtype="float32"), rng.random((32, 1), dtype="float32")
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0,
+              shuffle=False)
+    assert int(model.optimizer.iterations.numpy()) == 4
+
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded) is type(model)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert type(loaded.optimizer) is type(model.optimizer)
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    for a, b in zip(model.optimizer.variables, loaded.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# --------------------------------------------------------------------------- update rules
+
+_THETA0 = [np.array([0.5, -1.2, 2.0]), np.array([[0.3, -0.7], [1.5, 0.05]])]
+_SCALE = [np.array([1.0, 3.0, 0.2]), np.array([[2.0, 0.5], [0.1, 4.0]])]
+
+
+def _noise(steps):
+    rng = np.random.default_rng(42)
+    return [[rng.normal(size=th.shape) * 0.3 for th in _THETA0] for _ in range(steps)]
+
+
+def _grads(thetas, noise):
+    """A θ-dependent gradient: a ⊙ θ + noise (so position-dependent rules are exercised)."""
+    return [s * th + n for s, th, n in zip(_SCALE, thetas, noise)]
+
+
+def _variables():
+    return [tf.Variable(th, dtype=tf.float64) for th in _THETA0]
+
+
+def _keras_gradient_steps(optimizer, steps):
+    """Run ``steps`` graph-mode steps on float64 variables; the θ after each step."""
+    variables = _variables()
+    apply = tf.function(lambda grads: optimizer.apply_gradients(zip(grads, variables)))
+    history = []
+    for noise in _noise(steps):
+        grads = _grads([v.numpy() for v in variables], noise)
+        apply([tf.constant(g) for g in grads])
+        history.append([v.numpy() for v in variables])
+    return history
+
+
+def _reference_steps(reference, steps, **extra):
+    thetas = [th.copy() for th in _THETA0]
+    history = []
+    for noise in _noise(steps):
+        thetas = reference.step(thetas, _grads(thetas, noise), **extra)
+        history.append(thetas)
+    return history
+
+
+def _lr(value):
+    # Keras keeps the learning rate in a float32 variable.
+    return float(np.float32(value))
+
+
+def _adam_first_step(learning_rate):
+    return _keras_gradient_steps(keras.optimizers.Adam(learning_rate=learning_rate), 1)[0]
+
+
+def _assert_same(history, expected):
+    assert len(history) == len(expected)
+    for got_step, want_step in zip(history, expected):
+        for got, want in zip(got_step, want_step):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-13)
+
+
+def _assert_differs_from_adam(first_step, learning_rate):
+    adam = _adam_first_step(learning_rate)
+    for ours, theirs, start in zip(first_step, adam, _THETA0):
+        moved, adam_moved = ours - start, theirs - start
+        assert np.max(np.abs(moved - adam_moved)) > 0.05 * np.max(np.abs(adam_moved))
+
+
+GRADIENT_RULES = {
+    "adamod": (dict(learning_rate=0.05, beta_1=0.8, beta_2=0.95, beta_3=0.9, epsilon=1e-6),
+               ref.AdaModRef, 5),
+    # 8 steps: with beta_2 = 0.99 the first steps have rho_t < 5, the later ones not.
+    "radam": (dict(learning_rate=0.05, beta_1=0.85, beta_2=0.99, epsilon=1e-6), ref.RAdamRef, 8),
+    "madgrad": (dict(learning_rate=0.05, momentum=0.8, epsilon=1e-6), ref.MADGRADRef, 5),
+    # warmup 3 with init_lr != lr: steps 1-3 warm up, 4-5 use lr.
+    "apollo": (dict(learning_rate=0.05, beta=0.8, epsilon=1e-4, weight_decay=0.01, warmup=3,
+                    init_lr=0.01), ref.ApolloRef, 5),
+    "lars": (dict(learning_rate=0.1, momentum=0.8, trust_coefficient=0.02, weight_decay=0.01),
+             ref.LARSRef, 5),
+}
+
+
+def _reference_hp(hp):
+    out = {k: v for k, v in hp.items() if k != "learning_rate"}
+    out["lr"] = _lr(hp["learning_rate"])
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(GRADIENT_RULES))
+def test_update_rule_matches_numpy_reference(name):
+    hp, reference_cls, steps = GRADIENT_RULES[name]
+    history = _keras_gradient_steps(OWN[name](**hp), steps)
+    extra = {"adapt": [False, True]} if name == "lars" else {}  # default: 1-D excluded
+    expected = _reference_steps(reference_cls(**_reference_hp(hp)), steps, **extra)
+    _assert_same(history, expected)
+    _assert_differs_from_adam(history[0], hp["learning_rate"])
+
+
+def test_radam_reference_covers_both_branches():
+    hp, _, steps = GRADIENT_RULES["radam"]
+    rhos = [ref.RAdamRef.rho(t, hp["beta_2"])[0] for t in range(1, steps + 1)]
+    assert min(rhos) < 5 <= max(rhos)
+
+
+def test_radam_first_step_is_plain_momentum():
+    optimizer = RAdam(learning_rate=0.05)
+    first = _keras_gradient_steps(optimizer, 1)[0]
+    g = _grads(_THETA0, _noise(1)[0])
+    for got, th, gi in zip(first, _THETA0, g):
+        np.testing.assert_allclose(got, th - _lr(0.05) * gi, rtol=1e-12)
+
+
+def test_lars_adapts_every_variable_when_nothing_is_excluded():
+    hp = dict(GRADIENT_RULES["lars"][0], exclude_from_adaptation=None)
+    history = _keras_gradient_steps(LARS(**hp), 5)
+    base = {k: v for k, v in hp.items() if k != "exclude_from_adaptation"}
+    expected = _reference_steps(ref.LARSRef(**_reference_hp(base)), 5, adapt=[True, True])
+    _assert_same(history, expected)
+
+
+def test_lars_exclusion_by_name_and_ratio_one_for_zero_norms():
+    optimizer = LARS(learning_rate=0.1, momentum=0.0, exclude_from_adaptation=["bias"])
+    kernel = keras.Variable(np.ones((2, 2)), name="kernel")
+    bias = keras.Variable(np.ones((2, 2)), name="bias")
+    zero = keras.Variable(np.zeros((2, 2)), name="zero")
+    optimizer.build([kernel, bias, zero])
+    assert [optimizer.is_adapted(v) for v in (kernel, bias, zero)] == [True, False, True]
+    optimizer.apply_gradients([(tf.ones((2, 2)), kernel), (tf.ones((2, 2)), bias),
+                               (tf.ones((2, 2)), zero)])
+    np.testing.assert_allclose(kernel.numpy(), 1 - 0.1 * 1e-3 * 2 / 2, rtol=1e-6)  # η‖θ‖/‖g‖ = 1e-3
+    np.testing.assert_allclose(bias.numpy(), 0.9, rtol=1e-6)    # excluded: ratio 1
+    np.testing.assert_allclose(zero.numpy(), -0.1, rtol=1e-6)   # ‖θ‖ = 0: ratio 1
+
+
+# AdaHessian on ½ θᵀAθ over both variables (θ flattened and concatenated), with
+# the Rademacher vectors injected so that numpy can use the same ones.
+_SIZES = [th.size for th in _THETA0]
+
+
+def _spd_matrix():
+    rng = np.random.default_rng(5)
+    m = rng.normal(size=(sum(_SIZES), sum(_SIZES)))
+    return m @ m.T / sum(_SIZES) + np.diag(np.linspace(0.5, 3.0, sum(_SIZES)))
+
+
+def _split(flat):
+    parts = np.split(flat, np.cumsum(_SIZES)[:-1])
+    return [p.reshape(th.shape) for p, th in zip(parts, _THETA0)]
+
+
+def _quadratic_form(a_matrix, variables):
+    a = tf.constant(a_matrix)
+
+    def loss():
+        theta = tf.concat([tf.reshape(v, [-1]) for v in variables], 0)
+        return 0.5 * tf.tensordot(theta, tf.linalg.matvec(a, theta), 1)
+    return loss
+
+
+def test_adahessian_matches_numpy_reference():
+    hp = dict(learning_rate=0.05, beta_1=0.8, beta_2=0.95, epsilon=1e-4, weight_decay=0.01,
+              hessian_power=0.7)
+    a = _spd_matrix()
+    rng = np.random.default_rng(9)
+    zs = [rng.choice([-1.0, 1.0], size=a.shape[0]) for _ in range(5)]
+
+    optimizer = AdaHessian(**hp)
+    variables = _variables()
+    loss_fn = _quadratic_form(a, variables)
+
+    @tf.function
+    def step(vectors):
+        _, grads, estimates, _ = hutchinson_estimate(loss_fn, variables, vectors=vectors)
+        optimizer.apply_hessian_gradients(grads, estimates, variables)
+
+    history = []
+    for z in zs:
+        step([tf.constant(p) for p in _split(z)])
+        history.append([v.numpy() for v in variables])
+
+    reference = ref.AdaHessianRef(**_reference_hp(hp))
+    thetas = [th.copy() for th in _THETA0]
+    expected = []
+    for z in zs:
+        flat = np.concatenate([th.ravel() for th in thetas])
+        grads = _split(a @ flat)
+        hessian = _split(np.abs(z * (a @ z)))
+        thetas = reference.step(thetas, grads, hessian=hessian)
+        expected.append(thetas)
+    _assert_same(history, expected)
+
+    # Step 1 is not Adam's: the denominator is |D|^k, not |g|.
+    adam = keras.optimizers.Adam(learning_rate=hp["learning_rate"])
+    adam_vars = _variables()
+    with tf.GradientTape() as tape:
+        loss = _quadratic_form(a, adam_vars)()
+    adam.apply_gradients(zip(tape.gradient(loss, adam_vars), adam_vars))
+    for ours, theirs, start in zip(history[0], adam_vars, _THETA0):
+        assert np.max(np.abs((ours - start) - (theirs.numpy() - start))) > 0.05 * np.max(
+            np.abs(theirs.numpy() - start))
+
+
+def test_hutchinson_mean_is_the_hessian_diagonal():
+    a = _spd_matrix()
+    variables = _variables()
+    loss_fn = _quadratic_form(a, variables)
+    seed = keras.random.SeedGenerator(3)
+    draws = 4000
+
+    @tf.function
+    def mean_estimate():
+        total = [tf.zeros_like(v) for v in variables]
+        for _ in tf.range(draws):
+            _, _, estimates, vectors = hutchinson_estimate(loss_fn, variables, seed=seed)
+            total = [t + e for t, e in zip(total, estimates)]
+        return [t / draws for t in total]
+
+    mean = np.concatenate([m.numpy().ravel() for m in mean_estimate()])
+    # Var[z_i (Az)_i] = Σ_{j≠i} A_ij²: allow 5 standard errors.
+    spread = np.sqrt((a ** 2).sum(axis=1) - np.diag(a) ** 2)
+    assert np.all(np.abs(mean - np.diag(a)) <= 5 * spread / np.sqrt(draws))
+    # Single draws are not exact (the test would be vacuous otherwise).
+    _, _, one, _ = hutchinson_estimate(loss_fn, variables, seed=seed)
+    assert not np.allclose(np.concatenate([o.numpy().ravel() for o in one]), np.diag(a), atol=1e-3)
+
+
+def test_rademacher_draws_are_fresh_in_graph_mode():
+    variables = [tf.Variable(tf.zeros((4, 8)))]
+    seed = keras.random.SeedGenerator(1)
+    draw = tf.function(lambda: ah.rademacher_like(variables, seed)[0])
+    first, second = draw().numpy(), draw().numpy()
+    assert set(np.unique(first)) <= {-1.0, 1.0} and set(np.unique(second)) <= {-1.0, 1.0}
+    assert not np.array_equal(first, second)
+
+
+# --------------------------------------------------------------------------- HessianSequential
+
+_Z_LOG: dict = {}
+
+
+class _RecordingHessianSequential(HessianSequential):
+    """Logs the Rademacher vector of the first variable at every step (test hook)."""
+
+    def draw_rademacher(self, variables):
+        vectors = super().draw_rademacher(variables)
+        log, count = _Z_LOG["z"], _Z_LOG["count"]
+        log.scatter_nd_update([[count.read_value()]], tf.reshape(vectors[0], (1, -1)))
+        count.assign_add(1)
+        return vectors
+
+
+def _hessian_fit(seed, steps_per_execution=3):
+    keras.utils.set_random_seed(seed)
+    model = build_model(units=4, model_class=_RecordingHessianSequential)
+    _Z_LOG["z"] = tf.Variable(tf.zeros((6, 2 * 4)))
+    _Z_LOG["count"] = tf.Variable(0)
+    model.compile(optimizer=opts.get("adahessian"), loss="mse",
+                  metrics=["mae", keras.metrics.LogCoshError(name="log_cosh")],
+                  steps_per_execution=steps_per_execution)
+    rng = np.random.default_rng(1)
+    x, y = rng.random((48, 2), dtype="float32"), rng.random((48, 1), dtype="float32")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    history = model.fit(data, epochs=2, verbose=0, validation_data=data, shuffle=False)
+    return model, history.history, _Z_LOG["z"].numpy(), int(_Z_LOG["count"].numpy())
+
+
+def test_hessian_sequential_fit_draws_fresh_vectors_and_is_repeatable():
+    model, logs, z, count = _hessian_fit(seed=4)
+    assert count == 6  # 2 epochs x 3 batches, steps_per_execution = 3
+    assert set(np.unique(z)) <= {-1.0, 1.0}
+    assert len({row.tobytes() for row in z}) == 6  # a new draw every step
+    for key in ("loss", "mae", "log_cosh", "val_loss", "val_mae", "val_log_cosh"):
+        assert len(logs[key]) == 2 and np.all(np.isfinite(logs[key])), key
+    moving_mean = model.get_layer("batch_norm_1").moving_mean.numpy()
+    assert np.any(moving_mean != 0)  # BatchNormalization ran in training mode
+
+    model_2, logs_2, z_2, _ = _hessian_fit(seed=4)
+    np.testing.assert_array_equal(z, z_2)  # same global seed, same vectors
+    for key in logs:
+        np.testing.assert_allclose(logs[key], logs_2[key], rtol=1e-6)
+    for a, b in zip(model.get_weights(), model_2.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_hessian_sequential_reports_loss_and_metrics_of_the_step():
+    keras.utils.set_random_seed(2)
+    model = build_model(units=4, model_class=HessianSequential)
+    model.compile(optimizer=AdaHessian(learning_rate=0.0, weight_decay=0.0), loss="mse",
+                  metrics=["mae", keras.metrics.LogCoshError(name="log_cosh")])
+    rng = np.random.default_rng(3)
+    x, y = rng.random((16, 2), dtype="float32"), rng.random((16, 1), dtype="float32")
+    before = [v.numpy() for v in model.trainable_weights]
+    logs = model.fit(x, y, batch_size=16, epochs=1, verbose=0).history
+    assert int(model.optimizer.iterations.numpy()) == 1
+    for a, b in zip(before, model.trainable_weights):  # lr 0: trainable weights unchanged
+        np.testing.assert_array_equal(a, b.numpy())
+    trained = model(x, training=True).numpy()  # batch statistics, as in the step
+    err = trained - y
+    assert logs["loss"][0] == pytest.approx(np.mean(err ** 2), rel=1e-5)
+    assert logs["mae"][0] == pytest.approx(np.mean(np.abs(err)), rel=1e-5)
+    assert logs["log_cosh"][0] == pytest.approx(np.mean(np.log(np.cosh(err))), rel=1e-4)
+
+
+def test_adahessian_without_hessian_raises_a_clear_error():
+    optimizer = AdaHessian()
+    variable = tf.Variable([1.0, 2.0])
+    with pytest.raises(kvt.KvtError, match="HessianSequential"):
+        optimizer.apply_gradients([(tf.constant([0.1, 0.2]), variable)])
+
+    model = build_model(units=4)  # plain keras.Sequential
+    model.compile(optimizer=AdaHessian(), loss="mse")
+    with pytest.raises(kvt.KvtError, match="HessianSequential"):
+        model.fit(np.zeros((8, 2), "float32"), np.zeros((8, 1), "float32"), verbose=0)
+
+
+def test_hessian_sequential_trains_normally_with_other_optimizers():
+    keras.utils.set_random_seed(0)
+    model = build_model(units=4, model_class=HessianSequential)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    logs = model.fit(np.ones((8, 2), "float32"), np.ones((8, 1), "float32"), verbose=0).history
+    assert np.isfinite(logs["loss"][0])
+
+
+# --------------------------------------------------------------------------- registry errors
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(kvt.KvtError) as err:
+        opts.get("adamm")
+    for name in ("adamod", "adahessian", "lars", "adam"):
+        assert name in str(err.value)
+
+
+def test_unknown_hyperparameter_lists_valid_keys():
+    with pytest.raises(kvt.KvtError) as err:
+        opts.get("apollo", beta_1=0.9)
+    message = str(err.value)
+    assert "beta_1" in message
+    for key in ("beta", "warmup", "init_lr", "weight_decay"):
+        assert key in message.split("valid keys:")[1]
+
+
+@pytest.mark.parametrize("name, key, value, fragment", [
+    ("adamod", "beta_1", 1.5, "beta_1 must be in [0, 1), got 1.5"),
+    ("adamod", "beta_3", -0.1, "beta_3 must be in [0, 1), got -0.1"),
+    ("adamod", "learning_rate", -1e-3, "learning_rate must be a finite number >= 0"),
+    ("radam", "beta_2", 1.0, "beta_2 must be in [0, 1), got 1.0"),
+    ("radam", "epsilon", 0.0, "epsilon must be > 0, got 0.0"),
+    ("madgrad", "momentum", 1.0, "momentum must be in [0, 1), got 1.0"),
+    ("madgrad", "learning_rate", -0.1, "learning_rate must be a finite number >= 0"),
+    ("apollo", "beta", 2.0, "beta must be in [0, 1), got 2.0"),
+    ("apollo", "warmup", -5, "warmup must be an integer >= 0, got -5"),
+    ("apollo", "warmup", 2.5, "warmup must be an integer >= 0, got 2.5"),
+    ("apollo", "weight_decay", -1e-3, "weight_decay must be >= 0, got -0.001"),
+    ("apollo", "init_lr", -1.0, "init_lr must be >= 0, got -1.0"),
+    ("adahessian", "hessian_power", 1.5, "hessian_power must be in [0, 1], got 1.5"),
+    ("adahessian", "beta_1", 1.5, "beta_1 must be in [0, 1), got 1.5"),
+    ("lars", "trust_coefficient", 0.0, "trust_coefficient must be > 0, got 0.0"),
+    ("lars", "momentum", -0.5, "momentum must be in [0, 1), got -0.5"),
+    ("lars", "exclude_from_adaptation", "2d", "exclude_from_adaptation must be '1d', None"),
+])
+def test_invalid_values_raise_kvt_error(name, key, value, fragment):
+    with pytest.raises(kvt.KvtError) as err:
+        opts.get(name, **{key: value})
+    assert fragment in str(err.value)
+    assert name in str(err.value)
+
+
+def test_wrong_value_type_is_rejected():
+    with pytest.raises(kvt.KvtError, match="expected a number"):
+        opts.get("madgrad", momentum="high")
+
+
+def test_integer_learning_rate_is_accepted():
+    assert opts.get("lars", learning_rate=1).get_config()["learning_rate"] == 1.0
+
+
+def test_registry_defaults_are_the_study_table():
+    expected = {
+        "adamod": {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "beta_3": 0.995, "epsilon": 1e-8},
+        "radam": {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
+        "madgrad": {"learning_rate": 1e-2, "momentum": 0.9, "epsilon": 1e-6},
+        "apollo": {"learning_rate": 1e-2, "beta": 0.9, "weight_decay": 1e-3, "epsilon": 1e-4,
+                   "warmup": 100, "init_lr": 1e-2},
+        "adahessian": {"learning_rate": 1e-2, "beta_1": 0.9, "beta_2": 0.999, "weight_decay": 1e-3,
+                       "epsilon": 1e-4, "hessian_power": 1.0},
+        "lars": {"learning_rate": 1e-2, "momentum": 0.9, "trust_coefficient": 1e-3, "weight_decay": 0.0},
+    }
+    for name, values in expected.items():
+        config = opts.get(name).get_config()
+        for key, value in values.items():
+            assert config[key] == pytest.approx(value, rel=1e-6), (name, key)
+
+
+@pytest.mark.parametrize("name", sorted(OWN))
+def test_docstring_documents_every_argument(name):
+    cls = OWN[name]
+    doc = inspect.getdoc(cls)
+    assert "arXiv:" in doc and "Defaults to" in doc
+    for key in opts.entry(name).hyperparameter_names():
+        assert f"{key}:" in doc or f"{key}," in doc, key
