@@ -171,25 +171,28 @@ def _dataset_option(pair, data_file):
 @main.command("train")
 @click.option("--pair", help="Bundled dataset: O2-O2, O2-O or O2-Ar.")
 @click.option("--data", "data_file", type=click.Path(dir_okay=False), help="Your own CSV (level,T_K,k_m3_s).")
-@click.option("--optimizer", default="adamod", show_default=True, help="Optimizer name (see `kvt optimizers`).")
-@click.option("--lr", type=float, help="Learning rate [default: the optimizer's].")
+@click.option("--mode", default="study", show_default=True,
+              help="study: the original pipeline; accurate: log-space target, physical features, L-BFGS finish.")
+@click.option("--optimizer", help="Optimizer name (see `kvt optimizers`) [default: adamod; accurate mode: adam].")
+@click.option("--lr", type=float, help="Learning rate [default: the optimizer's; accurate mode: 1e-2].")
 @click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Optimizer hyper-parameter; repeatable.")
-@click.option("--epochs", type=int, default=1000, show_default=True, help="Maximum epochs.")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--val-fraction", type=float, default=0.2, show_default=True, help="Validation share of the rows.")
-@click.option("--patience", type=int, default=100, show_default=True,
-              help="Early stopping: epochs without a better validation loss.")
-@click.option("--units", type=int, default=64, show_default=True, help="Width of the hidden layers.")
+@click.option("--epochs", type=int, help="Maximum passes over the training rows [default: 1000; accurate: 2000].")
+@click.option("--batch-size", type=int, help="Batch size [default: 32; accurate: 0 = full batch].")
+@click.option("--val-fraction", type=float, help="Validation share of the rows [default: 0.2; accurate: 0].")
+@click.option("--patience", type=int, help="Early stopping: epochs without a better validation loss [default: 100].")
+@click.option("--units", type=int, help="Width of the hidden layers [default: 64; accurate: 32].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (split, init, shuffling).")
-@click.option("--schedule", default="constant", show_default=True,
-              help="Learning-rate schedule: constant, or cosine (anneal lr to --min-lr over the run).")
-@click.option("--min-lr", type=float, default=0.0, show_default=True, help="Final learning rate of --schedule cosine.")
+@click.option("--schedule", help="Learning-rate schedule: constant or cosine [default: constant; accurate: cosine].")
+@click.option("--min-lr", type=float, help="Final learning rate of --schedule cosine [default: 0; accurate: 1e-5].")
+@click.option("--finish", help="Second-order finish after training: none or lbfgs [default: none; accurate: lbfgs].")
+@click.option("--finish-iterations", type=int, help="L-BFGS iterations of --finish lbfgs [default: accurate 1500].")
+@click.option("--precision", help="float32 or float64 [default: float32; accurate: float64].")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/<data>-<optimizer>-<time>].")
 @click.option("--force", is_flag=True, help="Replace an existing --out directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train_command(pair, data_file, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
-                  seed, schedule, min_lr, out, force, quiet):
-    """Train the study's network and write a run directory."""
+def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
+                  seed, schedule, min_lr, finish, finish_iterations, precision, out, force, quiet):
+    """Train the network and write a run directory."""
     _quiet_tensorflow_import()
     from pathlib import Path
 
@@ -197,11 +200,11 @@ def train_command(pair, data_file, optimizer, lr, opts, epochs, batch_size, val_
     from kvt.optimizers import parse_options
     from kvt.training import TrainConfig
 
-    config = TrainConfig(data=_dataset_option(pair, data_file), optimizer=optimizer, learning_rate=lr,
+    config = TrainConfig(data=_dataset_option(pair, data_file), mode=mode, optimizer=optimizer, learning_rate=lr,
                          opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
                          val_fraction=val_fraction, patience=patience, units=units, seed=seed,
-                         schedule=schedule, min_lr=min_lr)
-    config.validate()
+                         schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
+                         precision=precision).resolved()
     config.optimizer_hyperparameters()
     if out:
         atomic.refuse_existing(Path(out), force)
@@ -218,17 +221,27 @@ def train_command(pair, data_file, optimizer, lr, opts, epochs, batch_size, val_
 
 def _print_summary(result, path):
     m = result.metrics
-    rows = [
-        ("validation MSE (scaled target)", f"{m['val_mse_scaled']:.4g}"),
-        ("training MSE (scaled target)", f"{m['train_mse_scaled']:.4g}"),
-        ("MAE, m^3/s (validation)", f"{m['val']['mae_m3_s']:.4g}"),
-        ("relative error median / p95 / max (all rows)",
-         f"{m['all']['rel_err_median']:.3g} / {m['all']['rel_err_p95']:.3g} / {m['all']['rel_err_max']:.3g}"),
-        ("epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})"),
-        ("training time, s", f"{m['wall_time_s']:.2f}"),
-    ]
+
+    def fmt(value, spec=".4g"):
+        return "n/a" if value is None else format(value, spec)
+
+    rows = [("validation MSE (scaled target)", fmt(m["val_mse_scaled"])),
+            ("training MSE (scaled target)", fmt(m["train_mse_scaled"])),
+            ("MAE, m^3/s (validation)", fmt(m["val"]["mae_m3_s"] if m["val"] else None)),
+            ("relative error median / p95 / max (dataset rows)",
+             f"{m['all']['rel_err_median']:.3g} / {m['all']['rel_err_p95']:.3g} / {m['all']['rel_err_max']:.3g}")]
+    if "dense_grid" in m:
+        dense = m["dense_grid"]
+        rows.append((f"relative error median / p95 / max (FHO-FR, {dense['grid']['points']} points)",
+                     f"{dense['overall']['median']:.3g} / {dense['overall']['p95']:.3g} / "
+                     f"{dense['overall']['max']:.3g}"))
+    rows.append(("epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})"))
+    if m.get("finish"):
+        rows.append(("L-BFGS finish: iterations, MSE", f"{m['finish']['iterations']}, "
+                                                       f"{m['finish']['initial_mse']:.3g} -> {m['finish']['final_mse']:.3g}"))
+    rows.append(("training time, s", f"{m['wall_time_s']:.2f}"))
     width = max(len(name) for name, _ in rows)
-    click.echo(f"run: {path}")
+    click.echo(f"run: {path}  (mode {result.config.mode}, optimizer {result.config.optimizer})")
     for name, value in rows:
         click.echo(f"  {name:<{width}}  {value}")
 
@@ -247,11 +260,9 @@ def _levels(level, levels_spec, default=None):
 
 
 def _load_run(run_dir):
-    from kvt.rundir import load_run, read_metadata
+    from kvt.rundir import open_run
 
-    read_metadata(run_dir)  # cheap checks before TensorFlow is imported
-    _quiet_tensorflow_import()
-    return load_run(run_dir)
+    return open_run(run_dir)
 
 
 @main.command("predict")
@@ -277,22 +288,29 @@ def predict_command(run_dir, level, levels_spec, temps_spec, as_csv, allow_extra
         click.echo(f"{row.level:>5}  {f'{row.level}->{row.level - 1}':>10}  {row.T_K:>9g}  {row.k_m3_s:>14.6e}")
 
 
+EXPORT_FORMATS = ("csv", "weights", "weights-text")
+
+
 @main.command("export")
 @click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
-@click.option("--levels", "levels_spec", default="1-35", show_default=True)
-@click.option("--temps", "temps_spec", default="250:10000:10", show_default=True)
-@click.option("--layout", default="wide", show_default=True, help="wide (a column per transition) or long.")
-@click.option("--units", default="m3/s", show_default=True, help="m3/s or cm3/s.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output CSV.")
+@click.option("--format", "fmt", default="csv", show_default=True,
+              help="csv: a k_VT table; weights: the network as JSON; weights-text: plain text for examples/kvt_eval.c.")
+@click.option("--levels", "levels_spec", default="1-35", show_default=True, help="csv: levels.")
+@click.option("--temps", "temps_spec", default="250:10000:10", show_default=True, help="csv: temperatures in K.")
+@click.option("--layout", default="wide", show_default=True, help="csv: wide (a column per transition) or long.")
+@click.option("--units", default="m3/s", show_default=True, help="csv: m3/s or cm3/s.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-@click.option("--allow-extrapolation", is_flag=True, help="Export outside the trained range (with a warning).")
-def export_command(run_dir, levels_spec, temps_spec, layout, units, output, force, allow_extrapolation):
-    """Write a table of predicted k_VT for a CFD code."""
+@click.option("--allow-extrapolation", is_flag=True, help="csv: export outside the trained range (with a warning).")
+def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, output, force, allow_extrapolation):
+    """Write a k_VT table for a CFD code, or the network's weights."""
     from pathlib import Path
 
     from kvt import atomic
     from kvt.predict import LAYOUTS, UNITS, export_table
 
+    if fmt not in EXPORT_FORMATS:
+        raise KvtError(f"unknown format '{fmt}'; valid formats: {', '.join(EXPORT_FORMATS)}")
     if layout not in LAYOUTS:
         raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
     if units not in UNITS:
@@ -300,9 +318,57 @@ def export_command(run_dir, levels_spec, temps_spec, layout, units, output, forc
     levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
     atomic.refuse_existing(Path(output), force)
     run = _load_run(run_dir)
+    if fmt == "weights":
+        atomic.write_text(output, json.dumps(run.network.spec, indent=1), force=force)
+        click.echo(f"wrote the network of {run_dir} to {output}", err=True)
+        return
+    if fmt == "weights-text":
+        from kvt.inference import to_text
+
+        atomic.write_text(output, to_text(run.network.spec), force=force)
+        click.echo(f"wrote the network of {run_dir} as plain text to {output}", err=True)
+        return
     text = export_table(run, levels, temps, layout, units, allow_extrapolation)
     atomic.write_text(output, text, force=force)
     click.echo(f"wrote {len(levels)} levels x {len(temps)} temperatures ({layout}, {units}) to {output}", err=True)
+
+
+@main.command("evaluate")
+@click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
+@click.option("--levels", "levels_spec", default="1-35", show_default=True)
+@click.option("--temps", "temps_spec", default="250:10000:10", show_default=True, help="Temperatures in K.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the results [default: RUN/evaluation].")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+def evaluate_command(run_dir, levels_spec, temps_spec, out, force):
+    """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
+    from pathlib import Path
+
+    from kvt import atomic, plots
+    from kvt.evaluate import evaluate_network, json_summary
+
+    levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
+    run = _load_run(run_dir)
+    out = Path(out) if out else Path(run_dir) / "evaluation"
+    atomic.refuse_existing(out, force)
+    from kvt.predict import check_range
+
+    check_range(run, levels, temps)
+    evaluation = evaluate_network(run.network, run.metadata["dataset"]["pair"], levels, temps)
+    with atomic.directory(out, force=force) as tmp:
+        (tmp / "summary.json").write_text(json.dumps(json_summary(evaluation), indent=2))
+        evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")
+        evaluation["table"].to_csv(tmp / "grid.csv", index=False, float_format="%.10e")
+        plots.save_figure(plots.error_figure(evaluation["table"], run.metadata,
+                                             title="relative error vs FHO-FR"), tmp / "relative_error.png")
+    overall, worst, grid = evaluation["overall"], evaluation["worst"], evaluation["grid"]
+    click.echo(f"{run.label} ({run.metadata['options'].get('mode', 'study')} mode): {grid['n_levels']} levels x "
+               f"{grid['n_T']} temperatures = {grid['points']} points vs FHO-FR")
+    click.echo(f"relative error: median {overall['median']:.3e}  p95 {overall['p95']:.3e}  max {overall['max']:.3e}"
+               f"  (worst: level {worst['level']}, {worst['T_K']:g} K)")
+    click.echo(f"{'level':>5}  {'median':>10}  {'p95':>10}  {'max':>10}")
+    for row in evaluation["per_level"].itertuples(index=False):
+        click.echo(f"{row.level:>5}  {row.median:>10.3e}  {row.p95:>10.3e}  {row.max:>10.3e}")
+    click.echo(f"saved summary.json, per_level.csv, grid.csv, relative_error.png in {out}", err=True)
 
 
 @main.command("plot")

@@ -69,7 +69,8 @@ def level_figure(run, level: int, n_points: int = 400):
 def loss_figure(history, metadata):
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.plot(history["epoch"], history["loss"], label="training")
-    ax.plot(history["epoch"], history["val_loss"], label="validation")
+    if "val_loss" in history:
+        ax.plot(history["epoch"], history["val_loss"], label="validation")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (scaled target)")
@@ -79,24 +80,31 @@ def loss_figure(history, metadata):
     return fig
 
 
-def error_figure(predictions, metadata):
-    """Relative error |k_pred - k| / k over (level, T), log colour scale."""
+def error_figure(table, metadata, title: str = "relative error"):
+    """Relative error |k_pred - k| / k over (level, T): a heat map with a log colour scale.
+
+    ``table`` has columns level, T_K, rel_error (a run's predictions or a dense-grid
+    evaluation); cells are drawn at their real temperatures.
+    """
     from matplotlib.colors import LogNorm
 
-    table = predictions.pivot(index="level", columns="T_K", values="rel_error")
-    values = np.clip(table.to_numpy(), 1e-6, None)
+    grid = table.pivot(index="level", columns="T_K", values="rel_error")
+    values = np.clip(grid.to_numpy(), 1e-8, None)
+    temps, levels = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
+
+    def edges(centres):
+        if len(centres) == 1:
+            return np.array([centres[0] - 0.5, centres[0] + 0.5])
+        middle = (centres[:-1] + centres[1:]) / 2
+        return np.concatenate([[2 * centres[0] - middle[0]], middle, [2 * centres[-1] - middle[-1]]])
+
     fig, ax = plt.subplots(figsize=(7.2, 5.0))
-    mesh = ax.pcolormesh(np.arange(len(table.columns) + 1), np.arange(len(table.index) + 1), values,
-                         norm=LogNorm(vmin=values.min(), vmax=max(values.max(), values.min() * 10)),
-                         cmap="viridis", shading="flat")
-    ax.set_xticks(np.arange(len(table.columns)) + 0.5)
-    ax.set_xticklabels([f"{t:g}" for t in table.columns], rotation=60, fontsize=7)
-    step = max(1, len(table.index) // 12)
-    ax.set_yticks(np.arange(0, len(table.index), step) + 0.5)
-    ax.set_yticklabels([str(i) for i in table.index[::step]])
+    mesh = ax.pcolormesh(edges(temps), edges(levels), values, cmap="viridis", shading="flat",
+                         norm=LogNorm(vmin=values.min(), vmax=max(values.max(), values.min() * 10)))
     ax.set_xlabel("T, K")
     ax.set_ylabel("level i (transition i → i−1)")
-    ax.set_title(f"{_label(metadata)}, {metadata['options']['optimizer']}: relative error")
+    mode = metadata["options"].get("mode", "study")
+    ax.set_title(f"{_label(metadata)}, {metadata['options']['optimizer']} ({mode}): {title}")
     fig.colorbar(mesh, ax=ax, label="|k_pred − k| / k")
     return fig
 

@@ -38,14 +38,11 @@ def check_range(run, levels, temperatures, allow_extrapolation: bool = False) ->
 
 def predict_grid(run, levels, temperatures, allow_extrapolation: bool = False) -> pd.DataFrame:
     """k_VT in m^3/s on every (level, T) pair, level-major: columns level, T_K, k_m3_s."""
-    from kvt.model import predict_scaled
-
     levels = np.asarray(levels, dtype=int)
     temperatures = np.asarray(temperatures, dtype=float)
     check_range(run, levels, temperatures, allow_extrapolation)
     grid_levels, grid_temps = (a.ravel() for a in np.meshgrid(levels, temperatures, indexing="ij"))
-    features = np.column_stack([grid_levels, grid_temps]).astype(float)
-    k = run.scaler.inverse_target(predict_scaled(run.model, run.scaler.transform_features(features)))
+    k = run.network.predict_k(grid_levels, grid_temps)
     return pd.DataFrame({"level": grid_levels, "T_K": grid_temps, "k_m3_s": k})
 
 

@@ -1,9 +1,17 @@
-"""The study's preprocessing, with its state saved as JSON.
+"""Feature and target transforms, with their state saved as JSON.
 
-Features (level, T) are min-max scaled; the target k is multiplied by 1e18 and then
-min-max scaled to [0, 1] — both with scikit-learn's ``MinMaxScaler``.
-``VTScaler.to_dict`` / ``from_dict`` store the scalers' learned parameters, so a run
-directory needs no pickle to predict later.
+Two transforms share one interface (``fit``, ``transform_features``,
+``transform_target``, ``inverse_target``, ``to_dict`` / ``from_dict``); both take
+the raw features as an (n, 2) array of (level, T in K):
+
+* :class:`VTScaler`, the study's: features (level, T) min-max scaled; target k
+  multiplied by 1e18 and min-max scaled to [0, 1] (scikit-learn ``MinMaxScaler``).
+* :class:`LogSpaceTransform`, accurate mode's: physically motivated features
+  (i, ln i, T^(-1/3), ln T, 1000/T) min-max scaled; the network sees the first four,
+  and the target is ln k minus a least-squares linear baseline in all five,
+  standardised.
+
+The learned parameters go to ``scaler.json``, so a run directory needs no pickle.
 """
 
 from __future__ import annotations
@@ -34,17 +42,35 @@ def _scaler_from_dict(state: dict) -> MinMaxScaler:
     return scaler.fit(np.vstack([data_min, data_max]))
 
 
+def check_raw_features(features) -> np.ndarray:
+    features = np.asarray(features, dtype=float)
+    if features.ndim != 2 or features.shape[1] != len(FEATURES):
+        raise KvtError(f"features must have shape (n, {len(FEATURES)}) for {FEATURES}, got {features.shape}")
+    return features
+
+
+def check_target(k) -> np.ndarray:
+    k = np.asarray(k, dtype=float)
+    if k.ndim == 2 and k.shape[1] == 1:
+        k = k[:, 0]
+    if k.ndim != 1:
+        raise KvtError(f"k must be a vector or an (n, 1) column, got shape {k.shape}")
+    return k
+
+
 class VTScaler:
     """Scales (level, T) -> features and k [m^3/s] -> training target, and back.
 
     Learned state: ``feature_scaler_`` and ``target_scaler_`` (fitted MinMaxScalers).
     """
 
+    kind = "study"
+
     def __init__(self, target_factor: float = TARGET_FACTOR):
         self.target_factor = target_factor
 
     def fit(self, features, k) -> "VTScaler":
-        features, k = self._check_features(features), self._check_target(k)
+        features, k = check_raw_features(features), check_target(k)
         self.feature_scaler_ = MinMaxScaler().fit(features)
         self.target_scaler_ = MinMaxScaler().fit(k.reshape(-1, 1) * self.target_factor)
         return self
@@ -53,33 +79,17 @@ class VTScaler:
         if not hasattr(self, "target_scaler_"):
             raise NotFittedError("this VTScaler is not fitted yet; call fit(features, k) first")
 
-    @staticmethod
-    def _check_features(features) -> np.ndarray:
-        features = np.asarray(features, dtype=float)
-        if features.ndim != 2 or features.shape[1] != len(FEATURES):
-            raise KvtError(f"features must have shape (n, {len(FEATURES)}) for {FEATURES}, got {features.shape}")
-        return features
-
-    @staticmethod
-    def _check_target(k) -> np.ndarray:
-        k = np.asarray(k, dtype=float)
-        if k.ndim == 2 and k.shape[1] == 1:
-            k = k[:, 0]
-        if k.ndim != 1:
-            raise KvtError(f"k must be a vector or an (n, 1) column, got shape {k.shape}")
-        return k
-
     def transform_features(self, features) -> np.ndarray:
         self._check_fitted()
-        return self.feature_scaler_.transform(self._check_features(features))
+        return self.feature_scaler_.transform(check_raw_features(features))
 
-    def transform_target(self, k) -> np.ndarray:
-        """k in m^3/s -> scaled target, shape (n, 1)."""
+    def transform_target(self, k, features=None) -> np.ndarray:
+        """k in m^3/s -> scaled target, shape (n, 1). ``features`` is unused."""
         self._check_fitted()
-        return self.target_scaler_.transform(self._check_target(k).reshape(-1, 1) * self.target_factor)
+        return self.target_scaler_.transform(check_target(k).reshape(-1, 1) * self.target_factor)
 
-    def inverse_target(self, y) -> np.ndarray:
-        """Scaled target (network output) -> k in m^3/s, shape (n,)."""
+    def inverse_target(self, y, features=None) -> np.ndarray:
+        """Scaled target (network output) -> k in m^3/s, shape (n,). ``features`` is unused."""
         self._check_fitted()
         y = np.asarray(y, dtype=float).reshape(-1, 1)
         return self.target_scaler_.inverse_transform(y)[:, 0] / self.target_factor
@@ -87,6 +97,7 @@ class VTScaler:
     def to_dict(self) -> dict:
         self._check_fitted()
         return {
+            "kind": self.kind,
             "features": list(FEATURES),
             "target": "k_m3_s",
             "target_factor": self.target_factor,
@@ -96,6 +107,8 @@ class VTScaler:
 
     @classmethod
     def from_dict(cls, state: dict) -> "VTScaler":
+        if state.get("kind", "study") != cls.kind:
+            return transform_from_dict(state)
         try:
             scaler = cls(target_factor=float(state["target_factor"]))
             scaler.feature_scaler_ = _scaler_from_dict(state["feature_scaler"])
@@ -103,3 +116,129 @@ class VTScaler:
         except (KeyError, TypeError, ValueError) as exc:
             raise KvtError(f"scaler parameters are malformed ({exc})") from None
         return scaler
+
+
+def log_space_features(features) -> np.ndarray:
+    """(level i, T) -> (i, ln i, T^(-1/3), ln T, 1000/T).
+
+    Why these: the FHO/Landau-Teller rate behaves as ln k ~ -c T^(-1/3) + ln-T terms
+    (collision frequency, (theta_1/T)^(1/6)) + theta_i/(2T) (the detailed-balance
+    factor exp(theta/2T)), and k grows about as i times slowly varying factors.
+    """
+    raw = check_raw_features(features)
+    level, T = raw[:, 0], raw[:, 1]
+    return np.column_stack([level, np.log(level), T ** (-1.0 / 3.0), np.log(T), 1000.0 / T])
+
+
+LOG_SPACE_FEATURES = ("level", "ln_level", "T^(-1/3)", "ln_T", "1000/T")
+#: Columns of the scaled features the network sees. 1000/T stays in the linear
+#: baseline only: min-max scaled, half its range lies between the 250 K and 500 K
+#: rows of the bundled grid, where a network input would be unconstrained by data
+#: (measured: max dense-grid error about halves without it).
+LOG_SPACE_NETWORK_INPUTS = (0, 1, 2, 3)
+
+
+class LogSpaceTransform:
+    """Accurate mode's transform: log-space target over a linear baseline.
+
+    ``scaled_features``: the five physical features, min-max scaled to [0, 1];
+    ``transform_features``: the network's inputs, columns LOG_SPACE_NETWORK_INPUTS of those.
+    ``transform_target``: y = (ln k - b(x) - mean) / std, where b is a least-squares
+    linear fit of ln k on all five scaled features (``baseline_``, scikit-learn
+    ``LinearRegression``) and mean/std standardise the residual (``target_scaler_``).
+    ``inverse_target(y, features)``: k = exp(y * std + mean + b(x)).
+
+    Learned state: ``feature_scaler_``, ``baseline_``, ``target_scaler_``.
+    """
+
+    kind = "accurate"
+
+    def fit(self, features, k) -> "LogSpaceTransform":
+        from sklearn.linear_model import LinearRegression
+        from sklearn.preprocessing import StandardScaler
+
+        k = check_target(k)
+        if np.any(k <= 0):
+            raise KvtError("log-space targets need k > 0")
+        self.feature_scaler_ = MinMaxScaler().fit(log_space_features(features))
+        x = self.feature_scaler_.transform(log_space_features(features))
+        self.baseline_ = LinearRegression().fit(x, np.log(k))
+        self.target_scaler_ = StandardScaler().fit((np.log(k) - self.baseline_.predict(x)).reshape(-1, 1))
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "target_scaler_"):
+            raise NotFittedError("this LogSpaceTransform is not fitted yet; call fit(features, k) first")
+
+    def scaled_features(self, features) -> np.ndarray:
+        self._check_fitted()
+        return self.feature_scaler_.transform(log_space_features(features))
+
+    def transform_features(self, features) -> np.ndarray:
+        return self.scaled_features(features)[:, list(LOG_SPACE_NETWORK_INPUTS)]
+
+    def transform_target(self, k, features=None) -> np.ndarray:
+        self._check_fitted()
+        if features is None:
+            raise KvtError("the log-space target depends on the features: pass features=")
+        x = self.scaled_features(features)
+        residual = np.log(check_target(k)) - self.baseline_.predict(x)
+        return self.target_scaler_.transform(residual.reshape(-1, 1))
+
+    def inverse_target(self, y, features=None) -> np.ndarray:
+        self._check_fitted()
+        if features is None:
+            raise KvtError("the log-space target depends on the features: pass features=")
+        x = self.scaled_features(features)
+        y = np.asarray(y, dtype=float).reshape(-1, 1)
+        return np.exp(self.target_scaler_.inverse_transform(y)[:, 0] + self.baseline_.predict(x))
+
+    def to_dict(self) -> dict:
+        self._check_fitted()
+        return {
+            "kind": self.kind,
+            "features": list(LOG_SPACE_FEATURES),
+            "network_inputs": list(LOG_SPACE_NETWORK_INPUTS),
+            "target": "ln(k_m3_s) - baseline",
+            "feature_scaler": _scaler_to_dict(self.feature_scaler_),
+            "baseline": {"coef": self.baseline_.coef_.tolist(), "intercept": float(self.baseline_.intercept_)},
+            "target_scaler": {"mean": float(self.target_scaler_.mean_[0]),
+                              "scale": float(self.target_scaler_.scale_[0])},
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "LogSpaceTransform":
+        from sklearn.linear_model import LinearRegression
+        from sklearn.preprocessing import StandardScaler
+
+        try:
+            transform = cls()
+            transform.feature_scaler_ = _scaler_from_dict(state["feature_scaler"])
+            coef = np.asarray(state["baseline"]["coef"], dtype=float)
+            baseline = LinearRegression()
+            baseline.coef_, baseline.intercept_ = coef, float(state["baseline"]["intercept"])
+            baseline.n_features_in_ = len(coef)
+            transform.baseline_ = baseline
+            target = StandardScaler()
+            target.mean_ = np.array([float(state["target_scaler"]["mean"])])
+            target.scale_ = np.array([float(state["target_scaler"]["scale"])])
+            target.var_ = target.scale_**2
+            target.n_features_in_ = 1
+            transform.target_scaler_ = target
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KvtError(f"scaler parameters are malformed ({exc})") from None
+        return transform
+
+
+TRANSFORMS = {"study": VTScaler, "accurate": LogSpaceTransform}
+
+
+def transform_from_dict(state: dict):
+    """Rebuild whichever transform ``state`` (from ``to_dict``) describes."""
+    kind = state.get("kind", "study") if isinstance(state, dict) else None
+    if kind not in TRANSFORMS:
+        raise KvtError(f"scaler parameters are malformed (unknown kind {kind!r})")
+    cls = TRANSFORMS[kind]
+    if cls is VTScaler:
+        return VTScaler.from_dict({**state, "kind": "study"})
+    return cls.from_dict(state)

@@ -1,7 +1,8 @@
 """Run directories: everything a training run leaves to reproduce it and predict later.
 
     model.keras        the trained network (with its optimizer)
-    scaler.json        feature/target scaler parameters (VTScaler.to_dict)
+    weights.json       the network for TF-free inference (kvt.inference schema)
+    scaler.json        feature/target transform parameters (VTScaler / LogSpaceTransform)
     metadata.json      options, seed, versions, dataset hash, split, metrics, wall time
     history.csv        per-epoch losses and metrics
     predictions.csv    every dataset row: level, T, k true, k predicted, relative error, split
@@ -25,14 +26,14 @@ from typing import Any
 
 from kvt import __version__, atomic
 from kvt.errors import KvtError
-from kvt.preprocessing import VTScaler
 
 MODEL_FILE = "model.keras"
+WEIGHTS_FILE = "weights.json"
 SCALER_FILE = "scaler.json"
 METADATA_FILE = "metadata.json"
 HISTORY_FILE = "history.csv"
 PREDICTIONS_FILE = "predictions.csv"
-REQUIRED_FILES = (MODEL_FILE, SCALER_FILE, METADATA_FILE)
+REQUIRED_FILES = (MODEL_FILE, WEIGHTS_FILE, SCALER_FILE, METADATA_FILE)
 VERSIONED_PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "scikit-learn", "matplotlib", "click")
 
 
@@ -71,9 +72,7 @@ def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
             "level_range": [int(frame["level"].min()), int(frame["level"].max())],
             "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())],
         },
-        "preprocessing": {"features": ["level", "T_K"], "feature_scaling": "MinMaxScaler",
-                          "target_scaling": "k * 1e18, then MinMaxScaler to [0, 1]",
-                          "scalers_fitted_on": "all rows (as in the study)"},
+        "preprocessing": _preprocessing_record(result),
         "split": result.split,
         "metrics": result.metrics,
         "wall_time_s": result.wall_time_s,
@@ -81,6 +80,22 @@ def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
         "platform": {"machine": platform.machine(), "system": platform.platform(),
                      "processor": platform.processor()},
     }
+
+
+def _preprocessing_record(result) -> dict:
+    if result.config.mode == "study":
+        return {"features": ["level", "T_K"], "feature_scaling": "MinMaxScaler",
+                "target": "k * 1e18, then MinMaxScaler to [0, 1]", "fitted_on": "all rows (as in the study)"}
+    from kvt.preprocessing import LOG_SPACE_FEATURES
+
+    return {"features": list(LOG_SPACE_FEATURES), "feature_scaling": "MinMaxScaler",
+            "target": "ln k minus a least-squares linear baseline in the scaled features (LinearRegression), "
+                      "then StandardScaler",
+            "precision": result.config.precision,
+            "training": f"{result.config.optimizer}, "
+                        f"{'full batch' if result.config.batch_size == 0 else f'batch {result.config.batch_size}'}, "
+                        f"{result.config.schedule} schedule, then {result.config.finish} finish",
+            "fitted_on": "all rows"}
 
 
 def _jsonable(value):
@@ -96,11 +111,14 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
     metadata = build_metadata(result, command)
     with atomic.directory(out, force=force) as tmp:
         result.model.save(tmp / MODEL_FILE)
+        (tmp / WEIGHTS_FILE).write_text(json.dumps(result.weights))
         (tmp / SCALER_FILE).write_text(json.dumps(result.scaler.to_dict(), indent=2))
         (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
         result.history.to_csv(tmp / HISTORY_FILE, index=False, float_format="%.9g")
         result.predictions.to_csv(tmp / PREDICTIONS_FILE, index=False, float_format="%.17g")
-        run = Run(path=tmp, model=result.model, scaler=result.scaler, metadata=metadata)
+        from kvt.inference import Network
+
+        run = Run(path=tmp, network=Network(result.weights), metadata=metadata)
         level = plot_level or plots.default_level(result.predictions)
         plots.save_figure(plots.level_figure(run, level), tmp / f"k_level_{level}.png")
         plots.save_figure(plots.loss_figure(result.history, metadata), tmp / "loss.png")
@@ -110,11 +128,10 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
 
 @dataclass
 class Run:
-    """A loaded run directory: the model, its scaler and its metadata."""
+    """An opened run directory: its TF-free network and its metadata."""
 
     path: Path
-    model: Any
-    scaler: VTScaler
+    network: Any  # kvt.inference.Network
     metadata: dict
 
     @property
@@ -148,21 +165,40 @@ def read_metadata(path: str | Path) -> dict:
     return metadata
 
 
-def load_run(path: str | Path) -> Run:
-    """Load a run directory written by :func:`save_run`; ``KvtError`` if missing or corrupted."""
+def open_run(path: str | Path) -> Run:
+    """Open a run directory for prediction, without TensorFlow (numpy inference)."""
+    from kvt.inference import Network
+
     path = Path(path)
     metadata = read_metadata(path)
     try:
-        scaler = VTScaler.from_dict(json.loads((path / SCALER_FILE).read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError, KvtError) as exc:
-        raise KvtError(f"run directory {path} has a corrupted {SCALER_FILE} ({exc})") from None
+        network = Network.load(path / WEIGHTS_FILE)
+    except KvtError as exc:
+        raise KvtError(f"run directory {path} has a corrupted {WEIGHTS_FILE} ({exc})") from None
+    return Run(path=path, network=network, metadata=metadata)
+
+
+def load_keras_model(path: str | Path):
+    """The trained Keras model (with its optimizer) of a run directory."""
+    path = Path(path)
+    read_metadata(path)
     import keras
 
     import kvt.optimizers  # noqa: F401  (registers kvt's serialisable optimizers and models)
 
     try:
-        model = keras.models.load_model(path / MODEL_FILE)
+        return keras.models.load_model(path / MODEL_FILE)
     except Exception as exc:  # Keras raises many types for a damaged archive
         raise KvtError(f"run directory {path} has a corrupted {MODEL_FILE} "
                        f"({exc.__class__.__name__}: {str(exc).splitlines()[0][:200]})") from None
-    return Run(path=path, model=model, scaler=scaler, metadata=metadata)
+
+
+def load_transform(path: str | Path):
+    """The fitted feature/target transform of a run directory (scaler.json)."""
+    from kvt.preprocessing import transform_from_dict
+
+    path = Path(path)
+    try:
+        return transform_from_dict(json.loads((path / SCALER_FILE).read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError, KvtError, OSError) as exc:
+        raise KvtError(f"run directory {path} has a corrupted {SCALER_FILE} ({exc})") from None

@@ -47,38 +47,80 @@ def learning_rate_schedule(name: str, learning_rate: float, min_lr: float, total
     raise KvtError(f"unknown schedule '{name}'; valid schedules: {', '.join(SCHEDULES)}")
 
 
+MODES = ("study", "accurate")
+FINISHES = ("none", "lbfgs")
+
+#: Defaults of every option left as None, per mode. ``batch_size`` 0 means full batch.
+MODE_DEFAULTS = {
+    "study": {"optimizer": "adamod", "epochs": 1000, "batch_size": 32, "val_fraction": 0.2, "patience": 100,
+              "units": 64, "schedule": "constant", "learning_rate": None, "min_lr": 0.0, "finish": "none",
+              "finish_iterations": 0, "precision": "float32"},
+    "accurate": {"optimizer": "adam", "epochs": 2000, "batch_size": 0, "val_fraction": 0.0, "patience": 100,
+                 "units": 32, "schedule": "cosine", "learning_rate": 1e-2, "min_lr": 1e-5, "finish": "lbfgs",
+                 "finish_iterations": 1500, "precision": "float64"},
+}
+FULL_BATCH_CHUNK = 50  # full-batch steps per compiled Keras epoch
+
+
 @dataclass
 class TrainConfig:
-    """Every option of a training run (recorded verbatim in the run metadata)."""
+    """Every option of a training run (recorded verbatim in the run metadata).
+
+    Options left as ``None`` take the defaults of ``mode`` (``MODE_DEFAULTS``):
+    ``study`` is the original study's pipeline, ``accurate`` the log-space pipeline.
+    """
 
     data: str = "O2-Ar"  # bundled pair name or CSV path
-    optimizer: str = "adamod"
-    learning_rate: float | None = None  # None: the optimizer's registry default
+    mode: str = "study"
+    optimizer: str | None = None
+    learning_rate: float | None = None  # None: the mode's, else the optimizer's registry default
     opt: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 1000
-    batch_size: int = 32
-    val_fraction: float = 0.2
-    patience: int = 100
-    units: int = 64
+    epochs: int | None = None  # passes over the training rows
+    batch_size: int | None = None  # 0: full batch
+    val_fraction: float | None = None  # 0: no validation split (accurate mode)
+    patience: int | None = None
+    units: int | None = None
     seed: int = 0
-    schedule: str = "constant"  # or "cosine": anneal lr -> min_lr over the run
-    min_lr: float = 0.0
+    schedule: str | None = None  # "constant" or "cosine" (anneal lr -> min_lr over the run)
+    min_lr: float | None = None
+    finish: str | None = None  # "lbfgs": full-batch L-BFGS polish after the first-order phase
+    finish_iterations: int | None = None
+    precision: str | None = None  # "float32" or "float64"
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with every None replaced by the mode's default, validated."""
+        if self.mode not in MODES:
+            raise KvtError(f"unknown mode '{self.mode}'; valid modes: {', '.join(MODES)}")
+        values = asdict(self)
+        for key, default in MODE_DEFAULTS[self.mode].items():
+            if values[key] is None:
+                values[key] = default
+        return TrainConfig(**values).validate()
 
     def validate(self) -> "TrainConfig":
-        def positive_int(name, value):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise KvtError(f"--{name.replace('_', '-')} must be a positive integer, got {value!r}")
+        def integer(name, value, minimum):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+                kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+                raise KvtError(f"--{name.replace('_', '-')} must be {kind}, got {value!r}")
 
-        for name in ("epochs", "batch_size", "patience", "units"):
-            positive_int(name, getattr(self, name))
+        for name in ("epochs", "patience", "units"):
+            integer(name, getattr(self, name), 1)
+        integer("batch_size", self.batch_size, 0 if self.mode == "accurate" else 1)
+        integer("finish_iterations", self.finish_iterations, 0)
         if self.learning_rate is not None and not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise KvtError(f"--lr must be a number > 0, got {self.learning_rate!r}")
         if self.schedule not in SCHEDULES:
             raise KvtError(f"unknown schedule '{self.schedule}'; valid schedules: {', '.join(SCHEDULES)}")
         if not (np.isfinite(self.min_lr) and self.min_lr >= 0):
             raise KvtError(f"--min-lr must be a number >= 0, got {self.min_lr!r}")
-        if not (0.0 < self.val_fraction < 1.0):
-            raise KvtError(f"--val-fraction must be strictly between 0 and 1, got {self.val_fraction!r}")
+        low_ok = self.val_fraction >= 0.0 if self.mode == "accurate" else self.val_fraction > 0.0
+        if not (low_ok and self.val_fraction < 1.0):
+            allowed = "in [0, 1)" if self.mode == "accurate" else "strictly between 0 and 1"
+            raise KvtError(f"--val-fraction must be {allowed}, got {self.val_fraction!r}")
+        if self.finish not in FINISHES:
+            raise KvtError(f"unknown finish '{self.finish}'; valid finishes: {', '.join(FINISHES)}")
+        if self.precision not in ("float32", "float64"):
+            raise KvtError(f"unknown precision '{self.precision}'; valid: float32, float64")
         return self
 
     def optimizer_hyperparameters(self) -> dict[str, Any]:
@@ -102,11 +144,14 @@ class TrainResult:
     split: dict[str, Any]
     hyperparameters: dict[str, Any]
     wall_time_s: float
+    weights: dict[str, Any]  # the exported weights document (kvt.inference schema)
 
 
 def split_indices(n_rows: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded random train/validation split; both parts non-empty."""
+    """Seeded random train/validation split; ``val_fraction`` 0 puts every row in training."""
     n_val = int(round(n_rows * val_fraction))
+    if val_fraction == 0:
+        return np.arange(n_rows), np.arange(0)
     if n_val < 1 or n_val >= n_rows:
         raise KvtError(f"--val-fraction {val_fraction} leaves an empty training or validation set "
                        f"for {n_rows} rows")
@@ -128,20 +173,27 @@ def error_summary(k_pred, k_true) -> dict[str, float]:
     }
 
 
-def make_train_dataset(x, y, batch_size: int, seed: int):
+def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32"):
     import tensorflow as tf
 
-    return (tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("float32")))
+    return (tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype)))
             .cache()
             .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size)
             .prefetch(tf.data.AUTOTUNE))
 
 
-def make_eval_dataset(x, y):
+def make_eval_dataset(x, y, dtype: str = "float32"):
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((x.astype("float32"), y.astype("float32"))).batch(len(x)).cache()
+    return tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype))).batch(len(x)).cache()
+
+
+def make_full_batch_dataset(x, y, dtype: str = "float32"):
+    """The whole training set as one batch, repeated forever (full-batch steps)."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensors((x.astype(dtype), y.astype(dtype))).repeat()
 
 
 def seed_everything(seed: int) -> None:
@@ -209,10 +261,48 @@ def _epoch_timer():
     return EpochTimer()
 
 
-def train(config: TrainConfig, verbose: bool = False, stream=None,
-          log: Callable[[str], None] | None = None) -> TrainResult:
-    """Train the study's network as ``config`` says; raise ``KvtError`` on bad options or divergence."""
-    config.validate()
+def lbfgs_finish(model, x, y, iterations: int) -> dict[str, Any]:
+    """Polish ``model`` with full-batch L-BFGS (scipy) on the MSE, BatchNorm frozen.
+
+    The network is evaluated in inference mode, so batch normalisation is the fixed
+    affine map of its moving statistics (with trainable scale and offset) and the
+    loss is a smooth deterministic function of the weights, as L-BFGS needs.
+    """
+    import tensorflow as tf
+    from scipy.optimize import minimize
+
+    variables = model.trainable_variables
+    shapes = [tuple(v.shape) for v in variables]
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    dtype = variables[0].dtype
+    x_t, y_t = tf.constant(x, dtype=dtype), tf.constant(y, dtype=dtype)
+
+    @tf.function
+    def loss_and_gradient(flat):
+        for variable, part, shape in zip(variables, tf.split(flat, sizes), shapes):
+            variable.assign(tf.reshape(part, shape))
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x_t, training=False) - y_t))
+        gradients = tape.gradient(loss, variables)
+        return loss, tf.concat([tf.reshape(g, [-1]) for g in gradients], axis=0)
+
+    def objective(flat):
+        loss, gradient = loss_and_gradient(tf.constant(flat, dtype=dtype))
+        return float(loss), gradient.numpy().astype(np.float64)
+
+    start = np.concatenate([np.asarray(v.numpy(), dtype=np.float64).ravel() for v in variables])
+    initial_loss = objective(start)[0]
+    result = minimize(objective, start, jac=True, method="L-BFGS-B",
+                      options={"maxiter": iterations, "maxcor": 50, "ftol": 0.0, "gtol": 0.0})
+    best = result.x if np.isfinite(result.fun) and result.fun <= initial_loss else start
+    final_loss = objective(best)[0]  # leaves the model holding ``best``
+    return {"method": "L-BFGS-B (scipy), full batch, BatchNorm frozen", "iterations": int(result.nit),
+            "initial_mse": float(initial_loss), "final_mse": float(final_loss), "message": str(result.message)}
+
+
+def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResult:
+    """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence."""
+    config = config.resolved()
     from kvt import optimizers
 
     hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
@@ -221,58 +311,75 @@ def train(config: TrainConfig, verbose: bool = False, stream=None,
 
     import keras
 
-    from kvt.model import build_model, predict_scaled
+    from kvt.inference import export_weights
+    from kvt.model import build_model
+    from kvt.preprocessing import LogSpaceTransform
 
     seed_everything(config.seed)
     entry = optimizers.entry(config.optimizer)
-
     features = frame.loc[:, list(FEATURES)].to_numpy(dtype=float)
     k_true = frame["k_m3_s"].to_numpy(dtype=float)
-    scaler = VTScaler().fit(features, k_true)
-    x, y = scaler.transform_features(features), scaler.transform_target(k_true)
+    transform = (LogSpaceTransform() if config.mode == "accurate" else VTScaler()).fit(features, k_true)
+    x, y = transform.transform_features(features), transform.transform_target(k_true, features)
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.seed)
-    steps = math.ceil(len(train_idx) / config.batch_size)
-    built_hparams = dict(hparams)
-    built_hparams["learning_rate"] = learning_rate_schedule(
+    has_val = len(val_idx) > 0
+    full_batch = config.batch_size == 0
+    batch = len(train_idx) if full_batch else config.batch_size
+    steps = FULL_BATCH_CHUNK if full_batch else math.ceil(len(train_idx) / batch)
+    keras_epochs = math.ceil(config.epochs / FULL_BATCH_CHUNK) if full_batch else config.epochs
+    built = dict(hparams)
+    built["learning_rate"] = learning_rate_schedule(
         config.schedule, hparams.get("learning_rate", entry.resolved_defaults().get("learning_rate")),
-        config.min_lr, config.epochs * steps)
-    optimizer = optimizers.get(config.optimizer, **built_hparams)
+        config.min_lr, keras_epochs * steps)
+    optimizer = optimizers.get(config.optimizer, **built)
 
-    model = build_model(n_inputs=x.shape[1], units=config.units,
+    model = build_model(n_inputs=x.shape[1], units=config.units, dtype=config.precision,
                         model_class=entry.model_class() if entry.model_class else None)
     compile_model(model, optimizer, steps_per_execution=steps)
     timer = _epoch_timer()
-    callbacks = [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
-        timer,
-    ]
+    callbacks = [keras.callbacks.TerminateOnNaN(), timer]
+    if has_val:
+        patience = math.ceil(config.patience / FULL_BATCH_CHUNK) if full_batch else config.patience
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                       restore_best_weights=True))
     if verbose:
-        callbacks.append(_progress_callback(config.epochs, stream or sys.stderr))
+        callbacks.append(_progress_callback(keras_epochs, stream or sys.stderr))
 
+    train_data = (make_train_dataset(x[train_idx], y[train_idx], batch, config.seed, dtype=config.precision)
+                  if not full_batch else make_full_batch_dataset(x[train_idx], y[train_idx], config.precision))
     started = time.perf_counter()
     fit = model.fit(
-        make_train_dataset(x[train_idx], y[train_idx], config.batch_size, config.seed),
-        validation_data=make_eval_dataset(x[val_idx], y[val_idx]),
-        epochs=config.epochs,
+        train_data,
+        validation_data=make_eval_dataset(x[val_idx], y[val_idx], config.precision) if has_val else None,
+        epochs=keras_epochs,
+        steps_per_epoch=steps if full_batch else None,
         callbacks=callbacks,
         shuffle=False,  # the tf.data pipeline shuffles every epoch itself
         verbose=0,
     )
+    history = pd.DataFrame(fit.history)
+    history.insert(0, "epoch", np.arange(1, len(history) + 1) * (FULL_BATCH_CHUNK if full_batch else 1))
+    history["time_s"] = timer.times[: len(history)]
+    loss_columns = ["loss", "val_loss"] if has_val else ["loss"]
+    _check_finite(history, loss_columns, entry.name, hparams.get("learning_rate"))
+    finish = None
+    if config.finish == "lbfgs" and config.finish_iterations > 0:
+        finish = lbfgs_finish(model, x[train_idx], y[train_idx], config.finish_iterations)
+        if not np.isfinite(finish["final_mse"]):
+            raise KvtError("the L-BFGS finish diverged (loss is NaN or infinite); try --finish none")
     wall = time.perf_counter() - started
 
-    history = pd.DataFrame(fit.history)
-    history.insert(0, "epoch", np.arange(1, len(history) + 1))
-    history["time_s"] = timer.times[: len(history)]
-    losses = history[["loss", "val_loss"]].to_numpy()
-    if not np.all(np.isfinite(losses)):
-        bad_epoch = int(history["epoch"][~np.isfinite(losses).all(axis=1)].iloc[0])
-        lr = hparams.get("learning_rate")
-        raise KvtError(f"training diverged at epoch {bad_epoch} (loss is NaN or infinite) with optimizer "
-                       f"'{entry.name}' and learning rate {lr}; try a lower learning rate with --lr")
+    metadata_stub = {"dataset": {"pair": dataset.pair, "sha256": dataset.sha256,
+                                 "level_range": [int(frame["level"].min()), int(frame["level"].max())],
+                                 "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]},
+                     "options": {"mode": config.mode}}
+    weights = export_weights(model, transform, metadata_stub)
+    from kvt.inference import Network
 
-    y_pred = predict_scaled(model, x)
-    k_pred = scaler.inverse_target(y_pred)
+    network = Network(weights)
+    k_pred = network.predict_k(frame["level"].to_numpy(), frame["T_K"].to_numpy())
+    y_pred = transform.transform_target(np.where(k_pred > 0, k_pred, np.nan), features) \
+        if config.mode == "accurate" else transform.transform_target(k_pred)
     split_labels = np.full(len(frame), "train", dtype=object)
     split_labels[val_idx] = "val"
     predictions = pd.DataFrame({
@@ -283,19 +390,24 @@ def train(config: TrainConfig, verbose: bool = False, stream=None,
         "rel_error": relative_error(k_pred, k_true),
         "split": split_labels,
     })
-    best_epoch = int(history["val_loss"].idxmin()) + 1
+    monitor = "val_loss" if has_val else "loss"
     metrics = {
-        "val_mse_scaled": float(np.mean((y_pred[val_idx, 0] - y[val_idx, 0]) ** 2)),
+        "val_mse_scaled": float(np.mean((y_pred[val_idx, 0] - y[val_idx, 0]) ** 2)) if has_val else None,
         "train_mse_scaled": float(np.mean((y_pred[train_idx, 0] - y[train_idx, 0]) ** 2)),
-        "val": error_summary(k_pred[val_idx], k_true[val_idx]),
+        "val": error_summary(k_pred[val_idx], k_true[val_idx]) if has_val else None,
         "all": error_summary(k_pred, k_true),
-        "epochs_run": int(len(history)),
-        "best_epoch": best_epoch,
-        "stopped_early": bool(len(history) < config.epochs),
+        "epochs_run": int(history["epoch"].iloc[-1]),
+        "best_epoch": int(history["epoch"].iloc[int(history[monitor].idxmin())]),
+        "stopped_early": bool(len(history) < keras_epochs),
         "optimizer_steps": int(len(history) * steps),
+        "finish": finish,
         "wall_time_s": wall,
         "steps_per_second": len(history) * steps / wall,
     }
+    if dataset.pair:
+        from kvt.evaluate import evaluate_network, json_summary
+
+        metrics["dense_grid"] = json_summary(evaluate_network(network, dataset.pair))
     split = {
         "val_fraction": config.val_fraction,
         "seed": config.seed,
@@ -303,9 +415,17 @@ def train(config: TrainConfig, verbose: bool = False, stream=None,
         "n_val": int(len(val_idx)),
         "val_rows": val_idx.tolist(),
     }
-    return TrainResult(config=config, dataset=dataset, model=model, scaler=scaler, history=history,
+    return TrainResult(config=config, dataset=dataset, model=model, scaler=transform, history=history,
                        predictions=predictions, metrics=metrics, split=split, hyperparameters=hparams,
-                       wall_time_s=wall)
+                       wall_time_s=wall, weights=weights)
+
+
+def _check_finite(history: pd.DataFrame, columns, optimizer: str, learning_rate) -> None:
+    losses = history[columns].to_numpy()
+    if not np.all(np.isfinite(losses)):
+        bad_epoch = int(history["epoch"][~np.isfinite(losses).all(axis=1)].iloc[0])
+        raise KvtError(f"training diverged at epoch {bad_epoch} (loss is NaN or infinite) with optimizer "
+                       f"'{optimizer}' and learning rate {learning_rate}; try a lower learning rate with --lr")
 
 
 def config_dict(config: TrainConfig) -> dict[str, Any]:

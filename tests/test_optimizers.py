@@ -56,6 +56,12 @@ TABLE = {
     "adahessian": dict(quadratic=({"learning_rate": 0.3}, 1e3), rosenbrock=({"learning_rate": 0.3}, 3)),
     "lars": dict(quadratic=({"learning_rate": 1.0, "trust_coefficient": 0.01, "weight_decay": 1e-3}, 1e3),
                  rosenbrock=({"learning_rate": 1.0, "trust_coefficient": 0.01}, 20)),
+    # SAM (rho 0.1 around SGD) takes real two-pass steps (see _minimise).
+    "sam": dict(quadratic=({"learning_rate": 0.1}, 1e3), rosenbrock=({"learning_rate": 0.002}, 10)),
+    "shampoo": dict(quadratic=({"learning_rate": 0.5}, 1e3), rosenbrock=({"learning_rate": 0.5}, 20)),
+    # Plain variables have no Dense layer: K-FAC takes its momentum step (tests/test_curvature.py
+    # covers the preconditioned path).
+    "kfac": dict(quadratic=({"learning_rate": 0.05}, 1e3), rosenbrock=({"learning_rate": 0.001}, 100)),
 }
 QUAD_STEPS, ROSEN_STEPS = 200, 500
 
@@ -102,6 +108,12 @@ def _minimise(optimizer, variables, loss_fn, steps):
             if hessian:  # real Hessian-vector products, fresh z each step
                 _, grads, estimates, _ = hutchinson_estimate(loss_fn, variables, seed=seed)
                 optimizer.apply_hessian_gradients(grads, estimates, variables)
+            elif hasattr(optimizer, "sharpness_aware_step"):  # SAM: both passes
+                optimizer.sharpness_aware_step(loss_fn, variables)
+            elif hasattr(optimizer, "apply_kfac_gradients"):  # K-FAC, no Dense layers
+                with tf.GradientTape() as tape:
+                    loss = loss_fn()
+                optimizer.apply_kfac_gradients(tape.gradient(loss, variables), variables, [])
             else:
                 with tf.GradientTape() as tape:
                     loss = loss_fn()

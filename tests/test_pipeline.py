@@ -9,7 +9,7 @@ from conftest import error_line
 
 from kvt import KvtError
 from kvt.cli import main
-from kvt.rundir import load_run, save_run
+from kvt.rundir import load_keras_model, open_run, save_run
 from kvt.training import TrainConfig, train
 
 FAST = dict(epochs=12, units=16, patience=100)
@@ -30,7 +30,7 @@ def run_dir(tmp_path_factory):
 def test_train_writes_a_complete_run_directory(run_dir):
     out, result = run_dir
     names = {p.name for p in out.iterdir()}
-    assert {"model.keras", "scaler.json", "metadata.json", "history.csv", "predictions.csv",
+    assert {"model.keras", "weights.json", "scaler.json", "metadata.json", "history.csv", "predictions.csv",
             "k_level_32.png", "loss.png", "relative_error.png"} <= names
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["options"]["optimizer"] == "adam" and meta["options"]["seed"] == 3
@@ -60,7 +60,7 @@ def test_same_seed_same_predictions_and_save_load_identical(tmp_path):
     path = save_run(first, tmp_path / "run")
     from kvt.predict import predict_grid
 
-    run = load_run(path)
+    run = open_run(path)
     frame = first.dataset.frame
     reloaded = predict_grid(run, sorted(frame["level"].unique()), sorted(frame["T_K"].unique()))
     merged = frame.merge(reloaded, on=["level", "T_K"], suffixes=("", "_pred"))
@@ -88,14 +88,18 @@ def test_existing_run_directory_is_not_overwritten(runner, run_dir):
 
 @pytest.mark.parametrize("args, message", [
     (["--optimizer", "adamm"], "Error: unknown optimizer 'adamm'; valid names: "),
-    (["--opt", "betta=0.9"], "Error: unknown hyper-parameter 'betta' for optimizer 'adam'; valid keys: learning_rate,"),
-    (["--opt", "beta_1=fast"], "Error: invalid value 'fast' for 'beta_1' of optimizer 'adam'; expected a number"),
+    (["--opt", "betta=0.9"], "Error: unknown hyper-parameter 'betta' for optimizer 'adamod'; valid keys: learning_rate,"),
+    (["--opt", "beta_1=fast"], "Error: invalid value 'fast' for 'beta_1' of optimizer 'adamod'; expected a number"),
     (["--opt", "beta_1"], "Error: malformed --opt 'beta_1'; use key=value, e.g. --opt beta_1=0.9"),
     (["--lr", "0"], "Error: --lr must be a number > 0, got 0.0"),
     (["--lr", "-1"], "Error: --lr must be a number > 0, got -1.0"),
     (["--epochs", "0"], "Error: --epochs must be a positive integer, got 0"),
     (["--batch-size", "-4"], "Error: --batch-size must be a positive integer, got -4"),
     (["--val-fraction", "1"], "Error: --val-fraction must be strictly between 0 and 1, got 1.0"),
+    (["--mode", "exact"], "Error: unknown mode 'exact'; valid modes: study, accurate"),
+    (["--finish", "newton"], "Error: unknown finish 'newton'; valid finishes: none, lbfgs"),
+    (["--schedule", "step"], "Error: unknown schedule 'step'; valid schedules: constant, cosine"),
+    (["--mode", "accurate", "--val-fraction", "-0.1"], "Error: --val-fraction must be in [0, 1), got -0.1"),
     (["--val-fraction", "0"], "Error: --val-fraction must be strictly between 0 and 1, got 0.0"),
     (["--epochs", "many"], "Error: Invalid value for '--epochs': 'many' is not a valid integer."),
 ])
@@ -174,9 +178,13 @@ def test_corrupted_run_directory(runner, run_dir, tmp_path):
     result = runner.invoke(main, ["predict", "--run", str(broken), "--level", "3", "--temps", "300"])
     assert error_line(result) == f"Error: run directory {broken} has a corrupted metadata.json (JSONDecodeError)"
     shutil.copy(out / "metadata.json", broken / "metadata.json")
-    (broken / "model.keras").write_bytes(b"garbage")
+    (broken / "weights.json").write_text('{"format": "kvt-weights", "schema_version": 1}')
     result = runner.invoke(main, ["predict", "--run", str(broken), "--level", "3", "--temps", "300"])
-    assert error_line(result).startswith(f"Error: run directory {broken} has a corrupted model.keras")
+    assert error_line(result) == (f"Error: run directory {broken} has a corrupted weights.json "
+                                  f"(weights file {broken / 'weights.json'}: missing key 'features')")
+    (broken / "model.keras").write_bytes(b"garbage")
+    with pytest.raises(KvtError, match=f"run directory {broken} has a corrupted model.keras"):
+        load_keras_model(broken)
     (broken / "scaler.json").unlink()
     result = runner.invoke(main, ["predict", "--run", str(broken), "--level", "3", "--temps", "300"])
     assert error_line(result) == (f"Error: run directory {broken} is missing scaler.json; "

@@ -26,9 +26,9 @@ def test_constant_schedule_is_the_plain_rate():
 
 def test_schedule_errors():
     with pytest.raises(KvtError, match="unknown schedule 'step'; valid schedules: constant, cosine"):
-        TrainConfig(schedule="step").validate()
+        TrainConfig(schedule="step").resolved()
     with pytest.raises(KvtError, match="--min-lr must be a number >= 0"):
-        TrainConfig(min_lr=-1).validate()
+        TrainConfig(min_lr=-1).resolved()
     with pytest.raises(KvtError, match="--min-lr 0.5 is above the learning rate 0.001"):
         learning_rate_schedule("cosine", 1e-3, 0.5, 10)
 

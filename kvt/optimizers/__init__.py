@@ -5,6 +5,7 @@
 
 from kvt.optimizers import builtin  # noqa: F401  (registers Keras's optimizers)
 from kvt.optimizers import study  # noqa: F401  (registers the study's own optimizers)
+from kvt.optimizers import curvature  # noqa: F401  (registers SAM, Shampoo, K-FAC)
 from kvt.optimizers.registry import (
     OptimizerEntry,
     entry,

@@ -1,0 +1,62 @@
+"""Accuracy of a trained network against the FHO-FR generator on a dense grid.
+
+The reference is :func:`kvt.physics.rate_coefficient` for the run's pair, on every
+transition of the grid's levels at every temperature; errors are relative,
+|k_model - k_FHO| / k_FHO.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kvt.errors import KvtError
+from kvt.grid import ALL_LEVELS
+
+DENSE_TEMPS_SPEC = "250:10000:10"
+
+
+def _summary(rel) -> dict[str, float]:
+    return {"median": float(np.median(rel)), "p95": float(np.percentile(rel, 95)), "max": float(np.max(rel))}
+
+
+def evaluate_network(network, pair: str | None, levels=ALL_LEVELS, temperatures=None) -> dict:
+    """Relative errors of ``network`` (a :class:`kvt.inference.Network`) on levels x temperatures.
+
+    Returns ``{"grid": ..., "overall": {median, p95, max}, "worst": {...},
+    "per_level": DataFrame, "table": DataFrame}``.
+    """
+    from kvt import physics
+    from kvt.grid import parse_temperatures
+
+    if pair is None:
+        raise KvtError("this run was trained on a user CSV, so there is no FHO-FR reference to evaluate against")
+    partner = physics.pair_partner(pair)
+    if temperatures is None:
+        temperatures = parse_temperatures(DENSE_TEMPS_SPEC)
+    levels = np.asarray(levels, dtype=int)
+    temperatures = np.asarray(temperatures, dtype=float)
+    grid_levels, grid_temps = (a.ravel() for a in np.meshgrid(levels, temperatures, indexing="ij"))
+    k_ref = physics.rate_coefficient(grid_levels, grid_temps, partner)
+    k_model = network.predict_k(grid_levels, grid_temps)
+    rel = np.abs(k_model - k_ref) / k_ref
+    table = pd.DataFrame({"level": grid_levels, "T_K": grid_temps, "k_fho_m3_s": k_ref,
+                          "k_model_m3_s": k_model, "rel_error": rel})
+    per_level = table.groupby("level")["rel_error"].agg(
+        median="median", p95=lambda r: np.percentile(r, 95), max="max").reset_index()
+    worst = table.loc[table["rel_error"].idxmax()]
+    return {
+        "grid": {"levels": [int(levels.min()), int(levels.max())], "n_levels": int(len(levels)),
+                 "T_K": [float(temperatures.min()), float(temperatures.max())], "n_T": int(len(temperatures)),
+                 "points": int(len(table))},
+        "overall": _summary(rel),
+        "worst": {"level": int(worst["level"]), "T_K": float(worst["T_K"]), "rel_error": float(worst["rel_error"])},
+        "per_level": per_level,
+        "table": table,
+    }
+
+
+def json_summary(evaluation: dict) -> dict:
+    """The JSON-friendly part of an evaluation (no DataFrames)."""
+    return {key: value for key, value in evaluation.items() if key not in ("per_level", "table")} | {
+        "per_level": evaluation["per_level"].to_dict(orient="records")}

@@ -1,0 +1,286 @@
+"""TF-free inference: evaluate a trained network from its weights file with numpy.
+
+A weights file (``weights.json`` in every run directory; ``kvt export --format
+weights``) holds everything needed to turn (level, T) into k_VT in m^3/s: the
+feature transform, the dense layers with batch normalisation folded in, and the
+target transform. The schema (version 1) is documented in ``docs/weights-format.md``;
+this module is its reference implementation and imports neither TensorFlow nor
+scikit-learn, so ``kvt predict`` starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from kvt.errors import KvtError
+
+FORMAT = "kvt-weights"
+SCHEMA_VERSION = 1
+ACTIVATIONS = ("linear", "sigmoid")
+FEATURE_SETS = {"level_T": ("level", "T_K"),
+                "log_space": ("level", "ln_level", "T^(-1/3)", "ln_T", "1000/T")}
+TARGET_KINDS = ("minmax_1e18", "log_space")
+
+
+def raw_features(kind: str, level, T) -> np.ndarray:
+    """The network's unscaled input features for ``kind`` (see FEATURE_SETS)."""
+    level, T = np.asarray(level, dtype=float), np.asarray(T, dtype=float)
+    if kind == "level_T":
+        return np.column_stack([level, T])
+    return np.column_stack([level, np.log(level), T ** (-1.0 / 3.0), np.log(T), 1000.0 / T])
+
+
+def _sigmoid(z):
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+class Network:
+    """A validated weights file, evaluated with numpy (float64)."""
+
+    def __init__(self, spec: dict, source: str = "weights"):
+        self.source = source
+        self.spec = validate(spec, source)
+        features, target = self.spec["features"], self.spec["target"]
+        self.feature_kind = features["kind"]
+        self.feature_scale = np.asarray(features["scale"], dtype=float)
+        self.feature_shift = np.asarray(features["shift"], dtype=float)
+        self.network_inputs = [int(i) for i in features["network_inputs"]]
+        self.layers = [(np.asarray(layer["weights"], dtype=float), np.asarray(layer["bias"], dtype=float),
+                        layer["activation"]) for layer in self.spec["layers"]]
+        self.target = target
+        self.level_range = tuple(self.spec["valid_range"]["level"])
+        self.temperature_range = tuple(self.spec["valid_range"]["T_K"])
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Network":
+        path = Path(path)
+        if not path.is_file():
+            raise KvtError(f"weights file {path} does not exist")
+        try:
+            spec = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise KvtError(f"weights file {path} is not valid JSON ({exc.__class__.__name__})") from None
+        return cls(spec, source=f"weights file {path}")
+
+    def scaled_features(self, level, T) -> np.ndarray:
+        return raw_features(self.feature_kind, level, T) * self.feature_scale + self.feature_shift
+
+    def output(self, x) -> np.ndarray:
+        """Network output (the scaled target) for scaled features ``x``, shape (n,)."""
+        h = np.asarray(x, dtype=float)
+        for weights, bias, activation in self.layers:
+            h = h @ weights + bias
+            if activation == "sigmoid":
+                h = _sigmoid(h)
+        return h[:, 0]
+
+    def predict_k(self, level, T) -> np.ndarray:
+        """k_VT(level -> level-1, T) in m^3/s; ``level`` and ``T`` broadcast to 1-D arrays."""
+        level, T = np.broadcast_arrays(np.asarray(level, dtype=float).ravel(), np.asarray(T, dtype=float).ravel())
+        x = self.scaled_features(level, T)
+        y = self.output(x[:, self.network_inputs])
+        t = self.target
+        if t["kind"] == "minmax_1e18":
+            return (y - t["shift"]) / t["scale"] / t["factor"]
+        ln_k = y * t["std"] + t["mean"] + x @ np.asarray(t["baseline_coef"], dtype=float) + t["baseline_intercept"]
+        return np.exp(ln_k)
+
+
+def _require(spec, key, where, source):
+    if not isinstance(spec, dict) or key not in spec:
+        raise KvtError(f"{source}: missing key '{where}{key}'")
+    return spec[key]
+
+
+def _matrix(value, where, source) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise KvtError(f"{source}: '{where}' is not an array of numbers") from None
+    if not np.all(np.isfinite(array)):
+        raise KvtError(f"{source}: '{where}' has NaN or infinite values")
+    return array
+
+
+def validate(spec: dict, source: str = "weights") -> dict:
+    """Check a weights document; raise ``KvtError`` naming the first problem."""
+    if not isinstance(spec, dict):
+        raise KvtError(f"{source}: expected a JSON object")
+    if spec.get("format") != FORMAT:
+        raise KvtError(f"{source}: not a kvt weights file (format is {spec.get('format')!r}, expected '{FORMAT}')")
+    version = _require(spec, "schema_version", "", source)
+    if version != SCHEMA_VERSION:
+        raise KvtError(f"{source}: unsupported schema_version {version!r}; this kvt reads version {SCHEMA_VERSION}")
+    features = _require(spec, "features", "", source)
+    kind = _require(features, "kind", "features.", source)
+    if kind not in FEATURE_SETS:
+        raise KvtError(f"{source}: unknown features.kind {kind!r}; expected one of {', '.join(FEATURE_SETS)}")
+    n_features = len(FEATURE_SETS[kind])
+    for key in ("scale", "shift"):
+        values = _matrix(_require(features, key, "features.", source), f"features.{key}", source)
+        if values.shape != (n_features,):
+            raise KvtError(f"{source}: features.{key} has shape {values.shape}, expected ({n_features},)")
+    inputs = _require(features, "network_inputs", "features.", source)
+    if (not isinstance(inputs, list) or not inputs
+            or not all(isinstance(i, int) and 0 <= i < n_features for i in inputs)):
+        raise KvtError(f"{source}: features.network_inputs must be a list of indices 0..{n_features - 1}")
+    layers = _require(spec, "layers", "", source)
+    if not isinstance(layers, list) or not layers:
+        raise KvtError(f"{source}: 'layers' must be a non-empty list")
+    width = len(inputs)
+    for index, layer in enumerate(layers):
+        where = f"layers[{index}]."
+        weights = _matrix(_require(layer, "weights", where, source), f"{where}weights", source)
+        bias = _matrix(_require(layer, "bias", where, source), f"{where}bias", source)
+        activation = _require(layer, "activation", where, source)
+        if activation not in ACTIVATIONS:
+            raise KvtError(f"{source}: {where}activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        if weights.ndim != 2 or weights.shape[0] != width:
+            raise KvtError(f"{source}: {where}weights has shape {weights.shape}, expected ({width}, n)")
+        if bias.shape != (weights.shape[1],):
+            raise KvtError(f"{source}: {where}bias has shape {bias.shape}, expected ({weights.shape[1]},)")
+        width = weights.shape[1]
+    if width != 1:
+        raise KvtError(f"{source}: the last layer has {width} outputs, expected 1")
+    target = _require(spec, "target", "", source)
+    target_kind = _require(target, "kind", "target.", source)
+    if target_kind not in TARGET_KINDS:
+        raise KvtError(f"{source}: unknown target.kind {target_kind!r}; expected one of {', '.join(TARGET_KINDS)}")
+    keys = ("scale", "shift", "factor") if target_kind == "minmax_1e18" else (
+        "mean", "std", "baseline_coef", "baseline_intercept")
+    for key in keys:
+        _require(target, key, "target.", source)
+    if target_kind == "log_space":
+        coef = _matrix(target["baseline_coef"], "target.baseline_coef", source)
+        if coef.shape != (n_features,):
+            raise KvtError(f"{source}: target.baseline_coef has shape {coef.shape}, expected ({n_features},)")
+    valid = _require(spec, "valid_range", "", source)
+    for key in ("level", "T_K"):
+        bounds = _matrix(_require(valid, key, "valid_range.", source), f"valid_range.{key}", source)
+        if bounds.shape != (2,):
+            raise KvtError(f"{source}: valid_range.{key} must be [min, max]")
+    return spec
+
+
+# ---------------------------------------------------------------- export (needs the Keras model)
+def _fold_layers(model) -> list[dict]:
+    """Dense layers with every BatchNormalization folded into a neighbouring Dense.
+
+    A BN after a linear Dense is folded into that Dense (W g, (b - mu) g + beta);
+    a BN after a nonlinear Dense is folded into the next Dense (an affine map of its
+    inputs): W' = diag(g) W, b' = (beta - mu g) W + b, with g = gamma / sqrt(var + eps).
+    """
+    import keras
+
+    dense: list[dict] = []
+    pending = None  # (scale, offset) of a BN waiting for the next Dense
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            weights = np.asarray(keras.ops.convert_to_numpy(layer.kernel), dtype=float)
+            bias = (np.asarray(keras.ops.convert_to_numpy(layer.bias), dtype=float) if layer.use_bias
+                    else np.zeros(weights.shape[1]))
+            if pending is not None:
+                scale, offset = pending
+                bias = offset @ weights + bias
+                weights = scale[:, None] * weights
+                pending = None
+            activation = keras.activations.serialize(layer.activation)
+            activation = activation if isinstance(activation, str) else activation.get("config", {}).get("name")
+            if activation not in ACTIVATIONS:
+                raise KvtError(f"cannot export activation {activation!r}; supported: {', '.join(ACTIVATIONS)}")
+            dense.append({"weights": weights, "bias": bias, "activation": activation})
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            mean = np.asarray(keras.ops.convert_to_numpy(layer.moving_mean), dtype=float)
+            var = np.asarray(keras.ops.convert_to_numpy(layer.moving_variance), dtype=float)
+            gamma = (np.asarray(keras.ops.convert_to_numpy(layer.gamma), dtype=float) if layer.scale
+                     else np.ones_like(mean))
+            beta = (np.asarray(keras.ops.convert_to_numpy(layer.beta), dtype=float) if layer.center
+                    else np.zeros_like(mean))
+            scale = gamma / np.sqrt(var + layer.epsilon)
+            offset = beta - mean * scale
+            if dense and dense[-1]["activation"] == "linear" and pending is None:
+                dense[-1]["weights"] = dense[-1]["weights"] * scale[None, :]
+                dense[-1]["bias"] = dense[-1]["bias"] * scale + offset
+            else:
+                pending = (scale, offset)
+        elif isinstance(layer, keras.layers.InputLayer):
+            continue
+        else:
+            raise KvtError(f"cannot export layer {layer.name} of type {type(layer).__name__}")
+    if pending is not None:
+        raise KvtError("cannot export a network that ends with BatchNormalization")
+    return [{"activation": d["activation"], "weights": d["weights"].tolist(), "bias": d["bias"].tolist()}
+            for d in dense]
+
+
+def export_weights(model, transform, metadata: dict) -> dict:
+    """The weights document of a trained Keras model and its fitted transform."""
+    from kvt import __version__
+
+    state = transform.to_dict()
+    feature_kind = "level_T" if state["kind"] == "study" else "log_space"
+    scaler = transform.feature_scaler_
+    if state["kind"] == "study":
+        target_scaler = transform.target_scaler_
+        target = {"kind": "minmax_1e18", "scale": float(target_scaler.scale_[0]),
+                  "shift": float(target_scaler.min_[0]), "factor": float(transform.target_factor),
+                  "formula": "k = (y - shift) / scale / factor"}
+    else:
+        target = {"kind": "log_space", "mean": state["target_scaler"]["mean"], "std": state["target_scaler"]["scale"],
+                  "baseline_coef": state["baseline"]["coef"], "baseline_intercept": state["baseline"]["intercept"],
+                  "formula": "k = exp(y * std + mean + sum_j baseline_coef[j] * x[j] + baseline_intercept)"}
+    dataset = metadata["dataset"]
+    return validate({
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "kvt_version": __version__,
+        "pair": dataset.get("pair"),
+        "mode": metadata.get("options", {}).get("mode", "study"),
+        "dataset_sha256": dataset.get("sha256"),
+        "valid_range": {"level": dataset["level_range"], "T_K": dataset["T_range_K"]},
+        "features": {"kind": feature_kind, "names": list(FEATURE_SETS[feature_kind]),
+                     "scale": scaler.scale_.tolist(), "shift": scaler.min_.tolist(),
+                     "network_inputs": list(state.get("network_inputs", range(len(scaler.scale_)))),
+                     "formula": "x = f * scale + shift; the network reads x[network_inputs]"},
+        "layers": _fold_layers(model),
+        "target": target,
+    })
+
+
+def to_text(spec: dict) -> str:
+    """Plain-text weights for the C reference evaluator (examples/kvt_eval.c).
+
+    Line 1: ``kvt-weights-text 1``; then ``features <kind> <n>`` and the n scales and n
+    shifts; ``inputs <m>`` and the m indices the network reads; ``layers <L>``; per layer ``<n_in> <n_out> <activation>`` and the weights
+    row by row (n_in x n_out), then the n_out biases; then ``target <kind>`` and its
+    numbers (minmax_1e18: scale shift factor; log_space: mean std intercept and the
+    n baseline coefficients). Numbers are written with 17 significant digits.
+    """
+    validate(spec)
+
+    def numbers(values) -> str:
+        return " ".join(f"{float(v):.17g}" for v in np.ravel(values))
+
+    features = spec["features"]
+    lines = [f"kvt-weights-text {SCHEMA_VERSION}",
+             f"features {features['kind']} {len(features['scale'])}",
+             numbers(features["scale"]), numbers(features["shift"]),
+             f"inputs {len(features['network_inputs'])}",
+             " ".join(str(i) for i in features["network_inputs"]),
+             f"layers {len(spec['layers'])}"]
+    for layer in spec["layers"]:
+        weights = np.asarray(layer["weights"], dtype=float)
+        lines.append(f"{weights.shape[0]} {weights.shape[1]} {layer['activation']}")
+        lines.extend(numbers(row) for row in weights)
+        lines.append(numbers(layer["bias"]))
+    target = spec["target"]
+    lines.append(f"target {target['kind']}")
+    if target["kind"] == "minmax_1e18":
+        lines.append(numbers([target["scale"], target["shift"], target["factor"]]))
+    else:
+        lines.append(numbers([target["mean"], target["std"], target["baseline_intercept"]]))
+        lines.append(numbers(target["baseline_coef"]))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,322 @@
+"""K-FAC (Kronecker-factored approximate curvature) for Dense layers, and the Keras
+model whose ``train_step`` captures what it needs.
+
+Pieces:
+
+* ``DenseFactors(kernel, bias, inputs, output_grads)``: for one Dense layer of one
+  step, its kernel and bias variables (bias may be None), the layer's input a
+  (batch × n_in) and the gradient of the (scaled) loss with respect to the layer's
+  pre-activation output s = a W + b (batch × n_out).
+* ``KFAC.apply_kfac_gradients(grads, variables, layers)`` updates the factors A and
+  G of each layer, preconditions its [W; b] gradient and takes the momentum step.
+  Plain ``apply_gradients`` / ``apply`` raise (no layer statistics).
+* ``KFACSequential`` is ``keras.Sequential`` whose ``train_step`` runs the layers one
+  by one, computing each Dense layer's pre-activation explicitly (its kernel and
+  bias, then its activation) inside the gradient tape, and hands the statistics to
+  the optimizer (the registry's ``model_class`` for ``kfac``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, NamedTuple
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kvt.errors import KvtError
+from kvt.optimizers import _common as check
+
+_NO_FACTORS = (
+    "K-FAC needs each Dense layer's inputs and pre-activation gradients, which plain "
+    "apply_gradients() / keras.Sequential.train_step do not provide: build the model with "
+    "kvt.optimizers.kfac.KFACSequential (the 'kfac' registry entry's model_class, e.g. "
+    "kvt.model.build_model(model_class=kvt.optimizers.entry('kfac').model_class())), or call "
+    "KFAC.apply_kfac_gradients(grads, variables, layers) in a custom loop")
+
+
+class DenseFactors(NamedTuple):
+    """What K-FAC needs from one Dense layer for one step."""
+
+    kernel: Any  # the kernel variable W (n_in × n_out)
+    bias: Any  # the bias variable b (n_out,), or None
+    inputs: Any  # layer input a, (..., n_in)
+    output_grads: Any  # ∂(scaled loss)/∂s for s = a W + b, (..., n_out)
+
+
+def is_kfac_dense(layer) -> bool:
+    """Dense layers K-FAC preconditions: plain trainable kernels (no LoRA, no quantisation)."""
+    return (isinstance(layer, keras.layers.Dense) and layer.trainable
+            and not getattr(layer, "lora_enabled", False)
+            and getattr(layer, "quantization_mode", None) is None)
+
+
+@keras.saving.register_keras_serializable(package="kvt")
+class KFAC(keras.optimizers.Optimizer):
+    r"""K-FAC for Dense layers, momentum SGD for everything else.
+
+    For each Dense layer with input a (batch of B rows), bias b and pre-activation
+    output s = a W + b (before the layer's activation), per step t::
+
+        ā    = [a, 1]                        (a 0 instead of 1 when the layer has no bias)
+        δ    = ∂L/∂s                         (L = the batch-mean loss, so δᵢ = ∇ₛℓᵢ / B)
+        Â    = āᵀ ā / B;   Ĝ = B δᵀ δ       (E[ā āᵀ] and E[∇ₛℓ ∇ₛℓᵀ] over the batch)
+        A    ← β A + (1 − β) Â;   G ← β G + (1 − β) Ĝ      (β = 0 at t = 1: A = Â, G = Ĝ)
+        P    = (A + √λ I)⁻¹ [∇W; ∇b] (G + √λ I)⁻¹          (inverses refreshed every k steps)
+        v    ← μ v + P;   θ ← θ − lr · v                    (θ = W and b, split back from P)
+
+    Every other trainable variable (BatchNorm γ/β, …) takes the same momentum step
+    with P = its gradient. Weight decay is decoupled (Keras's base-class decay):
+    θ ← θ − lr · wd · θ before the step, on every variable.
+
+    Fisher: the *empirical* Fisher. δ is the gradient of the actual training loss
+    (the observed targets), so A, G and the gradient all come from the one forward
+    and backward pass the step needs anyway. The true Fisher would backpropagate a
+    second time with targets sampled from the model's predictive Gaussian
+    (y ~ N(f(x), σ²)), about doubling the backward cost of a step. The price: G
+    scales with the squared residuals, so as the fit improves G shrinks and the
+    preconditioned step grows, bounded by the damping (at most about ∇/√λ along
+    G); λ therefore matters more than with the true Fisher.
+
+    The optimizer cannot form A and G from gradients alone: train a
+    ``KFACSequential`` model with ``fit``, or call
+    ``apply_kfac_gradients(grads, variables, layers)``. ``apply_gradients`` /
+    ``apply`` raise a ``KvtError`` that says so. Factor slots (A, (n_in+1)²; G,
+    n_out²) are created for every rank-2 variable; a kernel with no statistics in
+    a step takes the plain momentum step.
+
+    Args:
+        learning_rate: float or schedule, lr. Defaults to ``0.01``.
+        damping: λ > 0; √λ is added to the diagonals of A and G. Defaults to ``1e-2``.
+        momentum: μ in [0, 1) on the preconditioned step. Defaults to ``0.9``.
+        ema_decay: β in [0, 1) of the moving averages A and G. Defaults to ``0.95``.
+        update_every: k >= 1, recompute the damped inverses every k steps (t = 1,
+            1 + k, …; cached in between). Defaults to ``1``.
+        weight_decay: None or wd >= 0, decoupled as above. Defaults to ``3e-4``.
+        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
+        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
+        name: as in ``keras.optimizers.Optimizer`` (clipping acts on the
+            preconditioned gradient P).
+
+    References:
+        Martens & Grosse, "Optimizing Neural Networks with Kronecker-factored
+        Approximate Curvature", ICML 2015, arXiv:1503.05671.
+    """
+
+    def __init__(self, learning_rate=0.01, damping=1e-2, momentum=0.9, ema_decay=0.95,
+                 update_every=1, weight_decay=3e-4, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
+                 ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        learning_rate = check.learning_rate(learning_rate)
+        damping = check.positive("damping", damping)
+        momentum = check.fraction("momentum", momentum)
+        ema_decay = check.fraction("ema_decay", ema_decay)
+        update_every = check.non_negative_int("update_every", update_every)
+        if update_every < 1:
+            raise ValueError(f"update_every must be an integer >= 1, got {update_every}")
+        weight_decay = check.optional_weight_decay(weight_decay)
+        super().__init__(
+            learning_rate=learning_rate, weight_decay=weight_decay,
+            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+            use_ema=use_ema, ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        self.damping = damping
+        self.momentum = momentum
+        self.ema_decay = ema_decay
+        self.update_every = update_every
+        # Preconditioned gradients of the step being applied are handed to
+        # update_step through apply(); this flag is True only inside
+        # apply_kfac_gradients().
+        self._preconditioned = False
+
+    def _slot(self, variable, size, name):
+        prefix = variable.path.replace("/", "_") + "_" if hasattr(variable, "path") else ""
+        return self.add_variable(shape=(size, size), dtype=variable.dtype, initializer="zeros",
+                                 name=f"{prefix}{name}")
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        cache = self.update_every > 1
+        self._a_factors, self._g_factors, self._a_inverses, self._g_inverses = [], [], [], []
+        for v in var_list:
+            matrix = len(v.shape) == 2
+            n_in, n_out = (v.shape[0] + 1, v.shape[1]) if matrix else (0, 0)
+            self._a_factors.append(self._slot(v, n_in, "kfac_A") if matrix else None)
+            self._g_factors.append(self._slot(v, n_out, "kfac_G") if matrix else None)
+            self._a_inverses.append(self._slot(v, n_in, "kfac_A_inv") if matrix and cache else None)
+            self._g_inverses.append(self._slot(v, n_out, "kfac_G_inv") if matrix and cache else None)
+        self._momentums = ([self.add_variable_from_reference(v, name="momentum") for v in var_list]
+                           if self.momentum > 0 else [])
+
+    def apply(self, grads, trainable_variables=None):
+        if not self._preconditioned:
+            raise KvtError(_NO_FACTORS)
+        return super().apply(grads, trainable_variables)
+
+    def _damped_inverses(self, i, dtype):
+        """(A + √λ I)⁻¹ and (G + √λ I)⁻¹ of variable i (refreshed or cached)."""
+        shift = ops.sqrt(ops.convert_to_tensor(self.damping, dtype=dtype))
+
+        def inverses():
+            a, g = self._a_factors[i], self._g_factors[i]
+            eye_a = ops.eye(a.shape[0], dtype=dtype)
+            eye_g = ops.eye(g.shape[0], dtype=dtype)
+            return (ops.inv(ops.add(ops.convert_to_tensor(a), shift * eye_a)),
+                    ops.inv(ops.add(ops.convert_to_tensor(g), shift * eye_g)))
+
+        if self.update_every == 1:
+            return inverses()
+        a_inv, g_inv = self._a_inverses[i], self._g_inverses[i]
+
+        def refresh():
+            new_a, new_g = inverses()
+            self.assign(a_inv, new_a)
+            self.assign(g_inv, new_g)
+
+        ops.cond(ops.equal(ops.mod(self.iterations, self.update_every), 0), refresh, lambda: None)
+        return ops.convert_to_tensor(a_inv), ops.convert_to_tensor(g_inv)
+
+    def apply_kfac_gradients(self, grads, variables, layers):
+        """One K-FAC step.
+
+        Args:
+            grads: gradients of the (scaled) loss, one per variable.
+            variables: the variables to update.
+            layers: ``DenseFactors`` of the Dense layers whose kernel is among
+                ``variables`` (others are ignored); the rest of ``variables`` take a
+                plain momentum step.
+        """
+        grads, variables = list(grads), list(variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"apply_kfac_gradients needs one gradient per variable, got "
+                             f"{len(grads)} gradients and {len(variables)} variables")
+        if not self.built:
+            self.build(variables)
+        position = {self._var_key(v): j for j, v in enumerate(variables)}
+        grads = [None if g is None else ops.convert_to_tensor(g) for g in grads]
+        scale = self.loss_scale_factor
+        first = ops.equal(self.iterations, 0)
+        for layer in layers:
+            j = position.get(self._var_key(layer.kernel))
+            if j is None or grads[j] is None:
+                continue
+            kernel = layer.kernel
+            dtype = kernel.dtype
+            i = self._get_variable_index(kernel)
+            n_in, n_out = kernel.shape
+            k = position.get(self._var_key(layer.bias)) if layer.bias is not None else None
+            has_bias = k is not None and grads[k] is not None
+
+            a = ops.reshape(ops.cast(layer.inputs, dtype), (-1, n_in))
+            delta = ops.reshape(ops.cast(layer.output_grads, dtype), (-1, n_out))
+            if scale is not None:
+                delta = delta / scale  # G uses the unscaled δ; P is linear in the scaled ∇
+            rows = ops.cast(ops.shape(a)[0], dtype)
+            column = ops.ones_like(a[:, :1]) if has_bias else ops.zeros_like(a[:, :1])
+            a_bar = ops.concatenate([a, column], axis=1)
+            a_batch = ops.matmul(ops.transpose(a_bar), a_bar) / rows
+            g_batch = ops.matmul(ops.transpose(delta), delta) * rows
+
+            beta = ops.where(first, ops.zeros((), dtype=dtype),
+                             ops.convert_to_tensor(self.ema_decay, dtype=dtype))
+            a_factor, g_factor = self._a_factors[i], self._g_factors[i]
+            self.assign(a_factor, beta * a_factor + (1.0 - beta) * a_batch)
+            self.assign(g_factor, beta * g_factor + (1.0 - beta) * g_batch)
+            a_inv, g_inv = self._damped_inverses(i, dtype)
+
+            bias_grad = (ops.reshape(ops.cast(grads[k], dtype), (1, n_out)) if has_bias
+                         else ops.zeros((1, n_out), dtype=dtype))
+            joint = ops.concatenate([ops.cast(grads[j], dtype), bias_grad], axis=0)
+            preconditioned = ops.matmul(ops.matmul(a_inv, joint), g_inv)
+            grads[j] = preconditioned[:n_in]
+            if has_bias:
+                grads[k] = ops.reshape(preconditioned[n_in], ops.shape(layer.bias))
+
+        self._preconditioned = True
+        try:
+            return self.apply(grads, variables)
+        finally:
+            self._preconditioned = False
+
+    def update_step(self, gradient, variable, learning_rate):
+        if not self._preconditioned:
+            raise KvtError(_NO_FACTORS)
+        dtype = variable.dtype
+        lr, momentum = check.cast_all(dtype, learning_rate, self.momentum)
+        step = ops.cast(gradient, dtype)
+        if self.momentum > 0:
+            v = self._momentums[self._get_variable_index(variable)]
+            self.assign(v, ops.add(ops.multiply(momentum, v), step))
+            step = v
+        self.assign_sub(variable, ops.multiply(lr, step))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"damping": self.damping, "momentum": self.momentum,
+                       "ema_decay": self.ema_decay, "update_every": self.update_every})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kvt")
+class KFACSequential(keras.Sequential):
+    """``keras.Sequential`` whose ``train_step`` feeds K-FAC its layer statistics.
+
+    The forward pass runs the layers one by one with ``training=True``; for each
+    trainable Dense layer (no LoRA / quantisation) it computes s = a W + b
+    explicitly from the layer's kernel and bias, then the layer's activation, so
+    that a and s are tensors of the tape. One backward pass gives the gradients
+    of the variables and ∂L/∂s; both go to ``optimizer.apply_kfac_gradients``.
+    Loss tracker and compiled metrics are updated like Keras's own ``train_step``.
+    (A Dense layer's activity regulariser, applied in ``Layer.__call__``, is not
+    applied in this forward pass.) With an optimizer that has no
+    ``apply_kfac_gradients`` it trains exactly like ``keras.Sequential``.
+    """
+
+    def forward_with_dense_records(self, x, training=True):
+        """The model output and, per K-FAC Dense layer, (layer, input a, pre-activation s)."""
+        records = []
+        h = x
+        for layer in self.layers:
+            if is_kfac_dense(layer):
+                a = ops.cast(h, layer.compute_dtype)
+                s = ops.matmul(a, layer.kernel)
+                if layer.bias is not None:
+                    s = ops.add(s, layer.bias)
+                records.append((layer, a, s))
+                h = layer.activation(s) if layer.activation is not None else s
+            else:
+                h = layer(h, training=training)
+        return h, records
+
+    def train_step(self, data):
+        optimizer = self.optimizer
+        if not hasattr(optimizer, "apply_kfac_gradients"):
+            return super().train_step(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        variables = list(self.trainable_variables)
+        with tf.GradientTape() as tape:
+            y_pred, records = self.forward_with_dense_records(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=True)
+            scaled = optimizer.scale_loss(loss)
+        if not variables:
+            warnings.warn("The model does not have any trainable weights.")
+        else:
+            pre_activations = [s for _, _, s in records]
+            all_grads = tape.gradient(scaled, variables + pre_activations,
+                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            grads, output_grads = all_grads[:len(variables)], all_grads[len(variables):]
+            layers = [DenseFactors(layer.kernel, layer.bias, a, d)
+                      for (layer, a, _), d in zip(records, output_grads)]
+            optimizer.apply_kfac_gradients(grads, variables, layers)
+
+        tracker = getattr(self, "_loss_tracker", None)
+        if tracker is not None:
+            batch_size = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
+            tracker.update_state(loss, sample_weight=batch_size)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)

@@ -1,0 +1,296 @@
+"""SAM (sharpness-aware minimisation) around any gradient-only registry optimizer,
+and the Keras model whose ``train_step`` gives it its second gradient pass.
+
+Pieces:
+
+* ``sam_perturbation(grads, rho)`` returns e = ρ g / ‖g‖₂, the norm taken over all
+  gradients together.
+* ``SAM.sharpness_aware_step(loss_fn, variables, frozen_variables=())`` takes one
+  whole SAM step: gradient at θ, perturbation, gradient at θ + e, exact restore of
+  θ (and of ``frozen_variables``, e.g. BatchNorm moving statistics, to their values
+  after the first pass), then one step of the base optimizer with the second
+  gradient. Plain ``apply_gradients`` / ``apply`` raise (there is no second pass).
+* ``SAMSequential`` is ``keras.Sequential`` with a ``train_step`` doing the above
+  (the registry's ``model_class`` for ``sam``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kvt.errors import KvtError
+from kvt.optimizers import _common as check
+from kvt.optimizers import registry
+
+_NO_SECOND_PASS = (
+    "SAM needs a second gradient evaluated at the perturbed weights, which plain "
+    "apply_gradients() / keras.Sequential.train_step do not provide: build the model with "
+    "kvt.optimizers.sam.SAMSequential (the 'sam' registry entry's model_class, e.g. "
+    "kvt.model.build_model(model_class=kvt.optimizers.entry('sam').model_class())), or call "
+    "SAM.sharpness_aware_step(loss_fn, variables) in a custom loop")
+
+#: Floor of ‖g‖ in e = ρ g / ‖g‖ (g = 0 gives e = 0 rather than 0/0).
+_NORM_FLOOR = 1e-12
+
+
+def sam_perturbation(grads, rho):
+    """e = ρ g / ‖g‖₂ with ‖g‖₂ the norm over every tensor of ``grads`` together.
+
+    Returns one tensor per gradient (same dtype). A zero gradient gives e = 0.
+    """
+    grads = [ops.convert_to_tensor(g) for g in grads]
+    squares = [ops.sum(ops.square(ops.cast(g, "float32" if g.dtype == "float16" else g.dtype)))
+               for g in grads]
+    dtype = squares[0].dtype
+    total = squares[0]
+    for s in squares[1:]:
+        total = ops.add(total, ops.cast(s, dtype))
+    norm = ops.sqrt(total)
+    scale = ops.divide(ops.convert_to_tensor(rho, dtype=dtype),
+                       ops.maximum(norm, ops.convert_to_tensor(_NORM_FLOOR, dtype=dtype)))
+    return [ops.multiply(ops.cast(scale, g.dtype), g) for g in grads]
+
+
+def _valid_bases():
+    """Registry names SAM can wrap: those that step from gradients alone."""
+    return [n for n in registry.names() if n != "sam" and registry.entry(n).model_class is None]
+
+
+@keras.saving.register_keras_serializable(package="kvt")
+class SAM(keras.optimizers.Optimizer):
+    r"""SAM, sharpness-aware minimisation around a base optimizer.
+
+    Each step evaluates the loss L twice. With θ all trainable variables together::
+
+        g  = ∇L(θ)
+        e  = ρ g / ‖g‖₂                 (‖·‖₂ over all variables together; e = 0 if g = 0)
+        g' = ∇L(θ + e)                  (forward and backward pass at the perturbed weights)
+        θ  ← base_step(θ, g')           (θ restored exactly to its value before the perturbation)
+
+    ``base_step`` is one step of the registry optimizer ``base``, built with that
+    entry's registry defaults and with ``learning_rate`` taken from SAM (setting
+    ``SAM.learning_rate`` later sets the base's too). BatchNormalization moving
+    statistics (the floating-point non-trainable model variables, in
+    ``SAMSequential``) are updated by the first forward pass only.
+
+    The step needs the loss as a function, so take steps with
+    ``sharpness_aware_step(loss_fn, variables)`` or train a ``SAMSequential``
+    model with ``fit``; ``apply_gradients`` / ``apply`` raise a ``KvtError``.
+
+    Args:
+        learning_rate: float or schedule, passed to the base optimizer. Defaults to
+            ``0.03``.
+        rho: radius ρ > 0 of the perturbation. Defaults to ``0.1``.
+        base: registry name of the base optimizer (any entry that steps from
+            gradients alone; not ``sam``, ``adahessian`` or ``kfac``). Defaults to
+            ``"sgd"`` (plain SGD, momentum 0).
+        weight_decay: None, or decoupled decay wd >= 0 applied by SAM before the
+            base step (θ ← θ − lr·wd·θ), on top of any decay of the base. Defaults
+            to ``None``.
+        clipnorm, clipvalue, global_clipnorm: clip g' before the base step (g, which
+            only sets the direction of e, is not clipped). Default to ``None``.
+        loss_scale_factor, name: as in ``keras.optimizers.Optimizer``.
+        use_ema, ema_momentum, ema_overwrite_frequency, gradient_accumulation_steps:
+            accepted for config compatibility only; ``use_ema=True`` and gradient
+            accumulation are not supported (ValueError).
+
+    References:
+        Foret, Kleiner, Mobahi & Neyshabur, "Sharpness-Aware Minimization for
+        Efficiently Improving Generalization", ICLR 2021, arXiv:2010.01412.
+    """
+
+    def __init__(self, learning_rate=0.03, rho=0.1, base="sgd", weight_decay=None,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
+                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        learning_rate = check.learning_rate(learning_rate)
+        rho = check.positive("rho", rho)
+        weight_decay = check.optional_weight_decay(weight_decay)
+        base = self._check_base(base)
+        if use_ema:
+            raise ValueError("use_ema=True is not supported by SAM; set it on a plain optimizer")
+        if gradient_accumulation_steps:
+            raise ValueError("gradient_accumulation_steps is not supported by SAM, got "
+                             f"{gradient_accumulation_steps}")
+        super().__init__(
+            learning_rate=learning_rate, weight_decay=weight_decay,
+            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
+            use_ema=use_ema, ema_momentum=ema_momentum,
+            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
+            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
+        self.rho = rho
+        self.base = base
+        try:
+            self.base_optimizer = registry.get(base, learning_rate=learning_rate)
+        except KvtError as exc:
+            raise ValueError(f"cannot build base optimizer '{base}': {exc}") from None
+        self._stepping = False  # True only inside sharpness_aware_step
+
+    @staticmethod
+    def _check_base(base):
+        valid = _valid_bases()
+        if not isinstance(base, str):
+            raise ValueError(f"base must be the registry name of an optimizer (one of "
+                             f"{', '.join(valid)}), got {base!r}")
+        key = base.strip().lower()
+        if key in ("sam", "adahessian") or (key in registry.names()
+                                             and registry.entry(key).model_class is not None):
+            raise ValueError(f"base cannot be '{key}': SAM wraps an optimizer that steps from "
+                             f"gradients alone ('{key}' needs its own train_step); valid bases: "
+                             f"{', '.join(valid)}")
+        if key not in valid:
+            raise ValueError(f"base must be one of {', '.join(valid)}; got {base!r}")
+        return key
+
+    # The learning rate lives in the base optimizer; keep SAM's copy (reported by
+    # get_config and read by callbacks) in step with it.
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        keras.optimizers.Optimizer.learning_rate.fset(self, value)
+        base = getattr(self, "base_optimizer", None)
+        if base is not None:
+            base.learning_rate = value
+
+    @property
+    def variables(self):
+        """SAM's own variables (iterations, learning rate), then the base's."""
+        own = self._variables[:]
+        base = getattr(self, "base_optimizer", None)
+        return own + (base.variables if base is not None else [])
+
+    # Keras saves the base optimizer as a child object; SAM itself stores only its own.
+    def save_own_variables(self, store):
+        for i, variable in enumerate(self._variables):
+            store[str(i)] = variable.numpy()
+
+    def load_own_variables(self, store):
+        if len(store.keys()) != len(self._variables):
+            warnings.warn(f"Skipping variable loading for optimizer '{self.name}': it has "
+                          f"{len(self._variables)} variables, the saved one {len(store.keys())}",
+                          stacklevel=2)
+            return
+        for i, variable in enumerate(self._variables):
+            variable.assign(store[str(i)])
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.base_optimizer.build(var_list)
+
+    def apply(self, grads, trainable_variables=None):
+        if not self._stepping:
+            raise KvtError(_NO_SECOND_PASS)
+        grads = list(grads)
+        if trainable_variables is None:
+            trainable_variables = self._trainable_variables
+        trainable_variables = list(trainable_variables)
+        if not self.built:
+            self.build(trainable_variables)
+        scale = self.loss_scale_factor
+        if scale is not None:
+            grads = [g if g is None else g / scale for g in grads]
+        grads = self._clip_gradients(grads)
+        self._apply_weight_decay(trainable_variables)
+        self.base_optimizer.apply(grads, trainable_variables)
+        self._iterations.assign_add(1)
+
+    def update_step(self, gradient, variable, learning_rate):
+        raise KvtError(_NO_SECOND_PASS)  # SAM steps through its base optimizer
+
+    def sharpness_aware_step(self, loss_fn, variables, frozen_variables=()):
+        """One SAM step; returns what ``loss_fn`` returned at the unperturbed θ.
+
+        Args:
+            loss_fn: callable returning the scalar loss (already scaled with
+                ``scale_loss`` if loss scaling is used), or a tuple whose first
+                element is that loss. Called twice: at θ and at θ + e.
+            variables: the variables θ to perturb and update.
+            frozen_variables: variables the second call of ``loss_fn`` may change
+                but must not (e.g. BatchNorm moving statistics): they are put back to
+                their values after the first call.
+        """
+        variables, frozen_variables = list(variables), list(frozen_variables)
+        zero = tf.UnconnectedGradients.ZERO
+        with tf.GradientTape() as tape:
+            result = loss_fn()
+            loss = result[0] if isinstance(result, tuple) else result
+        grads = tape.gradient(loss, variables, unconnected_gradients=zero)
+        perturbation = sam_perturbation(grads, self.rho)
+
+        originals = [tf.identity(v) for v in variables]
+        state = [tf.identity(v) for v in frozen_variables]
+        for variable, e in zip(variables, perturbation):
+            variable.assign_add(ops.cast(e, variable.dtype))
+        with tf.GradientTape() as tape:
+            perturbed = loss_fn()
+            perturbed_loss = perturbed[0] if isinstance(perturbed, tuple) else perturbed
+        sharp_grads = tape.gradient(perturbed_loss, variables, unconnected_gradients=zero)
+        for variable, value in zip(variables, originals):
+            variable.assign(value)
+        for variable, value in zip(frozen_variables, state):
+            variable.assign(value)
+
+        self._stepping = True
+        try:
+            self.apply(sharp_grads, variables)
+        finally:
+            self._stepping = False
+        return result
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rho": self.rho, "base": self.base})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kvt")
+class SAMSequential(keras.Sequential):
+    """``keras.Sequential`` whose ``train_step`` takes SAM's two-pass step.
+
+    Both forward passes run with ``training=True`` (BatchNorm normalises with the
+    batch statistics of each pass); every floating-point non-trainable model
+    variable (BatchNorm's moving mean and variance) keeps the value the first pass
+    gave it, so moving statistics are updated once per step (random-seed states,
+    integer variables, keep advancing). The loss and the compiled
+    metrics are those of the first pass (at the unperturbed weights), as in
+    Keras's own ``train_step``. With an optimizer that has no
+    ``sharpness_aware_step`` it trains exactly like ``keras.Sequential``.
+    """
+
+    def train_step(self, data):
+        optimizer = self.optimizer
+        if not hasattr(optimizer, "sharpness_aware_step"):
+            return super().train_step(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        variables = list(self.trainable_variables)
+        if not variables:
+            warnings.warn("The model does not have any trainable weights.")
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=True)
+        else:
+            def forward():
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                         training=True)
+                return optimizer.scale_loss(loss), loss, y_pred
+
+            # Moving statistics, not random-seed states (those keep advancing).
+            frozen = [v for v in self.non_trainable_variables if "float" in str(v.dtype)]
+            _, loss, y_pred = optimizer.sharpness_aware_step(forward, variables,
+                                                             frozen_variables=frozen)
+
+        tracker = getattr(self, "_loss_tracker", None)
+        if tracker is not None:
+            batch_size = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
+            tracker.update_state(loss, sample_weight=batch_size)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
