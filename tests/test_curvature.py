@@ -46,7 +46,7 @@ def test_entries_classes_and_model_classes():
 
 def test_registry_defaults_are_the_curvature_study():
     expected = {
-        "sgd": {"learning_rate": 0.1},
+        "sgd": {"learning_rate": 0.01},  # kvt deviates: 0.1 diverges on the VT network (see notes)
         "sam": {"learning_rate": 0.03, "rho": 0.1, "base": "sgd"},
         "lion": {"learning_rate": 1e-4, "beta_1": 0.9, "beta_2": 0.99},
         "kfac": {"learning_rate": 0.01, "weight_decay": 3e-4},
