@@ -266,19 +266,28 @@ def _load_run(run_dir):
 
 
 @main.command("predict")
-@click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
+@click.option("--run", "run_dir", type=click.Path(), help="Run directory from `kvt train`.")
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False),
+              help="A weights file from `kvt export --format weights` (instead of --run).")
 @click.option("--level", type=str, help="One upper level i (transition i -> i-1).")
 @click.option("--levels", "levels_spec", help="Levels: 1-35, 1,2,5.")
 @click.option("--temps", "temps_spec", required=True, help="Temperatures in K: 1000,2000 or 250:10000:50.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output instead of a table.")
 @click.option("--allow-extrapolation", is_flag=True, help="Predict outside the trained range (with a warning).")
-def predict_command(run_dir, level, levels_spec, temps_spec, as_csv, allow_extrapolation):
-    """Print k_VT in m^3/s predicted by a trained run."""
+def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, as_csv, allow_extrapolation):
+    """Print k_VT in m^3/s predicted by a trained network (numpy only, no TensorFlow)."""
     from kvt.predict import predict_grid
 
+    if bool(run_dir) == bool(weights_file):
+        raise KvtError("give exactly one of --run DIR or --weights FILE")
     levels = _levels(level, levels_spec)
     temps = parse_temperatures(temps_spec)
-    run = _load_run(run_dir)
+    if weights_file:
+        from kvt.rundir import open_weights
+
+        run = open_weights(weights_file)
+    else:
+        run = _load_run(run_dir)
     table = predict_grid(run, levels, temps, allow_extrapolation)
     if as_csv:
         click.echo(table.to_csv(index=False, float_format="%.10e", lineterminator="\n"), nl=False)
@@ -352,8 +361,11 @@ def evaluate_command(run_dir, levels_spec, temps_spec, out, force):
     atomic.refuse_existing(out, force)
     from kvt.predict import check_range
 
+    pair = run.metadata["dataset"]["pair"]
+    if pair is None:
+        raise KvtError("this run was trained on a user CSV, so there is no FHO-FR reference to evaluate against")
     check_range(run, levels, temps)
-    evaluation = evaluate_network(run.network, run.metadata["dataset"]["pair"], levels, temps)
+    evaluation = evaluate_network(run.network, pair, levels, temps)
     with atomic.directory(out, force=force) as tmp:
         (tmp / "summary.json").write_text(json.dumps(json_summary(evaluation), indent=2))
         evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")
@@ -394,6 +406,9 @@ def plot_command(run_dir, level, output, force):
     plots.save_figure(plots.level_figure(run, level), path, force=force)
     click.echo(f"wrote {path}", err=True)
 
+
+from kvt.bench_cli import bench  # noqa: E402
+main.add_command(bench)
 
 if __name__ == "__main__":
     main()

@@ -33,8 +33,28 @@ def raw_features(kind: str, level, T) -> np.ndarray:
     return np.column_stack([level, np.log(level), T ** (-1.0 / 3.0), np.log(T), 1000.0 / T])
 
 
-def _sigmoid(z):
-    return np.exp(-np.logaddexp(0.0, -z))
+def _sigmoid_inplace(z):
+    """1 / (1 + e^-z), computed as (1 + tanh(z/2)) / 2: stable for any z, no overflow."""
+    z *= 0.5
+    np.tanh(z, out=z)
+    z += 1.0
+    z *= 0.5
+    return z
+
+
+def merge_linear_layers(layers):
+    """Fold each linear layer into the layer after it: (x W1 + b1) W2 + b2 = x (W1 W2) + (b1 W2 + b2).
+
+    Exact up to rounding; it removes the study network's 64 x 64 product, since its
+    first Dense layer is linear and feeds the sigmoid layer directly.
+    """
+    merged = []
+    for weights, bias, activation in layers:
+        if merged and merged[-1][2] == "linear":
+            prev_w, prev_b, _ = merged.pop()
+            weights, bias = prev_w @ weights, prev_b @ weights + bias
+        merged.append((weights, bias, activation))
+    return merged
 
 
 class Network:
@@ -48,8 +68,9 @@ class Network:
         self.feature_scale = np.asarray(features["scale"], dtype=float)
         self.feature_shift = np.asarray(features["shift"], dtype=float)
         self.network_inputs = [int(i) for i in features["network_inputs"]]
-        self.layers = [(np.asarray(layer["weights"], dtype=float), np.asarray(layer["bias"], dtype=float),
-                        layer["activation"]) for layer in self.spec["layers"]]
+        self.layers = merge_linear_layers(
+            [(np.asarray(layer["weights"], dtype=float), np.asarray(layer["bias"], dtype=float),
+              layer["activation"]) for layer in self.spec["layers"]])
         self.target = target
         self.level_range = tuple(self.spec["valid_range"]["level"])
         self.temperature_range = tuple(self.spec["valid_range"]["T_K"])
@@ -72,9 +93,10 @@ class Network:
         """Network output (the scaled target) for scaled features ``x``, shape (n,)."""
         h = np.asarray(x, dtype=float)
         for weights, bias, activation in self.layers:
-            h = h @ weights + bias
+            h = h @ weights
+            h += bias
             if activation == "sigmoid":
-                h = _sigmoid(h)
+                _sigmoid_inplace(h)
         return h[:, 0]
 
     def predict_k(self, level, T) -> np.ndarray:

@@ -67,11 +67,13 @@ def export_table(run, levels, temperatures, layout: str = "wide", units: str = "
     else:
         body = table.rename(columns={"k": f"k_{unit_tag}"})
     meta = run.metadata
+    options = meta["options"]
     header = [
         f"# kvt {__version__} VT rate coefficients k_VT(i -> i-1, T) predicted by a trained network",
         f"# pair: {run.label}; dataset sha256: {meta['dataset']['sha256']}",
         f"# units: k in {units.replace('3', '^3')}, T in K; layout: {layout}",
-        f"# model run: {run.path} (optimizer {meta['options']['optimizer']}, seed {meta['options']['seed']})",
+        f"# model run: {run.path} (mode {options.get('mode', 'study')}, optimizer {options['optimizer']}, "
+        f"seed {options['seed']})",
     ]
     buffer = io.StringIO()
     buffer.write("\n".join(header) + "\n")

@@ -136,18 +136,27 @@ class Run:
 
     @property
     def level_range(self) -> tuple[int, int]:
-        lo, hi = self.metadata["dataset"]["level_range"]
+        lo, hi = self.network.level_range
         return int(lo), int(hi)
 
     @property
     def temperature_range(self) -> tuple[float, float]:
-        lo, hi = self.metadata["dataset"]["T_range_K"]
+        lo, hi = self.network.temperature_range
         return float(lo), float(hi)
 
     @property
     def label(self) -> str:
-        d = self.metadata["dataset"]
-        return d["pair"] or Path(d["file"]).stem
+        pair = self.network.spec.get("pair")
+        if pair:
+            return pair
+        return Path(self.metadata["dataset"]["file"]).stem if self.metadata else Path(self.path).stem
+
+
+def open_weights(path: str | Path) -> Run:
+    """A weights file on its own (``kvt export --format weights``), as a Run without metadata."""
+    from kvt.inference import Network
+
+    return Run(path=Path(path), network=Network.load(path), metadata=None)
 
 
 def read_metadata(path: str | Path) -> dict:

@@ -1,0 +1,116 @@
+/*
+ * kvt_eval: reference evaluator of a kvt network in plain C (C99, libm only).
+ *
+ *   kvt export --run RUN --format weights-text -o model.txt
+ *   cc -O2 -std=c99 -o kvt_eval examples/kvt_eval.c -lm
+ *   printf '32 1000\n1 250\n' | ./kvt_eval model.txt
+ *
+ * Reads "level T" pairs (T in K) from standard input, one per line, and prints
+ * k_VT(level -> level-1, T) in m^3/s, one per line. The text format is described
+ * in docs/weights-format.md; this file is meant to be read and copied into a solver.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FEATURES 8
+#define MAX_LAYERS 8
+
+typedef struct {
+    int n_in, n_out, sigmoid;
+    double *weights; /* n_in x n_out, row-major */
+    double *bias;    /* n_out */
+} Layer;
+
+typedef struct {
+    int log_space;  /* features: 0 = (level, T), 1 = (i, ln i, T^-1/3, ln T, 1000/T) */
+    int n_features, n_inputs, n_layers, target_log_space;
+    double scale[MAX_FEATURES], shift[MAX_FEATURES];
+    int inputs[MAX_FEATURES];
+    Layer layers[MAX_LAYERS];
+    double t_a, t_b, t_c;          /* minmax: scale shift factor; log: mean std intercept */
+    double coef[MAX_FEATURES];     /* log-space baseline coefficients */
+    int width;                     /* widest layer */
+} Net;
+
+static void fail(const char *what) {
+    fprintf(stderr, "kvt_eval: bad weights file (%s)\n", what);
+    exit(2);
+}
+
+static void read_numbers(FILE *f, double *out, int n, const char *what) {
+    for (int i = 0; i < n; i++)
+        if (fscanf(f, "%lf", &out[i]) != 1) fail(what);
+}
+
+static void load(const char *path, Net *net) {
+    char word[64], kind[64];
+    int version;
+    FILE *f = fopen(path, "r");
+    if (!f) { perror(path); exit(2); }
+    if (fscanf(f, "%63s %d", word, &version) != 2 || strcmp(word, "kvt-weights-text") || version != 1)
+        fail("header, expected 'kvt-weights-text 1'");
+    if (fscanf(f, "%63s %63s %d", word, kind, &net->n_features) != 3 || strcmp(word, "features")
+        || net->n_features > MAX_FEATURES) fail("features line");
+    net->log_space = strcmp(kind, "log_space") == 0;
+    read_numbers(f, net->scale, net->n_features, "feature scales");
+    read_numbers(f, net->shift, net->n_features, "feature shifts");
+    if (fscanf(f, "%63s %d", word, &net->n_inputs) != 2 || strcmp(word, "inputs")
+        || net->n_inputs > net->n_features) fail("inputs line");
+    for (int i = 0; i < net->n_inputs; i++)
+        if (fscanf(f, "%d", &net->inputs[i]) != 1) fail("input indices");
+    if (fscanf(f, "%63s %d", word, &net->n_layers) != 2 || strcmp(word, "layers")
+        || net->n_layers > MAX_LAYERS) fail("layers line");
+    net->width = net->n_inputs;
+    for (int l = 0; l < net->n_layers; l++) {
+        Layer *L = &net->layers[l];
+        if (fscanf(f, "%d %d %63s", &L->n_in, &L->n_out, kind) != 3) fail("layer line");
+        L->sigmoid = strcmp(kind, "sigmoid") == 0;
+        L->weights = malloc(sizeof(double) * L->n_in * L->n_out);
+        L->bias = malloc(sizeof(double) * L->n_out);
+        read_numbers(f, L->weights, L->n_in * L->n_out, "layer weights");
+        read_numbers(f, L->bias, L->n_out, "layer bias");
+        if (L->n_out > net->width) net->width = L->n_out;
+    }
+    if (fscanf(f, "%63s %63s", word, kind) != 2 || strcmp(word, "target")) fail("target line");
+    net->target_log_space = strcmp(kind, "log_space") == 0;
+    if (fscanf(f, "%lf %lf %lf", &net->t_a, &net->t_b, &net->t_c) != 3) fail("target numbers");
+    if (net->target_log_space) read_numbers(f, net->coef, net->n_features, "baseline coefficients");
+    fclose(f);
+}
+
+static double predict(const Net *net, double level, double T, double *a, double *b) {
+    double raw[MAX_FEATURES], x[MAX_FEATURES];
+    if (net->log_space) {
+        raw[0] = level; raw[1] = log(level); raw[2] = pow(T, -1.0 / 3.0); raw[3] = log(T); raw[4] = 1000.0 / T;
+    } else {
+        raw[0] = level; raw[1] = T;
+    }
+    for (int j = 0; j < net->n_features; j++) x[j] = raw[j] * net->scale[j] + net->shift[j];
+    for (int j = 0; j < net->n_inputs; j++) a[j] = x[net->inputs[j]];
+    for (int l = 0; l < net->n_layers; l++) {
+        const Layer *L = &net->layers[l];
+        for (int o = 0; o < L->n_out; o++) {
+            double s = L->bias[o];
+            for (int i = 0; i < L->n_in; i++) s += a[i] * L->weights[i * L->n_out + o];
+            b[o] = L->sigmoid ? 1.0 / (1.0 + exp(-s)) : s;
+        }
+        double *t = a; a = b; b = t;
+    }
+    double y = a[0];
+    if (!net->target_log_space) return (y - net->t_b) / net->t_a / net->t_c;
+    double ln_k = y * net->t_b + net->t_a + net->t_c;
+    for (int j = 0; j < net->n_features; j++) ln_k += net->coef[j] * x[j];
+    return exp(ln_k);
+}
+
+int main(int argc, char **argv) {
+    Net net;
+    double level, T;
+    if (argc != 2) { fprintf(stderr, "usage: %s weights.txt < points\n", argv[0]); return 2; }
+    load(argv[1], &net);
+    double *a = malloc(sizeof(double) * net.width), *b = malloc(sizeof(double) * net.width);
+    while (scanf("%lf %lf", &level, &T) == 2) printf("%.17g\n", predict(&net, level, T, a, b));
+    return 0;
+}

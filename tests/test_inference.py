@@ -1,0 +1,179 @@
+"""Weights export, TF-free inference, the C evaluator, evaluation on the dense grid, accurate mode."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import error_line
+
+from kvt import KvtError, physics
+from kvt.cli import main
+from kvt.inference import Network, to_text
+from kvt.rundir import load_keras_model, load_transform, open_run
+from kvt.training import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One short study-mode and one short accurate-mode run of O2-O, trained through the CLI."""
+    from click.testing import CliRunner
+
+    root = tmp_path_factory.mktemp("inference")
+    paths = {}
+    for mode, extra in (("study", ["--epochs", "20", "--units", "16"]),
+                        ("accurate", ["--epochs", "300", "--finish-iterations", "150", "--units", "16"])):
+        out = root / mode
+        result = CliRunner().invoke(main, ["train", "--pair", "O2-O", "--mode", mode, "--quiet", "--out", str(out),
+                                           *extra])
+        assert result.exit_code == 0, result.output
+        paths[mode] = out
+    return paths
+
+
+@pytest.mark.parametrize("mode", ["study", "accurate"])
+def test_numpy_inference_equals_keras(runs, mode):
+    path = runs[mode]
+    model, transform = load_keras_model(path), load_transform(path)
+    levels, temps = np.meshgrid(np.arange(1, 36), np.linspace(250, 10000, 41), indexing="ij")
+    features = np.column_stack([levels.ravel(), temps.ravel()]).astype(float)
+    x = transform.transform_features(features).astype(model.inputs[0].dtype)
+    y_keras = np.asarray(model(x, training=False), dtype=float)[:, 0]
+    network = open_run(path).network
+    k_numpy = network.predict_k(features[:, 0], features[:, 1])
+    if mode == "accurate":  # a float64 network: k itself agrees to 1e-6
+        np.testing.assert_allclose(k_numpy, transform.inverse_target(y_keras, features), rtol=1e-6)
+    else:  # Keras evaluates the float32 network in float32: compare its output y in [0, 1]
+        y_numpy = network.output(network.scaled_features(features[:, 0], features[:, 1]))
+        np.testing.assert_allclose(y_numpy, y_keras, rtol=1e-6, atol=1e-6)
+
+
+def test_predictions_csv_matches_predict_command(runner, runs):
+    import pandas as pd
+
+    path = runs["accurate"]
+    saved = pd.read_csv(path / "predictions.csv").query("level == 7")
+    result = runner.invoke(main, ["predict", "--run", str(path), "--level", "7", "--temps",
+                                  ",".join(str(t) for t in saved["T_K"]), "--csv"])
+    printed = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    np.testing.assert_allclose(printed["k_m3_s"], saved["k_pred_m3_s"], rtol=1e-9)
+
+
+def test_predict_does_not_import_tensorflow(runs):
+    code = ("import sys; from kvt.cli import main; "
+            f"sys.argv = ['kvt', 'predict', '--run', r'{runs['study']}', '--level', '3', '--temps', '1000']\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("mode", ["study", "accurate"])
+def test_c_evaluator_equals_numpy(runner, runs, mode, tmp_path):
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "kvt_eval.c"
+    binary = tmp_path / "kvt_eval"
+    subprocess.run(["cc", "-O2", "-std=c99", "-o", str(binary), str(source), "-lm"], check=True)
+    text = tmp_path / "model.txt"
+    result = runner.invoke(main, ["export", "--run", str(runs[mode]), "--format", "weights-text", "-o", str(text)])
+    assert result.exit_code == 0, result.output
+    rng = np.random.default_rng(1)
+    levels, temps = rng.integers(1, 36, 200), rng.uniform(250, 10000, 200)
+    stdin = "".join(f"{i} {float(t)!r}\n" for i, t in zip(levels, temps))
+    done = subprocess.run([str(binary), str(text)], input=stdin, capture_output=True, text=True, check=True)
+    k_c = np.array([float(v) for v in done.stdout.split()])
+    k_numpy = open_run(runs[mode]).network.predict_k(levels, temps)
+    np.testing.assert_allclose(k_c, k_numpy, rtol=1e-12)
+
+
+def test_evaluate_matches_independent_recomputation(runner, runs, tmp_path):
+    path = runs["accurate"]
+    out = tmp_path / "eval"
+    result = runner.invoke(main, ["evaluate", "--run", str(path), "--levels", "1-35", "--temps", "250:10000:250",
+                                  "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert {p.name for p in out.iterdir()} == {"summary.json", "per_level.csv", "grid.csv", "relative_error.png"}
+    # independent recomputation: physics + the weights file read by hand
+    spec = json.loads((path / "weights.json").read_text())
+    levels, temps = np.meshgrid(np.arange(1, 36), np.arange(250, 10001, 250.0), indexing="ij")
+    i, T = levels.ravel().astype(float), temps.ravel()
+    f = np.column_stack([i, np.log(i), T ** (-1 / 3), np.log(T), 1000 / T])
+    x = f * np.array(spec["features"]["scale"]) + np.array(spec["features"]["shift"])
+    h = x[:, spec["features"]["network_inputs"]]
+    for layer in spec["layers"]:
+        h = h @ np.array(layer["weights"]) + np.array(layer["bias"])
+        if layer["activation"] == "sigmoid":
+            h = 1 / (1 + np.exp(-h))
+    t = spec["target"]
+    k = np.exp(h[:, 0] * t["std"] + t["mean"] + x @ np.array(t["baseline_coef"]) + t["baseline_intercept"])
+    rel = np.abs(k / physics.rate_coefficient(i, T, "O") - 1)
+    assert summary["grid"]["points"] == rel.size == 35 * 40
+    assert summary["overall"]["median"] == pytest.approx(np.median(rel), rel=1e-9)
+    assert summary["overall"]["p95"] == pytest.approx(np.percentile(rel, 95), rel=1e-9)
+    assert summary["overall"]["max"] == pytest.approx(rel.max(), rel=1e-9)
+    level_3 = [row for row in summary["per_level"] if row["level"] == 3][0]
+    assert level_3["max"] == pytest.approx(rel[i == 3].max(), rel=1e-9)
+    assert f"max {rel.max():.3e}" in result.stdout
+    again = runner.invoke(main, ["evaluate", "--run", str(path), "--out", str(out)])
+    assert error_line(again) == f"Error: {out} already exists; pass --force to overwrite it"
+
+
+def test_training_metadata_records_the_dense_grid_evaluation(runs):
+    meta = json.loads((runs["accurate"] / "metadata.json").read_text())
+    dense = meta["metrics"]["dense_grid"]
+    assert dense["grid"]["points"] == 35 * 976 and 0 < dense["overall"]["median"] <= dense["overall"]["max"]
+    assert meta["options"]["mode"] == "accurate" and meta["options"]["finish"] == "lbfgs"
+    assert meta["metrics"]["finish"]["final_mse"] <= meta["metrics"]["finish"]["initial_mse"]
+    assert meta["preprocessing"]["features"] == ["level", "ln_level", "T^(-1/3)", "ln_T", "1000/T"]
+
+
+def test_accurate_mode_beats_the_study_pipeline_on_max_relative_error(runs):
+    study = json.loads((runs["study"] / "metadata.json").read_text())["metrics"]["dense_grid"]["overall"]
+    accurate = json.loads((runs["accurate"] / "metadata.json").read_text())["metrics"]["dense_grid"]["overall"]
+    assert accurate["max"] < 0.2 < study["max"]
+    assert accurate["median"] < study["median"]
+
+
+def test_evaluate_refuses_user_csv_runs(runner, tmp_path):
+    from kvt.data import generate, to_csv_text
+    from kvt.rundir import save_run
+
+    data = tmp_path / "mine.csv"
+    data.write_text(to_csv_text(generate("O2-O2", range(1, 6), [500, 1000, 2000])))
+    run = save_run(train(TrainConfig(data=str(data), epochs=2, units=4)), tmp_path / "run")
+    result = runner.invoke(main, ["evaluate", "--run", str(run)])
+    assert error_line(result) == ("Error: this run was trained on a user CSV, so there is no FHO-FR reference "
+                                  "to evaluate against")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s.update(schema_version=2), "unsupported schema_version 2; this kvt reads version 1"),
+    (lambda s: s.update(format="other"), "not a kvt weights file (format is 'other', expected 'kvt-weights')"),
+    (lambda s: s.pop("layers"), "missing key 'layers'"),
+    (lambda s: s["layers"][1].pop("bias"), "missing key 'layers[1].bias'"),
+    (lambda s: s["target"].pop("std"), "missing key 'target.std'"),
+    (lambda s: s["layers"][1].update(weights=[[0.0] * 16] * 3), "layers[1].weights has shape (3, 16), expected (16, n)"),
+    (lambda s: s["layers"][0].update(bias=[0.0]), "layers[0].bias has shape (1,), expected (16,)"),
+    (lambda s: s["features"].update(scale=[1.0, 2.0]), "features.scale has shape (2,), expected (5,)"),
+    (lambda s: s["layers"][2].update(activation="relu"), "layers[2].activation 'relu' is not one of linear, sigmoid"),
+])
+def test_bad_weights_files_give_one_error_line(runner, runs, tmp_path, change, message):
+    spec = json.loads((runs["accurate"] / "weights.json").read_text())
+    change(spec)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(spec))
+    result = runner.invoke(main, ["predict", "--weights", str(bad), "--level", "3", "--temps", "1000"])
+    assert error_line(result) == f"Error: weights file {bad}: {message}"
+
+
+def test_weights_text_and_json_agree(runs):
+    spec = json.loads((runs["study"] / "weights.json").read_text())
+    text = to_text(spec)
+    assert text.startswith("kvt-weights-text 1\nfeatures level_T 2\n")
+    with pytest.raises(KvtError, match="expected a JSON object"):
+        Network([1, 2])
