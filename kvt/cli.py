@@ -346,14 +346,15 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, output,
 @click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
 @click.option("--levels", "levels_spec", default="1-35", show_default=True)
 @click.option("--temps", "temps_spec", default="250:10000:10", show_default=True, help="Temperatures in K.")
+@click.option("--pair", help="FHO-FR reference pair [default: the run's; needed for runs on a user CSV].")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the results [default: RUN/evaluation].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
-def evaluate_command(run_dir, levels_spec, temps_spec, out, force):
+def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
     from pathlib import Path
 
     from kvt import atomic, plots
-    from kvt.evaluate import evaluate_network, json_summary
+    from kvt.evaluate import NO_REFERENCE, evaluate_network, json_summary
 
     levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
     run = _load_run(run_dir)
@@ -361,9 +362,13 @@ def evaluate_command(run_dir, levels_spec, temps_spec, out, force):
     atomic.refuse_existing(out, force)
     from kvt.predict import check_range
 
-    pair = run.metadata["dataset"]["pair"]
+    if pair:
+        from kvt.physics import pair_partner
+
+        pair_partner(pair)
+    pair = pair or run.metadata["dataset"]["pair"]
     if pair is None:
-        raise KvtError("this run was trained on a user CSV, so there is no FHO-FR reference to evaluate against")
+        raise KvtError(NO_REFERENCE)
     check_range(run, levels, temps)
     evaluation = evaluate_network(run.network, pair, levels, temps)
     with atomic.directory(out, force=force) as tmp:

@@ -14,6 +14,8 @@ from kvt.errors import KvtError
 from kvt.grid import ALL_LEVELS
 
 DENSE_TEMPS_SPEC = "250:10000:10"
+NO_REFERENCE = ("this run was trained on a user CSV, so there is no FHO-FR reference to evaluate against; "
+                "name one with --pair")
 
 
 def _summary(rel) -> dict[str, float]:
@@ -30,7 +32,7 @@ def evaluate_network(network, pair: str | None, levels=ALL_LEVELS, temperatures=
     from kvt.grid import parse_temperatures
 
     if pair is None:
-        raise KvtError("this run was trained on a user CSV, so there is no FHO-FR reference to evaluate against")
+        raise KvtError(NO_REFERENCE)
     partner = physics.pair_partner(pair)
     if temperatures is None:
         temperatures = parse_temperatures(DENSE_TEMPS_SPEC)

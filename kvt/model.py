@@ -35,12 +35,3 @@ def build_model(n_inputs: int = 2, units: int = DEFAULT_UNITS, model_class: type
         name=name,
     )
 
-
-def predict_scaled(model: keras.Model, x, chunk: int = 65536):
-    """Network output for scaled features ``x`` (inference mode), shape (n, 1), float64."""
-    import numpy as np
-
-    x = np.asarray(x, dtype=model.inputs[0].dtype if model.inputs else "float32")
-    parts = [keras.ops.convert_to_numpy(model(x[i:i + chunk], training=False)).astype(float)
-             for i in range(0, len(x), chunk)]
-    return np.concatenate(parts) if parts else np.zeros((0, 1))

@@ -148,7 +148,12 @@ def test_evaluate_refuses_user_csv_runs(runner, tmp_path):
     run = save_run(train(TrainConfig(data=str(data), epochs=2, units=4)), tmp_path / "run")
     result = runner.invoke(main, ["evaluate", "--run", str(run)])
     assert error_line(result) == ("Error: this run was trained on a user CSV, so there is no FHO-FR reference "
-                                  "to evaluate against")
+                                  "to evaluate against; name one with --pair")
+    named = runner.invoke(main, ["evaluate", "--run", str(run), "--pair", "O2-O2", "--levels", "1-5",
+                                 "--temps", "500:2000:100"])
+    assert named.exit_code == 0, named.output
+    first = named.stdout.splitlines()[0]
+    assert first.startswith("mine (study mode): 5 levels x 16 temperatures = 80 points vs FHO-FR"), first
 
 
 @pytest.mark.parametrize("change, message", [
