@@ -55,8 +55,13 @@ def level_figure(run, level: int, n_points: int = 400):
                 ax.plot(part["T_K"], part["k_true_m3_s"], marker, ms=5, mfc="none",
                         label=f"FHO-FR data ({split})")
     positive = curve["k_m3_s"] > 0
+    options = run.metadata["options"]
     ax.plot(curve["T_K"][positive], curve["k_m3_s"][positive], "-", lw=1.8,
-            label=f"network ({run.metadata['options']['optimizer']})")
+            label=f"network ({options['optimizer']}, {options.get('mode', 'study')} mode)")
+    if not positive.all():
+        bad = curve["T_K"][~positive]
+        ax.text(0.02, 0.02, f"network gives k ≤ 0 at {bad.min():g}–{bad.max():g} K (not drawable on a log axis)",
+                transform=ax.transAxes, fontsize=8, color="tab:red")
     ax.set_yscale("log")
     ax.set_xlabel("T, K")
     ax.set_ylabel(r"$k_{VT}$, m$^3$/s")
