@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
@@ -101,7 +102,7 @@ def data_generate(pair, levels_spec, temps_spec, output, force):
     pair_partner(pair)
     levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
     if output:
-        atomic.refuse_existing(__import__("pathlib").Path(output), force)
+        atomic.refuse_existing(Path(output), force)
     text = to_csv_text(generate(pair, levels, temps))
     if output:
         atomic.write_text(output, text, force=force)
@@ -194,8 +195,6 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
                   seed, schedule, min_lr, finish, finish_iterations, precision, out, force, quiet):
     """Train the network and write a run directory."""
     _quiet_tensorflow_import()
-    from pathlib import Path
-
     from kvt import atomic
     from kvt.optimizers import parse_options
     from kvt.training import TrainConfig
@@ -313,8 +312,6 @@ EXPORT_FORMATS = ("csv", "weights", "weights-text")
 @click.option("--allow-extrapolation", is_flag=True, help="csv: export outside the trained range (with a warning).")
 def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, output, force, allow_extrapolation):
     """Write a k_VT table for a CFD code, or the network's weights."""
-    from pathlib import Path
-
     from kvt import atomic
     from kvt.predict import LAYOUTS, UNITS, export_table
 
@@ -351,8 +348,6 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, output,
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
-    from pathlib import Path
-
     from kvt import atomic, plots
     from kvt.evaluate import NO_REFERENCE, evaluate_network, json_summary
 
@@ -395,13 +390,12 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def plot_command(run_dir, level, output, force):
     """Plot k_VT(T) of one transition: data points and the network's curve."""
-    from pathlib import Path
-
     from kvt import atomic, plots
 
-    (level,) = parse_levels(level) if "," not in level and "-" not in level[1:] else (None,)
-    if level is None:
+    levels = parse_levels(level)
+    if len(levels) != 1:
         raise KvtError("--level takes one level, e.g. --level 32")
+    (level,) = levels
     run = _load_run(run_dir)
     lo, hi = run.level_range
     if not lo <= level <= hi:
