@@ -87,3 +87,15 @@ def cast_all(dtype, *values):
     return [ops.convert_to_tensor(v, dtype=dtype) if isinstance(v, (int, float))
             else ops.cast(v, dtype) for v in values]
 
+
+
+class CoupledWeightDecay:
+    """Mixin for optimizers whose update rule contains the weight-decay term itself.
+
+    Keras's base ``Optimizer`` would also apply decoupled decay (theta -= lr*wd*theta)
+    from the same ``weight_decay`` attribute before every step; these optimizers use
+    ``weight_decay`` inside ``update_step`` instead, so the base class's decay is off.
+    """
+
+    def _apply_weight_decay(self, variables):
+        return

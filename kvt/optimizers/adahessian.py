@@ -87,7 +87,7 @@ def hutchinson_estimate(loss_fn, variables, vectors=None, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class AdaHessian(keras.optimizers.Optimizer):
+class AdaHessian(check.CoupledWeightDecay, keras.optimizers.Optimizer):
     r"""AdaHessian (Adam whose second moment is the squared Hessian diagonal).
 
     Each step uses a Hutchinson estimate D = |z ⊙ (H z)| of the Hessian diagonal,
@@ -147,10 +147,6 @@ class AdaHessian(keras.optimizers.Optimizer):
         # set only for the duration of apply_hessian_gradients().
         self._hessian_estimates = None
 
-    def _apply_weight_decay(self, variables):
-        # weight_decay is the "+ wd θ" term inside update_step; keep the base
-        # class's decoupled decay off.
-        return
 
     def build(self, var_list):
         if self.built:

@@ -9,7 +9,7 @@ from kvt.optimizers import _common as check
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class Apollo(keras.optimizers.Optimizer):
+class Apollo(check.CoupledWeightDecay, keras.optimizers.Optimizer):
     r"""Apollo (adaptive parameter-wise diagonal quasi-Newton).
 
     Keeps a diagonal curvature estimate B, updated from the change of the
@@ -67,10 +67,6 @@ class Apollo(keras.optimizers.Optimizer):
         self.warmup = warmup
         self.init_lr = init_lr
 
-    def _apply_weight_decay(self, variables):
-        # weight_decay is the L2 term inside update_step; Keras's decoupled decay
-        # (which the base class would apply from the same attribute) stays off.
-        return
 
     def build(self, var_list):
         if self.built:

@@ -27,7 +27,7 @@ def _variable_name(variable) -> str:
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class LARS(keras.optimizers.Optimizer):
+class LARS(check.CoupledWeightDecay, keras.optimizers.Optimizer):
     r"""LARS (layer-wise adaptive rate scaling).
 
     Each variable's step is scaled by a trust ratio comparing the norm of the
@@ -81,10 +81,6 @@ class LARS(keras.optimizers.Optimizer):
         self.trust_coefficient = trust_coefficient
         self.exclude_from_adaptation = exclude_from_adaptation
 
-    def _apply_weight_decay(self, variables):
-        # weight_decay is applied inside update_step (LARS's coupled rule); keep
-        # the base class's decoupled decay off.
-        return
 
     def is_adapted(self, variable) -> bool:
         """Whether ``variable`` gets the trust ratio (False: ratio 1)."""
