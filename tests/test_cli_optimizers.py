@@ -1,0 +1,29 @@
+from conftest import error_line
+
+import kvt.optimizers as registry
+from kvt.cli import main
+
+
+def test_list_names_every_optimizer_with_defaults(runner):
+    result = runner.invoke(main, ["optimizers"])
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.stdout.splitlines() if line and not line.startswith(" ")]
+    assert listed == registry.names()
+    assert "defaults: learning_rate=0.001, beta_1=0.9, beta_2=0.999, beta_3=0.995, epsilon=1e-08" in result.stdout
+
+
+def test_show_one_in_full(runner):
+    result = runner.invoke(main, ["optimizers", "adahessian"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("adahessian: AdaHessian")
+    assert "train step: HessianSequential" in lines
+    for key in registry.entry("adahessian").hyperparameter_names():
+        assert any(line.split()[:1] == [key] for line in lines), key
+    assert "  hessian_power            1.0  (kvt default)" in lines
+    assert any(line.startswith("notes: ") for line in lines)
+
+
+def test_unknown_optimizer_lists_valid_names(runner):
+    result = runner.invoke(main, ["optimizers", "adamw2"])
+    assert error_line(result) == f"Error: unknown optimizer 'adamw2'; valid names: {', '.join(registry.names())}"
