@@ -188,11 +188,14 @@ def _dataset_option(pair, data_file):
 @click.option("--finish", help="Second-order finish after training: none or lbfgs [default: none; accurate: lbfgs].")
 @click.option("--finish-iterations", type=int, help="L-BFGS iterations of --finish lbfgs [default: accurate 1500].")
 @click.option("--precision", help="float32 or float64 [default: float32; accurate: float64].")
+@click.option("--strategy", default="default", show_default=True,
+              help="tf.distribute strategy: default, mirrored (local devices) or multi-worker (TF_CONFIG; "
+                   "see docs/scaling-out.md).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/<data>-<optimizer>-<time>].")
 @click.option("--force", is_flag=True, help="Replace an existing --out directory.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
-                  seed, schedule, min_lr, finish, finish_iterations, precision, out, force, quiet):
+                  seed, schedule, min_lr, finish, finish_iterations, precision, strategy, out, force, quiet):
     """Train the network and write a run directory."""
     _quiet_tensorflow_import()
     from kvt import atomic
@@ -203,8 +206,12 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
                          opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
                          val_fraction=val_fraction, patience=patience, units=units, seed=seed,
                          schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
-                         precision=precision).resolved()
+                         precision=precision, strategy=strategy).resolved()
     config.optimizer_hyperparameters()
+    from kvt import distributed
+
+    distributed.check_optimizer(config.strategy, config.optimizer)
+    task = distributed.cluster_task(config.strategy)  # validates TF_CONFIG under multi-worker
     if out:
         atomic.refuse_existing(Path(out), force)
 
@@ -213,7 +220,14 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     from kvt.training import train
 
     load_dataset(config.data)
-    result = train(config, verbose=not quiet)
+    chief = task is None or task.is_chief
+    result = train(config, verbose=not quiet and chief)
+    if not chief:  # under multi-worker only the chief writes the run directory
+        distribution = result.metrics["distribution"]
+        click.echo(f"{task.label}: trained with {distribution['workers']} workers; the chief writes the run "
+                   f"directory")
+        click.echo(f"  weights sha256 (the same on every worker)  {distribution['weights_sha256']}")
+        return
     path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]])
     _print_summary(result, path)
 
@@ -239,10 +253,74 @@ def _print_summary(result, path):
         rows.append(("L-BFGS finish: iterations, MSE", f"{m['finish']['iterations']}, "
                                                        f"{m['finish']['initial_mse']:.3g} -> {m['finish']['final_mse']:.3g}"))
     rows.append(("training time, s", f"{m['wall_time_s']:.2f}"))
+    if m.get("distribution"):
+        dist = m["distribution"]
+        rows.append(("strategy: replicas, workers", f"{dist['strategy']}: {dist['replicas']}, {dist['workers']}"))
+        rows.append(("weights sha256 (the same on every worker)", dist["weights_sha256"]))
     width = max(len(name) for name, _ in rows)
     click.echo(f"run: {path}  (mode {result.config.mode}, optimizer {result.config.optimizer})")
     for name, value in rows:
         click.echo(f"  {name:<{width}}  {value}")
+
+
+# ---------------------------------------------------------------- tune
+@main.command("tune")
+@click.option("--pair", help="Bundled dataset: O2-O2, O2-O or O2-Ar.")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False), help="Your own CSV (level,T_K,k_m3_s).")
+@click.option("--optimizer", "optimizer_spec", default="adamod", show_default=True,
+              help="Optimizer to tune, a comma-separated list, or all (the optimizer becomes a searched choice).")
+@click.option("--algorithm", default="random", show_default=True, help="random, hyperband or bayesian (Keras Tuner).")
+@click.option("--max-trials", type=int, default=10, show_default=True, help="Trials to run (over resumes, in total).")
+@click.option("--objective", default="val_mse", show_default=True,
+              help="Minimised: val_mse, val_loss, val_mae, val_log_cosh, or the same without val_.")
+@click.option("--space", "spaces", multiple=True, metavar="KEY=SPEC",
+              help="Search-space override, repeatable: lr=1e-5:1e-1:log, beta_1=0.8:0.99, beta_2=0.99,0.999, "
+                   "adam.beta_1=... for one optimizer.")
+@click.option("--mode", default="study", show_default=True, help="Training pipeline of each trial: study or accurate.")
+@click.option("--epochs", type=int, help="Maximum epochs per trial [default: the mode's].")
+@click.option("--batch-size", type=int, help="Batch size [default: the mode's].")
+@click.option("--val-fraction", type=float, help="Validation share of the rows [default: the mode's].")
+@click.option("--patience", type=int, help="Early stopping patience [default: the mode's].")
+@click.option("--units", type=int, help="Width of the hidden layers [default: the mode's].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every trial and of the search.")
+@click.option("--retries", type=int, default=1, show_default=True,
+              help="Re-runs of a crashed or abandoned trial before it is marked failed.")
+@click.option("--worker-timeout", type=float, default=300.0, show_default=True,
+              help="Distributed: seconds without news from a worker before its trial goes to another.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Search directory.")
+@click.option("--resume", is_flag=True, help="Continue the search in --out (finished trials are not repeated).")
+@click.option("--force", is_flag=True, help="Delete an existing search in --out and start over.")
+@click.option("--quiet", is_flag=True, help="No per-trial progress lines.")
+def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objective, spaces, mode, epochs, batch_size,
+                 val_fraction, patience, units, seed, retries, worker_timeout, out, resume, force, quiet):
+    """Search optimizers' hyper-parameters with Keras Tuner, alone or as chief/worker (KERASTUNER_* variables)."""
+    if resume and force:
+        raise KvtError("give --resume or --force, not both")
+    _quiet_tensorflow_import()
+    from kvt import tuning
+
+    config = tuning.TuneConfig(data=_dataset_option(pair, data_file), optimizers=(), algorithm=algorithm,
+                               max_trials=max_trials, objective=objective, space=tuple(spaces), mode=mode,
+                               epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, patience=patience,
+                               units=units, seed=seed, retries=retries, worker_timeout=worker_timeout)
+    if algorithm not in tuning.ALGORITHMS:
+        config.validate()  # the algorithm's error before the optimizers'
+    config.optimizers = tuning.parse_optimizers(optimizer_spec)
+    outcome = tuning.run(config, out, resume=resume, force=force, quiet=quiet, command=["kvt", *sys.argv[1:]])
+    if outcome.role == "worker":
+        click.echo(f"{outcome.tuner_id}: ran {outcome.trials_run} trial(s); the chief writes the results")
+        return
+    table, best = outcome.trials, outcome.best
+    counts = table["status"].value_counts()
+    summary = ", ".join(f"{n} {status.lower()}" for status, n in counts.items())
+    click.echo(f"search: {out}  ({algorithm}, {len(table)} trial{'s' * (len(table) != 1)}: {summary}; "
+               f"objective {objective})")
+    click.echo(f"best trial {best['trial']}: {objective} {best['score']:.4g} (epoch {best['best_epoch']})")
+    click.echo(f"  kvt train {' '.join(best['kvt_train_args'])}")
+    metrics = outcome.best_run_metrics or {}
+    val = metrics.get("val_mse_scaled")
+    click.echo(f"best run: {outcome.best_run}" + (f"  (validation MSE {val:.4g})" if val is not None else ""))
+    click.echo(f"wrote trials.csv, trials.md, best.json in {out}", err=True)
 
 
 # ---------------------------------------------------------------- predict / export / plot

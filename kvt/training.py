@@ -8,6 +8,18 @@ The data are fed from memory as a cached, shuffled ``tf.data`` pipeline and each
 ``model.fit`` call runs a whole epoch per compiled execution
 (``steps_per_execution``), so Keras pays its per-step Python overhead once per
 epoch rather than once per batch (``benchmarks/training_speed.py`` measures this).
+
+``TrainConfig.strategy`` picks a ``tf.distribute`` strategy (:mod:`kvt.distributed`):
+the optimizer and the network are built and compiled inside its scope and the
+pipeline is otherwise the same. With more than one replica in sync, each compiled
+execution is one optimizer step and batch normalisation uses the statistics of the
+global batch. Under ``multi-worker`` every worker runs :func:`train` and ends with
+the same weights; the caller writes the run directory on the chief only
+(:func:`kvt.distributed.is_chief`; ``kvt train`` does so, other workers write nothing).
+
+:func:`prepare_data`, :func:`build_compiled_model`, :func:`fit_inputs` and
+:func:`fit_callbacks` are the pieces :func:`train` is made of; ``kvt.tuning`` builds
+its trials from the same pieces, so a trial trains exactly as ``kvt train`` would.
 """
 
 from __future__ import annotations
@@ -86,6 +98,7 @@ class TrainConfig:
     finish: str | None = None  # "lbfgs": full-batch L-BFGS polish after the first-order phase
     finish_iterations: int | None = None
     precision: str | None = None  # "float32" or "float64"
+    strategy: str = "default"  # tf.distribute strategy: default, mirrored, multi-worker (kvt.distributed)
 
     def resolved(self) -> "TrainConfig":
         """A copy with every None replaced by the mode's default, validated."""
@@ -121,6 +134,9 @@ class TrainConfig:
             raise KvtError(f"unknown finish '{self.finish}'; valid finishes: {', '.join(FINISHES)}")
         if self.precision not in ("float32", "float64"):
             raise KvtError(f"unknown precision '{self.precision}'; valid: float32, float64")
+        from kvt.distributed import check_name
+
+        check_name(self.strategy)
         return self
 
     def optimizer_hyperparameters(self) -> dict[str, Any]:
@@ -204,13 +220,15 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def compile_model(model, optimizer, steps_per_execution: int):
+def compile_model(model, optimizer, steps_per_execution: int, extra_metrics=()):
+    """Compile with the MSE loss and kvt's metrics (MAE, log-cosh, then ``extra_metrics``)."""
     import keras
 
     model.compile(
         optimizer=optimizer,
         loss="mse",
-        metrics=[keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.LogCoshError(name="log_cosh")],
+        metrics=[keras.metrics.MeanAbsoluteError(name="mae"), keras.metrics.LogCoshError(name="log_cosh"),
+                 *extra_metrics],
         steps_per_execution=steps_per_execution,
     )
     return model
@@ -300,63 +318,151 @@ def lbfgs_finish(model, x, y, iterations: int) -> dict[str, Any]:
             "initial_mse": float(initial_loss), "final_mse": float(final_loss), "message": str(result.message)}
 
 
-def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResult:
-    """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence."""
-    config = config.resolved()
-    from kvt import optimizers
+@dataclass
+class PreparedData:
+    """A dataset transformed and split for training, with the epoch arithmetic of its config."""
 
-    hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
-    dataset = load_dataset(config.data)
-    frame = dataset.frame
+    dataset: Dataset
+    features: np.ndarray  # raw (level, T) per row
+    k_true: np.ndarray
+    transform: Any  # VTScaler (study) or LogSpaceTransform (accurate), fitted on every row
+    x: np.ndarray
+    y: np.ndarray
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    full_batch: bool
+    batch: int  # rows per optimizer step
+    steps: int  # optimizer steps per Keras epoch
+    keras_epochs: int  # Keras epochs of the run (full batch: chunks of FULL_BATCH_CHUNK steps)
 
-    import keras
+    @property
+    def has_val(self) -> bool:
+        return len(self.val_idx) > 0
 
-    from kvt.inference import export_weights
-    from kvt.model import build_model
+
+def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> PreparedData:
+    """Load (unless given), transform and split the data of a resolved ``config``."""
     from kvt.preprocessing import LogSpaceTransform
 
-    seed_everything(config.seed)
-    entry = optimizers.entry(config.optimizer)
+    dataset = dataset if dataset is not None else load_dataset(config.data)
+    frame = dataset.frame
     features = frame.loc[:, list(FEATURES)].to_numpy(dtype=float)
     k_true = frame["k_m3_s"].to_numpy(dtype=float)
     transform = (LogSpaceTransform() if config.mode == "accurate" else VTScaler()).fit(features, k_true)
     x, y = transform.transform_features(features), transform.transform_target(k_true, features)
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.seed)
-    has_val = len(val_idx) > 0
     full_batch = config.batch_size == 0
     batch = len(train_idx) if full_batch else config.batch_size
     steps = FULL_BATCH_CHUNK if full_batch else math.ceil(len(train_idx) / batch)
     keras_epochs = math.ceil(config.epochs / FULL_BATCH_CHUNK) if full_batch else config.epochs
-    built = dict(hparams)
-    built["learning_rate"] = learning_rate_schedule(
-        config.schedule, hparams.get("learning_rate", entry.resolved_defaults().get("learning_rate")),
-        config.min_lr, keras_epochs * steps)
-    optimizer = optimizers.get(config.optimizer, **built)
+    return PreparedData(dataset=dataset, features=features, k_true=k_true, transform=transform, x=x, y=y,
+                        train_idx=train_idx, val_idx=val_idx, full_batch=full_batch, batch=batch, steps=steps,
+                        keras_epochs=keras_epochs)
 
-    model = build_model(n_inputs=x.shape[1], units=config.units, dtype=config.precision,
-                        model_class=entry.model_class() if entry.model_class else None)
-    compile_model(model, optimizer, steps_per_execution=steps)
-    timer = _epoch_timer()
-    callbacks = [keras.callbacks.TerminateOnNaN(), timer]
-    if has_val:
-        patience = math.ceil(config.patience / FULL_BATCH_CHUNK) if full_batch else config.patience
+
+def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[str, Any], strategy=None,
+                         extra_metrics=()):
+    """The network of ``config`` with its optimizer (and schedule), compiled in ``strategy``'s scope.
+
+    ``strategy`` None is TensorFlow's default strategy. Seed first (:func:`seed_everything`)
+    for a repeatable initialisation.
+    """
+    import contextlib
+
+    from kvt import optimizers
+    from kvt.model import build_model
+
+    entry = optimizers.entry(config.optimizer)
+    many = strategy is not None and strategy.num_replicas_in_sync > 1
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        built = dict(hparams)
+        built["learning_rate"] = learning_rate_schedule(
+            config.schedule, hparams.get("learning_rate", entry.resolved_defaults().get("learning_rate")),
+            config.min_lr, prep.keras_epochs * prep.steps)
+        optimizer = optimizers.get(config.optimizer, **built)
+        model = build_model(n_inputs=prep.x.shape[1], units=config.units, dtype=config.precision,
+                            model_class=entry.model_class() if entry.model_class else None)
+        # Keras's multi-step loop cannot hold cross-replica collectives: one step per execution.
+        compile_model(model, optimizer, steps_per_execution=1 if many else prep.steps,
+                      extra_metrics=[m() for m in extra_metrics])
+    if many:
+        from kvt.distributed import synchronize_batch_norm
+
+        synchronize_batch_norm(model, True)
+    return model
+
+
+def fit_inputs(config: TrainConfig, prep: PreparedData, strategy=None) -> dict[str, Any]:
+    """The data arguments of ``model.fit``: training and validation datasets, steps per epoch."""
+    x, y = prep.x, prep.y
+    train_data = (make_train_dataset(x[prep.train_idx], y[prep.train_idx], prep.batch, config.seed,
+                                     dtype=config.precision)
+                  if not prep.full_batch else make_full_batch_dataset(x[prep.train_idx], y[prep.train_idx],
+                                                                      config.precision))
+    val_data = make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision) if prep.has_val else None
+    if strategy is not None and config.strategy == "multi-worker":
+        import tensorflow as tf
+
+        # Every worker builds the same seeded pipeline and keeps its share of each global batch.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train_data = train_data.with_options(options)
+        val_data = val_data.with_options(options) if val_data is not None else None
+    return {"x": train_data, "validation_data": val_data,
+            "steps_per_epoch": prep.steps if prep.full_batch else None}
+
+
+def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
+    """NaN guard and, with a validation split, early stopping that restores the best weights."""
+    import keras
+
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if prep.has_val:
+        patience = math.ceil(config.patience / FULL_BATCH_CHUNK) if prep.full_batch else config.patience
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                        restore_best_weights=True))
+    return callbacks
+
+
+def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResult:
+    """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence."""
+    config = config.resolved()
+    from kvt import distributed, optimizers
+
+    hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
+    distributed.check_optimizer(config.strategy, config.optimizer)
+    dataset = load_dataset(config.data)
+    frame = dataset.frame
+
+    from kvt.inference import export_weights
+
+    # A multi-worker strategy must exist before TensorFlow runs anything else.
+    strategy = distributed.get_strategy(config.strategy) if config.strategy != "default" else None
+    seed_everything(config.seed)
+    entry = optimizers.entry(config.optimizer)
+    prep = prepare_data(config, dataset)
+    x, y, transform = prep.x, prep.y, prep.transform
+    features, k_true = prep.features, prep.k_true
+    train_idx, val_idx, has_val = prep.train_idx, prep.val_idx, prep.has_val
+    full_batch, steps, keras_epochs = prep.full_batch, prep.steps, prep.keras_epochs
+
+    model = build_compiled_model(config, prep, hparams, strategy)
+    timer = _epoch_timer()
+    callbacks = fit_callbacks(config, prep)
+    callbacks.insert(1, timer)
     if verbose:
         callbacks.append(_progress_callback(keras_epochs, stream or sys.stderr))
 
-    train_data = (make_train_dataset(x[train_idx], y[train_idx], batch, config.seed, dtype=config.precision)
-                  if not full_batch else make_full_batch_dataset(x[train_idx], y[train_idx], config.precision))
     started = time.perf_counter()
     fit = model.fit(
-        train_data,
-        validation_data=make_eval_dataset(x[val_idx], y[val_idx], config.precision) if has_val else None,
+        **fit_inputs(config, prep, strategy),
         epochs=keras_epochs,
-        steps_per_epoch=steps if full_batch else None,
         callbacks=callbacks,
         shuffle=False,  # the tf.data pipeline shuffles every epoch itself
         verbose=0,
     )
+    if strategy is not None:
+        distributed.synchronize_batch_norm(model, False)  # the saved network is an ordinary one
     history = pd.DataFrame(fit.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1) * (FULL_BATCH_CHUNK if full_batch else 1))
     history["time_s"] = timer.times[: len(history)]
@@ -404,6 +510,12 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
         "wall_time_s": wall,
         "steps_per_second": len(history) * steps / wall,
     }
+    if strategy is not None:
+        task = distributed.cluster_task(config.strategy)
+        metrics["distribution"] = {"strategy": config.strategy, "replicas": distributed.replicas(strategy),
+                                   "workers": task.num_workers if task else 1,
+                                   "task": task.label if task else None,
+                                   "weights_sha256": distributed.weights_digest(model)}
     if dataset.pair:
         from kvt.evaluate import evaluate_network, json_summary
 

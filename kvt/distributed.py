@@ -1,0 +1,263 @@
+"""Training across devices and machines with ``tf.distribute`` (``kvt train --strategy``).
+
+Three strategies:
+
+``default``
+    TensorFlow's default (no-op) strategy: one device, exactly the pipeline of
+    ``kvt train`` without the option.
+``mirrored``
+    ``tf.distribute.MirroredStrategy`` over the local devices (every GPU, else the CPU):
+    synchronous data parallelism on one machine.
+``multi-worker``
+    ``tf.distribute.MultiWorkerMirroredStrategy`` configured by the ``TF_CONFIG``
+    environment variable: the same command runs on every machine (each with its own
+    ``task``), every step's gradients are all-reduced over the cluster, so every worker
+    ends with the same weights. The chief (the ``chief`` task, else worker 0) writes
+    the run directory; the other workers write nothing (see ``kvt.cli``).
+
+With more than one replica in sync kvt trains with synchronised batch normalisation
+(batch statistics all-reduced, as one device would see the global batch) and one
+optimizer step per compiled execution (Keras's multi-step loop cannot hold
+cross-replica collectives). Optimizers with their own ``train_step`` (AdaHessian, SAM,
+K-FAC) are refused under ``mirrored`` and ``multi-worker``: their extra passes
+(Hutchinson vectors, the SAM perturbation, K-FAC factors) are per replica and would
+not match the single-device method.
+
+Keras 3 (through at least 3.15) cannot ``fit`` under MultiWorkerMirroredStrategy
+(keras-team/keras#20585): its symbolic build and its per-step reduction of the logs
+call ``strategy.reduce`` in ways the collective strategy rejects. :func:`get_strategy`
+patches those two functions of Keras's TensorFlow trainer when (and only when) it
+creates a multi-worker strategy; the logs are then averaged over the workers with one
+all-reduce per step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from kvt.errors import KvtError
+
+STRATEGIES = ("default", "mirrored", "multi-worker")
+TASK_TYPES = ("chief", "worker")
+DOCS = "docs/scaling-out.md"
+
+
+def check_name(name: str) -> str:
+    if name not in STRATEGIES:
+        raise KvtError(f"unknown strategy '{name}'; valid strategies: {', '.join(STRATEGIES)}")
+    return name
+
+
+@dataclass(frozen=True)
+class ClusterTask:
+    """This process's place in a ``TF_CONFIG`` cluster."""
+
+    cluster: dict[str, list[str]]
+    task_type: str
+    task_index: int
+
+    @property
+    def num_workers(self) -> int:
+        return sum(len(addresses) for addresses in self.cluster.values())
+
+    @property
+    def is_chief(self) -> bool:
+        """The chief task, or worker 0 of a cluster without one (TensorFlow's rule)."""
+        if self.task_type == "chief":
+            return True
+        return "chief" not in self.cluster and self.task_type == "worker" and self.task_index == 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.task_type} {self.task_index}"
+
+
+def _address_ok(address: Any) -> bool:
+    if not isinstance(address, str) or address.count(":") < 1:
+        return False
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
+
+
+def parse_tf_config(text: str | None) -> ClusterTask:
+    """Validate a ``TF_CONFIG`` value; every problem is one ``KvtError`` line."""
+    where = "TF_CONFIG"
+    if text is None or not text.strip():
+        raise KvtError(f"--strategy multi-worker needs the TF_CONFIG environment variable "
+                       f"(a JSON cluster and task; see {DOCS})")
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KvtError(f"{where} is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(config, dict):
+        raise KvtError(f"{where} must be a JSON object with 'cluster' and 'task', got {type(config).__name__}")
+    cluster, task = config.get("cluster"), config.get("task")
+    if not isinstance(cluster, dict) or not cluster:
+        raise KvtError(f"{where} has no 'cluster' object (e.g. {{\"worker\": [\"host1:12345\", \"host2:12345\"]}})")
+    unknown = [key for key in cluster if key not in TASK_TYPES]
+    if unknown:
+        raise KvtError(f"{where} cluster has task type '{unknown[0]}'; kvt runs only "
+                       f"{' and '.join(TASK_TYPES)} tasks (no parameter servers or evaluators)")
+    if not cluster.get("worker") and not cluster.get("chief"):
+        raise KvtError(f"{where} cluster lists no workers")
+    seen: set[str] = set()
+    for kind, addresses in cluster.items():
+        if not isinstance(addresses, list) or not addresses:
+            raise KvtError(f"{where} cluster '{kind}' must be a non-empty list of host:port addresses")
+        for address in addresses:
+            if not _address_ok(address):
+                raise KvtError(f"{where} cluster '{kind}' has address {address!r}; expected host:port")
+            if address in seen:
+                raise KvtError(f"{where} cluster lists address {address} twice")
+            seen.add(address)
+    if len(cluster.get("chief", [])) > 1:
+        raise KvtError(f"{where} cluster has {len(cluster['chief'])} chiefs; at most one is allowed")
+    if not isinstance(task, dict):
+        raise KvtError(f"{where} has no 'task' object (e.g. {{\"type\": \"worker\", \"index\": 0}})")
+    kind, index = task.get("type"), task.get("index")
+    if kind not in cluster:
+        listed = ", ".join(cluster)
+        raise KvtError(f"{where} task type {kind!r} is not in the cluster ({listed})")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[kind]):
+        raise KvtError(f"{where} task index {index!r} is out of range for the {len(cluster[kind])} "
+                       f"'{kind}' address(es)")
+    return ClusterTask(cluster={k: list(v) for k, v in cluster.items()}, task_type=kind, task_index=index)
+
+
+def cluster_task(strategy: str) -> ClusterTask | None:
+    """This process's cluster task under ``strategy`` (None unless multi-worker)."""
+    if check_name(strategy) != "multi-worker":
+        return None
+    return parse_tf_config(os.environ.get("TF_CONFIG"))
+
+
+def is_chief(strategy: str) -> bool:
+    """Whether this process writes the results: always, except non-chief multi-worker tasks."""
+    task = cluster_task(strategy)
+    return task is None or task.is_chief
+
+
+def check_optimizer(strategy: str, optimizer: str) -> None:
+    """Refuse optimizers with their own train step under a distributing strategy."""
+    if check_name(strategy) == "default":
+        return
+    from kvt import optimizers
+
+    entry = optimizers.entry(optimizer)
+    if entry.model_class is not None:
+        raise KvtError(f"optimizer '{entry.name}' trains with its own train step ({entry.model_class().__name__}), "
+                       f"whose extra passes are not synchronised across replicas; use --strategy default, "
+                       f"or a gradient-only optimizer with --strategy {strategy}")
+
+
+_STRATEGIES: dict[str, Any] = {}
+
+
+def get_strategy(name: str):
+    """The ``tf.distribute`` strategy ``name`` (one per process, created on first use)."""
+    check_name(name)
+    if name in _STRATEGIES:
+        return _STRATEGIES[name]
+    import tensorflow as tf
+
+    if name == "default":
+        strategy = tf.distribute.get_strategy()
+    elif name == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+    else:
+        cluster_task(name)  # validates TF_CONFIG first: TensorFlow's own errors are long
+        if any(isinstance(s, tf.distribute.MultiWorkerMirroredStrategy) for s in _STRATEGIES.values()):
+            raise KvtError("a multi-worker strategy already exists in this process")
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING)
+        try:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        except (RuntimeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise KvtError(f"cannot start the multi-worker strategy: {first[:300]} "
+                           f"(it must be created before TensorFlow runs anything in the process)") from None
+        _patch_keras_for_multi_worker()
+    _STRATEGIES[name] = strategy
+    return strategy
+
+
+def replicas(strategy) -> int:
+    return int(strategy.num_replicas_in_sync)
+
+
+def synchronize_batch_norm(model, enabled: bool) -> None:
+    """Switch the model's BatchNormalization layers to cross-replica batch statistics."""
+    import keras
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = bool(enabled)
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of every weight's bytes, in order: the same on every worker of a synchronous run."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for variable in model.weights:
+        digest.update(variable.numpy().tobytes())
+    return digest.hexdigest()
+
+
+_PATCHED = False
+
+
+def _patch_keras_for_multi_worker() -> None:
+    """Let Keras 3's TensorFlow trainer fit under MultiWorkerMirroredStrategy.
+
+    * ``_maybe_symbolic_build`` averages the first batch over replicas with
+      ``strategy.reduce`` to get example shapes, which the collective strategy cannot do
+      for a tuple of batches; the first local replica's batch has the same shapes.
+    * ``reduce_per_replica`` reduces scalar logs with ``strategy.reduce(..., axis=0)``,
+      invalid for scalars; kvt stacks them and averages them over the workers in one
+      all-reduce (``axis=None``), so every worker sees the same losses (and early stopping
+      takes the same decision everywhere).
+    """
+    global _PATCHED
+    if _PATCHED:
+        return
+    import tensorflow as tf
+    from keras.src import tree
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original_reduce = tf_trainer.reduce_per_replica
+
+    def local(value, strategy):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+            flat = tree.flatten(values)
+            if flat and all(len(local(v, strategy).shape) == 0 for v in flat):
+                parts = [local(v, strategy) for v in flat]
+                stacked = tf.stack([tf.cast(p, tf.float64) for p in parts])
+                mean = strategy.reduce("MEAN", stacked, axis=None)
+                reduced = [tf.cast(m, p.dtype) for m, p in zip(tf.unstack(mean), parts)]
+                return tree.pack_sequence_as(values, reduced)
+        return original_reduce(values, strategy, reduction)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, it in iterator:
+                batch = next(it)
+                data_batch = tree.map_structure(lambda v: local(v, self.distribute_strategy), batch)
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
+    _PATCHED = True
