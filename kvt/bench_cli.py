@@ -43,17 +43,15 @@ def bench_vt(pairs, optimizers_spec, repeats, quick, target_mse, epochs, units, 
     """Train every optimizer on every pair (the study's Table 3) and write results, tables and figures."""
     from kvt.cli import _quiet_tensorflow_import
 
+    _quiet_tensorflow_import()
     from kvt.bench import VTSettings
 
     settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, repeats=_repeats(repeats), quick=quick,
                           epochs=epochs, units=units, patience=patience, target_mse=target_mse).resolved()
     _check_out(out, force, resume)
-    _quiet_tensorflow_import()
+    _quiet_tensorflow_logging()
     from kvt import bench as library
 
-    total = len(settings.pairs) * len(settings.optimizers) * settings.repeats
-    _log(f"VT benchmark: {len(settings.optimizers)} optimizers x {len(settings.pairs)} pairs x "
-         f"{settings.repeats} seeds = {total} runs -> {out}")
     library.run_vt(settings, out, force=force, resume=resume, log=_log)
     click.echo((__import__("pathlib").Path(out) / "results.md").read_text(), nl=False)
     _log(f"wrote results.csv, results.md and the figures in {out}")
@@ -74,18 +72,25 @@ def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, f
     """The study's synthetic test (Table 2): time and epochs to convergence per optimizer."""
     from kvt.cli import _quiet_tensorflow_import
 
+    _quiet_tensorflow_import()
     from kvt.bench import SyntheticSettings
 
     settings = SyntheticSettings(optimizers=optimizers_spec, repeats=_repeats(repeats), quick=quick, rows=rows,
                                  epochs=epochs, units=units).resolved()
     _check_out(out, force, resume)
-    _quiet_tensorflow_import()
+    _quiet_tensorflow_logging()
     from kvt import bench as library
 
-    _log(f"synthetic benchmark: {len(settings.optimizers)} optimizers x {settings.repeats} seeds -> {out}")
     library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
     click.echo((__import__("pathlib").Path(out) / "results.md").read_text(), nl=False)
     _log(f"wrote results.csv, results.md and the figures in {out}")
+
+
+def _quiet_tensorflow_logging():
+    """No retracing chatter from TensorFlow's Python logger during a long benchmark."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
 
 
 def _check_out(out, force, resume):

@@ -1,0 +1,255 @@
+"""``kvt bench vt`` / ``kvt bench synthetic``: end to end (quick), bad input, interruption and
+--resume, and the reproduce_study notebook (executed in quick mode)."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import error_line
+
+from kvt import KvtError, bench
+from kvt.cli import main
+
+PAIRS = ("O2-O2", "O2-O", "O2-Ar")
+# Gradient-only optimizers and the three with their own train step (AdaHessian, SAM, K-FAC);
+# the CLI default --optimizers all is checked separately without training.
+VT_OPTIMIZERS = ("adamod", "sam", "kfac")
+SYNTHETIC_OPTIMIZERS = ("adam", "adahessian", "sam", "kfac")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _no_temp_files(folder: Path):
+    return [p.name for p in folder.rglob(".*")]
+
+
+@pytest.fixture(scope="module")
+def vt_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "vt"
+    result = CliRunner().invoke(main, ["bench", "vt", "--quick", "--optimizers", ",".join(VT_OPTIMIZERS),
+                                       "--target-mse", "0.3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_vt_quick_writes_every_file_and_every_cell(vt_run):
+    out, result = vt_run
+    names = {p.name for p in out.iterdir()}
+    expected = {"bench.json", "results.csv", "results.md", "summary.csv", "mse.png", "time.png", "curves"}
+    expected |= {f"val_loss_{pair}.png" for pair in PAIRS} | {f"k_vt_32_{pair}.png" for pair in PAIRS}
+    assert expected <= names
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == bench.VT_COLUMNS
+    assert len(results) == len(PAIRS) * len(VT_OPTIMIZERS)
+    assert set(zip(results["pair"], results["optimizer"])) == {(p, o) for p in PAIRS for o in VT_OPTIMIZERS}
+    assert (results["seed"] == 0).all() and (results["status"] == "ok").all()
+    for column in ("val_mse_scaled", "train_mse_scaled", "val_mae_m3_s", "val_rel_err_median", "val_rel_err_max",
+                   "wall_time_s", "steps_per_second"):
+        assert np.isfinite(results[column]).all(), column
+        assert (results[column] > 0).all(), column
+    assert (results["epochs"] == 3).all() and results["best_epoch"].between(1, 3).all()
+    assert (results["target_mse"] == 0.3).all()
+    reached = results["target_epoch"].notna()
+    assert np.isfinite(results.loc[reached, "target_time_s"]).all()
+    assert results.loc[~reached, "target_time_s"].isna().all()
+    assert len(list((out / "curves").glob("*.csv"))) == len(PAIRS) * len(VT_OPTIMIZERS)
+
+    markdown = (out / "results.md").read_text()
+    assert "| optimizer | O2–O MSE | study | O2–O time, s | study | O2–Ar MSE |" in markdown
+    assert "| adamod | " in markdown and "| 0.004 | " in markdown  # the study's AdaMod O2-O value beside kvt's
+    assert "Time to target: validation MSE ≤ 0.3" in markdown
+    assert "quick settings" in markdown and "## Goal" in markdown
+    meta = json.loads((out / "bench.json").read_text())
+    session = meta["sessions"][0]
+    assert session["machine"]["cpu_count"] >= 1 and session["runs"] == len(results) and "finished" in session
+    assert meta["training"] == {"quick": True, "epochs": 3, "units": 8, "patience": 100, "target_mse": 0.3}
+    assert "| optimizer | O2–O MSE" in result.stdout
+    assert "Error" not in result.output
+    assert not _no_temp_files(out)
+
+
+def test_quick_defaults_cover_every_registry_optimizer():
+    from kvt import optimizers
+
+    vt = bench.VTSettings(quick=True).resolved()
+    assert vt.optimizers == optimizers.names() and len(vt.optimizers) == 21
+    assert vt.pairs == list(PAIRS) and vt.repeats == 1 and vt.epochs == 3
+    full = bench.VTSettings().resolved()
+    assert full.repeats == 3 and full.epochs is None and full.units is None  # the study's defaults
+    synthetic = bench.SyntheticSettings(quick=True).resolved()
+    assert synthetic.optimizers == optimizers.names() and synthetic.repeats == 1 and synthetic.rows == 1000
+    assert bench.SyntheticSettings().resolved().rows == 10000
+    assert bench.parse_optimizers("LARS, adamod,lars") == ["lars", "adamod"]
+    assert bench.parse_pairs("O2-O,,O2-Ar") == ["O2-O", "O2-Ar"]
+
+
+def test_study_tables_and_goals():
+    assert {p: bench.study_best_mse(p) for p in PAIRS} == {"O2-O": 0.004, "O2-Ar": 0.025, "O2-O2": 0.015}
+    assert list(bench.STUDY_VT.index) == ["adamod", "madgrad", "radam", "apollo", "adahessian", "lars", "lamb",
+                                          "adam"]
+    assert bench.STUDY_SYNTHETIC.loc["adam", "time_s"] == 16.36 and bench.STUDY_SYNTHETIC.loc["lars", "epochs"] == 30
+
+
+def test_time_to_target_from_history():
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_loss": [0.5, 0.2, 0.05, 0.01],
+                            "time_s": [0.1, 0.2, 0.3, 0.4]})
+    assert bench.time_to_target(history, 0.05) == (3, 0.3)
+    assert bench.time_to_target(history, 0.001) == (None, None)
+
+
+def test_synthetic_data_makes_learnable_targets():
+    inputs, y = bench.synthetic_data(2000, seed=0)
+    assert [x.shape for x in inputs] == [(2000, 20), (2000, 15), (2000, 15)] and y.shape == (2000, 2)
+    assert all(x.min() >= 0 and x.max() < 1 for x in inputs)
+    assert np.allclose(y.std(axis=0), 1.0, atol=0.05)
+    again, y_again = bench.synthetic_data(2000, seed=0)
+    np.testing.assert_array_equal(y, y_again)
+    # Same task, other samples: the noise-free part is the same function of the inputs.
+    _, y_other = bench.synthetic_data(2000, seed=1)
+    assert not np.array_equal(y, y_other)
+    # Least squares on simple features of all three inputs explains much of each target.
+    u = np.concatenate(inputs, axis=1)
+    features = np.concatenate([u, u ** 2, np.ones((len(u), 1))], axis=1)
+    residual = y - features @ np.linalg.lstsq(features, y, rcond=None)[0]
+    assert (residual.var(axis=0) < 0.9).all()
+
+
+def test_synthetic_quick_end_to_end(runner, tmp_path):
+    out = tmp_path / "synthetic"
+    result = runner.invoke(main, ["bench", "synthetic", "--quick", "--optimizers", ",".join(SYNTHETIC_OPTIMIZERS),
+                                  "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {"bench.json", "results.csv", "results.md", "summary.csv", "synthetic_time_epochs.png",
+            "synthetic_val_loss.png"} <= {p.name for p in out.iterdir()}
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == bench.SYNTHETIC_COLUMNS
+    assert sorted(results["optimizer"]) == sorted(SYNTHETIC_OPTIMIZERS) and (results["status"] == "ok").all()
+    for column in ("val_loss", "val_log_cosh", "train_loss", "wall_time_s", "steps_per_second"):
+        assert np.isfinite(results[column]).all() and (results[column] > 0).all(), column
+    assert (results["epochs"] == 3).all()
+    markdown = (out / "results.md").read_text()
+    assert "| optimizer | time, s | study time, s | epochs | study epochs |" in markdown
+    assert "| adahessian | " in markdown and "24.1 ± 0.6" in markdown and "| 30 |" in markdown
+    assert "time, s" in result.stdout and not _no_temp_files(out)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["vt", "--pairs", "O2-N2"], "Error: unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"),
+    (["vt", "--optimizers", "adam,nope"], "Error: unknown optimizer 'nope'; valid names: adam, nadam,"),
+    (["vt", "--optimizers", "all,adam"], "Error: 'all' cannot be combined with other optimizer names"),
+    (["vt", "--repeats", "0"], "Error: --repeats must be a positive integer, got 0"),
+    (["vt", "--target-mse", "-1"], "Error: --target-mse must be a number > 0, got -1.0"),
+    (["vt", "--force", "--resume"], "Error: give --force (start again) or --resume (continue), not both"),
+    (["synthetic", "--optimizers", "nope"], "Error: unknown optimizer 'nope'; valid names: adam, nadam,"),
+    (["synthetic", "--repeats", "-2"], "Error: --repeats must be a positive integer, got -2"),
+])
+def test_bad_input_is_one_error_line(runner, tmp_path, args, message):
+    out = tmp_path / "out"
+    result = runner.invoke(main, ["bench", *args, "--out", str(out)])
+    assert error_line(result).startswith(message)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["vt", "synthetic"])
+def test_existing_output_folder_is_refused_without_force(runner, tmp_path, command):
+    out = tmp_path / "existing"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = runner.invoke(main, ["bench", command, "--quick", "--out", str(out)])
+    assert error_line(result) == f"Error: {out} already exists; pass --force to overwrite it or --resume to continue it"
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    result = runner.invoke(main, ["bench", command, "--quick", "--resume", "--out", str(tmp_path / "missing")])
+    assert error_line(result) == f"Error: nothing to resume: {tmp_path / 'missing'} does not exist"
+    result = runner.invoke(main, ["bench", command, "--quick", "--resume", "--out", str(out)])
+    assert error_line(result) == (f"Error: cannot resume {out}: it has no readable bench.json "
+                                  "(not a kvt bench output?)")
+
+
+def _fake_result(pair, optimizer, seed):
+    """A stand-in for a TrainResult: deterministic, finite metrics and a short history."""
+    mse = 0.001 * (1 + seed) * (1 + len(optimizer))
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.3, 0.1, mse], "val_loss": [0.3, 0.1, mse],
+                            "time_s": [0.1, 0.2, 0.3]})
+    errors = {"mae_m3_s": 1e-17, "rel_err_median": 0.01, "rel_err_p95": 0.05, "rel_err_max": 0.2}
+    metrics = {"val_mse_scaled": mse, "train_mse_scaled": mse, "val": errors, "all": errors, "epochs_run": 3,
+               "best_epoch": 3, "wall_time_s": 0.3, "steps_per_second": 100.0,
+               "dense_grid": {"overall": {"median": 0.01}}}
+    return SimpleNamespace(metrics=metrics, history=history)
+
+
+def test_interrupted_benchmark_keeps_rows_and_resume_continues(runner, tmp_path, monkeypatch):
+    out = tmp_path / "vt"
+    calls, state = [], {"interrupt_at": 3}
+
+    def interrupt_on_third(settings, pair, optimizer, seed):
+        calls.append((pair, optimizer, seed))
+        if len(calls) == state["interrupt_at"]:
+            raise KeyboardInterrupt  # as Ctrl-C during the third run
+        if optimizer == "lars" and seed == 1:
+            raise KvtError("training diverged at epoch 2 (loss is NaN or infinite) with optimizer 'lars'")
+        return _fake_result(pair, optimizer, seed)
+
+    monkeypatch.setattr(bench, "train_vt", interrupt_on_third)
+    monkeypatch.setattr(bench, "vt_level_figure", lambda out, pair, info, training: info["mse"])
+    args = ["bench", "vt", "--quick", "--pairs", "O2-Ar", "--optimizers", "adam,adamod,lars", "--repeats", "2",
+            "--out", str(out)]
+    result = runner.invoke(main, args)
+    lines = result.stderr.strip().splitlines()  # progress lines of the two finished runs, then the error
+    assert result.exit_code != 0 and lines[-1] == "Error: aborted"
+    assert [line for line in lines if line.startswith("Error")] == ["Error: aborted"]
+    rows = pd.read_csv(out / "results.csv")
+    assert list(zip(rows["optimizer"], rows["seed"])) == [("adam", 0), ("adamod", 0)]
+    state["interrupt_at"] = None
+    assert not (out / "results.md").exists()  # the report is written only when the benchmark completes
+    with open(out / "results.csv", "a") as handle:
+        handle.write("O2-Ar,lars,0,ok,0.1")  # a row cut off mid-write: dropped on --resume
+
+    calls.clear()
+    result = runner.invoke(main, [*args, "--resume"])
+    assert result.exit_code == 0, result.output
+    assert calls == [("O2-Ar", "lars", 0), ("O2-Ar", "adam", 1), ("O2-Ar", "adamod", 1), ("O2-Ar", "lars", 1)]
+    rows = pd.read_csv(out / "results.csv")
+    assert len(rows) == 6 and not rows.duplicated(["pair", "optimizer", "seed"]).any()
+    diverged = rows[rows["status"] == "diverged"]
+    assert list(zip(diverged["optimizer"], diverged["seed"])) == [("lars", 1)]
+    assert f"resuming {out}: 2 of 6 runs already done" in result.stderr
+    markdown = (out / "results.md").read_text()
+    assert "(1/2 diverged)" in markdown and "## Diverged runs" in markdown
+    assert len(json.loads((out / "bench.json").read_text())["sessions"]) == 2
+
+    calls.clear()
+    result = runner.invoke(main, [*args, "--resume"])  # nothing left to do
+    assert result.exit_code == 0 and calls == []
+    result = runner.invoke(main, [*args[:-2], "--units", "16", "--out", str(out), "--resume"])
+    assert error_line(result).startswith(f"Error: cannot resume {out}: it was run with different settings")
+    result = runner.invoke(main, [*args, "--force"])  # --force starts again from scratch
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out / "results.csv")) == 6
+    assert len(json.loads((out / "bench.json").read_text())["sessions"]) == 1
+
+
+def test_notebook_runs_in_quick_mode(tmp_path, monkeypatch):
+    monkeypatch.setenv("KVT_BENCH_OUT", str(tmp_path / "notebook"))  # the kernel inherits it
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    path = REPO / "notebooks" / "reproduce_study.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    sources = "\n".join(cell.source for cell in notebook.cells)
+    assert "FULL = False" in sources
+    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "\n".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "quick run finished" in text
+    shown = [o for o in outputs if o.output_type == "display_data"]
+    assert any("image/png" in o.data for o in shown)
+    assert any("study" in o.data.get("text/markdown", "") for o in shown)
+    assert (tmp_path / "notebook" / "vt" / "results.md").is_file()
+    assert (tmp_path / "notebook" / "synthetic" / "results.md").is_file()
