@@ -245,11 +245,15 @@ def _progress_callback(total_epochs: int, stream):
         interactive = bool(getattr(stream, "isatty", lambda: False)())
         every = max(1, total_epochs // 20)
 
+        last = None  # (epoch, logs) not yet printed
+
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             done = epoch + 1
             if not self.interactive and done % self.every and done != total_epochs:
+                self.last = (epoch, logs)
                 return
+            self.last = None
             filled = int(self.width * done / total_epochs)
             bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
             prefix, suffix = ("\r", "") if self.interactive else ("", "\n")
@@ -258,6 +262,11 @@ def _progress_callback(total_epochs: int, stream):
             stream.flush()
 
         def on_train_end(self, logs=None):
+            if self.last is not None:  # early stopping ended the run between printed lines
+                epoch, last_logs = self.last
+                self.last = None
+                self.every = 1
+                self.on_epoch_end(epoch, last_logs)
             if self.interactive:
                 stream.write("\n")
             stream.flush()
