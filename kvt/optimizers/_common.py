@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import tensorflow as tf
 from keras import ops
 
 
@@ -99,3 +100,19 @@ class CoupledWeightDecay:
 
     def _apply_weight_decay(self, variables):
         return
+
+
+def forward_pass(model, x, y, sample_weight):
+    """A custom ``train_step``'s forward pass: (scaled loss, loss, y_pred), as Keras computes them."""
+    y_pred = model(x, training=True)
+    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+    return model.optimizer.scale_loss(loss), loss, y_pred
+
+
+def report_step(model, x, y, y_pred, loss, sample_weight):
+    """Update the loss tracker and the compiled metrics as Keras's ``train_step`` does; return the logs."""
+    tracker = getattr(model, "_loss_tracker", None)
+    if tracker is not None:
+        batch_size = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
+        tracker.update_state(loss, sample_weight=batch_size)
+    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)

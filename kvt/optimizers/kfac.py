@@ -315,8 +315,4 @@ class KFACSequential(keras.Sequential):
                       for (layer, a, _), d in zip(records, output_grads)]
             optimizer.apply_kfac_gradients(grads, variables, layers)
 
-        tracker = getattr(self, "_loss_tracker", None)
-        if tracker is not None:
-            batch_size = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
-            tracker.update_state(loss, sample_weight=batch_size)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return check.report_step(self, x, y, y_pred, loss, sample_weight)

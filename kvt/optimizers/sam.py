@@ -274,23 +274,14 @@ class SAMSequential(keras.Sequential):
         variables = list(self.trainable_variables)
         if not variables:
             warnings.warn("The model does not have any trainable weights.")
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                     training=True)
+            _, loss, y_pred = check.forward_pass(self, x, y, sample_weight)
         else:
             def forward():
-                y_pred = self(x, training=True)
-                loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                         training=True)
-                return optimizer.scale_loss(loss), loss, y_pred
+                return check.forward_pass(self, x, y, sample_weight)
 
             # Moving statistics, not random-seed states (those keep advancing).
             frozen = [v for v in self.non_trainable_variables if "float" in str(v.dtype)]
             _, loss, y_pred = optimizer.sharpness_aware_step(forward, variables,
                                                              frozen_variables=frozen)
 
-        tracker = getattr(self, "_loss_tracker", None)
-        if tracker is not None:
-            batch_size = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
-            tracker.update_state(loss, sample_weight=batch_size)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return check.report_step(self, x, y, y_pred, loss, sample_weight)
