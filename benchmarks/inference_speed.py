@@ -74,7 +74,7 @@ def main():
                "--level", "32", "--temps", "1000"]
         t_predict = cold_start(kvt)
         t_tf = cold_start([sys.executable, "-c", "import tensorflow"])
-        print(f"\ncold start (median of 3 fresh processes):")
+        print("\ncold start (median of 3 fresh processes):")
         print(f"  kvt predict --run RUN --level 32 --temps 1000   {t_predict:6.2f} s")
         print(f"  python -c 'import tensorflow'                   {t_tf:6.2f} s   -> kvt predict takes "
               f"{t_predict / t_tf:.2f}x of TensorFlow's import alone")

@@ -86,7 +86,7 @@ def main():
 
     adam = (statistics.median(times["adam"]), min(times["adam"])) if "adam" in times else None
     width = max(len(n) for n in names)
-    print(f"\nms/step: median over rounds, and the fastest round (less sensitive to other load)")
+    print("\nms/step: median over rounds, and the fastest round (less sensitive to other load)")
     print(f"{'optimizer':<{width}}  {'median':>7}  {'fastest':>7}  {'vs adam':>7}  {'fastest':>7}  model")
     for name in names:
         median, fastest = statistics.median(times[name]), min(times[name])

@@ -23,7 +23,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from kvt.data import load_dataset  # noqa: E402
 from kvt.model import build_model  # noqa: E402

@@ -20,8 +20,8 @@ def refuse_existing(path: Path, force: bool) -> None:
         raise KvtError(f"{path} already exists; pass --force to overwrite it")
 
 
-def write_text(path: str | os.PathLike, text: str, force: bool = False) -> Path:
-    """Write ``text`` to ``path`` atomically (temp file in the same folder, then rename)."""
+def write_bytes(path: str | os.PathLike, data: bytes, force: bool = False) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename)."""
     path = Path(path)
     refuse_existing(path, force)
     if path.exists() and path.is_dir():
@@ -31,16 +31,22 @@ def write_text(path: str | os.PathLike, text: str, force: bool = False) -> Path:
         raise KvtError(f"cannot write {path}: folder {parent} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make shared results unreadable to others
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return path
+
+
+def write_text(path: str | os.PathLike, text: str, force: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return write_bytes(path, text.encode("utf-8"), force=force)
 
 
 @contextlib.contextmanager

@@ -61,7 +61,6 @@ that diverges (:class:`kvt.KvtError` from training) is recorded with status
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as _dt
 import io
@@ -362,17 +361,7 @@ def _save_png(fig, path: Path) -> Path:
     image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").quantize(colors=256)
     buffer = io.BytesIO()
     image.save(buffer, format="png", optimize=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(buffer.getvalue())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic.write_bytes(path, buffer.getvalue(), force=True)
 
 
 def _curve_name(*parts) -> str:

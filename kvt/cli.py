@@ -14,7 +14,7 @@ import click
 
 from kvt import __version__
 from kvt.errors import KvtError, KvtWarning
-from kvt.grid import ALL_LEVELS, STUDY_TEMPERATURES, parse_levels, parse_temperatures
+from kvt.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
 
 STUDY_TEMPS_SPEC = ",".join(str(t) for t in STUDY_TEMPERATURES)
 

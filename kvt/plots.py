@@ -27,12 +27,7 @@ def save_figure(fig, path: str | Path, force: bool = True) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
-    path = Path(path)
-    atomic.refuse_existing(path, force)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
-    return path
+    return atomic.write_bytes(path, buffer.getvalue(), force=force)
 
 
 def level_figure(run, level: int, n_points: int = 400):

@@ -415,14 +415,15 @@ def _kfac_reference(steps_data, kernel, bias, lr, damping, momentum, ema_decay, 
     w, b = kernel.copy(), bias.copy()
     n = w.shape[0]
     vel = np.zeros((n + 1, w.shape[1]))
+    big_a = big_g = None  # the factors' moving averages, set at step 1
     history = []
     for t, (a, delta, gw, gb) in enumerate(steps_data):
         rows = a.shape[0]
         a_bar = np.hstack([a, np.ones((rows, 1))])
         a_batch, g_batch = a_bar.T @ a_bar / rows, rows * delta.T @ delta
         beta = 0.0 if t == 0 else ema_decay
-        big_a = a_batch if t == 0 else beta * big_a + (1 - beta) * a_batch  # noqa: F821
-        big_g = g_batch if t == 0 else beta * big_g + (1 - beta) * g_batch  # noqa: F821
+        big_a = a_batch if t == 0 else beta * big_a + (1 - beta) * a_batch
+        big_g = g_batch if t == 0 else beta * big_g + (1 - beta) * g_batch
         if t % update_every == 0:
             a_inv = np.linalg.inv(big_a + np.sqrt(damping) * np.eye(n + 1))
             g_inv = np.linalg.inv(big_g + np.sqrt(damping) * np.eye(len(big_g)))
