@@ -1,23 +1,18 @@
 """``kvt bench``: reproduce the study's optimizer comparison (library: :mod:`kvt.bench`).
 
-Bad input is a :class:`kvt.KvtError`, which ``kvt``'s group prints as one ``Error:`` line.
+The library validates the settings and the output folder before any training; its
+:class:`kvt.KvtError` is what ``kvt``'s group prints as one ``Error:`` line.
 """
 
 from __future__ import annotations
 
-import click
+from pathlib import Path
 
-from kvt.errors import KvtError
+import click
 
 
 def _log(message: str) -> None:
     click.echo(message, err=True)
-
-
-def _repeats(value):
-    if value is not None and value < 1:
-        raise KvtError(f"--repeats must be a positive integer, got {value}")
-    return value
 
 
 @click.group("bench")
@@ -46,14 +41,13 @@ def bench_vt(pairs, optimizers_spec, repeats, quick, target_mse, epochs, units, 
     _quiet_tensorflow_import()
     from kvt.bench import VTSettings
 
-    settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, repeats=_repeats(repeats), quick=quick,
-                          epochs=epochs, units=units, patience=patience, target_mse=target_mse).resolved()
-    _check_out(out, force, resume)
+    settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, repeats=repeats, quick=quick,
+                          epochs=epochs, units=units, patience=patience, target_mse=target_mse)
     _quiet_tensorflow_logging()
     from kvt import bench as library
 
     library.run_vt(settings, out, force=force, resume=resume, log=_log)
-    click.echo((__import__("pathlib").Path(out) / "results.md").read_text(), nl=False)
+    click.echo((Path(out) / "results.md").read_text(), nl=False)
     _log(f"wrote results.csv, results.md and the figures in {out}")
 
 
@@ -75,14 +69,13 @@ def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, f
     _quiet_tensorflow_import()
     from kvt.bench import SyntheticSettings
 
-    settings = SyntheticSettings(optimizers=optimizers_spec, repeats=_repeats(repeats), quick=quick, rows=rows,
-                                 epochs=epochs, units=units).resolved()
-    _check_out(out, force, resume)
+    settings = SyntheticSettings(optimizers=optimizers_spec, repeats=repeats, quick=quick, rows=rows,
+                                 epochs=epochs, units=units)
     _quiet_tensorflow_logging()
     from kvt import bench as library
 
     library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
-    click.echo((__import__("pathlib").Path(out) / "results.md").read_text(), nl=False)
+    click.echo((Path(out) / "results.md").read_text(), nl=False)
     _log(f"wrote results.csv, results.md and the figures in {out}")
 
 
@@ -91,18 +84,3 @@ def _quiet_tensorflow_logging():
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
-
-
-def _check_out(out, force, resume):
-    """Refuse an existing folder early (before TensorFlow loads); kvt.bench checks again."""
-    from pathlib import Path
-
-    path = Path(out)
-    if force and resume:
-        raise KvtError("give --force (start again) or --resume (continue), not both")
-    if path.exists() and not path.is_dir():
-        raise KvtError(f"{path} exists and is not a directory")
-    if path.exists() and not (force or resume):
-        raise KvtError(f"{path} already exists; pass --force to overwrite it or --resume to continue it")
-    if resume and not path.exists():
-        raise KvtError(f"nothing to resume: {path} does not exist")
