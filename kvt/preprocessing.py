@@ -42,6 +42,12 @@ def _scaler_from_dict(state: dict) -> MinMaxScaler:
     return scaler.fit(np.vstack([data_min, data_max]))
 
 
+def require_fitted(transform) -> None:
+    """NotFittedError unless ``fit`` has run (both transforms set ``target_scaler_`` last)."""
+    if not hasattr(transform, "target_scaler_"):
+        raise NotFittedError(f"this {type(transform).__name__} is not fitted yet; call fit(features, k) first")
+
+
 def check_raw_features(features) -> np.ndarray:
     features = np.asarray(features, dtype=float)
     if features.ndim != 2 or features.shape[1] != len(FEATURES):
@@ -75,27 +81,23 @@ class VTScaler:
         self.target_scaler_ = MinMaxScaler().fit(k.reshape(-1, 1) * self.target_factor)
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "target_scaler_"):
-            raise NotFittedError("this VTScaler is not fitted yet; call fit(features, k) first")
-
     def transform_features(self, features) -> np.ndarray:
-        self._check_fitted()
+        require_fitted(self)
         return self.feature_scaler_.transform(check_raw_features(features))
 
     def transform_target(self, k, features=None) -> np.ndarray:
         """k in m^3/s -> scaled target, shape (n, 1). ``features`` is unused."""
-        self._check_fitted()
+        require_fitted(self)
         return self.target_scaler_.transform(check_target(k).reshape(-1, 1) * self.target_factor)
 
     def inverse_target(self, y, features=None) -> np.ndarray:
         """Scaled target (network output) -> k in m^3/s, shape (n,). ``features`` is unused."""
-        self._check_fitted()
+        require_fitted(self)
         y = np.asarray(y, dtype=float).reshape(-1, 1)
         return self.target_scaler_.inverse_transform(y)[:, 0] / self.target_factor
 
     def to_dict(self) -> dict:
-        self._check_fitted()
+        require_fitted(self)
         return {
             "kind": self.kind,
             "features": list(FEATURES),
@@ -160,25 +162,22 @@ class LogSpaceTransform:
         k = check_target(k)
         if np.any(k <= 0):
             raise KvtError("log-space targets need k > 0")
-        self.feature_scaler_ = MinMaxScaler().fit(log_space_features(features))
-        x = self.feature_scaler_.transform(log_space_features(features))
-        self.baseline_ = LinearRegression().fit(x, np.log(k))
-        self.target_scaler_ = StandardScaler().fit((np.log(k) - self.baseline_.predict(x)).reshape(-1, 1))
+        self.feature_scaler_ = MinMaxScaler()
+        x = self.feature_scaler_.fit_transform(log_space_features(features))
+        ln_k = np.log(k)
+        self.baseline_ = LinearRegression().fit(x, ln_k)
+        self.target_scaler_ = StandardScaler().fit((ln_k - self.baseline_.predict(x)).reshape(-1, 1))
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "target_scaler_"):
-            raise NotFittedError("this LogSpaceTransform is not fitted yet; call fit(features, k) first")
-
     def scaled_features(self, features) -> np.ndarray:
-        self._check_fitted()
+        require_fitted(self)
         return self.feature_scaler_.transform(log_space_features(features))
 
     def transform_features(self, features) -> np.ndarray:
         return self.scaled_features(features)[:, list(LOG_SPACE_NETWORK_INPUTS)]
 
     def transform_target(self, k, features=None) -> np.ndarray:
-        self._check_fitted()
+        require_fitted(self)
         if features is None:
             raise KvtError("the log-space target depends on the features: pass features=")
         x = self.scaled_features(features)
@@ -186,7 +185,7 @@ class LogSpaceTransform:
         return self.target_scaler_.transform(residual.reshape(-1, 1))
 
     def inverse_target(self, y, features=None) -> np.ndarray:
-        self._check_fitted()
+        require_fitted(self)
         if features is None:
             raise KvtError("the log-space target depends on the features: pass features=")
         x = self.scaled_features(features)
@@ -194,7 +193,7 @@ class LogSpaceTransform:
         return np.exp(self.target_scaler_.inverse_transform(y)[:, 0] + self.baseline_.predict(x))
 
     def to_dict(self) -> dict:
-        self._check_fitted()
+        require_fitted(self)
         return {
             "kind": self.kind,
             "features": list(LOG_SPACE_FEATURES),
