@@ -130,12 +130,29 @@ def check_levels(levels) -> np.ndarray:
     return as_float
 
 
+#: Temperatures (K) where the FHO-FR equation for C is known to have exactly one root in (0, 2).
+#: Outside, nothing is known (at 10 K the O2-O2 formula gives k of order 1 m^3/s, at 1 K it overflows).
+T_MIN_K, T_MAX_K = 250.0, 20000.0
+
+
 def check_temperatures(temperatures) -> np.ndarray:
     temperatures = np.asarray(temperatures, dtype=float)
-    bad = ~np.isfinite(temperatures) | (temperatures <= 0)
+    bad = ~np.isfinite(temperatures) | (temperatures < T_MIN_K) | (temperatures > T_MAX_K)
     if np.any(bad):
-        raise KvtError(f"temperature {temperatures[bad].flat[0]:g} K is not allowed; temperatures must be > 0 K")
+        raise KvtError(f"temperature {temperatures[bad].flat[0]:g} K is outside {T_MIN_K:g}..{T_MAX_K:g} K, "
+                       f"where the FHO-FR model is defined")
     return temperatures
+
+
+def transition_energy_K(levels) -> np.ndarray:
+    """Quantum E(i) - E(i-1) of the transition i -> i-1, in kelvin."""
+    i = np.asarray(levels, dtype=float)
+    return level_energy_K(i) - level_energy_K(i - 1.0)
+
+
+def detailed_balance_factor(levels, temperatures) -> np.ndarray:
+    """k(i-1 -> i, T) / k(i -> i-1, T) = exp(-(E(i) - E(i-1)) / T) (broadcasting)."""
+    return np.exp(-transition_energy_K(levels) / np.asarray(temperatures, dtype=float))
 
 
 def rate_coefficient(levels, temperatures, partner: str | Species) -> np.ndarray:
@@ -143,7 +160,7 @@ def rate_coefficient(levels, temperatures, partner: str | Species) -> np.ndarray
 
     Args:
       levels: upper level(s) i of the transition, integers 1..35 (array-like).
-      temperatures: translational temperature(s) in K, > 0 (array-like).
+      temperatures: translational temperature(s) in K, within 250..20000 (array-like).
       partner: collision partner, a species name ("O2", "O", "Ar") or ``Species``.
 
     ``levels`` and ``temperatures`` broadcast against each other, so
@@ -159,7 +176,7 @@ def rate_coefficient(levels, temperatures, partner: str | Species) -> np.ndarray
     p = PairParameters.for_partner(partner)
     mu, alpha, kB = p.reduced_mass_kg, POTENTIAL_RANGE_ALPHA, BOLTZMANN
 
-    theta = level_energy_K(i) - level_energy_K(i - 1.0)
+    theta = transition_energy_K(i)
     omega = theta * kB / HBAR
     theta_1 = 4.0 * np.pi**2 * omega**2 * mu / (alpha**2 * kB)
     v0 = np.cbrt(2.0 * np.pi * omega * kB * T / (alpha * mu))
@@ -174,13 +191,8 @@ def rate_coefficient(levels, temperatures, partner: str | Species) -> np.ndarray
     phi = (2.0 / np.pi) * np.arctan(np.sqrt(2.0 * WELL_DEPTH_K * kB / mu) / v0)
     collision_rate = np.pi * p.collision_radius_m**2 * np.sqrt(8.0 * kB * T / (np.pi * mu))
     ratio = theta_1 / T
-    return (
-        collision_rate
-        * i
-        * np.sqrt(2.0 * np.pi / (3.0 + delta))
-        * C
-        * a
-        * ratio ** (1.0 / 6.0)
-        * np.exp(-np.cbrt(ratio) * (C**2 / 2.0 + 1.0 / C) * (1.0 - phi) ** (2.0 / 3.0) - (1.0 - C3))
-        * np.exp(theta / (2.0 * T))
-    )
+    # One exponential for the adiabatic and the detailed-balance factors: their product is
+    # representable at every T of the valid range even where each factor alone is extreme.
+    exponent = -np.cbrt(ratio) * (C**2 / 2.0 + 1.0 / C) * (1.0 - phi) ** (2.0 / 3.0) - (1.0 - C3) \
+        + theta / (2.0 * T)
+    return collision_rate * i * np.sqrt(2.0 * np.pi / (3.0 + delta)) * C * a * ratio ** (1.0 / 6.0) * np.exp(exponent)

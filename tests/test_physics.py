@@ -70,8 +70,11 @@ def test_pair_parameters_follow_the_masses():
     (0, 1000, "level 0 is out of range; allowed levels are 1..35"),
     (36, 1000, "level 36 is out of range; allowed levels are 1..35"),
     (1.5, 1000, "levels must be integers 1..35"),
-    (1, 0, "temperature 0 K is not allowed; temperatures must be > 0 K"),
-    (1, -5, "temperature -5 K is not allowed; temperatures must be > 0 K"),
+    (1, 0, "temperature 0 K is outside 250..20000 K, where the FHO-FR model is defined"),
+    (1, -5, "temperature -5 K is outside 250..20000 K, where the FHO-FR model is defined"),
+    (1, 249.9, "temperature 249.9 K is outside 250..20000 K, where the FHO-FR model is defined"),
+    (1, 20001, "temperature 20001 K is outside 250..20000 K, where the FHO-FR model is defined"),
+    (1, float("nan"), "temperature nan K is outside 250..20000 K, where the FHO-FR model is defined"),
 ])
 def test_bad_arguments(levels, temps, message):
     with pytest.raises(KvtError) as info:
@@ -84,3 +87,43 @@ def test_unknown_partner_and_pair():
         physics.rate_coefficient(1, 1000, "N2")
     with pytest.raises(KvtError, match="unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"):
         physics.pair_partner("O2-N2")
+
+
+def test_detailed_balance_factor_is_the_boltzmann_ratio_of_the_two_levels():
+    levels, temps = np.meshgrid(np.arange(1, 36), np.geomspace(250, 20000, 25), indexing="ij")
+    theta_e, theta_x = 1.4388e-2 * 158019.0, 1.4388e-2 * 1198.0
+    energy = lambda n: theta_e * n - theta_x * n * (n + 1)  # noqa: E731
+    expected = np.exp(-energy(levels) / temps) / np.exp(-energy(levels - 1) / temps)
+    np.testing.assert_allclose(physics.detailed_balance_factor(levels, temps), expected, rtol=1e-12)
+
+
+def test_generator_range_edges_give_finite_positive_rates():
+    for partner in ("O2", "O", "Ar"):
+        k = physics.rate_coefficient(np.arange(1, 36), np.array([[250.0], [20000.0]]), partner)
+        assert np.all(np.isfinite(k)) and np.all(k > 0)
+
+
+@pytest.mark.parametrize("partner", ["O2", "O", "Ar"])
+def test_equation_for_c_has_one_root_in_the_valid_range(partner):
+    """C = cbrt(1 - c1 e^(-b/C) - c2 e^(-2b/C)) changes sign once on a 4000-point grid of (0, 2).
+
+    The FHO quantities are computed here from the formulas, independently of kvt.physics.
+    """
+    kB, hbar, alpha = 1.3807e-23, 6.6261e-34 / (2 * np.pi), 4e10
+    m_o2, m_c = 32e-3 / 6.0221e23, physics.SPECIES[partner].mass_kg
+    mu = m_o2 * m_c / (m_o2 + m_c)
+    m_tilde = (m_o2 / 2) * m_c / ((m_o2 / 2) * (m_o2 + m_c))
+    steric = 2 * m_tilde / (1 + m_tilde) ** 2
+    nu = 1.0 if partner == "O2" else 0.0
+    i = np.arange(1, 36)[:, None, None]
+    T = np.geomspace(250, 20000, 120)[None, :, None]
+    C = np.linspace(0, 2, 4002)[1:-1][None, None, :]
+    theta = 1.4388e-2 * (158019.0 - 2 * 1198.0 * i)
+    omega = theta * kB / hbar
+    theta_1 = 4 * np.pi**2 * omega**2 * mu / (alpha**2 * kB)
+    v0 = np.cbrt(2 * np.pi * omega * kB * T / (alpha * mu))
+    a = steric * theta_1 / theta
+    b = 2 * np.pi * omega / (alpha * v0)
+    f = C - np.cbrt(1 - (nu + i) * a * np.exp(-b / C) - (i * a / 2) ** 2 * np.exp(-2 * b / C))
+    sign_changes = np.count_nonzero(np.diff(np.sign(f), axis=-1), axis=-1)
+    assert np.all(sign_changes == 1)
