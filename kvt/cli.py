@@ -91,31 +91,43 @@ def data():
               help="Upper levels i of i -> i-1: 32, 1-35, 1,2,5.")
 @click.option("--temps", "temps_spec", default=STUDY_TEMPS_SPEC, show_default="the study's 15 temperatures",
               help="Temperatures in K: 250:10000:10 (start:stop:step) or 300,500,1000.")
+@click.option("--direction", default="down", show_default=True,
+              help="down: k(i -> i-1) (columns level,T_K,k_m3_s); up: k(i-1 -> i) by detailed balance; both. "
+                   "up and both write columns level_from,level_to,T_K,k_m3_s.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output CSV (stdout if omitted).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-def data_generate(pair, levels_spec, temps_spec, output, force):
-    """Compute an FHO-FR table (columns level,T_K,k_m3_s)."""
-    from kvt import atomic
-    from kvt.data import generate, to_csv_text
+def data_generate(pair, levels_spec, temps_spec, direction, output, force):
+    """Compute an FHO-FR table (columns level,T_K,k_m3_s, or level_from,level_to,T_K,k_m3_s)."""
+    from kvt import atomic, tables
+    from kvt.data import generate, generated_header, to_csv_text
     from kvt.physics import pair_partner
 
     pair_partner(pair)
+    tables.check_direction(direction)
     levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
     if output:
         atomic.refuse_existing(Path(output), force)
-    text = to_csv_text(generate(pair, levels, temps))
+    frame = generate(pair, levels, temps)
+    if direction == "down":
+        text = to_csv_text(frame)
+    else:
+        text = tables.format_table(tables.with_directions(frame, direction), "long", "m3/s",
+                                   generated_header(pair, direction), float_format="%.17g")
     if output:
         atomic.write_text(output, text, force=force)
-        click.echo(f"wrote {len(levels) * len(temps)} rows to {output}", err=True)
+        rows = len(frame) * (2 if direction == "both" else 1)
+        click.echo(f"wrote {rows} rows to {output}", err=True)
     else:
         click.echo(text, nl=False)
 
 
 @data.command("info")
 @click.option("--pair", help="A bundled pair: O2-O2, O2-O or O2-Ar.")
-@click.option("--file", "path", type=click.Path(dir_okay=False), help="A CSV in the bundled schema.")
-def data_info(pair, path):
-    """Summarise a bundled dataset or a user CSV."""
+@click.option("--file", "path", type=click.Path(dir_okay=False),
+              help="A table in any layout kvt writes (long or wide, m^3/s or cm^3/s, either direction).")
+@click.option("--allow-implausible", is_flag=True, help="Accept k or T outside the plausibility bounds.")
+def data_info(pair, path, allow_implausible):
+    """Summarise a bundled dataset or a table (read back to level,T_K,k_m3_s)."""
     from kvt.data import describe, load_dataset
 
     if bool(pair) == bool(path):
@@ -124,7 +136,7 @@ def data_info(pair, path):
         from kvt.physics import pair_partner
 
         pair_partner(pair)
-    summary = describe(load_dataset(pair or path))
+    summary = describe(load_dataset(pair or path, allow_implausible=allow_implausible))
     width = max(len(k) for k in summary)
     for key, value in summary.items():
         click.echo(f"{key:<{width}}  {value}")
@@ -248,6 +260,21 @@ def _print_summary(result, path):
         rows.append((f"relative error median / p95 / max (FHO-FR, {dense['grid']['points']} points)",
                      f"{dense['overall']['median']:.3g} / {dense['overall']['p95']:.3g} / "
                      f"{dense['overall']['max']:.3g}"))
+    if "nonphysical" in m:
+        from kvt.validity import describe_region
+
+        region = m["nonphysical"]
+        grid = region["grid"]
+        rows.append((f"k <= 0 on the dense grid (levels {grid['levels'][0]}..{grid['levels'][1]}, "
+                     f"{grid['T_K'][0]:g}..{grid['T_K'][1]:g} K every {grid['T_step_K']:g} K)",
+                     describe_region(region)))
+    relaxation = m.get("relaxation")
+    if relaxation and "temperatures" in relaxation:
+        cells = [f"{row['T_K']:g} K {100 * row['tau_rel_err']:+.2f} %" if row["tau_rel_err"] is not None
+                 else f"{row['T_K']:g} K n/a (k <= 0)" for row in relaxation["temperatures"]]
+        rows.append((f"relaxation time vs FHO-FR (heat bath, T_v0 {relaxation['tv0_K']:g} K)", ", ".join(cells)))
+    elif relaxation:
+        rows.append(("relaxation time vs FHO-FR", f"not checked: {relaxation['skipped']}"))
     rows.append(("epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})"))
     if m.get("finish"):
         rows.append(("L-BFGS finish: iterations, MSE", f"{m['finish']['iterations']}, "
@@ -349,12 +376,18 @@ def _load_run(run_dir):
 @click.option("--level", type=str, help="One upper level i (transition i -> i-1).")
 @click.option("--levels", "levels_spec", help="Levels: 1-35, 1,2,5.")
 @click.option("--temps", "temps_spec", required=True, help="Temperatures in K: 1000,2000 or 250:10000:50.")
+@click.option("--direction", default="down", show_default=True,
+              help="down: k(i -> i-1); up: k(i-1 -> i) by detailed balance; both.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV output instead of a table.")
 @click.option("--allow-extrapolation", is_flag=True, help="Predict outside the trained range (with a warning).")
-def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, as_csv, allow_extrapolation):
+@click.option("--allow-nonphysical", is_flag=True, help="Print rates <= 0 instead of refusing (with a warning).")
+def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direction, as_csv, allow_extrapolation,
+                    allow_nonphysical):
     """Print k_VT in m^3/s predicted by a trained network (numpy only, no TensorFlow)."""
-    from kvt.predict import predict_grid
+    from kvt import tables
+    from kvt.predict import predict_rates
 
+    tables.check_direction(direction)
     if bool(run_dir) == bool(weights_file):
         raise KvtError("give exactly one of --run DIR or --weights FILE")
     levels = _levels(level, levels_spec)
@@ -365,13 +398,14 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, as_cs
         run = open_weights(weights_file)
     else:
         run = _load_run(run_dir)
-    table = predict_grid(run, levels, temps, allow_extrapolation)
+    table, _ = predict_rates(run, levels, temps, direction, allow_extrapolation, allow_nonphysical, action="print")
     if as_csv:
-        click.echo(table.to_csv(index=False, float_format="%.10e", lineterminator="\n"), nl=False)
+        click.echo(tables.format_table(table, "long", "m3/s"), nl=False)
         return
     click.echo(f"{'level':>5}  {'transition':>10}  {'T, K':>9}  {'k_VT, m^3/s':>14}")
     for row in table.itertuples(index=False):
-        click.echo(f"{row.level:>5}  {f'{row.level}->{row.level - 1}':>10}  {row.T_K:>9g}  {row.k_m3_s:>14.6e}")
+        click.echo(f"{max(row.level_from, row.level_to):>5}  {f'{row.level_from}->{row.level_to}':>10}  "
+                   f"{row.T_K:>9g}  {row.k_m3_s:>14.6e}")
 
 
 EXPORT_FORMATS = ("csv", "weights", "weights-text")
@@ -385,12 +419,17 @@ EXPORT_FORMATS = ("csv", "weights", "weights-text")
 @click.option("--temps", "temps_spec", default="250:10000:10", show_default=True, help="csv: temperatures in K.")
 @click.option("--layout", default="wide", show_default=True, help="csv: wide (a column per transition) or long.")
 @click.option("--units", default="m3/s", show_default=True, help="csv: m3/s or cm3/s.")
+@click.option("--direction", default="down", show_default=True,
+              help="csv: down (k(i -> i-1)), up (k(i-1 -> i), by detailed balance) or both.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--allow-extrapolation", is_flag=True, help="csv: export outside the trained range (with a warning).")
-def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, output, force, allow_extrapolation):
+@click.option("--allow-nonphysical", is_flag=True,
+              help="Write rates <= 0 instead of refusing; the file's header says so.")
+def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, direction, output, force,
+                   allow_extrapolation, allow_nonphysical):
     """Write a k_VT table for a CFD code, or the network's weights."""
-    from kvt import atomic
+    from kvt import atomic, tables
     from kvt.predict import LAYOUTS, UNITS, export_table
 
     if fmt not in EXPORT_FORMATS:
@@ -399,6 +438,7 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, output,
         raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
     if units not in UNITS:
         raise KvtError(f"unknown units '{units}'; valid units: {', '.join(UNITS)}")
+    tables.check_direction(direction)
     levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
     atomic.refuse_existing(Path(output), force)
     run = _load_run(run_dir)
@@ -412,9 +452,10 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, output,
         atomic.write_text(output, to_text(run.network.spec), force=force)
         click.echo(f"wrote the network of {run_dir} as plain text to {output}", err=True)
         return
-    text = export_table(run, levels, temps, layout, units, allow_extrapolation)
+    text = export_table(run, levels, temps, layout, units, allow_extrapolation, direction, allow_nonphysical)
     atomic.write_text(output, text, force=force)
-    click.echo(f"wrote {len(levels)} levels x {len(temps)} temperatures ({layout}, {units}) to {output}", err=True)
+    click.echo(f"wrote {len(levels)} levels x {len(temps)} temperatures ({layout}, {units}, {direction}) to {output}",
+               err=True)
 
 
 @main.command("evaluate")
@@ -485,7 +526,10 @@ def plot_command(run_dir, level, output, force):
 
 
 from kvt.bench_cli import bench  # noqa: E402
+from kvt.relax_cli import relax  # noqa: E402
+
 main.add_command(bench)
+main.add_command(relax)
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,11 @@
 """Datasets of VT rate coefficients: the bundled FHO-FR tables and user CSVs.
 
-Every dataset is a CSV with the columns ``level,T_K,k_m3_s``: ``level`` is the upper
-level i of the transition i -> i-1 (integer 1..35), ``T_K`` the temperature in K
-(> 0) and ``k_m3_s`` the rate coefficient in m^3/s (> 0). :func:`load_dataset`
-accepts a bundled pair name or the path of such a file and returns a validated
-DataFrame.
+The bundled datasets are CSVs with the columns ``level,T_K,k_m3_s``: ``level`` is the
+upper level i of the transition i -> i-1 (integer 1..35), ``T_K`` the temperature in K
+and ``k_m3_s`` the rate coefficient in m^3/s. :func:`load_dataset` accepts a bundled
+pair name or the path of a table in any layout kvt writes (:mod:`kvt.tables`: long or
+wide, m^3/s or cm^3/s, either direction), checks it, including plausibility bounds on
+k and T, and returns it in that schema.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kvt import physics
+from kvt import physics, tables
 from kvt.errors import KvtError
 from kvt.grid import ALL_LEVELS, STUDY_TEMPERATURES
 
@@ -54,6 +55,17 @@ def generate(pair: str, levels=ALL_LEVELS, temperatures=STUDY_TEMPERATURES) -> p
     return pd.DataFrame({"level": grid_levels.ravel(), "T_K": grid_temps.ravel(), "k_m3_s": k.ravel()})
 
 
+def generated_header(pair: str, direction: str) -> list[str]:
+    """``#`` lines of a generated table with directions (the plain down table has none, like the bundled files)."""
+    from kvt import __version__
+
+    return [f"kvt {__version__} FHO-FR VT rate coefficients; {MODEL_REFERENCE}",
+            f"pair: {pair}",
+            "units: k in m^3/s, T in K; layout: long",
+            f"direction: {direction}; excitation from de-excitation by detailed balance, "
+            f"k(i-1 -> i) = k(i -> i-1) exp(-(E(i) - E(i-1)) / T)"]
+
+
 def to_csv_text(frame: pd.DataFrame) -> str:
     """The bundled schema as text, floats at full (round-trip) precision."""
     buffer = io.StringIO()
@@ -80,59 +92,131 @@ def _fail(path: Path, message: str):
     raise KvtError(f"{path}: {message}")
 
 
-def validate(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Check a raw CSV frame against the schema; return it with proper dtypes.
+#: Plausibility bounds of a user table (see README "Data"): VT rate coefficients lie far
+#: below the gas-kinetic collision rate (~1e-15 m^3/s), and the tables' temperatures in
+#: tens to tens of thousands of kelvin.
+K_MAX_M3_S = 1e-13
+T_MIN_K, T_MAX_K = 50.0, 1e5
+IMPLAUSIBLE_FLAG = "--allow-implausible"
 
-    Errors name the file, the column and the first offending row as its line number
-    in the file (the header is line 1).
-    """
-    columns = [str(c) for c in frame.columns]
-    missing = [c for c in COLUMNS if c not in columns]
-    extra = [c for c in columns if c not in COLUMNS]
+
+def _numbers(raw: pd.Series, column: str, path: Path, lines: np.ndarray) -> np.ndarray:
+    values = pd.to_numeric(raw, errors="coerce")
+    spelled_nan = raw.astype(str).str.strip().str.lower().isin(["nan", "+nan", "-nan"])
+    bad = (values.isna() & raw.notna() & ~spelled_nan).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        _fail(path, f"column {column}, line {lines[row]}: '{raw.iloc[row]}' is not a number")
+    values = values.to_numpy(dtype=float)
+    nonfinite = ~np.isfinite(values)
+    if nonfinite.any():
+        row = int(np.flatnonzero(nonfinite)[0])
+        _fail(path, f"column {column}, line {lines[row]}: value is missing, NaN or infinite")
+    return values
+
+
+def _first_bad(path, column, values, bad, rule, lines):
+    if np.any(bad):
+        row = int(np.flatnonzero(bad)[0])
+        _fail(path, f"column {column}, line {lines[row]}: {values[row]:g} {rule}")
+
+
+def _check_columns(columns: list[str], expected: tuple[str, ...], path: Path) -> None:
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected]
     if missing or extra:
         parts = []
         if missing:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if extra:
             parts.append(f"unexpected column(s) {', '.join(extra)}")
-        _fail(path, f"{'; '.join(parts)}; expected columns {','.join(COLUMNS)}")
-    if frame.empty:
-        _fail(path, "has a header but no data rows")
-    out = {}
-    for column in COLUMNS:
-        raw = frame[column]
-        values = pd.to_numeric(raw, errors="coerce")
-        spelled_nan = raw.astype(str).str.strip().str.lower().isin(["nan", "+nan", "-nan"])
-        bad = values.isna() & raw.notna() & ~spelled_nan
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            _fail(path, f"column {column}, line {row + 2}: '{raw.iloc[row]}' is not a number")
-        values = values.to_numpy(dtype=float)
-        nonfinite = ~np.isfinite(values)
-        if nonfinite.any():
-            row = int(np.flatnonzero(nonfinite)[0])
-            _fail(path, f"column {column}, line {row + 2}: value is missing, NaN or infinite")
-        out[column] = values
-    checks = (
-        ("level", (out["level"] != np.round(out["level"])) | (out["level"] < 1) | (out["level"] > physics.O2_MAX_LEVEL),
-         f"must be an integer 1..{physics.O2_MAX_LEVEL}"),
-        ("T_K", out["T_K"] <= 0, "must be > 0 K"),
-        ("k_m3_s", out["k_m3_s"] <= 0, "must be > 0 m^3/s"),
-    )
-    for column, bad, rule in checks:
+        _fail(path, f"{'; '.join(parts)}; expected columns {','.join(expected)} ({tables.LAYOUT_HELP})")
+
+
+def _plausible(path: Path, k_column: str, k_m3_s, T, lines, allow_implausible: bool) -> None:
+    if allow_implausible:
+        return
+    hint = f"(pass {IMPLAUSIBLE_FLAG} to use it anyway)"
+    high = k_m3_s > K_MAX_M3_S
+    if high.any():
+        row = int(np.flatnonzero(high)[0])
+        _fail(path, f"column {k_column}, line {lines[row]}: {k_m3_s[row]:g} m^3/s is above {K_MAX_M3_S:g} m^3/s, "
+                    f"far above any VT rate coefficient (the gas-kinetic collision rate is ~1e-15 m^3/s): "
+                    f"is it in cm^3/s under a k_m3_s header? {hint}")
+    for bad, bound, guess in ((T < T_MIN_K, f"below {T_MIN_K:g} K", "in kK"),
+                              (T > T_MAX_K, f"above {T_MAX_K:g} K", "in K x 1000 or another unit")):
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            _fail(path, f"column {column}, line {row + 2}: {out[column][row]:g} {rule}")
-    result = pd.DataFrame({"level": out["level"].astype(int), "T_K": out["T_K"], "k_m3_s": out["k_m3_s"]})
-    duplicated = result.duplicated(subset=["level", "T_K"], keep="first").to_numpy()
+            _fail(path, f"column T_K, line {lines[row]}: {T[row]:g} K is {bound}, outside the temperatures of "
+                        f"VT rate tables: is it {guess}? {hint}")
+
+
+def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: list[str] | None = None,
+             allow_implausible: bool = False) -> tables.RateTable:
+    """Check a raw CSV frame (strings) in one of kvt's layouts; return it in canonical form.
+
+    Errors name the file, the column and the first offending row as its line number in
+    the file (comment lines and the header count).
+    """
+    header = header or []
+    columns = [str(c) for c in frame.columns]
+    layout = tables.detect_layout(columns)
+    if layout is None:
+        _fail(path, f"columns {','.join(columns)} are not a layout kvt reads; {tables.LAYOUT_HELP}")
+    header_unit = tables.header_units(header)
+    first_line = comment_lines + 2
+    if layout == "wide":
+        if frame.empty:
+            _fail(path, "has a header but no data rows")
+        canonical, units, rows = tables.wide_to_canonical(frame, path, header_unit)
+        lines = rows + first_line
+        k_column = next(c for c in columns if c != "T_K")
+        k_values = _numbers(canonical["k"], k_column, path, lines)
+        T = _numbers(canonical["T_K"], "T_K", path, lines)
+        level_from = canonical["level_from"].to_numpy(dtype=float)
+        level_to = canonical["level_to"].to_numpy(dtype=float)
+    else:
+        level_columns = ("level",) if layout == "long" else ("level_from", "level_to")
+        k_column, units = tables.k_column(columns, path, header_unit)
+        _check_columns(columns, (*level_columns, "T_K", k_column), path)
+        if frame.empty:
+            _fail(path, "has a header but no data rows")
+        lines = np.arange(len(frame)) + first_line
+        levels = {c: _numbers(frame[c], c, path, lines) for c in level_columns}
+        T = _numbers(frame["T_K"], "T_K", path, lines)
+        k_values = _numbers(frame[k_column], k_column, path, lines)
+        if layout == "long":
+            level = levels["level"]
+            _first_bad(path, "level", level, (level != np.round(level)) | (level < 1) | (level > physics.O2_MAX_LEVEL),
+                       f"must be an integer 1..{physics.O2_MAX_LEVEL}", lines)
+            level_from, level_to = level, level - 1
+        else:
+            level_from, level_to = levels["level_from"], levels["level_to"]
+            for column, values in (("level_from", level_from), ("level_to", level_to)):
+                _first_bad(path, column, values, (values != np.round(values)) | (values < 0)
+                           | (values > physics.O2_MAX_LEVEL), f"must be an integer 0..{physics.O2_MAX_LEVEL}", lines)
+            _first_bad(path, "level_to", level_to, np.abs(level_to - level_from) != 1,
+                       "must differ from level_from by 1 (single-quantum transitions)", lines)
+    k_m3_s = k_values / tables.UNITS[units]
+    _first_bad(path, "T_K", T, T <= 0, "must be > 0 K", lines)
+    _first_bad(path, k_column, k_values, k_values <= 0, f"must be > 0 {units.replace('3', '^3')}", lines)
+    _plausible(path, k_column, k_m3_s, T, lines, allow_implausible)
+    result = pd.DataFrame({"level_from": level_from.astype(int), "level_to": level_to.astype(int), "T_K": T,
+                           "k_m3_s": k_m3_s})
+    duplicated = result.duplicated(subset=["level_from", "level_to", "T_K"], keep="first").to_numpy()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated)[0])
-        _fail(path, f"columns level,T_K, line {row + 2}: duplicate of an earlier row "
-                    f"(level {result['level'].iloc[row]}, T {result['T_K'].iloc[row]:g} K)")
-    return result
+        where = ("columns level,T_K" if layout == "long" else "columns level_from,level_to,T_K"
+                 if layout == "long-directions" else "column T_K")
+        what = (f"level {result['level_from'].iloc[row]}" if layout == "long"
+                else f"transition {result['level_from'].iloc[row]}->{result['level_to'].iloc[row]}")
+        _fail(path, f"{where}, line {lines[row]}: duplicate of an earlier row ({what}, T {result['T_K'].iloc[row]:g} K)")
+    return tables.RateTable(frame=result, layout="wide" if layout == "wide" else "long", units=units,
+                            pair=tables.header_pair(header), header=header, line_of_row=lines)
 
 
-def read_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, bytes]:
+def read_table(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[tables.RateTable, bytes]:
+    """Read and check any table kvt writes (or a user table in one of its layouts)."""
     path = Path(path)
     if not path.exists():
         raise KvtError(f"{path}: no such file")
@@ -140,22 +224,30 @@ def read_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, bytes]:
         raise KvtError(f"{path}: not a file")
     raw = path.read_bytes()
     if not raw.strip():
-        raise KvtError(f"{path}: file is empty; expected a CSV with columns {','.join(COLUMNS)}")
+        raise KvtError(f"{path}: file is empty; expected a CSV with columns {','.join(COLUMNS)} "
+                       f"({tables.LAYOUT_HELP})")
     try:
-        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        comments, body, n_comments = tables.split_comments(raw.decode("utf-8"))
+        frame = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise KvtError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    return validate(frame, path), raw
+    return validate(frame, path, n_comments, comments, allow_implausible), raw
 
 
-def load_dataset(pair_or_path: str | os.PathLike) -> Dataset:
-    """Load a bundled pair (``"O2-Ar"``) or a user CSV in the bundled schema."""
+def read_csv(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[pd.DataFrame, bytes]:
+    """A table as de-excitation rows ``level,T_K,k_m3_s`` (the training schema), and its bytes."""
+    table, raw = read_table(path, allow_implausible)
+    return table.down(), raw
+
+
+def load_dataset(pair_or_path: str | os.PathLike, allow_implausible: bool = False) -> Dataset:
+    """Load a bundled pair (``"O2-Ar"``) or a table in any layout kvt writes (see :mod:`kvt.tables`)."""
     text = str(pair_or_path)
     pair = text if text in physics.PAIRS else None
     if pair is None and not Path(text).suffix and os.sep not in text and not Path(text).exists():
         physics.pair_partner(text)  # a bare name that is no pair: say which pairs exist
     path = bundled_path(pair) if pair else Path(text)
-    frame, raw = read_csv(path)
+    frame, raw = read_csv(path, allow_implausible)
     return Dataset(frame=frame, source=text, path=path, sha256=hashlib.sha256(raw).hexdigest(), pair=pair)
 
 

@@ -18,6 +18,8 @@ from kvt.physics import O2_MAX_LEVEL
 #: The study's temperature grid, in K (15 temperatures).
 STUDY_TEMPERATURES = (250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000)
 ALL_LEVELS = tuple(range(1, O2_MAX_LEVEL + 1))
+#: Temperatures a --temps spec may hold (the plausibility bounds of kvt.data).
+T_PLAUSIBLE_K = (50.0, 1e5)
 
 
 def _parse_int(text: str, spec: str) -> int:
@@ -61,6 +63,9 @@ def _parse_temperature(text: str, spec: str) -> float:
         raise KvtError(f"temperature '{text}' in '{spec}' is not a number") from None
     if not np.isfinite(value) or value <= 0:
         raise KvtError(f"temperature {text} K in '{spec}' is not allowed; temperatures must be > 0 K")
+    if value < T_PLAUSIBLE_K[0] or value > T_PLAUSIBLE_K[1]:
+        raise KvtError(f"temperature {text} K in '{spec}' is outside {T_PLAUSIBLE_K[0]:g}..{T_PLAUSIBLE_K[1]:g} K, "
+                       f"the temperatures of VT rate tables; temperatures are in kelvin (not kK or degrees C)")
     return value
 
 

@@ -101,6 +101,15 @@ class Relaxation:
         e_eq, e_0 = self.x_eq @ self.energies_K, self.x0 @ self.energies_K
         return (e_v - e_eq[:, None]) / (e_0 - e_eq)[:, None]
 
+    def resolution(self) -> np.ndarray:
+        """Absolute rounding level of x_n(t), (nT, L+1): about eps sum_j |c_j| sqrt(x_eq,n).
+
+        Populations below a few times this are not resolved in double precision (the exact
+        solution is then a rounding-noise number near 0, possibly negative).
+        """
+        scale = np.finfo(float).eps * np.abs(self.coefficients).sum(axis=1)
+        return 1e3 * scale[:, None] * np.sqrt(self.x_eq)
+
     @property
     def p_tau_atm_s(self) -> np.ndarray:
         return self.pressure_atm * self.tau_s

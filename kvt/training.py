@@ -525,10 +525,14 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
                                    "workers": task.num_workers if task else 1,
                                    "task": task.label if task else None,
                                    "weights_sha256": distributed.weights_digest(model)}
+    from kvt import validity
+
+    metrics["nonphysical"] = validity.dense_grid_region(network)
     if dataset.pair:
         from kvt.evaluate import evaluate_network, json_summary
 
         metrics["dense_grid"] = json_summary(evaluate_network(network, dataset.pair))
+        metrics["relaxation"] = validity.relaxation_check(network, dataset.pair)
     split = {
         "val_fraction": config.val_fraction,
         "seed": config.seed,

@@ -5,6 +5,7 @@ import pytest
 from kvt import KvtError
 from kvt.data import PAIRS, bundled_path, generate, load_dataset, to_csv_text
 from kvt.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
+from kvt.tables import LAYOUT_HELP
 
 
 @pytest.mark.parametrize("pair", PAIRS)
@@ -40,12 +41,14 @@ def write(tmp_path, text, name="bad.csv"):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("", "file is empty; expected a CSV with columns level,T_K,k_m3_s"),
+    ("", f"file is empty; expected a CSV with columns level,T_K,k_m3_s ({LAYOUT_HELP})"),
     ("level,T_K,k_m3_s\n", "has a header but no data rows"),
-    ("level,T_K\n1,300\n", "missing column(s) k_m3_s; expected columns level,T_K,k_m3_s"),
-    ("level,T_K,k_m3_s,extra\n1,300,1e-20,0\n", "unexpected column(s) extra; expected columns level,T_K,k_m3_s"),
+    ("level,T_K\n1,300\n", f"missing column(s) k_m3_s; expected columns level,T_K,k_m3_s ({LAYOUT_HELP})"),
+    ("level,T_K,k_m3_s,extra\n1,300,1e-20,0\n",
+     f"unexpected column(s) extra; expected columns level,T_K,k_m3_s ({LAYOUT_HELP})"),
     ("level,T,k\n1,300,1e-20\n", "missing column(s) T_K, k_m3_s; unexpected column(s) T, k; "
-                                 "expected columns level,T_K,k_m3_s"),
+                                 f"expected columns level,T_K,k_m3_s ({LAYOUT_HELP})"),
+    ("T,k\n300,1e-20\n", f"columns T,k are not a layout kvt reads; {LAYOUT_HELP}"),
     ("level,T_K,k_m3_s\n1,300,1e-20\n2,abc,1e-20\n", "column T_K, line 3: 'abc' is not a number"),
     ("level,T_K,k_m3_s\n1,300,1e-20\n2,400,\n", "column k_m3_s, line 3: value is missing, NaN or infinite"),
     ("level,T_K,k_m3_s\n1,300,nan\n", "column k_m3_s, line 2: value is missing, NaN or infinite"),
@@ -105,10 +108,14 @@ def test_parse_temperatures():
     ("0", "temperature 0 K in '0' is not allowed; temperatures must be > 0 K"),
     ("-5", "temperature -5 K in '-5' is not allowed; temperatures must be > 0 K"),
     ("abc", "temperature 'abc' in 'abc' is not a number"),
+    ("0.25,10", "temperature 0.25 K in '0.25,10' is outside 50..100000 K, the temperatures of VT rate tables; "
+                "temperatures are in kelvin (not kK or degrees C)"),
+    ("1e6", "temperature 1e6 K in '1e6' is outside 50..100000 K, the temperatures of VT rate tables; "
+            "temperatures are in kelvin (not kK or degrees C)"),
     ("1:2", "malformed temperature range '1:2'; use start:stop:step, e.g. 250:10000:10"),
-    ("10:5:1", "malformed temperature range '10:5:1': start 10 is above stop 5"),
-    ("1:2:0", "step 0 in '1:2:0' must be a number > 0"),
-    ("1:2:x", "step 'x' in '1:2:x' is not a number"),
+    ("1000:500:1", "malformed temperature range '1000:500:1': start 1000 is above stop 500"),
+    ("100:200:0", "step 0 in '100:200:0' must be a number > 0"),
+    ("100:200:x", "step 'x' in '100:200:x' is not a number"),
 ])
 def test_parse_temperatures_errors(spec, message):
     with pytest.raises(KvtError) as info:

@@ -202,7 +202,7 @@ def test_export_wide_and_long(runner, run_dir, tmp_path):
     assert any("pair: O2-Ar" in line for line in header) and any("units: k in m^3/s" in line for line in header)
     assert any("kvt 0.1.0" in line for line in header) and any(str(out) in line for line in header)
     frame = pd.read_csv(wide, comment="#")
-    assert list(frame.columns) == ["T_K", "k_30_29", "k_31_30", "k_32_31"] and len(frame) == 3
+    assert list(frame.columns) == ["T_K", "k_30_29_m3_s", "k_31_30_m3_s", "k_32_31_m3_s"] and len(frame) == 3
 
     long = tmp_path / "long.csv"
     result = runner.invoke(main, ["export", "--run", str(out), "--levels", "30-32", "--temps", "1000:3000:1000",
@@ -210,7 +210,7 @@ def test_export_wide_and_long(runner, run_dir, tmp_path):
     assert result.exit_code == 0
     long_frame = pd.read_csv(long, comment="#")
     assert list(long_frame.columns) == ["level", "T_K", "k_cm3_s"] and len(long_frame) == 9
-    value_wide = frame.loc[frame["T_K"] == 2000, "k_31_30"].iloc[0]
+    value_wide = frame.loc[frame["T_K"] == 2000, "k_31_30_m3_s"].iloc[0]
     value_long = long_frame.query("level == 31 and T_K == 2000")["k_cm3_s"].iloc[0]
     assert value_long == pytest.approx(value_wide * 1e6, rel=1e-9)
 

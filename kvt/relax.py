@@ -1,0 +1,286 @@
+"""``kvt relax``: heat-bath relaxation with a rate set from a run, a table or the FHO-FR generator.
+
+:func:`load_rates` turns a source into de-excitation rates of every O2 transition at the
+requested temperatures; :func:`run` solves the master equation exactly
+(:func:`kvt.kinetics.relax`) and, with a reference pair, compares with FHO-FR's rates;
+:func:`write_folder` saves the tables and figures atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kvt import __version__, atomic, kinetics, physics
+from kvt.errors import KvtError
+
+ENERGY_POINTS = 121  # per temperature, log-spaced over 1e-3..1e2 tau, plus t = 0
+POPULATION_TIMES = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)  # in units of tau
+TAU_COLUMNS = ("T_K", "tau_s", "p_tau_atm_s")
+REFERENCE_COLUMNS = ("tau_ref_s", "tau_rel_err", "ev_max_dev")
+ALL_LEVELS = np.arange(1, physics.O2_MAX_LEVEL + 1)
+
+
+@dataclass
+class RateSource:
+    """De-excitation rates (nT, 35) of one source, with what it is."""
+
+    label: str  # e.g. "run runs/x", "table t.csv", "FHO-FR O2-Ar"
+    kind: str  # run, table, fho
+    temperatures: np.ndarray
+    k_down: np.ndarray
+    pair: str | None  # the FHO-FR pair it belongs to, when known
+    details: dict
+
+
+def from_pair(pair: str, temperatures) -> RateSource:
+    physics.pair_partner(pair)
+    temperatures = physics.check_temperatures(temperatures)
+    return RateSource(label=f"FHO-FR {pair}", kind="fho", temperatures=temperatures,
+                      k_down=kinetics.fho_rates(pair, temperatures), pair=pair, details={"pair": pair})
+
+
+def from_run(run_dir, temperatures) -> RateSource:
+    from kvt.predict import check_range
+    from kvt.rundir import open_run
+
+    run = open_run(run_dir)
+    lo, hi = run.level_range
+    if (lo, hi) != (1, physics.O2_MAX_LEVEL):
+        raise KvtError(f"run {run_dir} was trained on levels {lo}..{hi}; relaxation needs every level "
+                       f"1..{physics.O2_MAX_LEVEL} of O2")
+    check_range(run, ALL_LEVELS, temperatures, allow_extrapolation=False, flag=None)
+    pair = (run.metadata or {}).get("dataset", {}).get("pair")
+    mode = (run.metadata or {}).get("options", {}).get("mode", "study")
+    return RateSource(label=f"run {run_dir}", kind="run", temperatures=np.asarray(temperatures, dtype=float),
+                      k_down=kinetics.network_rates(run.network, temperatures), pair=pair,
+                      details={"run": str(run_dir), "mode": mode,
+                               "dataset_sha256": (run.metadata or {}).get("dataset", {}).get("sha256")})
+
+
+def from_table(path, temperatures) -> RateSource:
+    from kvt.data import read_table
+
+    table, raw = read_table(path)
+    down = table.down()
+    wanted = np.asarray(temperatures, dtype=float)
+    available = np.unique(down["T_K"].to_numpy())
+    missing_T = wanted[~np.isin(wanted, available)]
+    if len(missing_T):
+        shown = ", ".join(f"{t:g}" for t in available[:12]) + (" ..." if len(available) > 12 else "")
+        raise KvtError(f"{path} has no rates at {', '.join(f'{t:g}' for t in missing_T)} K; its temperatures are "
+                       f"{shown} K (give --temps from those)")
+    grid = down.pivot(index="T_K", columns="level", values="k_m3_s").reindex(index=wanted, columns=ALL_LEVELS)
+    holes = grid.isna().to_numpy()
+    if holes.any():
+        levels = ALL_LEVELS[holes.any(axis=0)]
+        temps = wanted[holes.any(axis=1)]
+        from kvt.validity import compact_levels
+
+        raise KvtError(f"{path} lacks transitions of levels {compact_levels(levels)} at "
+                       f"{', '.join(f'{t:g}' for t in temps)} K; relaxation needs every transition 1->0 .. "
+                       f"{physics.O2_MAX_LEVEL}->{physics.O2_MAX_LEVEL - 1} at each temperature")
+    import hashlib
+
+    return RateSource(label=f"table {path}", kind="table", temperatures=wanted, k_down=grid.to_numpy(),
+                      pair=table.pair, details={"table": str(path), "layout": table.layout, "units": table.units,
+                                                "sha256": hashlib.sha256(raw).hexdigest()})
+
+
+def load_rates(run_dir=None, table=None, pair=None, temperatures=kinetics.CHECK_TEMPERATURES) -> RateSource:
+    """The rate set of exactly one of ``run_dir``, ``table`` or ``pair`` at ``temperatures``."""
+    temperatures = np.asarray(temperatures, dtype=float)
+    if run_dir is not None:
+        return from_run(run_dir, temperatures)
+    if table is not None:
+        return from_table(table, temperatures)
+    return from_pair(pair, temperatures)
+
+
+@dataclass
+class RelaxResult:
+    source: RateSource
+    solution: kinetics.Relaxation
+    reference: kinetics.Relaxation | None
+    reference_pair: str | None
+    comparison: dict | None
+
+    def tau_table(self, millikan_white: bool = False) -> pd.DataFrame:
+        s = self.solution
+        table = pd.DataFrame({"T_K": s.temperatures, "tau_s": s.tau_s, "p_tau_atm_s": s.p_tau_atm_s})
+        if self.reference is not None:
+            table["tau_ref_s"] = self.reference.tau_s
+            table["tau_rel_err"] = self.comparison["tau_rel_err"]
+            table["ev_max_dev"] = self.comparison["ev_max_dev"]
+        if millikan_white and self.millikan_white_pair:
+            table["p_tau_mw_atm_s"] = kinetics.millikan_white_p_tau(s.temperatures,
+                                                                    physics.pair_partner(self.millikan_white_pair))
+        return table
+
+    @property
+    def millikan_white_pair(self) -> str | None:
+        return self.reference_pair or self.source.pair
+
+    def times(self) -> np.ndarray:
+        """Per-temperature log time grid (nT, ENERGY_POINTS + 1) in s, from 0 and 1e-3 tau to 1e2 tau."""
+        scale = self.solution.tau_s[:, None]
+        return np.concatenate([np.zeros_like(scale), scale * np.geomspace(1e-3, 1e2, ENERGY_POINTS)[None, :]],
+                              axis=1)
+
+    def energy_table(self) -> pd.DataFrame:
+        times = self.times()
+        n_t = times.shape[1]
+        frame = pd.DataFrame({"T_K": np.repeat(self.solution.temperatures, n_t), "t_s": times.ravel(),
+                              "t_over_tau": (times / self.solution.tau_s[:, None]).ravel(),
+                              "ev_norm": self.solution.normalised_energy(times).ravel()})
+        if self.reference is not None:
+            frame["ev_norm_ref"] = self.reference.normalised_energy(times).ravel()
+        return frame
+
+    def population_table(self) -> pd.DataFrame:
+        multiples = np.asarray(POPULATION_TIMES)
+        times = self.solution.tau_s[:, None] * multiples[None, :]
+        x = self.solution.populations(times)  # (nT, nt, L+1)
+        x[:, multiples == 0, :] = self.solution.x0[:, None, :]  # the start is known exactly
+        resolved = (x > self.solution.resolution()[:, None, :]) | (multiples == 0)[None, :, None]
+        n_T, n_t, n_levels = x.shape
+        return pd.DataFrame({
+            "T_K": np.repeat(self.solution.temperatures, n_t * n_levels),
+            "t_s": np.repeat(times.ravel(), n_levels),
+            "t_over_tau": np.tile(np.repeat(multiples, n_levels), n_T),
+            "level": np.tile(np.arange(n_levels), n_T * n_t),
+            "x": x.ravel(),
+            "resolved": resolved.ravel(),
+        })
+
+
+def run(source: RateSource, tv0: float = 300.0, pressure_atm: float = 1.0,
+        reference_pair: str | None = None) -> RelaxResult:
+    """Relax ``source``'s rates; with ``reference_pair``, also FHO-FR's and compare the two."""
+    solution = kinetics.relax(source.k_down, source.temperatures, tv0=tv0, pressure_atm=pressure_atm)
+    reference = comparison = None
+    if reference_pair is not None:
+        physics.check_temperatures(source.temperatures)
+        reference = kinetics.relax(kinetics.fho_rates(reference_pair, source.temperatures), source.temperatures,
+                                   tv0=tv0, pressure_atm=pressure_atm)
+        comparison = kinetics.compare(solution, reference)
+    return RelaxResult(source=source, solution=solution, reference=reference, reference_pair=reference_pair,
+                       comparison=comparison)
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """CSV at full precision; temperatures as written (500, not 5.0e+02)."""
+    frame = frame.copy()
+    frame["T_K"] = frame["T_K"].map(lambda t: f"{t:.10g}")
+    return frame.to_csv(index=False, float_format="%.17g", lineterminator="\n")
+
+
+def write_folder(result: RelaxResult, out, force: bool = False, command=None) -> Path:
+    """tau.csv, energy.csv, populations.csv, relax.json and three PNGs in ``out``, atomically."""
+    from kvt import plots
+    from kvt.rundir import package_versions
+
+    record = {
+        "kvt_version": __version__, "command": command,
+        "source": {"kind": result.source.kind, "label": result.source.label, **result.source.details},
+        "conditions": {"tv0_K": result.solution.tv0, "pressure_atm": result.solution.pressure_atm,
+                       "temperatures_K": result.solution.temperatures.tolist()},
+        "reference": {"kind": "FHO-FR", "pair": result.reference_pair} if result.reference_pair else None,
+        "method": "exact: symmetric eigen-decomposition of the detailed-balanced master equation (kvt.kinetics)",
+        "tau_definition": "first t with (E_v(t) - E_v,eq) / (E_v(0) - E_v,eq) = 1/e",
+        "versions": package_versions(),
+    }
+    with atomic.directory(out, force=force) as tmp:
+        (tmp / "tau.csv").write_text(csv_text(result.tau_table(millikan_white=True)))
+        (tmp / "energy.csv").write_text(csv_text(result.energy_table()))
+        (tmp / "populations.csv").write_text(csv_text(result.population_table()))
+        (tmp / "relax.json").write_text(json.dumps(record, indent=2))
+        plots.save_figure(populations_figure(result), tmp / "populations.png")
+        plots.save_figure(energy_figure(result), tmp / "energy.png")
+        plots.save_figure(millikan_white_figure(result), tmp / "millikan_white.png")
+    return Path(out)
+
+
+def _title(result: RelaxResult) -> str:
+    return f"{result.source.label}, T_v0 = {result.solution.tv0:g} K"
+
+
+def populations_figure(result: RelaxResult, max_panels: int = 4):
+    import matplotlib.pyplot as plt
+
+    temps = result.solution.temperatures
+    chosen = np.unique(np.linspace(0, len(temps) - 1, min(max_panels, len(temps))).round().astype(int))
+    table = result.population_table()
+    fig, axes = plt.subplots(1, len(chosen), figsize=(4.2 * len(chosen), 3.8), squeeze=False, sharey=True)
+    for ax, index in zip(axes[0], chosen):
+        T = temps[index]
+        at_T = table[table["T_K"] == T]
+        for multiple in POPULATION_TIMES:
+            rows = at_T[(at_T["t_over_tau"] == multiple) & at_T["resolved"]]
+            ax.semilogy(rows["level"], rows["x"], marker=".", label=f"t = {multiple:g} τ")
+        ax.semilogy(np.arange(len(result.solution.energies_K)), result.solution.x_eq[index], "k--", lw=1,
+                    label="Boltzmann(T)")
+        ax.set_title(f"T = {T:g} K (τ = {result.solution.tau_s[index]:.3g} s)")
+        ax.set_xlabel("vibrational level n")
+        ax.set_ylim(1e-30, 2)
+    axes[0][0].set_ylabel("population x_n (resolved values)")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle(f"level populations: {_title(result)}", fontsize=9)
+    return fig
+
+
+def energy_figure(result: RelaxResult):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    times = result.times()
+    model = result.solution.normalised_energy(times)
+    reference = result.reference.normalised_energy(times) if result.reference is not None else None
+    for j, T in enumerate(result.solution.temperatures):
+        (line,) = ax.semilogx(times[j, 1:], model[j, 1:], label=f"{T:g} K")
+        if reference is not None:
+            ax.semilogx(times[j, 1:], reference[j, 1:], "--", color=line.get_color(), lw=1)
+    ax.axhline(np.exp(-1), color="grey", lw=0.6, ls=":")
+    ax.set_xlabel("t, s")
+    ax.set_ylabel("(E_v - E_v,eq) / (E_v(0) - E_v,eq)")
+    note = f"; dashed: FHO-FR {result.reference_pair}" if reference is not None else ""
+    ax.set_title(f"vibrational energy: {_title(result)}{note}", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+def millikan_white_figure(result: RelaxResult):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    temps = result.solution.temperatures
+    x = temps ** (-1.0 / 3.0)
+    ax.semilogy(x, result.solution.p_tau_atm_s, "o-", label=result.source.label)
+    if result.reference is not None:
+        ax.semilogy(x, result.reference.p_tau_atm_s, "s--", mfc="none", label=f"FHO-FR {result.reference_pair}")
+    pair = result.millikan_white_pair
+    if pair:
+        line_T = np.geomspace(temps.min(), temps.max(), 100) if len(temps) > 1 else temps
+        ax.semilogy(line_T ** (-1.0 / 3.0), kinetics.millikan_white_p_tau(line_T, physics.pair_partner(pair)),
+                    "k-", lw=1, label=f"Millikan-White, {pair}")
+    ax.set_xlabel("T^(-1/3), K^(-1/3)")
+    ax.set_ylabel("p τ, atm s")
+    ax.set_title(f"relaxation time: {_title(result)}", fontsize=9)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def summary_lines(result: RelaxResult) -> list[str]:
+    """A fixed-width table for the terminal."""
+    table = result.tau_table(millikan_white=True)
+    buffer = io.StringIO()
+    columns = list(table.columns)
+    buffer.write("  ".join(f"{c:>13}" for c in columns) + "\n")
+    for row in table.itertuples(index=False):
+        buffer.write("  ".join(f"{v:>13g}" if c == "T_K" else f"{v:>13.5e}" for c, v in zip(columns, row)) + "\n")
+    return buffer.getvalue().splitlines()

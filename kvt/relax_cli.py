@@ -1,0 +1,72 @@
+"""``kvt relax``: heat-bath vibrational relaxation (library: :mod:`kvt.relax`, :mod:`kvt.kinetics`)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kvt.errors import KvtError
+
+DEFAULT_TEMPS = "500,1000,2000,5000,10000"
+REFERENCES = ("fho",)
+
+
+@click.command("relax")
+@click.option("--run", "run_dir", type=click.Path(), help="Rates from a run directory of `kvt train`.")
+@click.option("--table", type=click.Path(dir_okay=False),
+              help="Rates from a table kvt wrote (kvt export / kvt data generate; long or wide, m^3/s or cm^3/s).")
+@click.option("--pair", help="Rates of the FHO-FR generator for this pair; with --run or --table, the pair whose "
+                             "FHO-FR rates --reference fho compares with [default: the run's or the table's].")
+@click.option("--temps", "temps_spec", default=DEFAULT_TEMPS, show_default=True,
+              help="Bath temperatures in K: 500,1000 or 500:10000:500.")
+@click.option("--tv0", type=float, default=300.0, show_default=True,
+              help="Initial vibrational temperature in K (Boltzmann start); must differ from every T.")
+@click.option("--pressure", type=float, default=1.0, show_default=True, help="Bath pressure in atm (> 0).")
+@click.option("--reference", help="fho: also relax with the FHO-FR rates and compare (tau error, E_v deviation).")
+@click.option("--out", type=click.Path(file_okay=False),
+              help="Write tau.csv, energy.csv, populations.csv, relax.json and figures to this folder.")
+@click.option("--force", is_flag=True, help="Replace an existing --out folder written by kvt relax.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the relaxation times as CSV.")
+def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force, as_csv):
+    """Isothermal heat-bath relaxation of O2 vibration, solved exactly (eigen-decomposition of the master equation)."""
+    from pathlib import Path
+
+    from kvt import atomic
+    from kvt import relax as relaxation
+    from kvt.grid import parse_temperatures
+    from kvt.physics import pair_partner
+
+    if run_dir and table:
+        raise KvtError("give one of --run DIR, --table FILE or --pair P as the rate set, not both --run and --table")
+    if not (run_dir or table or pair):
+        raise KvtError("give a rate set: --run DIR, --table FILE or --pair P (O2-O2, O2-O, O2-Ar)")
+    if reference is not None and reference not in REFERENCES:
+        raise KvtError(f"unknown reference '{reference}'; valid references: {', '.join(REFERENCES)}")
+    if pair:
+        pair_partner(pair)
+        if (run_dir or table) and reference is None:
+            raise KvtError("--pair with --run or --table names the FHO-FR reference; add --reference fho")
+    temps = parse_temperatures(temps_spec)
+    if out:
+        atomic.refuse_existing(Path(out), force)
+    source = relaxation.load_rates(run_dir=run_dir, table=table, pair=None if (run_dir or table) else pair,
+                                   temperatures=temps)
+    reference_pair = None
+    if reference == "fho":
+        reference_pair = pair or source.pair
+        if reference_pair is None:
+            raise KvtError(f"--reference fho needs a pair, and the {source.kind} names none; add --pair "
+                           f"(O2-O2, O2-O, O2-Ar)")
+    result = relaxation.run(source, tv0=tv0, pressure_atm=pressure, reference_pair=reference_pair)
+    if as_csv:
+        columns = list(relaxation.TAU_COLUMNS) + (list(relaxation.REFERENCE_COLUMNS) if reference_pair else [])
+        click.echo(relaxation.csv_text(result.tau_table().loc[:, columns]), nl=False)
+    else:
+        click.echo(f"heat-bath relaxation: {source.label}, T_v0 {tv0:g} K, p {pressure:g} atm"
+                   + (f"; reference FHO-FR {reference_pair}" if reference_pair else ""))
+        for line in relaxation.summary_lines(result):
+            click.echo(line)
+    if out:
+        relaxation.write_folder(result, out, force=force, command=["kvt", *sys.argv[1:]])
+        click.echo(f"wrote tau.csv, energy.csv, populations.csv, relax.json and 3 figures to {out}", err=True)

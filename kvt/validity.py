@@ -1,0 +1,114 @@
+"""Physical validity of a trained network's rates: non-positive predictions and relaxation times.
+
+Every path by which rates leave kvt (``kvt predict``, ``kvt export``, ``kvt relax``)
+refuses k <= 0 unless the user asks for it; ``kvt train`` reports where they are and how
+far the network's heat-bath relaxation time is from the FHO-FR rates' (:mod:`kvt.kinetics`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kvt import kinetics, physics
+from kvt.errors import KvtError
+
+NONPHYSICAL_FLAG = "--allow-nonphysical"
+DENSE_T_STEP_K = 10.0
+
+
+def compact_levels(levels) -> str:
+    """[1, 2, 3, 7, 9, 10] -> '1-3, 7, 9-10'."""
+    levels = sorted(int(i) for i in set(np.asarray(levels).ravel().tolist()))
+    runs, start = [], None
+    for index, level in enumerate(levels):
+        if start is None:
+            start = level
+        if index + 1 == len(levels) or levels[index + 1] != level + 1:
+            runs.append(f"{start}" if start == level else f"{start}-{level}")
+            start = None
+    return ", ".join(runs)
+
+
+def nonphysical_region(level, T, k) -> dict:
+    """Count and (level, T) region of the rates that are <= 0 or not finite."""
+    level, T, k = (np.asarray(a).ravel() for a in (level, T, k))
+    bad = ~(np.isfinite(k) & (k > 0))
+    region = {"count": int(bad.sum()), "points": int(len(k)), "fraction": float(bad.mean()) if len(k) else 0.0}
+    if bad.any():
+        region["levels"] = compact_levels(level[bad])
+        region["T_K"] = [float(T[bad].min()), float(T[bad].max())]
+        by_temperature = {}
+        for value in np.unique(T[bad]):
+            by_temperature[float(value)] = int(np.count_nonzero(bad & (T == value)))
+        region["transitions_at_worst_T"] = max(by_temperature.values())
+    return region
+
+
+def describe_region(region: dict) -> str:
+    if not region["count"]:
+        return "none"
+    lo, hi = region["T_K"]
+    return (f"{region['count']} of {region['points']} points ({100 * region['fraction']:.1f} %), "
+            f"levels {region['levels']}, {lo:g}..{hi:g} K")
+
+
+def refuse_nonphysical(level, T, k, action: str) -> None:
+    """One KvtError naming how many rates are <= 0, at which levels and temperatures."""
+    region = nonphysical_region(level, T, k)
+    if region["count"]:
+        lo, hi = region["T_K"]
+        raise KvtError(f"the network gives k <= 0 (or not finite) at {region['count']} of {region['points']} points "
+                       f"(levels {region['levels']} at {lo:g}..{hi:g} K), which no kinetics code can use; "
+                       f"train with --mode accurate, which avoids them, or pass {NONPHYSICAL_FLAG} to {action} "
+                       f"them anyway")
+
+
+def dense_temperatures(lo: float, hi: float, step: float = DENSE_T_STEP_K) -> np.ndarray:
+    """lo, lo + step, ... up to and including hi."""
+    temps = np.arange(lo, hi, step)
+    return np.unique(np.append(temps, hi))
+
+
+def dense_grid_region(network) -> dict:
+    """Non-positive predictions on every trained level x temperatures 10 K apart over the trained range."""
+    lo_level, hi_level = (int(v) for v in network.level_range)
+    temps = dense_temperatures(*network.temperature_range)
+    levels = np.arange(lo_level, hi_level + 1)
+    grid_levels, grid_temps = (a.ravel() for a in np.meshgrid(levels, temps, indexing="ij"))
+    region = nonphysical_region(grid_levels, grid_temps, network.predict_k(grid_levels, grid_temps))
+    region["grid"] = {"levels": [lo_level, hi_level], "T_K": [float(temps[0]), float(temps[-1])],
+                      "T_step_K": DENSE_T_STEP_K}
+    return region
+
+
+def relaxation_check(network, pair: str, temperatures=kinetics.CHECK_TEMPERATURES, tv0: float = 300.0) -> dict:
+    """Heat-bath tau of the network's rates against FHO-FR's at each temperature, or why it cannot be had."""
+    lo_level, hi_level = (int(v) for v in network.level_range)
+    if (lo_level, hi_level) != (1, physics.O2_MAX_LEVEL):
+        return {"skipped": f"the run covers levels {lo_level}..{hi_level}; relaxation needs 1..{physics.O2_MAX_LEVEL}"}
+    t_lo, t_hi = network.temperature_range
+    temperatures = np.asarray([t for t in temperatures if t_lo <= t <= t_hi], dtype=float)
+    if not len(temperatures):
+        return {"skipped": f"no check temperature lies in the trained range {t_lo:g}..{t_hi:g} K"}
+    reference = kinetics.relax(kinetics.fho_rates(pair, temperatures), temperatures, tv0=tv0)
+    rates = kinetics.network_rates(network, temperatures)
+    good = np.all(np.isfinite(rates) & (rates > 0), axis=1)
+    rows = []
+    model = kinetics.relax(rates[good], temperatures[good], tv0=tv0) if good.any() else None
+    comparison = None
+    if model is not None:
+        good_reference = kinetics.relax(kinetics.fho_rates(pair, temperatures[good]), temperatures[good], tv0=tv0)
+        comparison = kinetics.compare(model, good_reference)
+    index = 0
+    for j, T in enumerate(temperatures):
+        row = {"T_K": float(T), "tau_ref_s": float(reference.tau_s[j])}
+        if good[j]:
+            row.update(tau_s=float(model.tau_s[index]), tau_rel_err=float(comparison["tau_rel_err"][index]),
+                       ev_max_dev=float(comparison["ev_max_dev"][index]))
+            index += 1
+        else:
+            row.update(tau_s=None, tau_rel_err=None, ev_max_dev=None,
+                       note=f"{int(np.count_nonzero(~(rates[j] > 0)))} transitions have k <= 0")
+        rows.append(row)
+    return {"pair": pair, "tv0_K": tv0, "reference": "FHO-FR", "temperatures": rows}
+
