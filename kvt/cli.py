@@ -205,9 +205,12 @@ def _dataset_option(pair, data_file):
                    "see docs/scaling-out.md).")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory [default: runs/<data>-<optimizer>-<time>].")
 @click.option("--force", is_flag=True, help="Replace an existing --out directory.")
+@click.option("--allow-implausible", is_flag=True, help="Accept a --data table whose k or T lie outside the "
+                                                     "plausibility bounds (see the README's Data section).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
-                  seed, schedule, min_lr, finish, finish_iterations, precision, strategy, out, force, quiet):
+                  seed, schedule, min_lr, finish, finish_iterations, precision, strategy, out, force,
+                  allow_implausible, quiet):
     """Train the network and write a run directory."""
     _quiet_tensorflow_import()
     from kvt import atomic
@@ -218,7 +221,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
                          opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
                          val_fraction=val_fraction, patience=patience, units=units, seed=seed,
                          schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
-                         precision=precision, strategy=strategy).resolved()
+                         precision=precision, strategy=strategy, allow_implausible=allow_implausible).resolved()
     config.optimizer_hyperparameters()
     from kvt import distributed
 
@@ -231,7 +234,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     from kvt.rundir import save_run
     from kvt.training import train
 
-    load_dataset(config.data)
+    load_dataset(config.data, config.allow_implausible)
     chief = task is None or task.is_chief
     result = train(config, verbose=not quiet and chief)
     if not chief:  # under multi-worker only the chief writes the run directory

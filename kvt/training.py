@@ -99,6 +99,7 @@ class TrainConfig:
     finish_iterations: int | None = None
     precision: str | None = None  # "float32" or "float64"
     strategy: str = "default"  # tf.distribute strategy: default, mirrored, multi-worker (kvt.distributed)
+    allow_implausible: bool = False  # accept a user table whose k or T lie outside kvt.data's bounds
 
     def resolved(self) -> "TrainConfig":
         """A copy with every None replaced by the mode's default, validated."""
@@ -353,7 +354,7 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
     """Load (unless given), transform and split the data of a resolved ``config``."""
     from kvt.preprocessing import LogSpaceTransform
 
-    dataset = dataset if dataset is not None else load_dataset(config.data)
+    dataset = dataset if dataset is not None else load_dataset(config.data, config.allow_implausible)
     frame = dataset.frame
     features = frame.loc[:, list(FEATURES)].to_numpy(dtype=float)
     k_true = frame["k_m3_s"].to_numpy(dtype=float)
@@ -440,7 +441,7 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
 
     hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
     distributed.check_optimizer(config.strategy, config.optimizer)
-    dataset = load_dataset(config.data)
+    dataset = load_dataset(config.data, config.allow_implausible)
     frame = dataset.frame
 
     from kvt.inference import export_weights
