@@ -382,3 +382,29 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, allo
         "    end do",
         f"  end function {p}_rates",
         f"end module {p}_rates_module", ""])
+
+
+# ---------------------------------------------------------------- one entry point for `kvt export`
+SOLVER_FORMATS = ("c-header", "fortran", "fho-poly")
+
+
+def export_text(run, fmt: str, prefix: str = "kvt", allow_nonphysical: bool = False) -> tuple[str, list[str]]:
+    """The file text of ``fmt`` (one of SOLVER_FORMATS) for an opened run, and the lines to report to the user."""
+    source = f"run directory {run.path}"
+    if fmt == "c-header":
+        return c_header(run.network, prefix, source, allow_nonphysical), []
+    if fmt == "fortran":
+        return fortran_module(run.network, prefix, source, allow_nonphysical), []
+    if fmt != "fho-poly":
+        raise KvtError(f"unknown solver format '{fmt}'; valid: {', '.join(SOLVER_FORMATS)}")
+    from kvt import fho_poly
+
+    result = fho_poly.fit_network(run.network)
+    report = [f"fho-poly fit of {len(result.levels)} transitions on {result.temperatures.size} temperatures "
+              f"({result.temperatures[0]:g}-{result.temperatures[-1]:g} K), vs the network: {fho_poly.summary(result)}"]
+    reference = None
+    pair = run.network.spec.get("pair")
+    if pair in physics.PAIRS:
+        reference = fho_poly.fit_exact(pair, result.levels, result.temperatures)
+        report.append(f"the same form fitted to exact FHO-FR data of {pair}: {fho_poly.summary(reference)}")
+    return fho_poly.to_csv(result, source, run.network, reference), report
