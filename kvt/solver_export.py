@@ -205,11 +205,13 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, allow_nonp
             "    int j, i, o, status;",
             f"    if (k_down == NULL) return {P}_ERR_NULL;",
             f"    if (!(T >= {P}_T_MIN_K && T <= {P}_T_MAX_K)) return {P}_ERR_T_RANGE; /* also NaN */",
-            f"    status = {P}_OK;",
-            f"    for (j = 0; j < {P}_N_TRANSITIONS; j++) {{",
-            f"        lv = (double)({P}_LEVEL_MIN + j);"]
-    body += [f"        x[{f}] = ({expr}) * {p}_feature_scale_[{f}] + {p}_feature_shift_[{f}];"
-             for f, expr in enumerate(code.c)]
+            f"    status = {P}_OK;"]
+    # features that do not read the level are the same for every transition: computed once per call
+    level_free = [not re.search(r"\blv\b", expr) for expr in code.c]
+    feature = "x[{f}] = ({expr}) * {p}_feature_scale_[{f}] + {p}_feature_shift_[{f}];"
+    body += ["    " + feature.format(f=f, expr=expr, p=p) for f, expr in enumerate(code.c) if level_free[f]]
+    body += [f"    for (j = 0; j < {P}_N_TRANSITIONS; j++) {{", f"        lv = (double)({P}_LEVEL_MIN + j);"]
+    body += ["        " + feature.format(f=f, expr=expr, p=p) for f, expr in enumerate(code.c) if not level_free[f]]
     body += [f"        h0[{n}] = x[{index}];" for n, index in enumerate(network.network_inputs)]
     src, dst = "h0", "h1"
     for number, (weights, bias, activation) in enumerate(network.layers):
