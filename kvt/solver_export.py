@@ -52,7 +52,8 @@ def feature_code(kind: str) -> FeatureCode:
         raise KvtError(f"cannot generate solver code for features.kind {kind!r}; supported: {', '.join(FEATURE_CODE)}")
     code = FEATURE_CODE[kind]
     if kind in FEATURE_SETS and len(code.c) != len(FEATURE_SETS[kind]):
-        raise KvtError(f"FEATURE_CODE[{kind!r}] has {len(code.c)} features, the weights format {len(FEATURE_SETS[kind])}")
+        raise KvtError(f"FEATURE_CODE[{kind!r}] has {len(code.c)} features, the weights format "
+                       f"{len(FEATURE_SETS[kind])}")
     return code
 
 
