@@ -411,13 +411,15 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
                    f"{row.T_K:>9g}  {row.k_m3_s:>14.6e}")
 
 
-EXPORT_FORMATS = ("csv", "weights", "weights-text")
+EXPORT_FORMATS = ("csv", "weights", "weights-text", "c-header", "fortran", "fho-poly")
 
 
 @main.command("export")
 @click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
 @click.option("--format", "fmt", default="csv", show_default=True,
-              help="csv: a k_VT table; weights: the network as JSON; weights-text: plain text for examples/kvt_eval.c.")
+              help="csv: a k_VT table; weights: the network as JSON; weights-text: plain text for examples/kvt_eval.c; "
+                   "c-header: a C99 header; fortran: a Fortran 2008 module; fho-poly: per-transition fits in the "
+                   "SPbU solver's form (docs/solver-exports.md).")
 @click.option("--levels", "levels_spec", default="1-35", show_default=True, help="csv: levels.")
 @click.option("--temps", "temps_spec", default="250:10000:10", show_default=True, help="csv: temperatures in K.")
 @click.option("--layout", default="wide", show_default=True, help="csv: wide (a column per transition) or long.")
@@ -427,16 +429,24 @@ EXPORT_FORMATS = ("csv", "weights", "weights-text")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("--allow-extrapolation", is_flag=True, help="csv: export outside the trained range (with a warning).")
+@click.option("--prefix", help="c-header, fortran: C identifier of the function and macros (<prefix>_rates) "
+                               "[default: kvt].")
 @click.option("--allow-nonphysical", is_flag=True,
-              help="Write rates <= 0 instead of refusing; the file's header says so.")
+              help="csv, c-header, fortran: write rates <= 0 (or a network that gives them) instead of refusing; "
+                   "the file's header says so.")
 def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, direction, output, force,
-                   allow_extrapolation, allow_nonphysical):
-    """Write a k_VT table for a CFD code, or the network's weights."""
+                   allow_extrapolation, prefix, allow_nonphysical):
+    """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly)."""
     from kvt import atomic, tables
     from kvt.predict import LAYOUTS, UNITS, export_table
+    from kvt.solver_export import SOLVER_FORMATS, check_prefix, export_text
 
     if fmt not in EXPORT_FORMATS:
         raise KvtError(f"unknown format '{fmt}'; valid formats: {', '.join(EXPORT_FORMATS)}")
+    if prefix is not None and fmt not in ("c-header", "fortran"):
+        raise KvtError(f"--prefix applies to --format c-header and fortran, not {fmt}")
+    if fmt in ("c-header", "fortran"):
+        check_prefix("kvt" if prefix is None else prefix, fortran=fmt == "fortran")
     if layout not in LAYOUTS:
         raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
     if units not in UNITS:
@@ -448,6 +458,14 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
     if fmt == "weights":
         atomic.write_text(output, json.dumps(run.network.spec, indent=1), force=force)
         click.echo(f"wrote the network of {run_dir} to {output}", err=True)
+        return
+    if fmt in SOLVER_FORMATS:
+        text, report = export_text(run, fmt, prefix="kvt" if prefix is None else prefix,
+                                   allow_nonphysical=allow_nonphysical)
+        atomic.write_text(output, text, force=force)
+        for line in report:
+            click.echo(line)
+        click.echo(f"wrote the network of {run_dir} as {fmt} to {output}", err=True)
         return
     if fmt == "weights-text":
         from kvt.inference import to_text

@@ -1,0 +1,159 @@
+"""Speed of the exported C header (`kvt export --format c-header`) against numpy and FHO-FR.
+
+The work is what a CFD cell asks for: every transition (35) at one temperature per call, for
+many temperatures spread over the trained range. Measured side by side in one run, on one core
+(the process is pinned with os.sched_setaffinity and BLAS is limited to one thread), for an
+accurate-mode network (32 units, the mode's default) and a study-mode one (64 units):
+
+* kvt_rates from the header, compiled with cc -O2, with k_up (both directions) and with k_up = NULL
+* numpy Network.predict_k, one temperature per call (35 points) and one batch of every point
+* the FHO-FR generator kvt.physics.rate_coefficient, one temperature per call and one batch
+
+Rates per second = transitions x calls / s (k_down only; the k_up line computes twice as many
+numbers). Steady-state numbers are the best of 5 timed loops after a warm-up (C: the two variants
+alternate in one process); the start-up lines
+(first call in a fresh C process, a fresh Python process that imports kvt, opens the run and
+predicts once, and the compile) are reported separately.
+
+    python benchmarks/c_header_speed.py
+"""
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from kvt.cli import _quiet_tensorflow_import  # noqa: E402
+
+_quiet_tensorflow_import()
+
+from kvt import physics  # noqa: E402
+from kvt.rundir import open_run, save_run  # noqa: E402
+from kvt.solver_export import c_header  # noqa: E402
+from kvt.training import TrainConfig, train  # noqa: E402
+
+CALLS = 20_000  # kvt_rates calls per timed C loop
+PY_CALLS = 2_000  # predict_k / rate_coefficient calls per timed Python loop
+
+DRIVER = r"""
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "bench_rates.h"
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+int main(int argc, char **argv) {
+    long calls, n;
+    int r, with_up;
+    double kd[BENCH_N_TRANSITIONS], ku[BENCH_N_TRANSITIONS], sum = 0.0, t0, first, best[2] = {1e30, 1e30};
+    double span = BENCH_T_MAX_K - BENCH_T_MIN_K;
+    if (argc != 2) return 2;
+    calls = atol(argv[1]);
+    t0 = now();
+    if (bench_rates(BENCH_T_MIN_K + 0.37 * span, kd, NULL) != BENCH_OK) return 1;
+    first = now() - t0;
+    for (r = 0; r < 12; r++) {  /* alternating k_up = NULL / k_up; rounds 0 and 1 are the warm-up */
+        with_up = r % 2;
+        t0 = now();
+        for (n = 0; n < calls; n++) {
+            double T = BENCH_T_MIN_K + span * (double)(n % 1000) / 999.0;
+            if (bench_rates(T, kd, with_up ? ku : NULL) != BENCH_OK) return 1;
+            sum += kd[n % BENCH_N_TRANSITIONS];
+        }
+        t0 = now() - t0;
+        if (r > 1 && t0 < best[with_up]) best[with_up] = t0;
+    }
+    printf("%.9e %.9e %.9e %d %.6e\n", best[0], best[1], first, BENCH_N_TRANSITIONS, sum);
+    return 0;
+}
+"""
+
+
+def best_time(fn, repeats=5):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def wall(command, **kwargs):
+    start = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True, **kwargs)
+    return time.perf_counter() - start, done.stdout
+
+
+def main():
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, pinned to one ({platform.platform()}), "
+          f"python {sys.version.split()[0]}, numpy {np.__version__}, {cc}")
+    print(f"C: {CALLS} calls per timed loop; Python: {PY_CALLS} calls per timed loop; "
+          "rates/s = transitions x calls / s\n")
+    with tempfile.TemporaryDirectory() as root:
+        root = Path(root)
+        for mode, options in (("accurate", {"epochs": 200, "finish_iterations": 50}), ("study", {"epochs": 30})):
+            path = save_run(train(TrainConfig(data="O2-Ar", mode=mode, **options)), root / mode)
+            network = open_run(path).network
+            folder = root / f"{mode}-c"
+            folder.mkdir()
+            (folder / "bench_rates.h").write_text(c_header(network, prefix="bench", source=str(path),
+                                                           allow_nonphysical=True))
+            (folder / "bench.c").write_text(DRIVER)
+            t_compile, _ = wall(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o",
+                                 "bench", "bench.c", "-lm"], cwd=folder)
+            _, out = wall(["./bench", str(CALLS)], cwd=folder)
+            best_null, best_up, first, n_tr, _ = out.split()
+            results = {0: (float(best_null), float(first)), 1: (float(best_up), float(first))}
+            n_tr = int(n_tr)
+            t_start, _ = wall(["./bench", "1"], cwd=folder)
+            levels = np.arange(1, n_tr + 1)
+            lo, hi = network.temperature_range
+            temps = lo + (hi - lo) * (np.arange(PY_CALLS) % 1000) / 999.0
+            big_l, big_t = np.repeat(levels, temps.size), np.tile(temps, levels.size)
+
+            def per_call(fn):
+                return lambda: [fn(levels, t) for t in temps]
+
+            t_np_call = best_time(per_call(network.predict_k))
+            t_np_batch = best_time(lambda: network.predict_k(big_l, big_t))
+            t_fho_call = best_time(per_call(lambda lv, t: physics.rate_coefficient(lv, t, "Ar")), repeats=3)
+            t_fho_batch = best_time(lambda: physics.rate_coefficient(big_l, big_t, "Ar"), repeats=3)
+            code = (f"from kvt.rundir import open_run; open_run(r'{path}').network.predict_k("
+                    f"list(range(1, {n_tr + 1})), 1234.5)")
+            t_py_start = min(wall([sys.executable, "-c", code])[0] for _ in range(3))
+
+            c_rate = n_tr * CALLS / results[0][0]
+            rows = [("C kvt_rates, k_up = NULL", c_rate),
+                    ("C kvt_rates, with k_up", n_tr * CALLS / results[1][0]),
+                    ("numpy predict_k, one T per call", n_tr * PY_CALLS / t_np_call),
+                    ("numpy predict_k, one batch", n_tr * PY_CALLS / t_np_batch),
+                    ("FHO-FR generator, one T per call", n_tr * PY_CALLS / t_fho_call),
+                    ("FHO-FR generator, one batch", n_tr * PY_CALLS / t_fho_batch)]
+            layers = " -> ".join(f"{w.shape[0]}x{w.shape[1]} {a}" for w, _, a in network.layers)
+            print(f"{mode} network ({layers}), {n_tr} transitions; steady state:")
+            for name, rate in rows:
+                print(f"  {name:<34} {rate / 1e6:9.3f} M rates/s   {1e6 * n_tr / rate:9.3f} us per 35-rate call"
+                      f"   C (k_up = NULL) is {c_rate / rate:8.1f}x faster")
+            print("  start-up (not steady state):")
+            print(f"    first kvt_rates call in a fresh process      {results[0][1] * 1e6:9.2f} us")
+            print(f"    whole C process, one call (exec + call)      {t_start * 1e3:9.2f} ms")
+            print(f"    fresh Python: import kvt, open run, predict  {t_py_start * 1e3:9.2f} ms")
+            print(f"    cc -O2 compile of the driver and header      {t_compile * 1e3:9.2f} ms\n")
+
+
+if __name__ == "__main__":
+    main()

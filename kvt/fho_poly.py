@@ -1,0 +1,134 @@
+"""The FHO-poly export: per-transition fits k_i(T) = exp(c_i * sum_{j=0..5} a_ij * T^(-j/3)).
+
+This is the per-level form in which the SPbU state-to-state solver reads its FHO-FR-reg
+rate coefficients: ln k is a polynomial of degree 5 in T^(-1/3). The polynomial's
+coefficients b_ij = c_i * a_ij are fitted by least squares to ln k on a dense grid of the
+network's trained temperature range; the split into c_i and a_ij is not unique, and kvt
+normalises it with a_i0 = 1 (so c_i = b_i0, the fit's ln k as T -> infinity, and
+a_ij = b_ij / b_i0). The form is much less flexible than the network: even exact FHO-FR
+data fit it only to several per cent (see :func:`fit_exact`).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from kvt import __version__, physics
+from kvt.errors import KvtError
+from kvt.solver_export import dense_temperatures, nonphysical_points, trained_levels
+
+N_TERMS = 6  # j = 0..5
+COLUMNS = ("level_from", "level_to", "c", *(f"a{j}" for j in range(N_TERMS)))
+
+
+def powers(temperatures) -> np.ndarray:
+    """The fit's basis T^(-j/3), j = 0..5: shape (n_T, 6)."""
+    t = np.asarray(temperatures, dtype=float)
+    return np.column_stack([t ** (-j / 3.0) for j in range(N_TERMS)])
+
+
+def evaluate(c, a, temperatures) -> np.ndarray:
+    """k_i(T) = exp(c_i * sum_j a_ij T^(-j/3)) for every transition i and temperature: shape (n_levels, n_T)."""
+    c, a = np.asarray(c, dtype=float), np.asarray(a, dtype=float)
+    return np.exp(c[:, None] * (a @ powers(temperatures).T))
+
+
+@dataclass(frozen=True)
+class PolyFit:
+    """FHO-poly coefficients of every transition and their relative error against the fitted rates."""
+
+    levels: np.ndarray  # upper levels i of i -> i-1
+    c: np.ndarray  # (n_levels,)
+    a: np.ndarray  # (n_levels, 6), a[:, 0] == 1
+    temperatures: np.ndarray
+    rel_error: np.ndarray  # (n_levels, n_T): |k_fit / k - 1|
+
+    @property
+    def max_error(self) -> float:
+        return float(self.rel_error.max())
+
+    @property
+    def worst(self) -> tuple[int, float]:
+        """(level, T in K) of the largest relative error."""
+        row, column = np.unravel_index(np.argmax(self.rel_error), self.rel_error.shape)
+        return int(self.levels[row]), float(self.temperatures[column])
+
+    @property
+    def per_level_max(self) -> np.ndarray:
+        return self.rel_error.max(axis=1)
+
+
+def fit(levels, temperatures, k) -> PolyFit:
+    """Least-squares fit of ln k (shape (n_levels, n_T), all > 0) by a degree-5 polynomial in T^(-1/3)."""
+    levels, temperatures = np.asarray(levels), np.asarray(temperatures, dtype=float)
+    k = np.asarray(k, dtype=float)
+    if not np.all(np.isfinite(k) & (k > 0)):
+        raise KvtError("the FHO-poly fit needs k > 0 and finite at every point")
+    x = temperatures ** (-1.0 / 3.0)
+    # Polynomial.fit maps x onto [-1, 1] (the raw basis has condition number ~1e8); convert() returns
+    # the coefficients of the plain powers x^j = T^(-j/3).
+    b = np.array([np.polynomial.Polynomial.fit(x, np.log(row), N_TERMS - 1).convert().coef for row in k])
+    if b.shape[1] < N_TERMS:  # convert() drops trailing zero coefficients
+        b = np.pad(b, ((0, 0), (0, N_TERMS - b.shape[1])))
+    if np.any(np.abs(b[:, 0]) < 1e-12 * np.abs(b).max(axis=1)):
+        raise KvtError("cannot normalise the FHO-poly fit with a0 = 1: a constant term is zero")
+    c = b[:, 0].copy()
+    a = b / c[:, None]
+    rel = np.abs(evaluate(c, a, temperatures) / k - 1.0)
+    return PolyFit(levels=levels, c=c, a=a, temperatures=temperatures, rel_error=rel)
+
+
+def fit_network(network) -> PolyFit:
+    """FHO-poly fit of every trained transition of ``network`` on every 5 K of its trained range.
+
+    Refuses (``KvtError``) a network with k <= 0 or non-finite anywhere on that grid, since ln k is fitted.
+    """
+    found = nonphysical_points(network)
+    if found is not None:
+        raise KvtError(f"the network gives {found.describe()}; fho-poly fits ln k and needs k > 0 everywhere; "
+                       f"retrain with --mode accurate, whose log-space target avoids them")
+    levels, temperatures = trained_levels(network), dense_temperatures(network)
+    k = network.predict_k(np.repeat(levels, temperatures.size), np.tile(temperatures, levels.size))
+    return fit(levels, temperatures, k.reshape(levels.size, temperatures.size))
+
+
+def fit_exact(pair: str, levels, temperatures) -> PolyFit:
+    """The same fit to exact FHO-FR rates of ``pair`` (``kvt.physics.rate_coefficient``): the form's own error."""
+    partner = physics.pair_partner(pair)
+    levels, temperatures = np.asarray(levels), np.asarray(temperatures, dtype=float)
+    return fit(levels, temperatures, physics.rate_coefficient(levels[:, None], temperatures[None, :], partner))
+
+
+def summary(fit_result: PolyFit) -> str:
+    level, T = fit_result.worst
+    return (f"max relative error {fit_result.max_error:.3e} (worst: level {level}, {T:g} K); "
+            f"median over transitions of their max {np.median(fit_result.per_level_max):.3e}")
+
+
+def to_csv(fit_result: PolyFit, source: str, network=None, reference: PolyFit | None = None) -> str:
+    """The CSV text: a ``#`` header, then one row per transition with 17 significant digits."""
+    t = fit_result.temperatures
+    spec = network.spec if network is not None else {}
+    header = [
+        f"kvt {__version__} fho-poly: per-transition fit in the FHO-FR-reg form of the SPbU state-to-state solver",
+        "k(level_from -> level_to, T) = exp(c * sum_{j=0..5} a_j * T^(-j/3)); T in K, k in m^3/s",
+        "normalisation: a0 = 1 (c = the fitted ln k as T -> infinity; a_j = b_j / c for the fitted ln k "
+        "coefficients b_j; the split into c and a_j is not unique)",
+        f"valid for {t.min():g} <= T <= {t.max():g} K only (the trained range); do not extrapolate",
+        f"fit: least squares on ln k at {t.size} temperatures ({t[1] - t[0]:g} K apart) of {source}; "
+        f"vs the network: {summary(fit_result)}",
+    ]
+    if reference is not None:
+        header.append(f"the same form fitted to exact FHO-FR data of the pair on the same grid: {summary(reference)}")
+    if spec:
+        header.append(f"network: pair {spec.get('pair')}, mode {spec.get('mode')}, "
+                      f"dataset sha256 {spec.get('dataset_sha256')}")
+    buffer = io.StringIO()
+    buffer.write("".join(f"# {line}\n" for line in header))
+    buffer.write(",".join(COLUMNS) + "\n")
+    for level, c, a in zip(fit_result.levels, fit_result.c, fit_result.a):
+        buffer.write(",".join([str(int(level)), str(int(level) - 1), *(f"{v:.17g}" for v in (c, *a))]) + "\n")
+    return buffer.getvalue()
