@@ -138,6 +138,10 @@ def _refuse(path: Path, reason: str) -> KvtError:
     return KvtError(f"will not replace {path}: {reason}")
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
 def _is_within(inner: Path, outer: Path) -> bool:
     return inner == outer or outer in inner.parents
 
@@ -188,7 +192,7 @@ def check(path: str | os.PathLike, kind: str | None = None, force: bool = False,
         if found is None and any(path.iterdir()):
             raise _refuse(path, f"kvt did not write it (it has no {MARKER}); give a new or empty folder")
         if found is not None and found != kind:
-            raise _refuse(path, f"it is a kvt {found} folder, not a {kind} folder")
+            raise _refuse(path, f"it is a kvt {found} folder, not {_a(kind)} folder")
     if not force:
         raise KvtError(exists or f"{path} already exists; pass --force to overwrite it")
 
@@ -352,7 +356,7 @@ def directory(path: str | os.PathLike, kind: str, force: bool = False, inputs=()
     if resume:
         found = kind_of(path) if path.is_dir() else None
         if found is not None and found != kind:
-            raise _refuse(path, f"it is a kvt {found} folder, not a {kind} folder")
+            raise _refuse(path, f"it is a kvt {found} folder, not {_a(kind)} folder")
         for item in inputs:
             if os.path.lexists(item) and _is_within(Path(item).resolve(), path.resolve()):
                 raise _refuse(path, f"it holds {item}, an input of this command")
