@@ -149,7 +149,7 @@ def test_bench_killed_while_replacing_keeps_the_previous_benchmark(place):
 
 def test_tune_killed_before_its_swap_keeps_the_previous_search(place):
     before = snapshot(place)
-    killed([*TUNE, "--seed", "1", "--out", place / "tune", "--force"], "file-written:2")
+    killed([*TUNE, "--seed", "1", "--out", place / "tune", "--force"], "file-written:3")
     assert visible(place) == before
     (partial,) = leftovers(place)  # the new search: its trial table written, its best run not yet
     assert (place / partial / "trials.csv").is_file() and not (place / partial / "best_run").exists()
