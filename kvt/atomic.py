@@ -352,14 +352,15 @@ def directory(path: str | os.PathLike, kind: str, force: bool = False, inputs=()
     resumed) while an existing one is still replaced by a swap.
     """
     path = Path(path)
-    clean_leftovers(path.parent if path.parent.is_dir() else Path("."))
+    if path.parent.is_dir():
+        clean_leftovers(path.parent)
     if resume:
         found = kind_of(path) if path.is_dir() else None
         if found is not None and found != kind:
-            raise _refuse(path, f"it is a kvt {found} folder, not {_a(kind)} folder")
+            raise KvtError(f"cannot resume {path}: it is a kvt {found} folder, not {_a(kind)} folder")
         for item in inputs:
             if os.path.lexists(item) and _is_within(Path(item).resolve(), path.resolve()):
-                raise _refuse(path, f"it holds {item}, an input of this command")
+                raise KvtError(f"cannot resume {path}: it holds {item}, an input of this command")
         if read_marker(path) is None:
             write_marker(path, kind)
         yield path

@@ -265,3 +265,56 @@ def test_relax_is_a_known_kind(tmp_path):
     assert atomic.kind_of(tmp_path / "relax") == "relax"
     with pytest.raises(ValueError, match="unknown artifact kind 'relaxation'"):
         atomic.check(tmp_path / "relax", "relaxation")
+
+
+def test_force_onto_a_link_or_a_file_is_refused(runner, run, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(run, target_is_directory=True)
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    before = snapshot(tmp_path), snapshot(run)
+    result = runner.invoke(main, ["train", *TINY, "--out", str(link), "--force"])
+    assert error_line(result) == f"Error: will not replace {link}: it is a symbolic link"
+    result = runner.invoke(main, ["evaluate", "--run", str(run), "--out", str(afile), "--force"])
+    assert error_line(result) == f"Error: Invalid value for '--out': Directory '{afile}' is a file."
+    assert (snapshot(tmp_path), snapshot(run)) == before
+
+
+def test_plot_may_redraw_a_figure_of_its_run(runner, run):
+    png = run / "k_level_3.png"
+    assert runner.invoke(main, ["plot", "--run", str(run), "--level", "3"]).exit_code == 0
+    first = png.stat().st_ino
+    assert error_line(runner.invoke(main, ["plot", "--run", str(run), "--level", "3"])) == (
+        f"Error: {png} already exists; pass --force to overwrite it")
+    assert runner.invoke(main, ["plot", "--run", str(run), "--level", "3", "--force"]).exit_code == 0
+    assert png.stat().st_ino != first and png.read_bytes()[:4] == b"\x89PNG"
+    png.unlink()
+
+
+def test_distributed_search_refuses_force_onto_an_existing_search(runner, tmp_path):
+    out = tmp_path / "search"
+    out.mkdir()
+    (out / "tune.json").write_text(json.dumps({"kvt_tune": 1, "settings": {}}))  # an older kvt's search
+    env = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000", "KERASTUNER_TUNER_ID": "chief"}
+    before = snapshot(out)
+    result = runner.invoke(main, ["tune", *TINY, "--out", str(out), "--force"], env=env)
+    assert error_line(result) == (f"Error: --force cannot replace {out} in a distributed search (the workers write "
+                                  f"into it); give a new --out")
+    result = runner.invoke(main, ["tune", *TINY, "--out", str(out)])
+    assert error_line(result) == (f"Error: {out} already exists; pass --resume to continue its search or --force "
+                                  f"to start over")
+    assert snapshot(out) == before
+
+
+def test_resume_refuses_a_folder_of_another_kind(runner, run, tmp_path):
+    out = tmp_path / "bench"
+    shutil.copytree(run, out)
+    from kvt.bench import SyntheticSettings
+
+    training = SyntheticSettings(optimizers="adam", quick=True).resolved().training()
+    (out / "bench.json").write_text(json.dumps({"kind": "synthetic", "training": training}))
+    before = snapshot(out)
+    result = runner.invoke(main, ["bench", "synthetic", "--quick", "--optimizers", "adam", "--out", str(out),
+                                  "--resume"])
+    assert error_line(result) == f"Error: cannot resume {out}: it is a kvt run folder, not a bench folder"
+    assert snapshot(out) == before
