@@ -35,7 +35,10 @@ and ``BayesianOptimization`` — around :class:`KvtHyperModel`, with two additio
 ``OUT`` ends up holding ``tune.json``, ``search/`` (Keras Tuner's project),
 ``trials.csv`` and ``trials.md`` (every trial once: status, hyper-parameters, score,
 workers), ``best.json`` (the best trial, with the ``kvt train`` arguments that
-reproduce it) and ``best_run/`` (the run directory ``kvt train`` writes for them).
+reproduce it) and ``best_run/`` (the run directory ``kvt train`` writes for them), and
+the marker ``.kvt-artifact.json`` (kind "tune"). A new ``OUT`` is written in place (so
+``--resume`` can continue it); ``--force`` replaces only an earlier kvt search, built
+aside and swapped in when complete (:func:`kvt.atomic.directory`).
 """
 
 from __future__ import annotations
