@@ -24,11 +24,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import snapshot
 from kvt.cli import main
-from test_safety import MARKER, TINY, snapshot
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 180
+TINY = ["--pair", "O2-Ar", "--epochs", "2", "--units", "4", "--quiet"]
+MARKER = ".kvt-artifact.json"
 TEMP = re.compile(r"^\..+\.kvt-\d+-[0-9a-f]{8}-[A-Za-z0-9_]+\.(tmp|old)$")
 BENCH = ["bench", "synthetic", "--quick", "--optimizers", "adam"]
 TUNE = ["tune", *TINY, "--optimizer", "adam", "--max-trials", "1"]

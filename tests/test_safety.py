@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -14,25 +13,12 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import error_line
+from conftest import error_line, snapshot
 from kvt import atomic
 from kvt.cli import main
 
 TINY = ["--pair", "O2-Ar", "--epochs", "2", "--units", "4", "--quiet"]
 MARKER = ".kvt-artifact.json"
-
-
-def snapshot(root) -> dict:
-    """Every entry under ``root`` (hidden ones too): relative path -> sha256 of a file, or 'dir'."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            out[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as handle:
-                out[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
-    return out
 
 
 @pytest.fixture(scope="module")
