@@ -304,3 +304,13 @@ def test_resume_refuses_a_folder_of_another_kind(runner, run, tmp_path):
                                   "--resume"])
     assert error_line(result) == f"Error: cannot resume {out}: it is a kvt run folder, not a bench folder"
     assert snapshot(out) == before
+
+
+def test_committed_benchmarks_of_an_older_kvt_are_recognised():
+    """benchmarks/results/ was written before markers existed: still kvt bench folders, so
+    `kvt bench vt --out benchmarks/results/vt --force` may regenerate them."""
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    assert atomic.kind_of(results / "vt") == "bench" and atomic.kind_of(results / "synthetic") == "bench"
+    assert atomic.kind_of(results) is None  # it also holds SUMMARY.md
