@@ -47,6 +47,7 @@ Two benchmarks, each writing one output folder:
 
 Output folders (both benchmarks)::
 
+    .kvt-artifact.json  the marker saying kvt wrote it (kind "bench"; kvt.atomic)
     bench.json      settings, machine (platform, cores, load) and versions
     results.csv     one row per run, appended (and fsynced) as each run finishes
     curves/         validation-loss history of the first seed of every cell (thinned)
@@ -54,13 +55,16 @@ Output folders (both benchmarks)::
     *.png           figures                             (written atomically at the end)
 
 An interrupted benchmark keeps every finished row; ``resume=True`` skips the
-(pair, optimizer, seed) rows already in ``results.csv`` and runs the rest. A run
+(pair, optimizer, seed) rows already in ``results.csv`` and runs the rest. ``force``
+replaces only an earlier kvt benchmark folder, and only once the new one is
+complete (:func:`kvt.atomic.directory`). A run
 that diverges (:class:`kvt.KvtError` from training) is recorded with status
 ``diverged`` and the benchmark goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -258,7 +262,7 @@ def _now() -> str:
 
 
 def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, force: bool, resume: bool) -> dict:
-    """Create (or reopen with ``resume``) the output folder; return its bench.json document."""
+    """Check the output folder (or reopen it with ``resume``); return its bench.json document."""
     if force and resume:
         raise KvtError("give --force (start again) or --resume (continue), not both")
     meta_path = out / "bench.json"
@@ -279,16 +283,25 @@ def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, forc
                            f"use the same options or --force to start again")
         meta.setdefault("sessions", []).append({"started": _now(), **invocation, "machine": machine_info()})
     else:
-        if out.exists():
-            if not force:
-                raise KvtError(f"{out} already exists; pass --force to overwrite it or --resume to continue it")
-            shutil.rmtree(out)
+        atomic.check(out, "bench", force,
+                     exists=f"{out} already exists; pass --force to overwrite it or --resume to continue it")
         meta = {"kind": kind, "kvt_version": __version__, "training": training,
                 "sessions": [{"started": _now(), **invocation, "machine": machine_info()}]}
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "curves").mkdir(exist_ok=True)
-    atomic.write_text(meta_path, json.dumps(meta, indent=2) + "\n", force=True)
     return meta
+
+
+def _start_session(work: Path, meta: dict) -> None:
+    (work / "curves").mkdir(exist_ok=True)
+    atomic.write_text(work / "bench.json", json.dumps(meta, indent=2) + "\n", force=True)
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path, force: bool, resume: bool):
+    """The folder the benchmark writes in: ``out`` itself when it is new or resumed (an
+    interrupted run keeps its rows), a temporary one swapped in at the end when
+    ``force`` replaces an earlier benchmark (which stays intact until then)."""
+    with atomic.directory(out, "bench", force=force, resume=resume, in_place=True) as work:
+        yield work
 
 
 def _finish_session(out: Path, meta: dict, runs_done: int) -> None:
@@ -426,7 +439,15 @@ def run_vt(settings: VTSettings, out: str | Path, force: bool = False, resume: b
     train_fn = train_fn or train_vt
     invocation = {"pairs": settings.pairs, "optimizers": settings.optimizers, "repeats": settings.repeats}
     meta = _prepare_output(out, "vt", settings.training(), invocation, force, resume)
-    results_path = out / "results.csv"
+    with _output_folder(out, force, resume) as work:
+        _start_session(work, meta)
+        _run_vt_jobs(settings, out, work, meta, resume, log, train_fn)
+        log(f"writing the report in {out}")
+        return report_vt(work, log=log)
+
+
+def _run_vt_jobs(settings, out: Path, work: Path, meta: dict, resume: bool, log, train_fn) -> None:
+    results_path = work / "results.csv"
     done = read_results(results_path, VT_COLUMNS)
     finished = {(r.pair, r.optimizer, int(r.seed)) for r in done.itertuples()}
     jobs = [(pair, optimizer, seed) for seed in range(settings.repeats) for pair in settings.pairs
@@ -446,15 +467,13 @@ def run_vt(settings: VTSettings, out: str | Path, force: bool = False, resume: b
             log(f"{prefix}: diverged ({exc})")
         else:
             row = _vt_row(settings, pair, optimizer, seed, result)
-            if seed == 0 or not (out / "curves" / _curve_name(pair, optimizer, 0)).exists():
-                _save_curve(out / "curves" / _curve_name(pair, optimizer, seed), result.history,
+            if seed == 0 or not (work / "curves" / _curve_name(pair, optimizer, 0)).exists():
+                _save_curve(work / "curves" / _curve_name(pair, optimizer, seed), result.history,
                             ["epoch", "val_loss"])
             log(f"{prefix}: val MSE {row['val_mse_scaled']:.3g}, {row['epochs']} epochs, "
                 f"{row['wall_time_s']:.1f} s")
         _append_row(results_path, VT_COLUMNS, row)
-    _finish_session(out, meta, len(todo))
-    log(f"writing the report in {out}")
-    return report_vt(out, log=log)
+    _finish_session(work, meta, len(todo))
 
 
 # ---------------------------------------------------------------- statistics and tables
@@ -924,7 +943,14 @@ def run_synthetic(settings: SyntheticSettings, out: str | Path, force: bool = Fa
     train_fn = train_fn or train_synthetic
     invocation = {"optimizers": settings.optimizers, "repeats": settings.repeats}
     meta = _prepare_output(out, "synthetic", settings.training(), invocation, force, resume)
-    results_path = out / "results.csv"
+    with _output_folder(out, force, resume) as work:
+        _start_session(work, meta)
+        _run_synthetic_jobs(settings, out, work, meta, resume, log, train_fn)
+        return report_synthetic(work)
+
+
+def _run_synthetic_jobs(settings, out: Path, work: Path, meta: dict, resume: bool, log, train_fn) -> None:
+    results_path = work / "results.csv"
     done = read_results(results_path, SYNTHETIC_COLUMNS)
     finished = {(r.optimizer, int(r.seed)) for r in done.itertuples()}
     jobs = [(optimizer, seed) for seed in range(settings.repeats) for optimizer in settings.optimizers]
@@ -943,14 +969,13 @@ def run_synthetic(settings: SyntheticSettings, out: str | Path, force: bool = Fa
         else:
             row = {"optimizer": optimizer, "seed": seed, "status": "ok", "message": "",
                    **{k: v for k, v in result.items() if k != "history"}}
-            if seed == 0 or not (out / "curves" / _curve_name(optimizer, 0)).exists():
-                _save_curve(out / "curves" / _curve_name(optimizer, seed), result["history"],
+            if seed == 0 or not (work / "curves" / _curve_name(optimizer, 0)).exists():
+                _save_curve(work / "curves" / _curve_name(optimizer, seed), result["history"],
                             ["epoch", "val_loss"])
             log(f"{prefix}: val MSE {row['val_loss']:.3g}, {row['epochs']} epochs (best {row['best_epoch']}), "
                 f"{row['wall_time_s']:.1f} s")
         _append_row(results_path, SYNTHETIC_COLUMNS, row)
-    _finish_session(out, meta, len(todo))
-    return report_synthetic(out)
+    _finish_session(work, meta, len(todo))
 
 
 def synthetic_summary(results: pd.DataFrame) -> pd.DataFrame:

@@ -106,7 +106,7 @@ def data_generate(pair, levels_spec, temps_spec, direction, output, force):
     tables.check_direction(direction)
     levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
     if output:
-        atomic.refuse_existing(Path(output), force)
+        atomic.check(output, None, force)
     frame = generate(pair, levels, temps)
     if direction == "down":
         text = to_csv_text(frame)
@@ -227,8 +227,9 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
 
     distributed.check_optimizer(config.strategy, config.optimizer)
     task = distributed.cluster_task(config.strategy)  # validates TF_CONFIG under multi-worker
+    inputs = [data_file] if data_file else []
     if out:
-        atomic.refuse_existing(Path(out), force)
+        atomic.check(out, "run", force, inputs)
 
     from kvt.data import load_dataset
     from kvt.rundir import save_run
@@ -243,7 +244,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
                    f"directory")
         click.echo(f"  weights sha256 (the same on every worker)  {distribution['weights_sha256']}")
         return
-    path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]])
+    path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]], inputs=inputs)
     _print_summary(result, path)
 
 
@@ -453,16 +454,19 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
         raise KvtError(f"unknown units '{units}'; valid units: {', '.join(UNITS)}")
     tables.check_direction(direction)
     levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
-    atomic.refuse_existing(Path(output), force)
+    from kvt.rundir import input_files
+
+    inputs = input_files(run_dir)
+    atomic.check(output, None, force, inputs)
     run = _load_run(run_dir)
     if fmt == "weights":
-        atomic.write_text(output, json.dumps(run.network.spec, indent=1), force=force)
+        atomic.write_text(output, json.dumps(run.network.spec, indent=1), force=force, inputs=inputs)
         click.echo(f"wrote the network of {run_dir} to {output}", err=True)
         return
     if fmt in SOLVER_FORMATS:
         text, report = export_text(run, fmt, prefix="kvt" if prefix is None else prefix,
                                    allow_nonphysical=allow_nonphysical)
-        atomic.write_text(output, text, force=force)
+        atomic.write_text(output, text, force=force, inputs=inputs)
         for line in report:
             click.echo(line)
         click.echo(f"wrote the network of {run_dir} as {fmt} to {output}", err=True)
@@ -470,11 +474,11 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
     if fmt == "weights-text":
         from kvt.inference import to_text
 
-        atomic.write_text(output, to_text(run.network.spec), force=force)
+        atomic.write_text(output, to_text(run.network.spec), force=force, inputs=inputs)
         click.echo(f"wrote the network of {run_dir} as plain text to {output}", err=True)
         return
     text = export_table(run, levels, temps, layout, units, allow_extrapolation, direction, allow_nonphysical)
-    atomic.write_text(output, text, force=force)
+    atomic.write_text(output, text, force=force, inputs=inputs)
     click.echo(f"wrote {len(levels)} levels x {len(temps)} temperatures ({layout}, {units}, {direction}) to {output}",
                err=True)
 
@@ -494,7 +498,7 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
     levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
     run = _load_run(run_dir)
     out = Path(out) if out else Path(run_dir) / "evaluation"
-    atomic.refuse_existing(out, force)
+    atomic.check(out, "evaluation", force, inputs=[run_dir])
     from kvt.predict import check_range
 
     if pair:
@@ -506,7 +510,7 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
         raise KvtError(NO_REFERENCE)
     check_range(run, levels, temps)
     evaluation = evaluate_network(run.network, pair, levels, temps)
-    with atomic.directory(out, force=force) as tmp:
+    with atomic.directory(out, "evaluation", force=force, inputs=[run_dir]) as tmp:
         (tmp / "summary.json").write_text(json.dumps(json_summary(evaluation), indent=2))
         evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")
         evaluation["table"].to_csv(tmp / "grid.csv", index=False, float_format="%.10e")
@@ -541,7 +545,9 @@ def plot_command(run_dir, level, output, force):
     if not lo <= level <= hi:
         raise KvtError(f"level {level} is outside the trained levels {lo}..{hi}")
     path = Path(output) if output else Path(run_dir) / f"k_level_{level}.png"
-    atomic.refuse_existing(path, force)
+    from kvt.rundir import input_files
+
+    atomic.check(path, None, force, input_files(run_dir))
     plots.save_figure(plots.level_figure(run, level), path, force=force)
     click.echo(f"wrote {path}", err=True)
 

@@ -180,7 +180,7 @@ def csv_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format="%.17g", lineterminator="\n")
 
 
-def write_folder(result: RelaxResult, out, force: bool = False, command=None) -> Path:
+def write_folder(result: RelaxResult, out, force: bool = False, command=None, inputs=()) -> Path:
     """tau.csv, energy.csv, populations.csv, relax.json and three PNGs in ``out``, atomically."""
     from kvt import plots
     from kvt.rundir import package_versions
@@ -195,7 +195,7 @@ def write_folder(result: RelaxResult, out, force: bool = False, command=None) ->
         "tau_definition": "first t with (E_v(t) - E_v,eq) / (E_v(0) - E_v,eq) = 1/e",
         "versions": package_versions(),
     }
-    with atomic.directory(out, force=force) as tmp:
+    with atomic.directory(out, "relax", force=force, inputs=inputs) as tmp:
         (tmp / "tau.csv").write_text(csv_text(result.tau_table(millikan_white=True)))
         (tmp / "energy.csv").write_text(csv_text(result.energy_table()))
         (tmp / "populations.csv").write_text(csv_text(result.population_table()))

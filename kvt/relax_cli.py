@@ -48,8 +48,9 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
         if (run_dir or table) and reference is None:
             raise KvtError("--pair with --run or --table names the FHO-FR reference; add --reference fho")
     temps = parse_temperatures(temps_spec)
+    inputs = [p for p in (run_dir, table) if p]
     if out:
-        atomic.refuse_existing(Path(out), force)
+        atomic.check(Path(out), "relax", force, inputs)
     source = relaxation.load_rates(run_dir=run_dir, table=table, pair=None if (run_dir or table) else pair,
                                    temperatures=temps)
     reference_pair = None
@@ -68,5 +69,5 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
         for line in relaxation.summary_lines(result):
             click.echo(line)
     if out:
-        relaxation.write_folder(result, out, force=force, command=["kvt", *sys.argv[1:]])
+        relaxation.write_folder(result, out, force=force, command=["kvt", *sys.argv[1:]], inputs=inputs)
         click.echo(f"wrote tau.csv, energy.csv, populations.csv, relax.json and 3 figures to {out}", err=True)

@@ -9,8 +9,10 @@
     k_level_<i>.png    k_VT(T) of one transition, data vs model
     loss.png           training/validation loss curves
     relative_error.png relative error over (level, T)
+    .kvt-artifact.json the marker saying kvt wrote it (kind "run"; kvt.atomic)
 
 The directory is built in a temporary folder and renamed into place at the end.
+Run directories of older kvt versions (no marker) are read the same way.
 """
 
 from __future__ import annotations
@@ -103,13 +105,17 @@ def _jsonable(value):
 
 
 def save_run(result, out: str | Path | None = None, force: bool = False, command: list[str] | None = None,
-             plot_level: int | None = None) -> Path:
-    """Write ``result`` (a TrainResult) as a run directory, atomically. Returns its path."""
+             plot_level: int | None = None, inputs=()) -> Path:
+    """Write ``result`` (a TrainResult) as a run directory, atomically. Returns its path.
+
+    ``force`` replaces only a run directory kvt wrote, never one holding ``inputs``
+    (the training data file); see :func:`kvt.atomic.check`.
+    """
     from kvt import plots
 
     out = Path(out) if out else default_run_dir(result.dataset.name, result.config.optimizer)
     metadata = build_metadata(result, command)
-    with atomic.directory(out, force=force) as tmp:
+    with atomic.directory(out, "run", force=force, inputs=inputs) as tmp:
         result.model.save(tmp / MODEL_FILE)
         (tmp / WEIGHTS_FILE).write_text(json.dumps(result.weights))
         (tmp / SCALER_FILE).write_text(json.dumps(result.scaler.to_dict(), indent=2))
@@ -150,6 +156,12 @@ class Run:
         if pair:
             return pair
         return Path(self.metadata["dataset"]["file"]).stem if self.metadata else Path(self.path).stem
+
+
+def input_files(path: str | Path) -> list[Path]:
+    """The files of run directory ``path`` that commands read from it (never replaced by their ``-o``)."""
+    path = Path(path)
+    return [path / name for name in (*REQUIRED_FILES, HISTORY_FILE, PREDICTIONS_FILE, atomic.MARKER)]
 
 
 def open_weights(path: str | Path) -> Run:

@@ -35,7 +35,10 @@ and ``BayesianOptimization`` — around :class:`KvtHyperModel`, with two additio
 ``OUT`` ends up holding ``tune.json``, ``search/`` (Keras Tuner's project),
 ``trials.csv`` and ``trials.md`` (every trial once: status, hyper-parameters, score,
 workers), ``best.json`` (the best trial, with the ``kvt train`` arguments that
-reproduce it) and ``best_run/`` (the run directory ``kvt train`` writes for them).
+reproduce it) and ``best_run/`` (the run directory ``kvt train`` writes for them), and
+the marker ``.kvt-artifact.json`` (kind "tune"). A new ``OUT`` is written in place (so
+``--resume`` can continue it); ``--force`` replaces only an earlier kvt search, built
+aside and swapped in when complete (:func:`kvt.atomic.directory`).
 """
 
 from __future__ import annotations
@@ -46,7 +49,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import sys
 import threading
 import time
@@ -787,7 +789,15 @@ class TuneOutcome:
 
 
 # ---------------------------------------------------------------- the command
-def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool) -> None:
+def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool, role: str | None, inputs=()):
+    """Check ``out`` before any training; return the folder context the search writes in.
+
+    A new ``out`` (or one holding only early workers' files) and a resumed one are
+    written in place, so that an interrupted search can be resumed; ``force`` on an
+    earlier search builds the new one in a temporary folder swapped in at the end
+    (:func:`kvt.atomic.directory`), which a distributed search cannot do (its
+    workers write into ``out``).
+    """
     settings_path = out / SETTINGS_FILE
     if resume:
         if not settings_path.is_file():
@@ -800,17 +810,20 @@ def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool) -
             if old.get(key) != value:
                 raise KvtError(f"{out} was searched with {key} {_short(old.get(key))}, not {_short(value)}; "
                                f"resume with the same options or start a new --out")
-        return
+        return atomic.directory(out, "tune", resume=True, inputs=inputs)
     if out.exists() and not out.is_dir():
         raise KvtError(f"{out} is a file, not a directory")
-    if out.exists() and not _only_worker_files(out):
-        if not settings_path.is_file():
+    if out.exists() and _only_worker_files(out):
+        return atomic.directory(out, "tune", resume=True, inputs=inputs)
+    if out.exists():
+        if atomic.kind_of(out) is None and any(out.iterdir()):
             raise KvtError(f"{out} exists and is not a kvt tune directory; give a new --out")
-        if not force:
-            raise KvtError(f"{out} already exists; pass --resume to continue its search or --force to start over")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(settings_path, json.dumps(record, indent=2) + "\n", force=True)
+        atomic.check(out, "tune", force, inputs,
+                     exists=f"{out} already exists; pass --resume to continue its search or --force to start over")
+        if role == "chief":
+            raise KvtError(f"--force cannot replace {out} in a distributed search (the workers write into it); "
+                           f"give a new --out")
+    return atomic.directory(out, "tune", force=force, inputs=inputs, in_place=True)
 
 
 def _only_worker_files(out: Path) -> bool:
@@ -840,7 +853,6 @@ def run(tune: TuneConfig, out, resume: bool = False, force: bool = False, quiet:
     space = resolve_space(tune.optimizers, tune.space)
 
     from kvt.data import load_dataset
-    from kvt.training import prepare_data
 
     dataset = load_dataset(tune.data)
     settings = settings_record(tune, base, space, dataset.sha256)
@@ -849,14 +861,25 @@ def run(tune: TuneConfig, out, resume: bool = False, force: bool = False, quiet:
     record = {"kvt_tune": 1, "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
               "command": command, "settings": settings, "digest": digest,
               "max_trials": tune.max_trials, "retries": tune.retries}
+    inputs = [dataset.path]
     if role == "worker":
         out.mkdir(parents=True, exist_ok=True)  # its trials' checkpoints (Hyperband reads them back)
+        folder = contextlib.nullcontext(out)
     else:
-        _prepare_out(out, record, resume, force)
+        folder = _prepare_out(out, record, resume, force, role, inputs)
+    with folder as work:
+        if role != "worker" and not resume:
+            atomic.write_text(work / SETTINGS_FILE, json.dumps(record, indent=2) + "\n", force=True)
+        return _search(tune, base, dataset, space, digest, out, work, role, command, stream, quiet)
 
+
+def _search(tune, base, dataset, space, digest, out: Path, work: Path, role, command, stream, quiet) -> TuneOutcome:
+    """The search itself, written in ``work`` (``out``, or its replacement being built)."""
     import keras_tuner
     import tensorflow as tf
     from keras_tuner.src.engine import conditions
+
+    from kvt.training import prepare_data
 
     conditions.print = lambda *args, **kwargs: None  # keras-tuner 1.4.8 prints every condition it sends
     tf.get_logger().setLevel("ERROR")  # retracing notices: every trial builds a new model by design
@@ -865,7 +888,7 @@ def run(tune: TuneConfig, out, resume: bool = False, force: bool = False, quiet:
     progress = _Progress(tune, stream, quiet)
     with contextlib.redirect_stdout(stream):  # Keras Tuner prints; kvt's stdout is the summary
         try:
-            tuner = make_tuner(tune, hypermodel, prep, out, stream=stream, quiet=quiet)
+            tuner = make_tuner(tune, hypermodel, prep, work, stream=stream, quiet=quiet)
             if role != "worker":
                 tuner.oracle.progress = progress
             tuner.search()
@@ -877,7 +900,7 @@ def run(tune: TuneConfig, out, resume: bool = False, force: bool = False, quiet:
             raise
     if role == "worker":
         return TuneOutcome(role="worker", out=out, trials_run=tuner.trials_run, tuner_id=tuner.tuner_id)
-    return _write_results(tune, base, tuner.oracle, out, command, role or "local", stream, quiet)
+    return _write_results(tune, base, tuner.oracle, out, command, role or "local", stream, quiet, work=work)
 
 
 class _Progress:
@@ -909,11 +932,12 @@ class _Progress:
 
 
 def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, command, role: str, stream,
-                   quiet: bool) -> TuneOutcome:
+                   quiet: bool, work: Path | None = None) -> TuneOutcome:
+    work = work or out  # where the files go now; out is where they end up
     table = trial_table(oracle, tune.objective)
-    atomic.write_text(out / "trials.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+    atomic.write_text(work / "trials.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
                       force=True)
-    atomic.write_text(out / "trials.md", markdown_table(table), force=True)
+    atomic.write_text(work / "trials.md", markdown_table(table), force=True)
     outcome = TuneOutcome(role=role, out=out, trials=table)
     best_trials = [t for t in oracle.get_best_trials(1) if t.status == "COMPLETED" and t.score is not None]
     if not best_trials:
@@ -924,12 +948,12 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
     best_record = {"trial": best.trial_id, "objective": tune.objective, "score": best.score,
                    "best_epoch": best.best_step + 1, "optimizer": optimizer, "hyperparameters": hparams,
                    "kvt_train_args": args, "kvt_train": "kvt train " + " ".join(args) + f" --out {out / BEST_RUN}"}
-    best_path = out / BEST_FILE
+    best_path = work / BEST_FILE
     try:
         previous = json.loads(best_path.read_text()) if best_path.is_file() else None
     except (json.JSONDecodeError, UnicodeDecodeError):
         previous = None  # rewritten below
-    run_dir = out / BEST_RUN
+    run_dir = work / BEST_RUN
     stale = previous is None or previous.get("kvt_train_args") != args or not (run_dir / "metadata.json").is_file()
     if stale:
         if not quiet:
@@ -951,5 +975,5 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
     else:
         outcome.best_run_metrics = json.loads((run_dir / "metadata.json").read_text()).get("metrics")
     atomic.write_text(best_path, json.dumps(best_record, indent=2) + "\n", force=True)
-    outcome.best, outcome.best_run = best_record, run_dir
+    outcome.best, outcome.best_run = best_record, out / BEST_RUN
     return outcome

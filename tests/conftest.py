@@ -1,3 +1,4 @@
+import hashlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,3 +20,16 @@ def error_line(result) -> str:
     assert lines[0].startswith("Error: "), lines[0]
     assert "Traceback" not in result.output
     return lines[0]
+
+
+def snapshot(root) -> dict:
+    """Every entry under ``root`` (hidden ones too): relative path -> sha256 of a file, or 'dir'."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, name), root)] = "dir"
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as handle:
+                out[os.path.relpath(path, root)] = hashlib.sha256(handle.read()).hexdigest()
+    return out

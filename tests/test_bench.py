@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _no_temp_files(folder: Path):
-    return [p.name for p in folder.rglob(".*")]
+    return [p.name for p in folder.rglob(".*") if p.name != ".kvt-artifact.json"]  # the marker is no temp file
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +160,10 @@ def test_existing_output_folder_is_refused_without_force(runner, tmp_path, comma
     out = tmp_path / "existing"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    result = runner.invoke(main, ["bench", command, "--quick", "--out", str(out)])
-    assert error_line(result) == f"Error: {out} already exists; pass --force to overwrite it or --resume to continue it"
+    for extra in ([], ["--force"]):  # not kvt's: refused, and --force is not suggested
+        result = runner.invoke(main, ["bench", command, "--quick", "--out", str(out), *extra])
+        assert error_line(result) == (f"Error: will not replace {out}: kvt did not write it "
+                                      f"(it has no .kvt-artifact.json); give a new or empty folder")
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     result = runner.invoke(main, ["bench", command, "--quick", "--resume", "--out", str(tmp_path / "missing")])
     assert error_line(result) == f"Error: nothing to resume: {tmp_path / 'missing'} does not exist"

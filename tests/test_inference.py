@@ -97,7 +97,8 @@ def test_evaluate_matches_independent_recomputation(runner, runs, tmp_path):
                                   "--out", str(out)])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert {p.name for p in out.iterdir()} == {"summary.json", "per_level.csv", "grid.csv", "relative_error.png"}
+    assert {p.name for p in out.iterdir()} == {"summary.json", "per_level.csv", "grid.csv", "relative_error.png",
+                                               ".kvt-artifact.json"}
     # independent recomputation: physics + the weights file read by hand
     spec = json.loads((path / "weights.json").read_text())
     levels, temps = np.meshgrid(np.arange(1, 36), np.arange(250, 10001, 250.0), indexing="ij")
