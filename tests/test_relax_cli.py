@@ -234,3 +234,26 @@ def test_directions_obey_detailed_balance_in_every_output(runner, runs, tmp_path
     assert body.iloc[0]["k_m3_s"] == pytest.approx(expected, rel=1e-14)
     assert error_line(runner.invoke(main, ["data", "generate", "--pair", "O2-O", "--direction", "sideways"])) == (
         "Error: unknown direction 'sideways'; valid directions: down, up, both")
+
+
+def test_relax_force_replaces_only_its_own_folder(runner, runs, tmp_path):
+    from conftest import snapshot
+
+    _, accurate = runs
+    out = tmp_path / "relax"
+    first = runner.invoke(main, ["relax", "--pair", "O2-O", "--out", str(out)])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(main, ["relax", "--pair", "O2-Ar", "--out", str(out), "--force"])
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "relax.json").read_text())["source"]["pair"] == "O2-Ar"
+    table = tmp_path / "t.csv"
+    assert runner.invoke(main, ["data", "generate", "--pair", "O2-O", "--temps", "1000", "-o", str(table)]).exit_code == 0
+    before = snapshot(tmp_path)
+    assert error_line(runner.invoke(main, ["relax", "--table", str(table), "--temps", "1000", "--out",
+                                           str(tmp_path), "--force"])) == (
+        f"Error: will not replace {tmp_path}: it holds {table}, an input of this command")
+    assert snapshot(tmp_path) == before
+    run_before = snapshot(accurate)
+    assert error_line(runner.invoke(main, ["relax", "--pair", "O2-O", "--out", str(accurate), "--force"])) == (
+        f"Error: will not replace {accurate}: it is a kvt run folder, not a relax folder")
+    assert snapshot(accurate) == run_before
