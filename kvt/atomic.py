@@ -259,12 +259,18 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _write(path: Path, data: bytes, hook: bool = True) -> Path:
-    """Temp file in the same folder, fsync, rename onto ``path`` (no checks)."""
+def _write(path: Path, data, hook: bool = True) -> Path:
+    """Temp file in the same folder, fsync, rename onto ``path`` (no checks).
+
+    ``data``: bytes, or an iterable of bytes/str chunks written one after another (so a
+    large artifact never has to be held in memory whole).
+    """
+    chunks = [data] if isinstance(data, (bytes, bytearray, str)) else data
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would make shared results unreadable to others
@@ -278,8 +284,8 @@ def _write(path: Path, data: bytes, hook: bool = True) -> Path:
     return path
 
 
-def write_bytes(path: str | os.PathLike, data: bytes, force: bool = False, inputs=()) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, then rename).
+def write_bytes(path: str | os.PathLike, data, force: bool = False, inputs=()) -> Path:
+    """Write ``data`` (bytes or an iterable of chunks) to ``path`` atomically (temp file, then rename).
 
     ``force`` replaces an existing regular file that is not one of ``inputs`` (:func:`check`).
     """
@@ -292,9 +298,9 @@ def write_bytes(path: str | os.PathLike, data: bytes, force: bool = False, input
     return _write(path, data)
 
 
-def write_text(path: str | os.PathLike, text: str, force: bool = False, inputs=()) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return write_bytes(path, text.encode("utf-8"), force=force, inputs=inputs)
+def write_text(path: str | os.PathLike, text, force: bool = False, inputs=()) -> Path:
+    """Write ``text`` (a str, or an iterable of str chunks; UTF-8) to ``path`` atomically."""
+    return write_bytes(path, text.encode("utf-8") if isinstance(text, str) else text, force=force, inputs=inputs)
 
 
 def refuse_existing(path: Path, force: bool) -> None:

@@ -389,7 +389,9 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
                     allow_nonphysical):
     """Print k_VT in m^3/s predicted by a trained network (numpy only, no TensorFlow)."""
     from kvt import tables
-    from kvt.predict import predict_rates
+    import numpy as np
+
+    from kvt.predict import check_rates, iter_chunks, iter_table, rows
 
     tables.check_direction(direction)
     if bool(run_dir) == bool(weights_file):
@@ -402,14 +404,18 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
         run = open_weights(weights_file)
     else:
         run = _load_run(run_dir)
-    table, _ = predict_rates(run, levels, temps, direction, allow_extrapolation, allow_nonphysical, action="print")
+    check_rates(run, levels, temps, allow_extrapolation, allow_nonphysical, action="print")
     if as_csv:
-        click.echo(tables.format_table(table, "long", "m3/s"), nl=False)
+        for chunk in iter_table(run, levels, temps, "long", "m3/s", direction):
+            click.echo(chunk, nl=False)
         return
     click.echo(f"{'level':>5}  {'transition':>10}  {'T, K':>9}  {'k_VT, m^3/s':>14}")
-    for row in table.itertuples(index=False):
-        click.echo(f"{max(row.level_from, row.level_to):>5}  {f'{row.level_from}->{row.level_to}':>10}  "
-                   f"{row.T_K:>9g}  {row.k_m3_s:>14.6e}")
+    for block_levels, block_temps in iter_chunks(levels, temps):
+        table = rows(run, block_levels, block_temps, direction)
+        upper = np.maximum(table["level_from"], table["level_to"])
+        lines = [f"{u:>5}  {f'{a}->{b}':>10}  {t:>9g}  {k:>14.6e}" for u, a, b, t, k in
+                 zip(upper, table["level_from"], table["level_to"], table["T_K"], table["k_m3_s"])]
+        click.echo("\n".join(lines))
 
 
 EXPORT_FORMATS = ("csv", "weights", "weights-text", "c-header", "fortran", "fho-poly")
@@ -439,7 +445,7 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
                    allow_extrapolation, prefix, allow_nonphysical):
     """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly)."""
     from kvt import atomic, tables
-    from kvt.predict import LAYOUTS, UNITS, export_table
+    from kvt.predict import LAYOUTS, UNITS, iter_export
     from kvt.solver_export import SOLVER_FORMATS, check_prefix, export_text
 
     if fmt not in EXPORT_FORMATS:
@@ -477,8 +483,8 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
         atomic.write_text(output, to_text(run.network.spec), force=force, inputs=inputs)
         click.echo(f"wrote the network of {run_dir} as plain text to {output}", err=True)
         return
-    text = export_table(run, levels, temps, layout, units, allow_extrapolation, direction, allow_nonphysical)
-    atomic.write_text(output, text, force=force, inputs=inputs)
+    chunks = iter_export(run, levels, temps, layout, units, allow_extrapolation, direction, allow_nonphysical)
+    atomic.write_text(output, chunks, force=force, inputs=inputs)
     click.echo(f"wrote {len(levels)} levels x {len(temps)} temperatures ({layout}, {units}, {direction}) to {output}",
                err=True)
 

@@ -64,6 +64,64 @@ def predict_grid(run, levels, temperatures, allow_extrapolation: bool = False) -
     return pd.DataFrame({"level": grid_levels, "T_K": grid_temps, "k_m3_s": k})
 
 
+#: Points evaluated per chunk when streaming a table: memory stays bounded whatever the grid size.
+CHUNK_POINTS = 1 << 17
+
+
+def iter_chunks(levels, temperatures, layout: str = "long", chunk_points: int = CHUNK_POINTS):
+    """(levels, temperatures) blocks covering the grid in the row order of ``layout``.
+
+    wide: blocks of temperatures with every level (one table row per T); long: level-major,
+    blocks of temperatures within each level.
+    """
+    levels = np.asarray(levels, dtype=int)
+    temperatures = np.asarray(temperatures, dtype=float)
+    if layout == "wide":
+        step = max(1, chunk_points // len(levels))
+        for start in range(0, len(temperatures), step):
+            yield levels, temperatures[start:start + step]
+    else:
+        for level in levels:
+            for start in range(0, len(temperatures), chunk_points):
+                yield levels[levels == level], temperatures[start:start + chunk_points]
+
+
+def _down(run, levels, temperatures) -> pd.DataFrame:
+    grid_levels, grid_temps = (a.ravel() for a in np.meshgrid(levels, temperatures, indexing="ij"))
+    return pd.DataFrame({"level": grid_levels, "T_K": grid_temps,
+                         "k_m3_s": run.network.predict_k(grid_levels, grid_temps)})
+
+
+def rows(run, levels, temperatures, direction: str = "down") -> pd.DataFrame:
+    """Canonical rows of the network on a grid, unchecked (callers run :func:`check_rates` first)."""
+    return tables.with_directions(_down(run, np.asarray(levels, dtype=int), np.asarray(temperatures, dtype=float)),
+                                  direction)
+
+
+def scan_nonphysical(run, levels, temperatures) -> dict:
+    """:func:`kvt.validity.nonphysical_region` of the network on the grid, computed in chunks."""
+    from kvt import validity
+
+    regions = [validity.nonphysical_region(f["level"], f["T_K"], f["k_m3_s"])
+               for f in (_down(run, lv, ts) for lv, ts in iter_chunks(levels, temperatures, "wide"))]
+    return validity.merge_regions(regions)
+
+
+def check_rates(run, levels, temperatures, allow_extrapolation: bool, allow_nonphysical: bool,
+                action: str = "write") -> dict:
+    """Range and sign checks of a grid before anything is written: ``{"extrapolated", "nonphysical"}``."""
+    from kvt import validity
+
+    extrapolated = check_range(run, levels, temperatures, allow_extrapolation)
+    region = scan_nonphysical(run, levels, temperatures)
+    if region["count"]:
+        if not allow_nonphysical:
+            raise KvtError(validity.refusal_message(region, action))
+        warnings.warn(f"{validity.describe_region(region)} have k <= 0 ({validity.NONPHYSICAL_FLAG})",
+                      NonphysicalWarning, stacklevel=2)
+    return {"extrapolated": extrapolated, "nonphysical": region}
+
+
 def predict_rates(run, levels, temperatures, direction: str = "down", allow_extrapolation: bool = False,
                   allow_nonphysical: bool = False, action: str = "write") -> tuple[pd.DataFrame, dict]:
     """Canonical rows (level_from, level_to, T_K, k_m3_s) of ``direction`` and what was allowed.
@@ -71,20 +129,19 @@ def predict_rates(run, levels, temperatures, direction: str = "down", allow_extr
     ``levels`` are the upper levels i of the transitions i <-> i-1. Returns the rows and
     ``{"extrapolated": bool, "nonphysical": region}`` (:func:`kvt.validity.nonphysical_region`).
     """
-    from kvt import validity
-
     tables.check_direction(direction)
-    levels = np.asarray(levels, dtype=int)
-    temperatures = np.asarray(temperatures, dtype=float)
-    extrapolated = check_range(run, levels, temperatures, allow_extrapolation)
-    down = predict_grid(run, levels, temperatures, allow_extrapolation=True)
-    region = validity.nonphysical_region(down["level"], down["T_K"], down["k_m3_s"])
-    if region["count"]:
-        if not allow_nonphysical:
-            validity.refuse_nonphysical(down["level"], down["T_K"], down["k_m3_s"], action)
-        warnings.warn(f"{validity.describe_region(region)} have k <= 0 ({validity.NONPHYSICAL_FLAG})",
-                      NonphysicalWarning, stacklevel=2)
-    return tables.with_directions(down, direction), {"extrapolated": extrapolated, "nonphysical": region}
+    allowed = check_rates(run, levels, temperatures, allow_extrapolation, allow_nonphysical, action)
+    return rows(run, levels, temperatures, direction), allowed
+
+
+def iter_table(run, levels, temperatures, layout: str, units: str, direction: str, header=(),
+               float_format: str = "%.10e"):
+    """CSV text of the table in chunks: ``#`` header lines and column names first, then the rows."""
+    first = True
+    for block_levels, block_temps in iter_chunks(levels, temperatures, layout):
+        yield tables.format_table(rows(run, block_levels, block_temps, direction), layout, units, header if first else (), float_format=float_format,
+                                  column_names=first)
+        first = False
 
 
 def header_lines(run, layout: str, units: str, direction: str, allowed: dict) -> list[str]:
@@ -125,8 +182,17 @@ def export_table(run, levels, temperatures, layout: str = "wide", units: str = "
     ``wide``: one row per temperature, one column per transition (``k_32_31_m3_s``, ``k_31_32_m3_s``);
     ``long``: columns level, T_K, k_<units> (de-excitation only) or level_from, level_to, T_K, k_<units>.
     """
+    return "".join(iter_export(run, levels, temperatures, layout, units, allow_extrapolation, direction,
+                               allow_nonphysical))
+
+
+def iter_export(run, levels, temperatures, layout: str = "wide", units: str = "m3/s",
+                allow_extrapolation: bool = False, direction: str = "down", allow_nonphysical: bool = False):
+    """:func:`export_table` in chunks (bounded memory); every check runs before the first chunk."""
     if layout not in LAYOUTS:
         raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
     tables.check_units(units)
-    rows, allowed = predict_rates(run, levels, temperatures, direction, allow_extrapolation, allow_nonphysical)
-    return tables.format_table(rows, layout, units, header_lines(run, layout, units, direction, allowed))
+    tables.check_direction(direction)
+    allowed = check_rates(run, levels, temperatures, allow_extrapolation, allow_nonphysical)
+    return iter_table(run, levels, temperatures, layout, units, direction,
+                      header_lines(run, layout, units, direction, allowed))

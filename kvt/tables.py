@@ -73,7 +73,8 @@ def with_directions(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def format_table(frame: pd.DataFrame, layout: str, units: str, header_lines=(), float_format="%.10e") -> str:
+def format_table(frame: pd.DataFrame, layout: str, units: str, header_lines=(), float_format="%.10e",
+                 column_names: bool = True) -> str:
     """Canonical rows -> CSV text in ``layout`` and ``units``, after ``#`` header lines.
 
     A long table of de-excitation rows only keeps the study's ``level,T_K,k_<units>`` columns.
@@ -99,7 +100,7 @@ def format_table(frame: pd.DataFrame, layout: str, units: str, header_lines=(), 
     buffer = io.StringIO()
     for line in header_lines:
         buffer.write(f"# {line}\n")
-    body.to_csv(buffer, index=False, float_format=float_format, lineterminator="\n")
+    body.to_csv(buffer, index=False, header=column_names, float_format=float_format, lineterminator="\n")
     return buffer.getvalue()
 
 

@@ -37,11 +37,22 @@ def nonphysical_region(level, T, k) -> dict:
     if bad.any():
         region["levels"] = compact_levels(level[bad])
         region["T_K"] = [float(T[bad].min()), float(T[bad].max())]
-        by_temperature = {}
-        for value in np.unique(T[bad]):
-            by_temperature[float(value)] = int(np.count_nonzero(bad & (T == value)))
-        region["transitions_at_worst_T"] = max(by_temperature.values())
+        region["level_list"] = sorted(int(i) for i in np.unique(level[bad]))
     return region
+
+
+def merge_regions(regions) -> dict:
+    """One region from the regions of disjoint parts of a grid."""
+    regions = list(regions)
+    count = sum(r["count"] for r in regions)
+    points = sum(r["points"] for r in regions)
+    merged = {"count": count, "points": points, "fraction": count / points if points else 0.0}
+    bad = [r for r in regions if r["count"]]
+    if bad:
+        levels = sorted({i for r in bad for i in r["level_list"]})
+        merged.update(levels=compact_levels(levels), T_K=[min(r["T_K"][0] for r in bad), max(r["T_K"][1] for r in bad)],
+                      level_list=levels)
+    return merged
 
 
 def describe_region(region: dict) -> str:
@@ -52,15 +63,19 @@ def describe_region(region: dict) -> str:
             f"levels {region['levels']}, {lo:g}..{hi:g} K")
 
 
+def refusal_message(region: dict, action: str) -> str:
+    """The one error line for a grid with rates <= 0: how many, which levels and temperatures."""
+    lo, hi = region["T_K"]
+    return (f"the network gives k <= 0 (or not finite) at {region['count']} of {region['points']} points "
+            f"(levels {region['levels']} at {lo:g}..{hi:g} K), which no kinetics code can use; "
+            f"train with --mode accurate, which avoids them, or pass {NONPHYSICAL_FLAG} to {action} them anyway")
+
+
 def refuse_nonphysical(level, T, k, action: str) -> None:
-    """One KvtError naming how many rates are <= 0, at which levels and temperatures."""
+    """KvtError (:func:`refusal_message`) unless every rate is finite and > 0."""
     region = nonphysical_region(level, T, k)
     if region["count"]:
-        lo, hi = region["T_K"]
-        raise KvtError(f"the network gives k <= 0 (or not finite) at {region['count']} of {region['points']} points "
-                       f"(levels {region['levels']} at {lo:g}..{hi:g} K), which no kinetics code can use; "
-                       f"train with --mode accurate, which avoids them, or pass {NONPHYSICAL_FLAG} to {action} "
-                       f"them anyway")
+        raise KvtError(refusal_message(region, action))
 
 
 def dense_temperatures(lo: float, hi: float, step: float = DENSE_T_STEP_K) -> np.ndarray:
