@@ -143,7 +143,10 @@ int main(int argc, char **argv) {
     double *a = malloc(sizeof(double) * net.width), *b = malloc(sizeof(double) * net.width);
     while (scanf("%lf %lf", &level, &T) == 2) {
         double k = predict(&net, level, T, a, b);
-        if (isnan(k)) { fprintf(stderr, "kvt_eval: level %g is outside the weights file's level tables\n", level); return 1; }
+        if (isnan(k)) {
+            fprintf(stderr, "kvt_eval: level %g is outside the weights file's level tables\n", level);
+            return 1;
+        }
         printf("%.17g\n", k);
     }
     return 0;
