@@ -147,7 +147,7 @@ def validate(spec: dict, source: str = "weights") -> dict:
     if spec.get("format") != FORMAT:
         raise KvtError(f"{source}: not a kvt weights file (format is {spec.get('format')!r}, expected '{FORMAT}')")
     version = _require(spec, "schema_version", "", source)
-    if isinstance(version, bool) or version not in FEATURE_KINDS_BY_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version not in FEATURE_KINDS_BY_VERSION:
         raise KvtError(f"{source}: unsupported schema_version {version!r}; this kvt reads versions "
                        f"{', '.join(str(v) for v in FEATURE_KINDS_BY_VERSION)}")
     features = _require(spec, "features", "", source)
