@@ -6,7 +6,8 @@
  *   printf '32 1000\n1 250\n' | ./kvt_eval model.txt
  *
  * Reads "level T" pairs (T in K) from standard input, one per line, and prints
- * k_VT(level -> level-1, T) in m^3/s, one per line. The text format is described
+ * k_VT(level -> level-1, T) in m^3/s, one per line. It reads text forms of schema
+ * versions 1 and 2 (features level_T, log_space, fho). The text format is described
  * in docs/weights-format.md; this file is meant to be read and copied into a solver.
  */
 #include <math.h>
@@ -14,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FEATURES 8
+#define MAX_FEATURES 16
 #define MAX_LAYERS 8
+#define MAX_LEVELS 64
+
+enum { KIND_LEVEL_T, KIND_LOG_SPACE, KIND_FHO };
 
 typedef struct {
     int n_in, n_out, sigmoid;
@@ -24,8 +28,10 @@ typedef struct {
 } Layer;
 
 typedef struct {
-    int log_space;  /* features: 0 = (level, T), 1 = (i, ln i, T^-1/3, ln T, 1000/T) */
+    int kind;       /* features.kind: KIND_LEVEL_T, KIND_LOG_SPACE or KIND_FHO (see raw_features) */
     int n_features, n_inputs, n_layers, target_log_space;
+    int n_levels;                  /* fho: per-level tables, index level - 1 */
+    double theta[MAX_LEVELS], theta1[MAX_LEVELS], steric, nu;
     double scale[MAX_FEATURES], shift[MAX_FEATURES];
     int inputs[MAX_FEATURES];
     Layer layers[MAX_LAYERS];
@@ -44,18 +50,46 @@ static void read_numbers(FILE *f, double *out, int n, const char *what) {
         if (fscanf(f, "%lf", &out[i]) != 1) fail(what);
 }
 
+/* Number of raw features of each kind, as in kvt.features.FEATURE_SETS. */
+static int kind_size(int kind) { return kind == KIND_LEVEL_T ? 2 : kind == KIND_LOG_SPACE ? 5 : 11; }
+
+/* The raw features f of (level, T): the one place this file computes them (kvt/features.py in Python).
+ * Returns 0, or -1 for a level outside the fho tables. */
+static int raw_features(const Net *net, double level, double T, double *f) {
+    if (net->kind == KIND_LEVEL_T) { f[0] = level; f[1] = T; return 0; }
+    f[0] = level; f[1] = log(level); f[2] = pow(T, -1.0 / 3.0); f[3] = log(T); f[4] = 1000.0 / T;
+    if (net->kind == KIND_LOG_SPACE) return 0;
+    if (level < 1 || level > net->n_levels || level != floor(level)) return -1;
+    double th = net->theta[(int)level - 1], th1 = net->theta1[(int)level - 1];
+    double b = cbrt(th1 / T), a = net->steric * th1 / th;
+    double eps = (net->nu + level) * a * exp(-b) + (level * a / 2.0) * (level * a / 2.0) * exp(-2.0 * b);
+    f[5] = th / T; f[6] = log(th); f[7] = cbrt(th * th / T); f[8] = cbrt(th / (T * T));
+    f[9] = eps; f[10] = log1p(b * eps / 3.0);
+    return 0;
+}
+
 static void load(const char *path, Net *net) {
     char word[64], kind[64];
     int version;
     FILE *f = fopen(path, "r");
     if (!f) { perror(path); exit(2); }
-    if (fscanf(f, "%63s %d", word, &version) != 2 || strcmp(word, "kvt-weights-text") || version != 1)
-        fail("header, expected 'kvt-weights-text 1'");
+    if (fscanf(f, "%63s %d", word, &version) != 2 || strcmp(word, "kvt-weights-text") || version < 1 || version > 2)
+        fail("header, expected 'kvt-weights-text 1' or 'kvt-weights-text 2'");
     if (fscanf(f, "%63s %63s %d", word, kind, &net->n_features) != 3 || strcmp(word, "features")
         || net->n_features > MAX_FEATURES) fail("features line");
-    net->log_space = strcmp(kind, "log_space") == 0;
+    if (!strcmp(kind, "level_T")) net->kind = KIND_LEVEL_T;
+    else if (!strcmp(kind, "log_space")) net->kind = KIND_LOG_SPACE;
+    else if (!strcmp(kind, "fho") && version >= 2) net->kind = KIND_FHO;
+    else fail("unknown features kind");
+    if (net->n_features != kind_size(net->kind)) fail("number of features of this kind");
     read_numbers(f, net->scale, net->n_features, "feature scales");
     read_numbers(f, net->shift, net->n_features, "feature shifts");
+    if (net->kind == KIND_FHO) {
+        if (fscanf(f, "%63s %d %lf %lf", word, &net->n_levels, &net->steric, &net->nu) != 4 || strcmp(word, "fho")
+            || net->n_levels < 1 || net->n_levels > MAX_LEVELS) fail("fho line");
+        read_numbers(f, net->theta, net->n_levels, "fho theta_K");
+        read_numbers(f, net->theta1, net->n_levels, "fho theta1_K");
+    }
     if (fscanf(f, "%63s %d", word, &net->n_inputs) != 2 || strcmp(word, "inputs")
         || net->n_inputs > net->n_features) fail("inputs line");
     for (int i = 0; i < net->n_inputs; i++)
@@ -82,11 +116,7 @@ static void load(const char *path, Net *net) {
 
 static double predict(const Net *net, double level, double T, double *a, double *b) {
     double raw[MAX_FEATURES], x[MAX_FEATURES];
-    if (net->log_space) {
-        raw[0] = level; raw[1] = log(level); raw[2] = pow(T, -1.0 / 3.0); raw[3] = log(T); raw[4] = 1000.0 / T;
-    } else {
-        raw[0] = level; raw[1] = T;
-    }
+    if (raw_features(net, level, T, raw)) return NAN;
     for (int j = 0; j < net->n_features; j++) x[j] = raw[j] * net->scale[j] + net->shift[j];
     for (int j = 0; j < net->n_inputs; j++) a[j] = x[net->inputs[j]];
     for (int l = 0; l < net->n_layers; l++) {
@@ -111,6 +141,13 @@ int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: %s weights.txt < points\n", argv[0]); return 2; }
     load(argv[1], &net);
     double *a = malloc(sizeof(double) * net.width), *b = malloc(sizeof(double) * net.width);
-    while (scanf("%lf %lf", &level, &T) == 2) printf("%.17g\n", predict(&net, level, T, a, b));
+    while (scanf("%lf %lf", &level, &T) == 2) {
+        double k = predict(&net, level, T, a, b);
+        if (isnan(k)) {
+            fprintf(stderr, "kvt_eval: level %g is outside the weights file's level tables\n", level);
+            return 1;
+        }
+        printf("%.17g\n", k);
+    }
     return 0;
 }

@@ -3,9 +3,10 @@
 A weights file (``weights.json`` in every run directory; ``kvt export --format
 weights``) holds everything needed to turn (level, T) into k_VT in m^3/s: the
 feature transform, the dense layers with batch normalisation folded in, and the
-target transform. The schema (version 1) is documented in ``docs/weights-format.md``;
-this module is its reference implementation and imports neither TensorFlow nor
-scikit-learn, so ``kvt predict`` starts in a fraction of a second.
+target transform. The schema (version 2; version-1 documents are still read) is
+documented in ``docs/weights-format.md``; this module is its reference implementation
+and imports neither TensorFlow nor scikit-learn, so ``kvt predict`` starts in a
+fraction of a second. The features themselves are computed by :mod:`kvt.features`.
 """
 
 from __future__ import annotations
@@ -16,21 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from kvt.errors import KvtError
+from kvt.features import FEATURE_SETS, PARAMETER_KEYS, raw_features  # noqa: F401  (raw_features: public API)
 
 FORMAT = "kvt-weights"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Feature kinds each readable schema version may use (version 1: before the fho kind).
+FEATURE_KINDS_BY_VERSION = {1: ("level_T", "log_space"), 2: tuple(FEATURE_SETS)}
 ACTIVATIONS = ("linear", "sigmoid")
-FEATURE_SETS = {"level_T": ("level", "T_K"),
-                "log_space": ("level", "ln_level", "T^(-1/3)", "ln_T", "1000/T")}
 TARGET_KINDS = ("minmax_1e18", "log_space")
-
-
-def raw_features(kind: str, level, T) -> np.ndarray:
-    """The network's unscaled input features for ``kind`` (see FEATURE_SETS)."""
-    level, T = np.asarray(level, dtype=float), np.asarray(T, dtype=float)
-    if kind == "level_T":
-        return np.column_stack([level, T])
-    return np.column_stack([level, np.log(level), T ** (-1.0 / 3.0), np.log(T), 1000.0 / T])
 
 
 def _sigmoid_inplace(z):
@@ -68,6 +62,7 @@ class Network:
         self.feature_scale = np.asarray(features["scale"], dtype=float)
         self.feature_shift = np.asarray(features["shift"], dtype=float)
         self.network_inputs = [int(i) for i in features["network_inputs"]]
+        self.feature_parameters = {key: features[key] for key in PARAMETER_KEYS[self.feature_kind]}
         self.layers = merge_linear_layers(
             [(np.asarray(layer["weights"], dtype=float), np.asarray(layer["bias"], dtype=float),
               layer["activation"]) for layer in self.spec["layers"]])
@@ -87,7 +82,8 @@ class Network:
         return cls(spec, source=f"weights file {path}")
 
     def scaled_features(self, level, T) -> np.ndarray:
-        return raw_features(self.feature_kind, level, T) * self.feature_scale + self.feature_shift
+        return raw_features(self.feature_kind, level, T, self.feature_parameters) * self.feature_scale \
+            + self.feature_shift
 
     def output(self, x) -> np.ndarray:
         """Network output (the scaled target) for scaled features ``x``, shape (n,)."""
@@ -127,6 +123,23 @@ def _matrix(value, where, source) -> np.ndarray:
     return array
 
 
+def _validate_fho(features: dict, source: str) -> None:
+    """The per-level tables and pair constants of the fho features."""
+    tables = {}
+    for key in ("theta_K", "theta1_K"):
+        values = _matrix(_require(features, key, "features.", source), f"features.{key}", source)
+        if values.ndim != 1 or values.size == 0 or np.any(values <= 0):
+            raise KvtError(f"{source}: features.{key} must be a non-empty list of numbers > 0 (one per level)")
+        tables[key] = values
+    if tables["theta_K"].shape != tables["theta1_K"].shape:
+        raise KvtError(f"{source}: features.theta1_K has shape {tables['theta1_K'].shape}, expected "
+                       f"{tables['theta_K'].shape} like features.theta_K")
+    for key in ("steric_factor", "nu"):
+        value = _require(features, key, "features.", source)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+            raise KvtError(f"{source}: features.{key} must be a number >= 0, got {value!r}")
+
+
 def validate(spec: dict, source: str = "weights") -> dict:
     """Check a weights document; raise ``KvtError`` naming the first problem."""
     if not isinstance(spec, dict):
@@ -134,13 +147,17 @@ def validate(spec: dict, source: str = "weights") -> dict:
     if spec.get("format") != FORMAT:
         raise KvtError(f"{source}: not a kvt weights file (format is {spec.get('format')!r}, expected '{FORMAT}')")
     version = _require(spec, "schema_version", "", source)
-    if version != SCHEMA_VERSION:
-        raise KvtError(f"{source}: unsupported schema_version {version!r}; this kvt reads version {SCHEMA_VERSION}")
+    if isinstance(version, bool) or not isinstance(version, int) or version not in FEATURE_KINDS_BY_VERSION:
+        raise KvtError(f"{source}: unsupported schema_version {version!r}; this kvt reads versions "
+                       f"{', '.join(str(v) for v in FEATURE_KINDS_BY_VERSION)}")
     features = _require(spec, "features", "", source)
     kind = _require(features, "kind", "features.", source)
-    if kind not in FEATURE_SETS:
-        raise KvtError(f"{source}: unknown features.kind {kind!r}; expected one of {', '.join(FEATURE_SETS)}")
+    if kind not in FEATURE_KINDS_BY_VERSION[version]:
+        raise KvtError(f"{source}: unknown features.kind {kind!r} for schema_version {version}; expected one of "
+                       f"{', '.join(FEATURE_KINDS_BY_VERSION[version])}")
     n_features = len(FEATURE_SETS[kind])
+    if kind == "fho":
+        _validate_fho(features, source)
     for key in ("scale", "shift"):
         values = _matrix(_require(features, key, "features.", source), f"features.{key}", source)
         if values.shape != (n_features,):
@@ -243,7 +260,8 @@ def export_weights(model, transform, metadata: dict) -> dict:
     from kvt import __version__
 
     state = transform.to_dict()
-    feature_kind = "level_T" if state["kind"] == "study" else "log_space"
+    feature_kind = "level_T" if state["kind"] == "study" else transform.feature_kind
+    parameters = {key: transform.parameters[key] for key in PARAMETER_KEYS[feature_kind]}
     scaler = transform.feature_scaler_
     if state["kind"] == "study":
         target_scaler = transform.target_scaler_
@@ -266,6 +284,7 @@ def export_weights(model, transform, metadata: dict) -> dict:
         "features": {"kind": feature_kind, "names": list(FEATURE_SETS[feature_kind]),
                      "scale": scaler.scale_.tolist(), "shift": scaler.min_.tolist(),
                      "network_inputs": list(state.get("network_inputs", range(len(scaler.scale_)))),
+                     **parameters,
                      "formula": "x = f * scale + shift; the network reads x[network_inputs]"},
         "layers": _fold_layers(model),
         "target": target,
@@ -275,8 +294,10 @@ def export_weights(model, transform, metadata: dict) -> dict:
 def to_text(spec: dict) -> str:
     """Plain-text weights for the C reference evaluator (examples/kvt_eval.c).
 
-    Line 1: ``kvt-weights-text 1``; then ``features <kind> <n>`` and the n scales and n
-    shifts; ``inputs <m>`` and the m indices the network reads; ``layers <L>``; per layer ``<n_in> <n_out> <activation>`` and the weights
+    Line 1: ``kvt-weights-text <schema_version>``; then ``features <kind> <n>`` and the n
+    scales and n shifts; for kind fho, ``fho <n_levels> <steric_factor> <nu>``, the
+    n_levels theta_K and the n_levels theta1_K; ``inputs <m>`` and the m indices the
+    network reads; ``layers <L>``; per layer ``<n_in> <n_out> <activation>`` and the weights
     row by row (n_in x n_out), then the n_out biases; then ``target <kind>`` and its
     numbers (minmax_1e18: scale shift factor; log_space: mean std intercept and the
     n baseline coefficients). Numbers are written with 17 significant digits.
@@ -287,12 +308,15 @@ def to_text(spec: dict) -> str:
         return " ".join(f"{float(v):.17g}" for v in np.ravel(values))
 
     features = spec["features"]
-    lines = [f"kvt-weights-text {SCHEMA_VERSION}",
+    lines = [f"kvt-weights-text {spec['schema_version']}",
              f"features {features['kind']} {len(features['scale'])}",
-             numbers(features["scale"]), numbers(features["shift"]),
-             f"inputs {len(features['network_inputs'])}",
-             " ".join(str(i) for i in features["network_inputs"]),
-             f"layers {len(spec['layers'])}"]
+             numbers(features["scale"]), numbers(features["shift"])]
+    if features["kind"] == "fho":
+        lines += [f"fho {len(features['theta_K'])} {numbers([features['steric_factor'], features['nu']])}",
+                  numbers(features["theta_K"]), numbers(features["theta1_K"])]
+    lines += [f"inputs {len(features['network_inputs'])}",
+              " ".join(str(i) for i in features["network_inputs"]),
+              f"layers {len(spec['layers'])}"]
     for layer in spec["layers"]:
         weights = np.asarray(layer["weights"], dtype=float)
         lines.append(f"{weights.shape[0]} {weights.shape[1]} {layer['activation']}")

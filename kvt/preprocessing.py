@@ -7,9 +7,9 @@ the raw features as an (n, 2) array of (level, T in K):
 * :class:`VTScaler`, the study's: features (level, T) min-max scaled; target k
   multiplied by 1e18 and min-max scaled to [0, 1] (scikit-learn ``MinMaxScaler``).
 * :class:`LogSpaceTransform`, accurate mode's: physically motivated features
-  (i, ln i, T^(-1/3), ln T, 1000/T) min-max scaled; the network sees the first four,
-  and the target is ln k minus a least-squares linear baseline in all five,
-  standardised.
+  (i, ln i, T^(-1/3), ln T, 1000/T, and for a bundled pair six FHO-FR features,
+  :mod:`kvt.features`) min-max scaled; the network sees the first four, and the
+  target is ln k minus a least-squares linear baseline in all of them, standardised.
 
 The learned parameters go to ``scaler.json``, so a run directory needs no pickle.
 """
@@ -21,6 +21,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import MinMaxScaler
 
 from kvt.errors import KvtError
+from kvt.features import FEATURE_SETS, LOG_SPACE_NAMES, raw_features
 
 TARGET_FACTOR = 1e18
 FEATURES = ("level", "T_K")
@@ -120,40 +121,83 @@ class VTScaler:
         return scaler
 
 
-def log_space_features(features) -> np.ndarray:
-    """(level i, T) -> (i, ln i, T^(-1/3), ln T, 1000/T).
+def log_space_features(features, kind: str = "log_space", parameters: dict | None = None) -> np.ndarray:
+    """(level i, T) -> accurate mode's raw features of ``kind`` (kvt.features.FEATURE_SETS).
 
-    Why these: the FHO/Landau-Teller rate behaves as ln k ~ -c T^(-1/3) + ln-T terms
-    (collision frequency, (theta_1/T)^(1/6)) + theta_i/(2T) (the detailed-balance
-    factor exp(theta/2T)), and k grows about as i times slowly varying factors.
+    ``log_space``: (i, ln i, T^(-1/3), ln T, 1000/T). Why these: the FHO/Landau-Teller
+    rate behaves as ln k ~ -c T^(-1/3) + ln-T terms (collision frequency,
+    (theta_1/T)^(1/6)) + theta_i/(2T) (the detailed-balance factor exp(theta/2T)), and
+    k grows about as i times slowly varying factors. ``fho`` adds the FHO-FR quantities
+    that need no solve for C (see :mod:`kvt.features`).
     """
     raw = check_raw_features(features)
-    level, T = raw[:, 0], raw[:, 1]
-    return np.column_stack([level, np.log(level), T ** (-1.0 / 3.0), np.log(T), 1000.0 / T])
+    return raw_features(kind, raw[:, 0], raw[:, 1], parameters)
 
 
-LOG_SPACE_FEATURES = ("level", "ln_level", "T^(-1/3)", "ln_T", "1000/T")
+LOG_SPACE_FEATURES = LOG_SPACE_NAMES
 #: Columns of the scaled features the network sees. 1000/T stays in the linear
 #: baseline only: min-max scaled, half its range lies between the 250 K and 500 K
 #: rows of the bundled grid, where a network input would be unconstrained by data
-#: (measured: max dense-grid error about halves without it).
+#: (measured: max dense-grid error about halves without it). The same holds for the
+#: FHO features of the ``fho`` kind, which also enter the baseline only.
 LOG_SPACE_NETWORK_INPUTS = (0, 1, 2, 3)
+#: Baseline row weights of the ``fho`` kind: (BASELINE_WEIGHT_T_K / T)^BASELINE_WEIGHT_POWER.
+#: The FHO features describe ln k almost exactly where C ~ 1 (low T), which is also where
+#: the bundled rows are sparsest (250, 500 K); weighting the least squares towards low T
+#: keeps the baseline exact there, and the network absorbs the C dependence at high T,
+#: where rows are dense (measured: max dense-grid error 1-4 % unweighted, 0.3-0.6 % weighted).
+BASELINE_WEIGHT_T_K = 1000.0
+BASELINE_WEIGHT_POWER = 3.0
+ACCURATE_FEATURE_KINDS = ("log_space", "fho")
 
 
 class LogSpaceTransform:
     """Accurate mode's transform: log-space target over a linear baseline.
 
-    ``scaled_features``: the five physical features, min-max scaled to [0, 1];
+    ``feature_kind``: ``log_space`` (the five features i, ln i, T^(-1/3), ln T, 1000/T) or
+    ``fho`` (those and six FHO-FR features, needs ``parameters`` from
+    :func:`kvt.features.fho_parameters`); see :mod:`kvt.features`.
+    ``scaled_features``: the raw features, min-max scaled to [0, 1];
     ``transform_features``: the network's inputs, columns LOG_SPACE_NETWORK_INPUTS of those.
     ``transform_target``: y = (ln k - b(x) - mean) / std, where b is a least-squares
-    linear fit of ln k on all five scaled features (``baseline_``, scikit-learn
-    ``LinearRegression``) and mean/std standardise the residual (``target_scaler_``).
+    linear fit of ln k on all scaled features (``baseline_``, scikit-learn
+    ``LinearRegression``; rows weighted by (1000 K / T)^3 for ``fho``, unweighted for
+    ``log_space``) and mean/std standardise the residual (``target_scaler_``).
     ``inverse_target(y, features)``: k = exp(y * std + mean + b(x)).
 
     Learned state: ``feature_scaler_``, ``baseline_``, ``target_scaler_``.
     """
 
     kind = "accurate"
+
+    def __init__(self, feature_kind: str = "log_space", parameters: dict | None = None):
+        if feature_kind not in ACCURATE_FEATURE_KINDS:
+            raise KvtError(f"unknown accurate-mode feature kind {feature_kind!r}; "
+                           f"expected one of {', '.join(ACCURATE_FEATURE_KINDS)}")
+        if feature_kind == "fho" and not parameters:
+            raise KvtError("the fho features need their parameters (kvt.features.fho_parameters(pair))")
+        self.feature_kind = feature_kind
+        self.parameters = parameters if feature_kind == "fho" else None
+
+    @classmethod
+    def for_pair(cls, pair: str | None) -> "LogSpaceTransform":
+        """``fho`` features for a bundled pair; ``log_space`` when the pair is unknown (a user CSV)."""
+        if pair is None:
+            return cls()
+        from kvt.features import fho_parameters
+
+        return cls("fho", fho_parameters(pair))
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return FEATURE_SETS[self.feature_kind]
+
+    @property
+    def baseline_weight_power(self) -> float:
+        return BASELINE_WEIGHT_POWER if self.feature_kind == "fho" else 0.0
+
+    def _raw(self, features) -> np.ndarray:
+        return log_space_features(features, self.feature_kind, self.parameters)
 
     def fit(self, features, k) -> "LogSpaceTransform":
         from sklearn.linear_model import LinearRegression
@@ -163,15 +207,18 @@ class LogSpaceTransform:
         if np.any(k <= 0):
             raise KvtError("log-space targets need k > 0")
         self.feature_scaler_ = MinMaxScaler()
-        x = self.feature_scaler_.fit_transform(log_space_features(features))
+        x = self.feature_scaler_.fit_transform(self._raw(features))
         ln_k = np.log(k)
-        self.baseline_ = LinearRegression().fit(x, ln_k)
+        weights = None
+        if self.baseline_weight_power:
+            weights = (BASELINE_WEIGHT_T_K / check_raw_features(features)[:, 1]) ** self.baseline_weight_power
+        self.baseline_ = LinearRegression().fit(x, ln_k, sample_weight=weights)
         self.target_scaler_ = StandardScaler().fit((ln_k - self.baseline_.predict(x)).reshape(-1, 1))
         return self
 
     def scaled_features(self, features) -> np.ndarray:
         require_fitted(self)
-        return self.feature_scaler_.transform(log_space_features(features))
+        return self.feature_scaler_.transform(self._raw(features))
 
     def transform_features(self, features) -> np.ndarray:
         return self.scaled_features(features)[:, list(LOG_SPACE_NETWORK_INPUTS)]
@@ -194,9 +241,9 @@ class LogSpaceTransform:
 
     def to_dict(self) -> dict:
         require_fitted(self)
-        return {
+        state = {
             "kind": self.kind,
-            "features": list(LOG_SPACE_FEATURES),
+            "features": list(self.feature_names),
             "network_inputs": list(LOG_SPACE_NETWORK_INPUTS),
             "target": "ln(k_m3_s) - baseline",
             "feature_scaler": _scaler_to_dict(self.feature_scaler_),
@@ -204,6 +251,12 @@ class LogSpaceTransform:
             "target_scaler": {"mean": float(self.target_scaler_.mean_[0]),
                               "scale": float(self.target_scaler_.scale_[0])},
         }
+        if self.feature_kind != "log_space":  # scaler.json of log_space runs stays as before
+            state["feature_kind"] = self.feature_kind
+            state["feature_parameters"] = self.parameters
+            state["baseline"]["row_weights"] = (f"(T_ref / T)^p, T_ref = {BASELINE_WEIGHT_T_K:g} K, "
+                                                f"p = {self.baseline_weight_power:g}")
+        return state
 
     @classmethod
     def from_dict(cls, state: dict) -> "LogSpaceTransform":
@@ -211,7 +264,7 @@ class LogSpaceTransform:
         from sklearn.preprocessing import StandardScaler
 
         try:
-            transform = cls()
+            transform = cls(state.get("feature_kind", "log_space"), state.get("feature_parameters"))
             transform.feature_scaler_ = _scaler_from_dict(state["feature_scaler"])
             coef = np.asarray(state["baseline"]["coef"], dtype=float)
             baseline = LinearRegression()

@@ -88,16 +88,30 @@ def _preprocessing_record(result) -> dict:
     if result.config.mode == "study":
         return {"features": ["level", "T_K"], "feature_scaling": "MinMaxScaler",
                 "target": "k * 1e18, then MinMaxScaler to [0, 1]", "fitted_on": "all rows (as in the study)"}
-    from kvt.preprocessing import LOG_SPACE_FEATURES
+    from kvt.preprocessing import BASELINE_WEIGHT_T_K, LOG_SPACE_NETWORK_INPUTS
 
-    return {"features": list(LOG_SPACE_FEATURES), "feature_scaling": "MinMaxScaler",
-            "target": "ln k minus a least-squares linear baseline in the scaled features (LinearRegression), "
-                      "then StandardScaler",
-            "precision": result.config.precision,
-            "training": f"{result.config.optimizer}, "
-                        f"{'full batch' if result.config.batch_size == 0 else f'batch {result.config.batch_size}'}, "
-                        f"{result.config.schedule} schedule, then {result.config.finish} finish",
-            "fitted_on": "all rows"}
+    transform = result.scaler
+    record = {"features": list(transform.feature_names), "feature_kind": transform.feature_kind,
+              "network_inputs": [transform.feature_names[j] for j in LOG_SPACE_NETWORK_INPUTS],
+              "baseline_only_features": [name for j, name in enumerate(transform.feature_names)
+                                         if j not in LOG_SPACE_NETWORK_INPUTS],
+              "feature_scaling": "MinMaxScaler",
+              "target": "ln k minus a least-squares linear baseline in the scaled features (LinearRegression), "
+                        "then StandardScaler",
+              "baseline_row_weights": (f"(T_ref / T)^{transform.baseline_weight_power:g}, "
+                                       f"T_ref = {BASELINE_WEIGHT_T_K:g} K"
+                                       if transform.baseline_weight_power else "none"),
+              "precision": result.config.precision,
+              "training": f"{result.config.optimizer}, "
+                          f"{'full batch' if result.config.batch_size == 0 else f'batch {result.config.batch_size}'}, "
+                          f"{result.config.schedule} schedule, then {result.config.finish} finish",
+              "fitted_on": "all rows"}
+    if transform.feature_kind == "fho":
+        record["feature_parameters"] = ("theta_K, theta1_K per level, steric_factor, nu of the pair "
+                                        f"{result.dataset.pair} (kvt.physics), stored in weights.json")
+    else:
+        record["feature_kind_reason"] = "no known collision pair (user CSV): the fho features need one"
+    return record
 
 
 def _jsonable(value):

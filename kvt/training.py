@@ -358,7 +358,8 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
     frame = dataset.frame
     features = frame.loc[:, list(FEATURES)].to_numpy(dtype=float)
     k_true = frame["k_m3_s"].to_numpy(dtype=float)
-    transform = (LogSpaceTransform() if config.mode == "accurate" else VTScaler()).fit(features, k_true)
+    transform = (LogSpaceTransform.for_pair(dataset.pair) if config.mode == "accurate" else VTScaler()).fit(
+        features, k_true)
     x, y = transform.transform_features(features), transform.transform_target(k_true, features)
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.seed)
     full_batch = config.batch_size == 0
