@@ -88,8 +88,8 @@ class TrainConfig:
     learning_rate: float | None = None  # None: the mode's, else the optimizer's registry default
     opt: dict[str, Any] = field(default_factory=dict)
     epochs: int | None = None  # passes over the training rows
-    batch_size: int | None = None  # 0: full batch
-    val_fraction: float | None = None  # 0: no validation split (accurate mode)
+    batch_size: int | None = None  # 0: full batch (any mode)
+    val_fraction: float | None = None  # 0: no validation split, no early stopping (any mode)
     patience: int | None = None
     units: int | None = None
     seed: int = 0
@@ -118,7 +118,7 @@ class TrainConfig:
 
         for name in ("epochs", "patience", "units"):
             integer(name, getattr(self, name), 1)
-        integer("batch_size", self.batch_size, 0 if self.mode == "accurate" else 1)
+        integer("batch_size", self.batch_size, 0)
         integer("finish_iterations", self.finish_iterations, 0)
         if self.learning_rate is not None and not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise KvtError(f"--lr must be a number > 0, got {self.learning_rate!r}")
@@ -126,10 +126,8 @@ class TrainConfig:
             raise KvtError(f"unknown schedule '{self.schedule}'; valid schedules: {', '.join(SCHEDULES)}")
         if not (np.isfinite(self.min_lr) and self.min_lr >= 0):
             raise KvtError(f"--min-lr must be a number >= 0, got {self.min_lr!r}")
-        low_ok = self.val_fraction >= 0.0 if self.mode == "accurate" else self.val_fraction > 0.0
-        if not (low_ok and self.val_fraction < 1.0):
-            allowed = "in [0, 1)" if self.mode == "accurate" else "strictly between 0 and 1"
-            raise KvtError(f"--val-fraction must be {allowed}, got {self.val_fraction!r}")
+        if not (isinstance(self.val_fraction, (int, float)) and 0.0 <= self.val_fraction < 1.0):
+            raise KvtError(f"--val-fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.finish not in FINISHES:
             raise KvtError(f"unknown finish '{self.finish}'; valid finishes: {', '.join(FINISHES)}")
         if self.precision not in ("float32", "float64"):

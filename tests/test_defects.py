@@ -1,0 +1,31 @@
+"""Defects found in review, one test (or a few) each."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import error_line
+
+from kvt.cli import main
+
+
+@pytest.fixture(scope="module")
+def small_csv(tmp_path_factory):
+    """A small generated O2-Ar table: 6 levels x 5 temperatures = 30 rows."""
+    from kvt.data import generate, to_csv_text
+
+    path = tmp_path_factory.mktemp("data") / "small.csv"
+    path.write_text(to_csv_text(generate("O2-Ar", range(1, 7), [300, 1000, 2000, 5000, 10000])))
+    return path
+
+
+def test_study_mode_accepts_full_batch_and_no_validation_as_the_readme_says(runner, small_csv, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(main, ["train", "--data", str(small_csv), "--batch-size", "0", "--val-fraction", "0",
+                                  "--epochs", "7", "--units", "4", "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["options"]["mode"] == "study"
+    assert meta["split"]["n_val"] == 0 and meta["split"]["n_train"] == 30
+    assert meta["metrics"]["val_mse_scaled"] is None
+    assert "validation MSE (scaled target)                            n/a" in result.stdout
