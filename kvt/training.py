@@ -203,11 +203,15 @@ def make_eval_dataset(x, y, dtype: str = "float32"):
     return tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype))).batch(len(x)).cache()
 
 
-def make_full_batch_dataset(x, y, dtype: str = "float32"):
-    """The whole training set as one batch, repeated forever (full-batch steps)."""
+def make_full_batch_dataset(x, y, dtype: str = "float32", steps: int | None = None):
+    """The whole training set as one batch, repeated ``steps`` times (forever if None).
+
+    A finite repeat makes Keras's multi-step execution stop after exactly ``steps``
+    optimizer steps, even when they are not a multiple of ``steps_per_execution``.
+    """
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensors((x.astype(dtype), y.astype(dtype))).repeat()
+    return tf.data.Dataset.from_tensors((x.astype(dtype), y.astype(dtype))).repeat(steps if steps else -1)
 
 
 def seed_everything(seed: int) -> None:
@@ -232,31 +236,39 @@ def compile_model(model, optimizer, steps_per_execution: int, extra_metrics=()):
     return model
 
 
-def _progress_callback(total_epochs: int, stream):
+def _progress_callback(total: int, stream, unit: str = "epoch", per_keras_epoch: int = 1,
+                       show_val: bool = True):
+    """A Keras callback printing a one-line progress bar.
+
+    ``total`` counts ``unit``s (epochs, or optimizer steps in full-batch runs, where one
+    Keras epoch is ``per_keras_epoch`` steps); ``val_loss`` is shown only with ``show_val``.
+    """
     import keras
 
-    class EpochProgress(keras.callbacks.Callback):
-        """One-line progress bar over epochs with the current losses."""
+    class Progress(keras.callbacks.Callback):
+        """One-line progress bar with the current losses."""
 
         width = 30
 
         interactive = bool(getattr(stream, "isatty", lambda: False)())
-        every = max(1, total_epochs // 20)
+        every = max(1, math.ceil(total / per_keras_epoch) // 20)
 
         last = None  # (epoch, logs) not yet printed
 
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            done = epoch + 1
-            if not self.interactive and done % self.every and done != total_epochs:
+            done = min(total, (epoch + 1) * per_keras_epoch)
+            if not self.interactive and (epoch + 1) % self.every and done != total:
                 self.last = (epoch, logs)
                 return
             self.last = None
-            filled = int(self.width * done / total_epochs)
+            filled = int(self.width * done / total)
             bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
             prefix, suffix = ("\r", "") if self.interactive else ("", "\n")
-            stream.write(f"{prefix}epoch {done:>{len(str(total_epochs))}}/{total_epochs} [{bar[:self.width]}] "
-                         f"loss {logs.get('loss', float('nan')):.3e}  val_loss {logs.get('val_loss', float('nan')):.3e}{suffix}")
+            text = f"{unit} {done:>{len(str(total))}}/{total} [{bar[:self.width]}] loss {logs.get('loss', float('nan')):.3e}"
+            if show_val:
+                text += f"  val_loss {logs.get('val_loss', float('nan')):.3e}"
+            stream.write(f"{prefix}{text}{suffix}")
             stream.flush()
 
         def on_train_end(self, logs=None):
@@ -269,7 +281,7 @@ def _progress_callback(total_epochs: int, stream):
                 stream.write("\n")
             stream.flush()
 
-    return EpochProgress()
+    return Progress()
 
 
 def _epoch_timer():
@@ -339,8 +351,9 @@ class PreparedData:
     val_idx: np.ndarray
     full_batch: bool
     batch: int  # rows per optimizer step
-    steps: int  # optimizer steps per Keras epoch
-    keras_epochs: int  # Keras epochs of the run (full batch: chunks of FULL_BATCH_CHUNK steps)
+    steps: int  # optimizer steps per Keras epoch (full batch: at most FULL_BATCH_CHUNK)
+    keras_epochs: int  # Keras epochs of the run (full batch: chunks of ``steps`` steps, the last may be shorter)
+    total_steps: int = 0  # optimizer steps of the whole run (full batch: exactly config.epochs)
 
     @property
     def has_val(self) -> bool:
@@ -359,12 +372,19 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
     x, y = transform.transform_features(features), transform.transform_target(k_true, features)
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.seed)
     full_batch = config.batch_size == 0
-    batch = len(train_idx) if full_batch else config.batch_size
-    steps = FULL_BATCH_CHUNK if full_batch else math.ceil(len(train_idx) / batch)
-    keras_epochs = math.ceil(config.epochs / FULL_BATCH_CHUNK) if full_batch else config.epochs
+    if full_batch:  # config.epochs full-batch steps, run in compiled chunks of up to FULL_BATCH_CHUNK
+        batch = len(train_idx)
+        steps = min(FULL_BATCH_CHUNK, config.epochs)
+        keras_epochs = math.ceil(config.epochs / steps)
+        total_steps = config.epochs
+    else:
+        batch = config.batch_size
+        steps = math.ceil(len(train_idx) / batch)
+        keras_epochs = config.epochs
+        total_steps = steps * keras_epochs
     return PreparedData(dataset=dataset, features=features, k_true=k_true, transform=transform, x=x, y=y,
                         train_idx=train_idx, val_idx=val_idx, full_batch=full_batch, batch=batch, steps=steps,
-                        keras_epochs=keras_epochs)
+                        keras_epochs=keras_epochs, total_steps=total_steps)
 
 
 def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[str, Any], strategy=None,
@@ -385,7 +405,7 @@ def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[
         built = dict(hparams)
         built["learning_rate"] = learning_rate_schedule(
             config.schedule, hparams.get("learning_rate", entry.resolved_defaults().get("learning_rate")),
-            config.min_lr, prep.keras_epochs * prep.steps)
+            config.min_lr, prep.total_steps)
         optimizer = optimizers.get(config.optimizer, **built)
         model = build_model(n_inputs=prep.x.shape[1], units=config.units, dtype=config.precision,
                             model_class=entry.model_class() if entry.model_class else None)
@@ -405,7 +425,7 @@ def fit_inputs(config: TrainConfig, prep: PreparedData, strategy=None) -> dict[s
     train_data = (make_train_dataset(x[prep.train_idx], y[prep.train_idx], prep.batch, config.seed,
                                      dtype=config.precision)
                   if not prep.full_batch else make_full_batch_dataset(x[prep.train_idx], y[prep.train_idx],
-                                                                      config.precision))
+                                                                      config.precision, prep.total_steps))
     val_data = make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision) if prep.has_val else None
     if strategy is not None and config.strategy == "multi-worker":
         import tensorflow as tf
@@ -425,7 +445,7 @@ def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
 
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if prep.has_val:
-        patience = math.ceil(config.patience / FULL_BATCH_CHUNK) if prep.full_batch else config.patience
+        patience = math.ceil(config.patience / prep.steps) if prep.full_batch else config.patience
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                        restore_best_weights=True))
     return callbacks
@@ -458,7 +478,9 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
     callbacks = fit_callbacks(config, prep)
     callbacks.insert(1, timer)
     if verbose:
-        callbacks.append(_progress_callback(keras_epochs, stream or sys.stderr))
+        callbacks.append(_progress_callback(
+            config.epochs, stream or sys.stderr, unit="step" if full_batch else "epoch",
+            per_keras_epoch=steps if full_batch else 1, show_val=has_val))
 
     started = time.perf_counter()
     fit = model.fit(
@@ -471,7 +493,9 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
     if strategy is not None:
         distributed.synchronize_batch_norm(model, False)  # the saved network is an ordinary one
     history = pd.DataFrame(fit.history)
-    history.insert(0, "epoch", np.arange(1, len(history) + 1) * (FULL_BATCH_CHUNK if full_batch else 1))
+    # Full batch: one epoch is one optimizer step, and a Keras epoch is a chunk of ``steps`` of them.
+    history.insert(0, "epoch", np.minimum(np.arange(1, len(history) + 1) * (steps if full_batch else 1),
+                                          prep.total_steps if full_batch else len(history)))
     history["time_s"] = timer.times[: len(history)]
     loss_columns = ["loss", "val_loss"] if has_val else ["loss"]
     _check_finite(history, loss_columns, entry.name, hparams.get("learning_rate"))
@@ -512,10 +536,10 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
         "epochs_run": int(history["epoch"].iloc[-1]),
         "best_epoch": int(history["epoch"].iloc[int(history[monitor].idxmin())]),
         "stopped_early": bool(len(history) < keras_epochs),
-        "optimizer_steps": int(len(history) * steps),
+        "optimizer_steps": int(history["epoch"].iloc[-1] if full_batch else len(history) * steps),
         "finish": finish,
         "wall_time_s": wall,
-        "steps_per_second": len(history) * steps / wall,
+        "steps_per_second": (history["epoch"].iloc[-1] if full_batch else len(history) * steps) / wall,
     }
     if strategy is not None:
         task = distributed.cluster_task(config.strategy)

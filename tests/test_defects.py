@@ -29,3 +29,21 @@ def test_study_mode_accepts_full_batch_and_no_validation_as_the_readme_says(runn
     assert meta["split"]["n_val"] == 0 and meta["split"]["n_train"] == 30
     assert meta["metrics"]["val_mse_scaled"] is None
     assert any(line.split() == ["validation", "MSE", "(scaled", "target)", "n/a"] for line in result.stdout.splitlines())
+
+
+@pytest.mark.parametrize("epochs", [5, 120])
+def test_full_batch_runs_exactly_the_asked_steps_and_shows_steps(small_csv, epochs):
+    import io
+
+    from kvt.training import TrainConfig, train
+
+    stream = io.StringIO()
+    result = train(TrainConfig(data=str(small_csv), mode="accurate", epochs=epochs, units=4, finish="none"),
+                   verbose=True, stream=stream)
+    assert int(result.model.optimizer.iterations.numpy()) == epochs  # counted by Keras itself
+    assert result.metrics["optimizer_steps"] == result.metrics["epochs_run"] == epochs
+    assert result.history["epoch"].iloc[-1] == epochs
+    # the cosine schedule ends at min_lr exactly at the last step
+    assert float(result.model.optimizer.learning_rate) == pytest.approx(1e-5, rel=1e-6)
+    text = stream.getvalue()
+    assert f"step {epochs}/{epochs} [" in text and "epoch" not in text and "val_loss" not in text
