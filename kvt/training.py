@@ -104,8 +104,11 @@ class TrainConfig:
         """A copy with every None replaced by the mode's default, validated."""
         if self.mode not in MODES:
             raise KvtError(f"unknown mode '{self.mode}'; valid modes: {', '.join(MODES)}")
+        self._check_one_learning_rate()
         values = asdict(self)
         for key, default in MODE_DEFAULTS[self.mode].items():
+            if key == "learning_rate" and "learning_rate" in self.opt:
+                continue  # --opt learning_rate=... is the user's rate, not to be replaced by the mode's
             if values[key] is None:
                 values[key] = default
         return TrainConfig(**values).validate()
@@ -137,9 +140,15 @@ class TrainConfig:
         check_name(self.strategy)
         return self
 
+    def _check_one_learning_rate(self) -> None:
+        if self.learning_rate is not None and "learning_rate" in self.opt:
+            raise KvtError(f"give the learning rate once: --lr {self.learning_rate!r} or "
+                           f"--opt learning_rate={self.opt['learning_rate']!r}, not both")
+
     def optimizer_hyperparameters(self) -> dict[str, Any]:
         from kvt import optimizers
 
+        self._check_one_learning_rate()
         overrides = dict(self.opt)
         if self.learning_rate is not None:
             overrides["learning_rate"] = self.learning_rate

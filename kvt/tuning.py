@@ -294,7 +294,10 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
                     f"this process's kvt tune options or data differ from the chief's (options digest "
                     f"{self.digest}, the chief's {got}); run every process with the same options and data")
             name, opt = trial_hyperparameters(values)
-            config = TrainConfig(**{**asdict(self.tune.train_config(name)), "opt": opt})
+            base = asdict(self.tune.train_config(name))
+            # A searched learning rate replaces the mode's (accurate mode's 1e-2), never the other way.
+            config = TrainConfig(**{**base, "opt": opt,
+                                    "learning_rate": None if "learning_rate" in opt else base["learning_rate"]})
             try:
                 hparams = config.optimizer_hyperparameters()
             except KvtError as exc:

@@ -47,3 +47,19 @@ def test_full_batch_runs_exactly_the_asked_steps_and_shows_steps(small_csv, epoc
     assert float(result.model.optimizer.learning_rate) == pytest.approx(1e-5, rel=1e-6)
     text = stream.getvalue()
     assert f"step {epochs}/{epochs} [" in text and "epoch" not in text and "val_loss" not in text
+
+
+@pytest.mark.parametrize("mode", ["study", "accurate"])
+def test_lr_and_opt_learning_rate_together_are_refused(runner, small_csv, tmp_path, mode):
+    out = tmp_path / "run"
+    result = runner.invoke(main, ["train", "--data", str(small_csv), "--mode", mode, "--lr", "0.01",
+                                  "--opt", "learning_rate=0.001", "--quiet", "--out", str(out)])
+    assert error_line(result) == "Error: give the learning rate once: --lr 0.01 or --opt learning_rate=0.001, not both"
+    assert not out.exists()
+
+
+def test_opt_learning_rate_alone_is_used_in_accurate_mode():
+    from kvt.training import TrainConfig
+
+    config = TrainConfig(mode="accurate", opt={"learning_rate": 0.003}).resolved()
+    assert config.optimizer_hyperparameters()["learning_rate"] == 0.003  # not the mode's 1e-2
