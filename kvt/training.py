@@ -448,11 +448,24 @@ def fit_inputs(config: TrainConfig, prep: PreparedData, strategy=None) -> dict[s
             "steps_per_epoch": prep.steps if prep.full_batch else None}
 
 
+def _stop_on_nan():
+    """Like ``keras.callbacks.TerminateOnNaN``, without its console message: kvt reports the divergence."""
+    import keras
+
+    class StopOnNaN(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not np.all(np.isfinite(np.asarray(loss, dtype=float))):
+                self.model.stop_training = True
+
+    return StopOnNaN()
+
+
 def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
     """NaN guard and, with a validation split, early stopping that restores the best weights."""
     import keras
 
-    callbacks = [keras.callbacks.TerminateOnNaN()]
+    callbacks = [_stop_on_nan()]
     if prep.has_val:
         patience = math.ceil(config.patience / prep.steps) if prep.full_batch else config.patience
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,

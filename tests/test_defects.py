@@ -63,3 +63,11 @@ def test_opt_learning_rate_alone_is_used_in_accurate_mode():
 
     config = TrainConfig(mode="accurate", opt={"learning_rate": 0.003}).resolved()
     assert config.optimizer_hyperparameters()["learning_rate"] == 0.003  # not the mode's 1e-2
+
+
+def test_divergence_prints_only_kvts_error_line(runner, tmp_path):
+    result = runner.invoke(main, ["train", "--pair", "O2-Ar", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "5",
+                                  "--quiet", "--out", str(tmp_path / "run")])
+    line = error_line(result)
+    assert line.startswith("Error: training diverged at epoch 1")
+    assert result.output.strip().splitlines() == [line]  # stdout and stderr together: no Keras message
