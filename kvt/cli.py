@@ -424,7 +424,9 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, output,
 @click.option("--pair", help="FHO-FR reference pair [default: the run's; needed for runs on a user CSV].")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the results [default: RUN/evaluation].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
-def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
+@click.option("--allow-extrapolation", is_flag=True,
+              help="Also evaluate outside the trained level/temperature range (with a warning).")
+def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_extrapolation):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
     from kvt import atomic, plots
     from kvt.evaluate import NO_REFERENCE, evaluate_network, json_summary
@@ -442,10 +444,13 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
     pair = pair or run.metadata["dataset"]["pair"]
     if pair is None:
         raise KvtError(NO_REFERENCE)
-    check_range(run, levels, temps)
+    check_range(run, levels, temps, allow_extrapolation)
     evaluation = evaluate_network(run.network, pair, levels, temps)
+    summary = json_summary(evaluation)
+    summary["trained_range"] = {"level": list(run.level_range), "T_K": list(run.temperature_range)}
+    summary["extrapolation_allowed"] = bool(allow_extrapolation)
     with atomic.directory(out, force=force) as tmp:
-        (tmp / "summary.json").write_text(json.dumps(json_summary(evaluation), indent=2))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")
         evaluation["table"].to_csv(tmp / "grid.csv", index=False, float_format="%.10e")
         plots.save_figure(plots.error_figure(evaluation["table"], run.metadata,

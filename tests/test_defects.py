@@ -19,6 +19,18 @@ def small_csv(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def small_run(small_csv, tmp_path_factory):
+    """A tiny study-mode run on ``small_csv`` (levels 1-6, 300-10000 K)."""
+    from click.testing import CliRunner
+
+    out = tmp_path_factory.mktemp("runs") / "small"
+    result = CliRunner().invoke(main, ["train", "--data", str(small_csv), "--epochs", "2", "--units", "4", "--quiet",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 def test_study_mode_accepts_full_batch_and_no_validation_as_the_readme_says(runner, small_csv, tmp_path):
     out = tmp_path / "run"
     result = runner.invoke(main, ["train", "--data", str(small_csv), "--batch-size", "0", "--val-fraction", "0",
@@ -71,3 +83,16 @@ def test_divergence_prints_only_kvts_error_line(runner, tmp_path):
     line = error_line(result)
     assert line.startswith("Error: training diverged at epoch 1")
     assert result.output.strip().splitlines() == [line]  # stdout and stderr together: no Keras message
+
+
+def test_evaluate_outside_the_trained_range_only_with_allow_extrapolation(runner, small_run, tmp_path):
+    args = ["evaluate", "--run", str(small_run), "--pair", "O2-Ar", "--levels", "1-6", "--temps", "250,1000"]
+    refused = runner.invoke(main, [*args, "--out", str(tmp_path / "a")])
+    assert error_line(refused) == ("Error: temperatures 250..1000 K go outside the trained range 300..10000 K; "
+                                   "pass --allow-extrapolation to predict there anyway")
+    allowed = runner.invoke(main, [*args, "--out", str(tmp_path / "b"), "--allow-extrapolation"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "Warning: extrapolating: temperatures 250..1000 K go outside the trained range 300..10000 K" in allowed.stderr
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["extrapolation_allowed"] is True and summary["grid"]["points"] == 12
+    assert summary["trained_range"] == {"level": [1, 6], "T_K": [300.0, 10000.0]}
