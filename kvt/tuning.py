@@ -7,7 +7,8 @@ objective of the Keras history (``val_mse`` by default: the best epoch's validat
 MSE on the scaled target). Trials train exactly as ``kvt train`` does, built from
 the same pieces (:func:`kvt.training.prepare_data`, :func:`~kvt.training.build_compiled_model`,
 :func:`~kvt.training.fit_inputs`, :func:`~kvt.training.fit_callbacks`), without the
-optional L-BFGS finish; every trial starts from the same seed.
+optional L-BFGS finish; every trial starts from the same seed, and ``best_run/`` is trained
+with the same options (``--finish none`` in accurate mode), so it reproduces the best trial.
 
 The three algorithms are Keras Tuner's own tuners — ``RandomSearch``, ``Hyperband``
 and ``BayesianOptimization`` — around :class:`KvtHyperModel`, with two additions
@@ -93,10 +94,14 @@ class TuneConfig:
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT
 
     def train_config(self, optimizer: str | None = None) -> TrainConfig:
-        """The resolved training options of a trial (no L-BFGS finish)."""
+        """The resolved training options of a trial.
+
+        No L-BFGS finish (``finish="none"``, whatever the mode's default): a trial is scored
+        on its Keras history, and ``best_run/`` reproduces the best trial with the same options.
+        """
         return TrainConfig(data=self.data, mode=self.mode, optimizer=optimizer or self.optimizers[0],
                            epochs=self.epochs, batch_size=self.batch_size, val_fraction=self.val_fraction,
-                           patience=self.patience, units=self.units, seed=self.seed).resolved()
+                           patience=self.patience, units=self.units, seed=self.seed, finish="none").resolved()
 
     def validate(self) -> "TuneConfig":
         if self.algorithm not in ALGORITHMS:
@@ -770,6 +775,10 @@ def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams
         args += ["--lr", _literal(hparams.pop("learning_rate"))]
     for key, value in hparams.items():
         args += ["--opt", f"{key}={_literal(value)}"]
+    from kvt.training import MODE_DEFAULTS
+
+    if base.finish != MODE_DEFAULTS[base.mode]["finish"]:
+        args += ["--finish", base.finish]
     args += ["--epochs", str(base.epochs), "--batch-size", str(base.batch_size),
              "--val-fraction", _literal(float(base.val_fraction)), "--patience", str(base.patience),
              "--units", str(base.units), "--seed", str(base.seed)]
@@ -947,7 +956,7 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
                              opt=parse_options([f"{k}={_literal(v)}" for k, v in hparams.items()
                                                 if k != "learning_rate"]),
                              epochs=base.epochs, batch_size=base.batch_size, val_fraction=base.val_fraction,
-                             patience=base.patience, units=base.units, seed=base.seed)
+                             patience=base.patience, units=base.units, seed=base.seed, finish=base.finish)
         result = train(config)
         save_run(result, run_dir, force=True, command=["kvt", "train", *args])
         outcome.best_run_metrics = result.metrics

@@ -96,3 +96,17 @@ def test_evaluate_outside_the_trained_range_only_with_allow_extrapolation(runner
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["extrapolation_allowed"] is True and summary["grid"]["points"] == 12
     assert summary["trained_range"] == {"level": [1, 6], "T_K": [300.0, 10000.0]}
+
+
+def test_tune_accurate_best_run_is_the_best_trial(runner, small_csv, tmp_path):
+    out = tmp_path / "search"
+    result = runner.invoke(main, ["tune", "--data", str(small_csv), "--mode", "accurate", "--optimizer", "adam",
+                                  "--val-fraction", "0.25", "--epochs", "30", "--units", "4", "--max-trials", "1",
+                                  "--quiet", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    best = json.loads((out / "best.json").read_text())
+    meta = json.loads((out / "best_run" / "metadata.json").read_text())
+    assert meta["options"]["finish"] == "none" and meta["metrics"]["finish"] is None
+    assert "--finish" in best["kvt_train_args"] and "none" in best["kvt_train_args"]
+    # Keras's validation MSE of the trial's best epoch, recomputed by numpy from the run's weights
+    assert meta["metrics"]["val_mse_scaled"] == pytest.approx(best["score"], rel=1e-6)
