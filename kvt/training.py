@@ -122,6 +122,9 @@ class TrainConfig:
         for name in ("epochs", "patience", "units"):
             integer(name, getattr(self, name), 1)
         integer("batch_size", self.batch_size, 0)
+        if self.batch_size == 1:
+            raise KvtError("--batch-size must be 0 (full batch) or at least 2 (batch normalisation needs the "
+                           "variance of a batch), got 1")
         integer("finish_iterations", self.finish_iterations, 0)
         if self.learning_rate is not None and not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise KvtError(f"--lr must be a number > 0, got {self.learning_rate!r}")
@@ -196,13 +199,18 @@ def error_summary(k_pred, k_true) -> dict[str, float]:
     }
 
 
-def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32"):
+def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32", drop_remainder: bool = False):
+    """Shuffled mini-batches of the training rows, reshuffled every epoch.
+
+    ``drop_remainder`` drops the last, incomplete batch of each epoch (a different
+    random remainder every epoch, so every row is still used).
+    """
     import tensorflow as tf
 
     return (tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype)))
             .cache()
             .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
+            .batch(batch_size, drop_remainder=drop_remainder)
             .prefetch(tf.data.AUTOTUNE))
 
 
@@ -363,6 +371,7 @@ class PreparedData:
     steps: int  # optimizer steps per Keras epoch (full batch: at most FULL_BATCH_CHUNK)
     keras_epochs: int  # Keras epochs of the run (full batch: chunks of ``steps`` steps, the last may be shorter)
     total_steps: int = 0  # optimizer steps of the whole run (full batch: exactly config.epochs)
+    dropped_rows: int = 0  # rows of the incomplete last batch dropped each epoch (a 1-row remainder)
 
     @property
     def has_val(self) -> bool:
@@ -386,14 +395,18 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
         steps = min(FULL_BATCH_CHUNK, config.epochs)
         keras_epochs = math.ceil(config.epochs / steps)
         total_steps = config.epochs
+        dropped_rows = 0
     else:
         batch = config.batch_size
-        steps = math.ceil(len(train_idx) / batch)
+        # A 1-row last batch has zero batch variance, which batch normalisation cannot use: drop it
+        # (each epoch reshuffles, so a different row sits out each time).
+        dropped_rows = 1 if len(train_idx) % batch == 1 and len(train_idx) > batch else 0
+        steps = (len(train_idx) - dropped_rows) // batch if dropped_rows else math.ceil(len(train_idx) / batch)
         keras_epochs = config.epochs
         total_steps = steps * keras_epochs
     return PreparedData(dataset=dataset, features=features, k_true=k_true, transform=transform, x=x, y=y,
                         train_idx=train_idx, val_idx=val_idx, full_batch=full_batch, batch=batch, steps=steps,
-                        keras_epochs=keras_epochs, total_steps=total_steps)
+                        keras_epochs=keras_epochs, total_steps=total_steps, dropped_rows=dropped_rows)
 
 
 def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[str, Any], strategy=None,
@@ -432,7 +445,7 @@ def fit_inputs(config: TrainConfig, prep: PreparedData, strategy=None) -> dict[s
     """The data arguments of ``model.fit``: training and validation datasets, steps per epoch."""
     x, y = prep.x, prep.y
     train_data = (make_train_dataset(x[prep.train_idx], y[prep.train_idx], prep.batch, config.seed,
-                                     dtype=config.precision)
+                                     dtype=config.precision, drop_remainder=prep.dropped_rows > 0)
                   if not prep.full_batch else make_full_batch_dataset(x[prep.train_idx], y[prep.train_idx],
                                                                       config.precision, prep.total_steps))
     val_data = make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision) if prep.has_val else None
@@ -579,10 +592,20 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
         "n_train": int(len(train_idx)),
         "n_val": int(len(val_idx)),
         "val_rows": val_idx.tolist(),
+        "batching": batching_record(prep),
     }
     return TrainResult(config=config, dataset=dataset, model=model, scaler=transform, history=history,
                        predictions=predictions, metrics=metrics, split=split, hyperparameters=hparams,
                        wall_time_s=wall, weights=weights)
+
+
+def batching_record(prep: PreparedData) -> dict[str, Any]:
+    """How the training rows were fed: batch size, steps, what happened to a 1-row remainder."""
+    return {"full_batch": prep.full_batch, "batch_rows": int(prep.batch), "steps_per_epoch": int(prep.steps),
+            "total_steps": int(prep.total_steps),
+            "remainder_rows_dropped_per_epoch": int(prep.dropped_rows),
+            "remainder_rule": "a last batch of 1 row is dropped each epoch (reshuffled, so every row is used); "
+                              "larger remainders are kept as a smaller last batch"}
 
 
 def _check_finite(history: pd.DataFrame, columns, optimizer: str, learning_rate) -> None:

@@ -110,3 +110,32 @@ def test_tune_accurate_best_run_is_the_best_trial(runner, small_csv, tmp_path):
     assert "--finish" in best["kvt_train_args"] and "none" in best["kvt_train_args"]
     # Keras's validation MSE of the trial's best epoch, recomputed by numpy from the run's weights
     assert meta["metrics"]["val_mse_scaled"] == pytest.approx(best["score"], rel=1e-6)
+
+
+def test_no_one_row_batch_reaches_batch_normalisation():
+    from kvt.training import TrainConfig, fit_inputs, prepare_data
+
+    config = TrainConfig(data="O2-Ar", batch_size=419, epochs=1).resolved()  # 420 training rows
+    prep = prepare_data(config)
+    assert len(prep.train_idx) == 420
+    sizes = [int(batch[0].shape[0]) for batch in fit_inputs(config, prep)["x"]]
+    assert sizes == [419] and prep.steps == 1 and prep.dropped_rows == 1
+    config = TrainConfig(data="O2-Ar", batch_size=418, epochs=1).resolved()  # a remainder of 2 is kept
+    assert [int(b[0].shape[0]) for b in fit_inputs(config, prepare_data(config))["x"]] == [418, 2]
+
+
+def test_one_row_remainder_is_recorded(small_csv, tmp_path):
+    from kvt.rundir import save_run
+    from kvt.training import TrainConfig, train
+
+    # 30 rows, 24 for training: batches of 23 leave 1 row
+    result = train(TrainConfig(data=str(small_csv), batch_size=23, epochs=3, units=4))
+    assert result.metrics["optimizer_steps"] == 3
+    meta = json.loads((save_run(result, tmp_path / "run") / "metadata.json").read_text())
+    assert meta["split"]["batching"]["remainder_rows_dropped_per_epoch"] == 1
+
+
+def test_batch_size_one_is_refused(runner, small_csv):
+    result = runner.invoke(main, ["train", "--data", str(small_csv), "--batch-size", "1", "--quiet"])
+    assert error_line(result) == ("Error: --batch-size must be 0 (full batch) or at least 2 (batch normalisation "
+                                  "needs the variance of a batch), got 1")
