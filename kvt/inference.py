@@ -194,6 +194,9 @@ def _fold_layers(model) -> list[dict]:
     A BN after a linear Dense is folded into that Dense (W g, (b - mu) g + beta);
     a BN after a nonlinear Dense is folded into the next Dense (an affine map of its
     inputs): W' = diag(g) W, b' = (beta - mu g) W + b, with g = gamma / sqrt(var + eps).
+    Consecutive BNs compose into one affine map first. Anything the schema cannot
+    represent (other layer types, activations, a BN over another axis, a trailing BN)
+    raises ``KvtError``.
     """
     import keras
 
@@ -221,9 +224,14 @@ def _fold_layers(model) -> list[dict]:
                      else np.ones_like(mean))
             beta = (np.asarray(keras.ops.convert_to_numpy(layer.beta), dtype=float) if layer.center
                     else np.zeros_like(mean))
+            if layer.axis not in (-1, 1) or mean.ndim != 1:
+                raise KvtError(f"cannot export {layer.name}: batch normalisation over axis {layer.axis!r}; the "
+                               f"weights schema folds only per-feature normalisation (axis -1)")
             scale = gamma / np.sqrt(var + layer.epsilon)
             offset = beta - mean * scale
-            if dense and dense[-1]["activation"] == "linear" and pending is None:
+            if pending is not None:  # a BN right after another unfolded BN: compose the two affine maps
+                pending = (pending[0] * scale, pending[1] * scale + offset)
+            elif dense and dense[-1]["activation"] == "linear":
                 dense[-1]["weights"] = dense[-1]["weights"] * scale[None, :]
                 dense[-1]["bias"] = dense[-1]["bias"] * scale + offset
             else:

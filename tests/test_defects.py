@@ -139,3 +139,55 @@ def test_batch_size_one_is_refused(runner, small_csv):
     result = runner.invoke(main, ["train", "--data", str(small_csv), "--batch-size", "1", "--quiet"])
     assert error_line(result) == ("Error: --batch-size must be 0 (full batch) or at least 2 (batch normalisation "
                                   "needs the variance of a batch), got 1")
+
+
+def _random_bn(layer, rng):
+    n = layer.gamma.shape[0]
+    layer.gamma.assign(rng.uniform(0.5, 2.0, n))
+    layer.beta.assign(rng.normal(size=n))
+    layer.moving_mean.assign(rng.normal(size=n))
+    layer.moving_variance.assign(rng.uniform(0.2, 3.0, n))
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "linear"])
+def test_fold_dense_bn_bn_matches_keras(activation):
+    import keras
+
+    from kvt.inference import _fold_layers, _sigmoid_inplace
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,), dtype="float64"),
+                              keras.layers.Dense(3, activation=activation, dtype="float64"),
+                              keras.layers.BatchNormalization(dtype="float64"),
+                              keras.layers.BatchNormalization(dtype="float64"),
+                              keras.layers.Dense(1, dtype="float64")])
+    rng = np.random.default_rng(4)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            _random_bn(layer, rng)
+    x = rng.normal(size=(50, 2))
+    h = x
+    for layer in _fold_layers(model):
+        h = h @ np.array(layer["weights"]) + np.array(layer["bias"])
+        if layer["activation"] == "sigmoid":
+            h = _sigmoid_inplace(h)
+    np.testing.assert_allclose(h, np.asarray(model(x, training=False)), rtol=1e-12, atol=1e-12)
+
+
+def test_fold_refuses_what_the_schema_cannot_represent():
+    import keras
+
+    from kvt import KvtError
+    from kvt.inference import _fold_layers
+
+    ends_with_bn = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="sigmoid"),
+                                     keras.layers.BatchNormalization()])
+    with pytest.raises(KvtError, match="cannot export a network that ends with BatchNormalization"):
+        _fold_layers(ends_with_bn)
+    dropout = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3), keras.layers.Dropout(0.1),
+                                keras.layers.Dense(1)])
+    with pytest.raises(KvtError, match="of type Dropout"):
+        _fold_layers(dropout)
+    relu = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(1)])
+    with pytest.raises(KvtError, match="cannot export activation 'relu'"):
+        _fold_layers(relu)
