@@ -191,3 +191,22 @@ def test_fold_refuses_what_the_schema_cannot_represent():
     relu = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(1)])
     with pytest.raises(KvtError, match="cannot export activation 'relu'"):
         _fold_layers(relu)
+
+
+def test_madgrad_anchor_is_captured_in_build_not_from_the_step_counter():
+    import keras
+
+    from kvt.optimizers.madgrad import MADGRAD
+
+    start = np.array([0.5, -1.5, 2.0])
+    variable = keras.Variable(start.copy(), dtype="float64")
+    optimizer = MADGRAD(learning_rate=0.1, momentum=0.8, epsilon=1e-6)
+    optimizer.build([variable])
+    np.testing.assert_array_equal(optimizer._theta0[0].numpy(), start)
+    optimizer.iterations.assign(7)  # a backend that does not count from 0: the anchor must not depend on it
+    g = np.array([0.3, -0.2, 1.0])
+    optimizer.apply_gradients([(keras.ops.convert_to_tensor(g), variable)])
+    lam = (float(np.float32(0.1)) + 1e-6) * np.sqrt(8.0)  # step t = k + 1 = 8; Keras keeps lr in float32
+    s, nu = lam * g, lam * g * g
+    z = start - s / (np.cbrt(nu) + 1e-6)
+    np.testing.assert_allclose(variable.numpy(), 0.8 * start + 0.2 * z, rtol=1e-12)

@@ -15,7 +15,8 @@ register(OptimizerEntry(
 register(OptimizerEntry(
     "madgrad", MADGRAD, {"learning_rate": 1e-2, "momentum": 0.9, "epsilon": 1e-6},
     "MADGRAD, momentumised dual averaging with a cube-root denominator (Defazio & Jelassi 2021)",
-    notes="theta_0 (the anchor of the dual average) is the value at the first step."))
+    notes="theta_0 (the anchor of the dual average) is the value when the optimizer is built, "
+          "just before the first step."))
 register(OptimizerEntry(
     "radam", RAdam, {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
     "RAdam, Adam with a rectified adaptive learning rate (Liu et al. 2019)",
