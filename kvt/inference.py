@@ -287,7 +287,9 @@ def to_text(spec: dict) -> str:
     shifts; ``inputs <m>`` and the m indices the network reads; ``layers <L>``; per layer ``<n_in> <n_out> <activation>`` and the weights
     row by row (n_in x n_out), then the n_out biases; then ``target <kind>`` and its
     numbers (minmax_1e18: scale shift factor; log_space: mean std intercept and the
-    n baseline coefficients). Numbers are written with 17 significant digits.
+    n baseline coefficients); last ``valid_range <level min> <level max> <T min> <T max>``,
+    the trained range the evaluator refuses to leave. Numbers are written with 17
+    significant digits.
     """
     validate(spec)
 
@@ -313,4 +315,6 @@ def to_text(spec: dict) -> str:
     else:
         lines.append(numbers([target["mean"], target["std"], target["baseline_intercept"]]))
         lines.append(numbers(target["baseline_coef"]))
+    valid = spec["valid_range"]
+    lines.append(f"valid_range {numbers([*valid['level'], *valid['T_K']])}")
     return "\n".join(lines) + "\n"

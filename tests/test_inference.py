@@ -90,6 +90,36 @@ def test_c_evaluator_equals_numpy(runner, runs, mode, tmp_path):
     np.testing.assert_allclose(k_c, k_numpy, rtol=1e-12)
 
 
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("line, message", [
+    ("3 100", "kvt_eval: line 2: level 3, T 100 K is outside the trained range: levels 1..35, T 250..10000 K"),
+    ("36 1000", "kvt_eval: line 2: level 36, T 1000 K is outside the trained range: levels 1..35, T 250..10000 K"),
+    ("3 10000.5", "kvt_eval: line 2: level 3, T 10000.5 K is outside the trained range: levels 1..35, "
+                  "T 250..10000 K"),
+    ("3 abc", "kvt_eval: line 2 of the input: expected 'level T'"),
+    ("3", "kvt_eval: line 2 of the input: expected 'level T'"),
+    ("3 1000 7", "kvt_eval: line 2 of the input: expected exactly two numbers, 'level T'"),
+    ("3 1000x", "kvt_eval: line 2 of the input: expected exactly two numbers, 'level T'"),
+    ("3.5 1000", "kvt_eval: line 2 of the input: level is not an integer"),
+    ("3 nan", "kvt_eval: line 2 of the input: T must be a number > 0 K"),
+])
+def test_c_evaluator_refuses_bad_input_and_extrapolation(runner, runs, tmp_path, line, message):
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "kvt_eval.c"
+    binary = tmp_path / "kvt_eval"
+    subprocess.run(["cc", "-O2", "-std=c99", "-o", str(binary), str(source), "-lm"], check=True)
+    text = tmp_path / "model.txt"
+    assert runner.invoke(main, ["export", "--run", str(runs["study"]), "--format", "weights-text",
+                                "-o", str(text)]).exit_code == 0
+    assert text.read_text().splitlines()[-1] == "valid_range 1 35 250 10000"
+    done = subprocess.run([str(binary), str(text)], input=f"5 2000\n{line}\n7 3000\n", capture_output=True,
+                          text=True)
+    assert done.returncode == 1 and done.stderr.strip() == message
+    expected = open_run(runs["study"]).network.predict_k([5], [2000.0])[0]
+    assert [float(v) for v in done.stdout.split()] == pytest.approx([expected], rel=1e-12)  # stops at line 2
+
+
 def test_evaluate_matches_independent_recomputation(runner, runs, tmp_path):
     path = runs["accurate"]
     out = tmp_path / "eval"
