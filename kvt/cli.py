@@ -135,8 +135,7 @@ def data_info(pair, path):
 @click.argument("name", required=False)
 def optimizers_command(name):
     """List the optimizers, or show one in full."""
-    _quiet_tensorflow_import()
-    from kvt import optimizers
+    from kvt import optimizers  # the registry's declarative part: no TensorFlow
 
     if name is None:
         for entry_name in optimizers.names():
@@ -146,8 +145,9 @@ def optimizers_command(name):
             click.echo(f"{'':<11}   defaults: {defaults}")
         return
     entry = optimizers.entry(name)
+    _quiet_tensorflow_import()  # the hyper-parameters come from the class's signature
     click.echo(f"{entry.name}: {entry.description}")
-    click.echo(f"class: {entry.cls.__module__}.{entry.cls.__qualname__}")
+    click.echo(f"class: {entry.class_path}")
     if entry.model_class:
         click.echo(f"train step: {entry.model_class().__name__}")
     click.echo("hyper-parameters (--opt key=value; --lr sets learning_rate):")
