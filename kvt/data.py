@@ -80,13 +80,8 @@ def _fail(path: Path, message: str):
     raise KvtError(f"{path}: {message}")
 
 
-def validate(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Check a raw CSV frame against the schema; return it with proper dtypes.
-
-    Errors name the file, the column and the first offending row as its line number
-    in the file (the header is line 1).
-    """
-    columns = [str(c) for c in frame.columns]
+def _check_columns(columns, path: Path) -> None:
+    columns = [str(c) for c in columns]
     missing = [c for c in COLUMNS if c not in columns]
     extra = [c for c in columns if c not in COLUMNS]
     if missing or extra:
@@ -96,6 +91,15 @@ def validate(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         if extra:
             parts.append(f"unexpected column(s) {', '.join(extra)}")
         _fail(path, f"{'; '.join(parts)}; expected columns {','.join(COLUMNS)}")
+
+
+def validate(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Check a raw CSV frame (strings) against the schema; return it with proper dtypes.
+
+    Errors name the file, the column and the first offending row as its line number
+    in the file (the header is line 1).
+    """
+    _check_columns(frame.columns, path)
     if frame.empty:
         _fail(path, "has a header but no data rows")
     out = {}
@@ -107,12 +111,17 @@ def validate(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             _fail(path, f"column {column}, line {row + 2}: '{raw.iloc[row]}' is not a number")
-        values = values.to_numpy(dtype=float)
-        nonfinite = ~np.isfinite(values)
+        out[column] = values.to_numpy(dtype=float)
+    return _check_values(out, path)
+
+
+def _check_values(out: dict[str, np.ndarray], path: Path) -> pd.DataFrame:
+    """The numeric checks of :func:`validate` on float columns (vectorised, no per-row Python)."""
+    for column in COLUMNS:
+        nonfinite = ~np.isfinite(out[column])
         if nonfinite.any():
             row = int(np.flatnonzero(nonfinite)[0])
             _fail(path, f"column {column}, line {row + 2}: value is missing, NaN or infinite")
-        out[column] = values
     checks = (
         ("level", (out["level"] != np.round(out["level"])) | (out["level"] < 1) | (out["level"] > physics.O2_MAX_LEVEL),
          f"must be an integer 1..{physics.O2_MAX_LEVEL}"),
@@ -132,20 +141,50 @@ def validate(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return result
 
 
-def read_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, bytes]:
+def _sha256_and_blank(path: Path) -> tuple[str, bool]:
+    """The file's sha256, read in 1 MiB blocks, and whether it holds only whitespace."""
+    digest, blank = hashlib.sha256(), True
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            blank = blank and not block.strip()
+    return digest.hexdigest(), blank
+
+
+def read_table(path: str | os.PathLike) -> tuple[pd.DataFrame, str]:
+    """Read and validate a CSV in the bundled schema; return the frame and the file's sha256.
+
+    The file is parsed once by pandas' C parser straight into floats; only a file with
+    a non-numeric cell is parsed again as text, to name the cell in the error.
+    """
     path = Path(path)
     if not path.exists():
         raise KvtError(f"{path}: no such file")
     if not path.is_file():
         raise KvtError(f"{path}: not a file")
-    raw = path.read_bytes()
-    if not raw.strip():
+    sha256, blank = _sha256_and_blank(path)
+    if blank:
         raise KvtError(f"{path}: file is empty; expected a CSV with columns {','.join(COLUMNS)}")
     try:
-        frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_values=[""])
+        header = pd.read_csv(path, nrows=0).columns
+        _check_columns(header, path)
+        try:
+            frame = pd.read_csv(path, dtype="float64", keep_default_na=False, na_values=[""])
+        except ValueError:  # a cell that is not a number: read as text to say which
+            frame = None
+        if frame is None:
+            return validate(pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""]), path), sha256
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise KvtError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    return validate(frame, path), raw
+    if frame.empty:
+        _fail(path, "has a header but no data rows")
+    return _check_values({c: frame[c].to_numpy(dtype=float) for c in COLUMNS}, path), sha256
+
+
+def read_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, bytes]:
+    """The validated frame and the raw bytes of ``path`` (see :func:`read_table`, which does not keep them)."""
+    frame, _ = read_table(path)
+    return frame, Path(path).read_bytes()
 
 
 def load_dataset(pair_or_path: str | os.PathLike) -> Dataset:
@@ -155,8 +194,8 @@ def load_dataset(pair_or_path: str | os.PathLike) -> Dataset:
     if pair is None and not Path(text).suffix and os.sep not in text and not Path(text).exists():
         physics.pair_partner(text)  # a bare name that is no pair: say which pairs exist
     path = bundled_path(pair) if pair else Path(text)
-    frame, raw = read_csv(path)
-    return Dataset(frame=frame, source=text, path=path, sha256=hashlib.sha256(raw).hexdigest(), pair=pair)
+    frame, sha256 = read_table(path)
+    return Dataset(frame=frame, source=text, path=path, sha256=sha256, pair=pair)
 
 
 def describe(dataset: Dataset) -> dict:
