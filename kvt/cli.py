@@ -219,9 +219,9 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     from kvt.rundir import save_run
     from kvt.training import train
 
-    load_dataset(config.data)
+    dataset = load_dataset(config.data)  # read and validated once, before TensorFlow starts training
     chief = task is None or task.is_chief
-    result = train(config, verbose=not quiet and chief)
+    result = train(config, verbose=not quiet and chief, dataset=dataset)
     if not chief:  # under multi-worker only the chief writes the run directory
         distribution = result.metrics["distribution"]
         click.echo(f"{task.label}: trained with {distribution['workers']} workers; the chief writes the run "

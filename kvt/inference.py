@@ -23,6 +23,7 @@ ACTIVATIONS = ("linear", "sigmoid")
 FEATURE_SETS = {"level_T": ("level", "T_K"),
                 "log_space": ("level", "ln_level", "T^(-1/3)", "ln_T", "1000/T")}
 TARGET_KINDS = ("minmax_1e18", "log_space")
+PREDICT_CHUNK = 1 << 16  # points per numpy evaluation step of Network.predict_k
 
 
 def raw_features(kind: str, level, T) -> np.ndarray:
@@ -99,9 +100,20 @@ class Network:
                 _sigmoid_inplace(h)
         return h[:, 0]
 
-    def predict_k(self, level, T) -> np.ndarray:
-        """k_VT(level -> level-1, T) in m^3/s; ``level`` and ``T`` broadcast to 1-D arrays."""
-        level, T = np.broadcast_arrays(np.asarray(level, dtype=float).ravel(), np.asarray(T, dtype=float).ravel())
+    def predict_k(self, level, T, chunk: int = PREDICT_CHUNK) -> np.ndarray:
+        """k_VT(level -> level-1, T) in m^3/s; ``level`` and ``T`` broadcast to 1-D arrays.
+
+        Evaluated ``chunk`` points at a time, so the memory beyond the inputs and the
+        returned array does not grow with the number of points.
+        """
+        level, T = np.broadcast_arrays(np.asarray(level).ravel(), np.asarray(T).ravel())
+        out = np.empty(level.shape[0], dtype=float)
+        for start in range(0, len(out), chunk):
+            part = slice(start, start + chunk)
+            out[part] = self._predict_chunk(level[part].astype(float), T[part].astype(float))
+        return out
+
+    def _predict_chunk(self, level, T) -> np.ndarray:
         x = self.scaled_features(level, T)
         y = self.output(x[:, self.network_inputs])
         t = self.target

@@ -72,6 +72,8 @@ MODE_DEFAULTS = {
                  "finish_iterations": 1500, "precision": "float64"},
 }
 FULL_BATCH_CHUNK = 50  # full-batch steps per compiled Keras epoch
+SHUFFLE_BUFFER_ROWS = 2 ** 16  # cap of the tf.data shuffle buffer (bounded memory on any table)
+EVAL_BATCH_ROWS = 2 ** 16  # rows per validation batch
 
 
 @dataclass
@@ -207,9 +209,14 @@ def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32",
     """
     import tensorflow as tf
 
+    if len(x) > SHUFFLE_BUFFER_ROWS:
+        # The buffer holds SHUFFLE_BUFFER_ROWS rows, not the table: permute the rows once
+        # (seeded) so that a window of a sorted table is still a random sample.
+        order = np.random.default_rng(seed).permutation(len(x))
+        x, y = x[order], y[order]
     return (tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype)))
             .cache()
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            .shuffle(min(len(x), SHUFFLE_BUFFER_ROWS), seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size, drop_remainder=drop_remainder)
             .prefetch(tf.data.AUTOTUNE))
 
@@ -217,7 +224,8 @@ def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32",
 def make_eval_dataset(x, y, dtype: str = "float32"):
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype))).batch(len(x)).cache()
+    return (tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype)))
+            .batch(min(len(x), EVAL_BATCH_ROWS)).cache())
 
 
 def make_full_batch_dataset(x, y, dtype: str = "float32", steps: int | None = None):
@@ -486,14 +494,18 @@ def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
     return callbacks
 
 
-def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResult:
-    """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence."""
+def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Dataset | None = None) -> TrainResult:
+    """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence.
+
+    ``dataset``: ``config.data`` already loaded (:func:`kvt.data.load_dataset`), so that a
+    caller that validated it does not read it again.
+    """
     config = config.resolved()
     from kvt import distributed, optimizers
 
     hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
     distributed.check_optimizer(config.strategy, config.optimizer)
-    dataset = load_dataset(config.data)
+    dataset = dataset if dataset is not None else load_dataset(config.data)
     frame = dataset.frame
 
     from kvt.inference import export_weights
@@ -603,6 +615,10 @@ def batching_record(prep: PreparedData) -> dict[str, Any]:
     """How the training rows were fed: batch size, steps, what happened to a 1-row remainder."""
     return {"full_batch": prep.full_batch, "batch_rows": int(prep.batch), "steps_per_epoch": int(prep.steps),
             "total_steps": int(prep.total_steps),
+            "shuffle_buffer_rows": 0 if prep.full_batch else int(min(len(prep.train_idx), SHUFFLE_BUFFER_ROWS)),
+            "shuffle": "none (full batch)" if prep.full_batch else (
+                "every epoch, in a buffer of the whole training set" if len(prep.train_idx) <= SHUFFLE_BUFFER_ROWS
+                else f"rows permuted once (seeded), then every epoch in a buffer of {SHUFFLE_BUFFER_ROWS} rows"),
             "remainder_rows_dropped_per_epoch": int(prep.dropped_rows),
             "remainder_rule": "a last batch of 1 row is dropped each epoch (reshuffled, so every row is used); "
                               "larger remainders are kept as a smaller last batch"}

@@ -761,11 +761,12 @@ def markdown_table(frame) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams: dict[str, Any]) -> list[str]:
+def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams: dict[str, Any],
+                    dataset=None) -> list[str]:
     """The ``kvt train`` arguments that reproduce a trial (as its best run directory)."""
     from kvt.data import load_dataset
 
-    dataset = load_dataset(tune.data)
+    dataset = dataset if dataset is not None else load_dataset(tune.data)
     args = ["--pair", dataset.pair] if dataset.pair else ["--data", str(tune.data)]
     if base.mode != "study":
         args += ["--mode", base.mode]
@@ -889,7 +890,7 @@ def run(tune: TuneConfig, out, resume: bool = False, force: bool = False, quiet:
             raise
     if role == "worker":
         return TuneOutcome(role="worker", out=out, trials_run=tuner.trials_run, tuner_id=tuner.tuner_id)
-    return _write_results(tune, base, tuner.oracle, out, command, role or "local", stream, quiet)
+    return _write_results(tune, base, tuner.oracle, out, command, role or "local", stream, quiet, dataset)
 
 
 class _Progress:
@@ -921,7 +922,7 @@ class _Progress:
 
 
 def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, command, role: str, stream,
-                   quiet: bool) -> TuneOutcome:
+                   quiet: bool, dataset=None) -> TuneOutcome:
     table = trial_table(oracle, tune.objective)
     atomic.write_text(out / "trials.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
                       force=True)
@@ -932,7 +933,7 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
         raise KvtError(f"no trial completed ({len(table)} ran); see {out / 'trials.md'} for the reasons")
     best = best_trials[0]
     optimizer, hparams = trial_hyperparameters(best.hyperparameters.values)
-    args = train_arguments(tune, base, optimizer, hparams)
+    args = train_arguments(tune, base, optimizer, hparams, dataset)
     best_record = {"trial": best.trial_id, "objective": tune.objective, "score": best.score,
                    "best_epoch": best.best_step + 1, "optimizer": optimizer, "hyperparameters": hparams,
                    "kvt_train_args": args, "kvt_train": "kvt train " + " ".join(args) + f" --out {out / BEST_RUN}"}
@@ -957,7 +958,7 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
                                                 if k != "learning_rate"]),
                              epochs=base.epochs, batch_size=base.batch_size, val_fraction=base.val_fraction,
                              patience=base.patience, units=base.units, seed=base.seed, finish=base.finish)
-        result = train(config)
+        result = train(config, dataset=dataset)
         save_run(result, run_dir, force=True, command=["kvt", "train", *args])
         outcome.best_run_metrics = result.metrics
     else:
