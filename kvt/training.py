@@ -33,6 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kvt.callbacks import epoch_timer as _epoch_timer
+from kvt.callbacks import progress_callback as _progress_callback
+from kvt.callbacks import stop_on_nan as _stop_on_nan
 from kvt.data import Dataset, load_dataset
 from kvt.errors import KvtError
 from kvt.preprocessing import FEATURES, VTScaler
@@ -261,68 +264,6 @@ def compile_model(model, optimizer, steps_per_execution: int, extra_metrics=()):
     return model
 
 
-def _progress_callback(total: int, stream, unit: str = "epoch", per_keras_epoch: int = 1,
-                       show_val: bool = True):
-    """A Keras callback printing a one-line progress bar.
-
-    ``total`` counts ``unit``s (epochs, or optimizer steps in full-batch runs, where one
-    Keras epoch is ``per_keras_epoch`` steps); ``val_loss`` is shown only with ``show_val``.
-    """
-    import keras
-
-    class Progress(keras.callbacks.Callback):
-        """One-line progress bar with the current losses."""
-
-        width = 30
-
-        interactive = bool(getattr(stream, "isatty", lambda: False)())
-        every = max(1, math.ceil(total / per_keras_epoch) // 20)
-
-        last = None  # (epoch, logs) not yet printed
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            done = min(total, (epoch + 1) * per_keras_epoch)
-            if not self.interactive and (epoch + 1) % self.every and done != total:
-                self.last = (epoch, logs)
-                return
-            self.last = None
-            filled = int(self.width * done / total)
-            bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
-            prefix, suffix = ("\r", "") if self.interactive else ("", "\n")
-            text = f"{unit} {done:>{len(str(total))}}/{total} [{bar[:self.width]}] loss {logs.get('loss', float('nan')):.3e}"
-            if show_val:
-                text += f"  val_loss {logs.get('val_loss', float('nan')):.3e}"
-            stream.write(f"{prefix}{text}{suffix}")
-            stream.flush()
-
-        def on_train_end(self, logs=None):
-            if self.last is not None:  # early stopping ended the run between printed lines
-                epoch, last_logs = self.last
-                self.last = None
-                self.every = 1
-                self.on_epoch_end(epoch, last_logs)
-            if self.interactive:
-                stream.write("\n")
-            stream.flush()
-
-    return Progress()
-
-
-def _epoch_timer():
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-            self.times = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-
-    return EpochTimer()
-
-
 def lbfgs_finish(model, x, y, iterations: int) -> dict[str, Any]:
     """Polish ``model`` with full-batch L-BFGS (scipy) on the MSE, BatchNorm frozen.
 
@@ -467,19 +408,6 @@ def fit_inputs(config: TrainConfig, prep: PreparedData, strategy=None) -> dict[s
         val_data = val_data.with_options(options) if val_data is not None else None
     return {"x": train_data, "validation_data": val_data,
             "steps_per_epoch": prep.steps if prep.full_batch else None}
-
-
-def _stop_on_nan():
-    """Like ``keras.callbacks.TerminateOnNaN``, without its console message: kvt reports the divergence."""
-    import keras
-
-    class StopOnNaN(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            loss = (logs or {}).get("loss")
-            if loss is not None and not np.all(np.isfinite(np.asarray(loss, dtype=float))):
-                self.model.stop_training = True
-
-    return StopOnNaN()
 
 
 def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
