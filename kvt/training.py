@@ -207,8 +207,12 @@ def error_summary(k_pred, k_true) -> dict[str, float]:
 def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32", drop_remainder: bool = False):
     """Shuffled mini-batches of the training rows, reshuffled every epoch.
 
-    ``drop_remainder`` drops the last, incomplete batch of each epoch (a different
-    random remainder every epoch, so every row is still used).
+    The rows stay in two in-memory tensors; tf.data shuffles and batches row *indices*
+    and each batch gathers its rows, so the pipeline holds no per-row elements (a
+    cached row-by-row dataset costs about 380 bytes a row) and its shuffle buffer is at
+    most SHUFFLE_BUFFER_ROWS indices. The batches are the same as shuffling the rows
+    themselves with the same seed. ``drop_remainder`` drops the last, incomplete batch
+    of each epoch (a different random remainder every epoch, so every row is still used).
     """
     import tensorflow as tf
 
@@ -217,10 +221,11 @@ def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32",
         # (seeded) so that a window of a sorted table is still a random sample.
         order = np.random.default_rng(seed).permutation(len(x))
         x, y = x[order], y[order]
-    return (tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype)))
-            .cache()
+    x_rows, y_rows = tf.constant(x.astype(dtype)), tf.constant(y.astype(dtype))
+    return (tf.data.Dataset.range(len(x))
             .shuffle(min(len(x), SHUFFLE_BUFFER_ROWS), seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size, drop_remainder=drop_remainder)
+            .map(lambda rows: (tf.gather(x_rows, rows), tf.gather(y_rows, rows)))
             .prefetch(tf.data.AUTOTUNE))
 
 
