@@ -12,6 +12,7 @@ measurement never sees another's peak):
     python benchmarks/memory.py                 # 34k, 340k, 3.4M points; training on 34k and 340k rows
     python benchmarks/memory.py --huge          # adds 34M points
     python benchmarks/memory.py --train-large   # adds training on 3.4M rows (a few minutes)
+    python benchmarks/memory.py --only train    # or --only predict
 
 Goals: predict/export of 34M points under 1 GB, training on 3.4M rows under 3 GB.
 """
@@ -71,6 +72,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--huge", action="store_true", help="also 34M points (predict)")
     parser.add_argument("--train-large", action="store_true", help="also training on 3.4M rows")
+    parser.add_argument("--only", choices=("predict", "train"), help="run one of the two parts")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, "
           f"Python {platform.python_version()}")
@@ -81,7 +83,7 @@ def main():
         print("\npredict (study network, 64 units), peak RSS in MiB")
         print(f"{'points':>12}  {'kvt predict --csv':>18}  {'Network.predict_k':>18}")
         for label, step in POINTS.items():
-            if label == "34M" and not args.huge:
+            if (label == "34M" and not args.huge) or args.only == "train":
                 continue
             cli, cli_s = peak_rss(kvt("predict", "--run", str(run), "--levels", "1-35",
                                       "--temps", f"250:10000:{step:g}", "--csv"))
@@ -92,7 +94,7 @@ def main():
         print("\nkvt train --data (generated dense O2-Ar table, --epochs 1), peak RSS in MiB")
         print(f"{'rows':>12}  {'peak RSS':>10}  {'wall, s':>8}")
         for label in ("34k", "340k", "3.4M"):
-            if label == "3.4M" and not args.train_large:
+            if (label == "3.4M" and not args.train_large) or args.only == "predict":
                 continue
             step = POINTS[label]
             data = tmp / f"O2-Ar-{label}.csv"
