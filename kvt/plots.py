@@ -42,8 +42,9 @@ def level_figure(run, level: int, n_points: int = 400):
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     predictions_file = Path(run.path) / "predictions.csv"
     if predictions_file.is_file():
-        data = pd.read_csv(predictions_file)
-        points = data[data["level"] == level]
+        # only this level's rows are kept, read in blocks: bounded memory on a table of any size
+        blocks = pd.read_csv(predictions_file, usecols=["level", "T_K", "k_true_m3_s", "split"], chunksize=1 << 18)
+        points = pd.concat([block[block["level"] == level] for block in blocks])
         for split, marker in (("train", "o"), ("val", "s")):
             part = points[points["split"] == split]
             if len(part):
@@ -94,10 +95,11 @@ def error_figure(table, metadata, title: str = "relative error"):
     finite = rel[np.isfinite(rel)]
     vmin = float(finite.min()) if finite.size else 1e-8
     norm = LogNorm(vmin=vmin, vmax=max(float(finite.max()) if finite.size else vmin, vmin * 10))
-    grid = table.assign(rel_error=rel).pivot_table(index="level", columns="T_K", values="rel_error",
-                                                   aggfunc="max", dropna=False)
-    temps, levels = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
-    values = np.ma.masked_invalid(grid.to_numpy(dtype=float))
+    levels, level_index = np.unique(table["level"].to_numpy(dtype=float), return_inverse=True)
+    temps, temp_index = np.unique(table["T_K"].to_numpy(dtype=float), return_inverse=True)
+    cells = np.full((len(levels), len(temps)), np.nan)
+    np.fmax.at(cells, (level_index, temp_index), rel)  # the worst error of a repeated cell
+    values = np.ma.masked_invalid(cells)
     fig, ax = plt.subplots(figsize=(7.2, 5.0))
     if values.count() >= 0.5 * values.size:  # (nearly) a full grid: a heat map, gaps blank
         mesh = ax.pcolormesh(_edges(temps), _edges(levels), values, cmap="viridis", shading="flat", norm=norm)
