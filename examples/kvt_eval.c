@@ -9,6 +9,8 @@
  * k_VT(level -> level-1, T) in m^3/s, one per line. It reads text forms of schema
  * versions 1 and 2 (features level_T, log_space, fho). The text format is described
  * in docs/weights-format.md; this file is meant to be read and copied into a solver.
+ * A line that is not two numbers, a non-integer level, or a point outside the trained
+ * range (the file's valid_range line) stops it with a message on stderr and exit status 1.
  */
 #include <math.h>
 #include <stdio.h>
@@ -38,6 +40,7 @@ typedef struct {
     double t_a, t_b, t_c;          /* minmax: scale shift factor; log: mean std intercept */
     double coef[MAX_FEATURES];     /* log-space baseline coefficients */
     int width;                     /* widest layer */
+    double level_min, level_max, t_min, t_max; /* trained range */
 } Net;
 
 static void fail(const char *what) {
@@ -111,6 +114,10 @@ static void load(const char *path, Net *net) {
     net->target_log_space = strcmp(kind, "log_space") == 0;
     if (fscanf(f, "%lf %lf %lf", &net->t_a, &net->t_b, &net->t_c) != 3) fail("target numbers");
     if (net->target_log_space) read_numbers(f, net->coef, net->n_features, "baseline coefficients");
+    if (fscanf(f, "%63s", word) != 1 || strcmp(word, "valid_range")) fail("valid_range line");
+    double range[4];
+    read_numbers(f, range, 4, "valid_range numbers");
+    net->level_min = range[0]; net->level_max = range[1]; net->t_min = range[2]; net->t_max = range[3];
     fclose(f);
 }
 
@@ -135,19 +142,45 @@ static double predict(const Net *net, double level, double T, double *a, double 
     return exp(ln_k);
 }
 
+static int bad_input(long line, const char *what) {
+    fprintf(stderr, "kvt_eval: line %ld of the input: %s\n", line, what);
+    return 1;
+}
+
 int main(int argc, char **argv) {
     Net net;
     double level, T;
     if (argc != 2) { fprintf(stderr, "usage: %s weights.txt < points\n", argv[0]); return 2; }
     load(argv[1], &net);
     double *a = malloc(sizeof(double) * net.width), *b = malloc(sizeof(double) * net.width);
-    while (scanf("%lf %lf", &level, &T) == 2) {
-        double k = predict(&net, level, T, a, b);
-        if (isnan(k)) {
-            fprintf(stderr, "kvt_eval: level %g is outside the weights file's level tables\n", level);
+    char line[512];
+    long number = 0;
+    while (fgets(line, sizeof line, stdin)) {
+        char *end, *rest;
+        number++;
+        if (!strchr(line, '\n') && !feof(stdin)) return bad_input(number, "line too long");
+        if (strspn(line, " \t\r\n") == strlen(line)) continue; /* blank line */
+        level = strtod(line, &end);
+        if (end == line) return bad_input(number, "expected 'level T'");
+        T = strtod(end, &rest);
+        if (rest == end) return bad_input(number, "expected 'level T'");
+        while (*rest == ' ' || *rest == '\t' || *rest == '\r' || *rest == '\n') rest++;
+        if (*rest) return bad_input(number, "expected exactly two numbers, 'level T'");
+        if (!isfinite(level) || level != floor(level)) return bad_input(number, "level is not an integer");
+        if (!isfinite(T) || T <= 0) return bad_input(number, "T must be a number > 0 K");
+        if (level < net.level_min || level > net.level_max || T < net.t_min || T > net.t_max) {
+            fprintf(stderr, "kvt_eval: line %ld: level %g, T %g K is outside the trained range: levels %g..%g, "
+                    "T %g..%g K\n", number, level, T, net.level_min, net.level_max, net.t_min, net.t_max);
             return 1;
         }
-        printf("%.17g\n", k);
+        {
+            double k = predict(&net, level, T, a, b);
+            if (isnan(k)) {
+                fprintf(stderr, "kvt_eval: level %g is outside the weights file's level tables\n", level);
+                return 1;
+            }
+            printf("%.17g\n", k);
+        }
     }
     return 0;
 }

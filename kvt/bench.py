@@ -894,6 +894,7 @@ def train_synthetic(settings: SyntheticSettings, optimizer_name: str, seed: int)
     import keras
 
     from kvt import optimizers
+    from kvt.callbacks import stop_on_nan
     from kvt.training import _epoch_timer, seed_everything, split_indices
 
     spec = SYNTHETIC
@@ -914,7 +915,7 @@ def train_synthetic(settings: SyntheticSettings, optimizer_name: str, seed: int)
     val_data = tf.data.Dataset.from_tensor_slices((tuple(x[val_idx] for x in inputs), y[val_idx])) \
         .batch(len(val_idx)).cache()
     timer = _epoch_timer()
-    callbacks = [keras.callbacks.TerminateOnNaN(), timer,
+    callbacks = [stop_on_nan(), timer,  # silent: kvt raises its own error for a diverged run
                  keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec["patience"],
                                                min_delta=spec["min_delta"], restore_best_weights=True)]
     started = time.perf_counter()

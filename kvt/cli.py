@@ -147,8 +147,7 @@ def data_info(pair, path, allow_implausible):
 @click.argument("name", required=False)
 def optimizers_command(name):
     """List the optimizers, or show one in full."""
-    _quiet_tensorflow_import()
-    from kvt import optimizers
+    from kvt import optimizers  # the registry's declarative part: no TensorFlow
 
     if name is None:
         for entry_name in optimizers.names():
@@ -158,8 +157,9 @@ def optimizers_command(name):
             click.echo(f"{'':<11}   defaults: {defaults}")
         return
     entry = optimizers.entry(name)
+    _quiet_tensorflow_import()  # the hyper-parameters come from the class's signature
     click.echo(f"{entry.name}: {entry.description}")
-    click.echo(f"class: {entry.cls.__module__}.{entry.cls.__qualname__}")
+    click.echo(f"class: {entry.class_path}")
     if entry.model_class:
         click.echo(f"train step: {entry.model_class().__name__}")
     click.echo("hyper-parameters (--opt key=value; --lr sets learning_rate):")
@@ -235,9 +235,9 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     from kvt.rundir import save_run
     from kvt.training import train
 
-    load_dataset(config.data, config.allow_implausible)
+    dataset = load_dataset(config.data, config.allow_implausible)  # read and validated once, before training
     chief = task is None or task.is_chief
-    result = train(config, verbose=not quiet and chief)
+    result = train(config, verbose=not quiet and chief, dataset=dataset)
     if not chief:  # under multi-worker only the chief writes the run directory
         distribution = result.metrics["distribution"]
         click.echo(f"{task.label}: trained with {distribution['workers']} workers; the chief writes the run "
@@ -496,7 +496,9 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
 @click.option("--pair", help="FHO-FR reference pair [default: the run's; needed for runs on a user CSV].")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the results [default: RUN/evaluation].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
-def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
+@click.option("--allow-extrapolation", is_flag=True,
+              help="Also evaluate outside the trained level/temperature range (with a warning).")
+def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_extrapolation):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
     from kvt import atomic, plots
     from kvt.evaluate import NO_REFERENCE, evaluate_network, json_summary
@@ -514,10 +516,13 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force):
     pair = pair or run.metadata["dataset"]["pair"]
     if pair is None:
         raise KvtError(NO_REFERENCE)
-    check_range(run, levels, temps)
+    check_range(run, levels, temps, allow_extrapolation)
     evaluation = evaluate_network(run.network, pair, levels, temps)
+    summary = json_summary(evaluation)
+    summary["trained_range"] = {"level": list(run.level_range), "T_K": list(run.temperature_range)}
+    summary["extrapolation_allowed"] = bool(allow_extrapolation)
     with atomic.directory(out, "evaluation", force=force, inputs=[run_dir]) as tmp:
-        (tmp / "summary.json").write_text(json.dumps(json_summary(evaluation), indent=2))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")
         evaluation["table"].to_csv(tmp / "grid.csv", index=False, float_format="%.10e")
         plots.save_figure(plots.error_figure(evaluation["table"], run.metadata,

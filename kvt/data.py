@@ -101,6 +101,13 @@ IMPLAUSIBLE_FLAG = "--allow-implausible"
 
 
 def _numbers(raw: pd.Series, column: str, path: Path, lines: np.ndarray) -> np.ndarray:
+    if raw.dtype.kind == "f":  # parsed straight into floats: only NaN/inf can be wrong
+        values = raw.to_numpy(dtype=float)
+        nonfinite = ~np.isfinite(values)
+        if nonfinite.any():
+            row = int(np.flatnonzero(nonfinite)[0])
+            _fail(path, f"column {column}, line {lines[row]}: value is missing, NaN or infinite")
+        return values
     values = pd.to_numeric(raw, errors="coerce")
     spelled_nan = raw.astype(str).str.strip().str.lower().isin(["nan", "+nan", "-nan"])
     bad = (values.isna() & raw.notna() & ~spelled_nan).to_numpy()
@@ -215,29 +222,59 @@ def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: li
                             pair=tables.header_pair(header), header=header, line_of_row=lines)
 
 
-def read_table(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[tables.RateTable, bytes]:
-    """Read and check any table kvt writes (or a user table in one of its layouts)."""
+def _sha256_and_blank(path: Path) -> tuple[str, bool]:
+    """The file's sha256, read in 1 MiB blocks, and whether it holds only whitespace."""
+    digest, blank = hashlib.sha256(), True
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            blank = blank and not block.strip()
+    return digest.hexdigest(), blank
+
+
+def _comment_lines(path: Path) -> list[str]:
+    """The ``#`` lines at the top of the file."""
+    comments = []
+    with path.open("r", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.lstrip().startswith("#"):
+                break
+            comments.append(line.rstrip("\n"))
+    return comments
+
+
+def read_table(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[tables.RateTable, str]:
+    """Read and check any table kvt writes (or a user table in one of its layouts); return it and its sha256.
+
+    The file is parsed once by pandas' C parser straight into floats; only a file with a
+    cell that is not a number is parsed again as text, to name that cell in the error.
+    """
     path = Path(path)
     if not path.exists():
         raise KvtError(f"{path}: no such file")
     if not path.is_file():
         raise KvtError(f"{path}: not a file")
-    raw = path.read_bytes()
-    if not raw.strip():
+    sha256, blank = _sha256_and_blank(path)
+    if blank:
         raise KvtError(f"{path}: file is empty; expected a CSV with columns {','.join(COLUMNS)} "
                        f"({tables.LAYOUT_HELP})")
+    options = dict(keep_default_na=False, na_values=[""])
     try:
-        comments, body, n_comments = tables.split_comments(raw.decode("utf-8"))
-        frame = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False, na_values=[""])
+        comments = _comment_lines(path)
+        skip = len(comments)
+        try:
+            frame = pd.read_csv(path, skiprows=skip, dtype="float64", **options)
+        except ValueError:  # a cell that is not a number: read as text to say which
+            frame = pd.read_csv(path, skiprows=skip, dtype=str, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise KvtError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    return validate(frame, path, n_comments, comments, allow_implausible), raw
+    return validate(frame, path, skip, comments, allow_implausible), sha256
 
 
-def read_csv(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[pd.DataFrame, bytes]:
-    """A table as de-excitation rows ``level,T_K,k_m3_s`` (the training schema), and its bytes."""
-    table, raw = read_table(path, allow_implausible)
-    return table.down(), raw
+def read_csv(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[pd.DataFrame, str]:
+    """A table as de-excitation rows ``level,T_K,k_m3_s`` (the training schema), and its sha256."""
+    table, sha256 = read_table(path, allow_implausible)
+    return table.down(), sha256
 
 
 def load_dataset(pair_or_path: str | os.PathLike, allow_implausible: bool = False) -> Dataset:
@@ -247,8 +284,8 @@ def load_dataset(pair_or_path: str | os.PathLike, allow_implausible: bool = Fals
     if pair is None and not Path(text).suffix and os.sep not in text and not Path(text).exists():
         physics.pair_partner(text)  # a bare name that is no pair: say which pairs exist
     path = bundled_path(pair) if pair else Path(text)
-    frame, raw = read_csv(path, allow_implausible)
-    return Dataset(frame=frame, source=text, path=path, sha256=hashlib.sha256(raw).hexdigest(), pair=pair)
+    frame, sha256 = read_csv(path, allow_implausible)
+    return Dataset(frame=frame, source=text, path=path, sha256=sha256, pair=pair)
 
 
 def describe(dataset: Dataset) -> dict:

@@ -14,6 +14,7 @@ from kvt.errors import KvtError
 from kvt.grid import ALL_LEVELS
 
 DENSE_TEMPS_SPEC = "250:10000:10"
+CHUNK = 1 << 16  # grid points per FHO-FR evaluation
 NO_REFERENCE = ("this run was trained on a user CSV, so there is no FHO-FR reference to evaluate against; "
                 "name one with --pair")
 
@@ -38,12 +39,16 @@ def evaluate_network(network, pair: str | None, levels=ALL_LEVELS, temperatures=
         temperatures = parse_temperatures(DENSE_TEMPS_SPEC)
     levels = np.asarray(levels, dtype=int)
     temperatures = np.asarray(temperatures, dtype=float)
-    grid_levels, grid_temps = (a.ravel() for a in np.meshgrid(levels, temperatures, indexing="ij"))
-    k_ref = physics.rate_coefficient(grid_levels, grid_temps, partner)
+    grid_levels, grid_temps = np.repeat(levels, len(temperatures)), np.tile(temperatures, len(levels))
+    k_ref = np.empty(len(grid_levels))
+    for start in range(0, len(k_ref), CHUNK):  # FHO-FR's temporaries stay CHUNK points long
+        part = slice(start, start + CHUNK)
+        k_ref[part] = physics.rate_coefficient(grid_levels[part], grid_temps[part], partner)
     k_model = network.predict_k(grid_levels, grid_temps)
-    rel = np.abs(k_model - k_ref) / k_ref
+    rel = np.abs(k_model - k_ref)
+    rel /= k_ref
     table = pd.DataFrame({"level": grid_levels, "T_K": grid_temps, "k_fho_m3_s": k_ref,
-                          "k_model_m3_s": k_model, "rel_error": rel})
+                          "k_model_m3_s": k_model, "rel_error": rel}, copy=False)
     per_level = table.groupby("level")["rel_error"].agg(
         median="median", p95=lambda r: np.percentile(r, 95), max="max").reset_index()
     worst = table.loc[table["rel_error"].idxmax()]

@@ -25,6 +25,7 @@ SCHEMA_VERSION = 2
 FEATURE_KINDS_BY_VERSION = {1: ("level_T", "log_space"), 2: tuple(FEATURE_SETS)}
 ACTIVATIONS = ("linear", "sigmoid")
 TARGET_KINDS = ("minmax_1e18", "log_space")
+PREDICT_CHUNK = 1 << 16  # points per numpy evaluation step of Network.predict_k
 
 
 def _sigmoid_inplace(z):
@@ -95,9 +96,20 @@ class Network:
                 _sigmoid_inplace(h)
         return h[:, 0]
 
-    def predict_k(self, level, T) -> np.ndarray:
-        """k_VT(level -> level-1, T) in m^3/s; ``level`` and ``T`` broadcast to 1-D arrays."""
-        level, T = np.broadcast_arrays(np.asarray(level, dtype=float).ravel(), np.asarray(T, dtype=float).ravel())
+    def predict_k(self, level, T, chunk: int = PREDICT_CHUNK) -> np.ndarray:
+        """k_VT(level -> level-1, T) in m^3/s; ``level`` and ``T`` broadcast to 1-D arrays.
+
+        Evaluated ``chunk`` points at a time, so the memory beyond the inputs and the
+        returned array does not grow with the number of points.
+        """
+        level, T = np.broadcast_arrays(np.asarray(level).ravel(), np.asarray(T).ravel())
+        out = np.empty(level.shape[0], dtype=float)
+        for start in range(0, len(out), chunk):
+            part = slice(start, start + chunk)
+            out[part] = self._predict_chunk(level[part].astype(float), T[part].astype(float))
+        return out
+
+    def _predict_chunk(self, level, T) -> np.ndarray:
         x = self.scaled_features(level, T)
         y = self.output(x[:, self.network_inputs])
         t = self.target
@@ -211,6 +223,9 @@ def _fold_layers(model) -> list[dict]:
     A BN after a linear Dense is folded into that Dense (W g, (b - mu) g + beta);
     a BN after a nonlinear Dense is folded into the next Dense (an affine map of its
     inputs): W' = diag(g) W, b' = (beta - mu g) W + b, with g = gamma / sqrt(var + eps).
+    Consecutive BNs compose into one affine map first. Anything the schema cannot
+    represent (other layer types, activations, a BN over another axis, a trailing BN)
+    raises ``KvtError``.
     """
     import keras
 
@@ -238,9 +253,14 @@ def _fold_layers(model) -> list[dict]:
                      else np.ones_like(mean))
             beta = (np.asarray(keras.ops.convert_to_numpy(layer.beta), dtype=float) if layer.center
                     else np.zeros_like(mean))
+            if layer.axis not in (-1, 1) or mean.ndim != 1:
+                raise KvtError(f"cannot export {layer.name}: batch normalisation over axis {layer.axis!r}; the "
+                               f"weights schema folds only per-feature normalisation (axis -1)")
             scale = gamma / np.sqrt(var + layer.epsilon)
             offset = beta - mean * scale
-            if dense and dense[-1]["activation"] == "linear" and pending is None:
+            if pending is not None:  # a BN right after another unfolded BN: compose the two affine maps
+                pending = (pending[0] * scale, pending[1] * scale + offset)
+            elif dense and dense[-1]["activation"] == "linear":
                 dense[-1]["weights"] = dense[-1]["weights"] * scale[None, :]
                 dense[-1]["bias"] = dense[-1]["bias"] * scale + offset
             else:
@@ -300,7 +320,9 @@ def to_text(spec: dict) -> str:
     network reads; ``layers <L>``; per layer ``<n_in> <n_out> <activation>`` and the weights
     row by row (n_in x n_out), then the n_out biases; then ``target <kind>`` and its
     numbers (minmax_1e18: scale shift factor; log_space: mean std intercept and the
-    n baseline coefficients). Numbers are written with 17 significant digits.
+    n baseline coefficients); last ``valid_range <level min> <level max> <T min> <T max>``,
+    the trained range the evaluator refuses to leave. Numbers are written with 17
+    significant digits.
     """
     validate(spec)
 
@@ -329,4 +351,6 @@ def to_text(spec: dict) -> str:
     else:
         lines.append(numbers([target["mean"], target["std"], target["baseline_intercept"]]))
         lines.append(numbers(target["baseline_coef"]))
+    valid = spec["valid_range"]
+    lines.append(f"valid_range {numbers([*valid['level'], *valid['T_K']])}")
     return "\n".join(lines) + "\n"

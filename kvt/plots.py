@@ -42,8 +42,9 @@ def level_figure(run, level: int, n_points: int = 400):
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     predictions_file = Path(run.path) / "predictions.csv"
     if predictions_file.is_file():
-        data = pd.read_csv(predictions_file)
-        points = data[data["level"] == level]
+        # only this level's rows are kept, read in blocks: bounded memory on a table of any size
+        blocks = pd.read_csv(predictions_file, usecols=["level", "T_K", "k_true_m3_s", "split"], chunksize=1 << 18)
+        points = pd.concat([block[block["level"] == level] for block in blocks])
         for split, marker in (("train", "o"), ("val", "s")):
             part = points[points["split"] == split]
             if len(part):
@@ -81,32 +82,44 @@ def loss_figure(history, metadata):
 
 
 def error_figure(table, metadata, title: str = "relative error"):
-    """Relative error |k_pred - k| / k over (level, T): a heat map with a log colour scale.
+    """Relative error |k_pred - k| / k over (level, T) with a log colour scale.
 
     ``table`` has columns level, T_K, rel_error (a run's predictions or a dense-grid
-    evaluation); cells are drawn at their real temperatures.
+    evaluation), on any set of points: a table filling most of its (level, T) grid is
+    drawn as a heat map with its cells at their real temperatures and missing cells left
+    blank; scattered points (e.g. different temperatures per level) as coloured markers.
     """
     from matplotlib.colors import LogNorm
 
-    grid = table.pivot(index="level", columns="T_K", values="rel_error")
-    values = np.clip(grid.to_numpy(), 1e-8, None)
-    temps, levels = grid.columns.to_numpy(dtype=float), grid.index.to_numpy(dtype=float)
-
-    def edges(centres):
-        if len(centres) == 1:
-            return np.array([centres[0] - 0.5, centres[0] + 0.5])
-        middle = (centres[:-1] + centres[1:]) / 2
-        return np.concatenate([[2 * centres[0] - middle[0]], middle, [2 * centres[-1] - middle[-1]]])
-
+    rel = np.clip(table["rel_error"].to_numpy(dtype=float), 1e-8, None)
+    finite = rel[np.isfinite(rel)]
+    vmin = float(finite.min()) if finite.size else 1e-8
+    norm = LogNorm(vmin=vmin, vmax=max(float(finite.max()) if finite.size else vmin, vmin * 10))
+    levels, level_index = np.unique(table["level"].to_numpy(dtype=float), return_inverse=True)
+    temps, temp_index = np.unique(table["T_K"].to_numpy(dtype=float), return_inverse=True)
+    cells = np.full((len(levels), len(temps)), np.nan)
+    np.fmax.at(cells, (level_index, temp_index), rel)  # the worst error of a repeated cell
+    values = np.ma.masked_invalid(cells)
     fig, ax = plt.subplots(figsize=(7.2, 5.0))
-    mesh = ax.pcolormesh(edges(temps), edges(levels), values, cmap="viridis", shading="flat",
-                         norm=LogNorm(vmin=values.min(), vmax=max(values.max(), values.min() * 10)))
+    if values.count() >= 0.5 * values.size:  # (nearly) a full grid: a heat map, gaps blank
+        mesh = ax.pcolormesh(_edges(temps), _edges(levels), values, cmap="viridis", shading="flat", norm=norm)
+    else:
+        mesh = ax.scatter(table["T_K"], table["level"], c=np.ma.masked_invalid(rel), cmap="viridis", norm=norm,
+                          s=14, marker="s")
     ax.set_xlabel("T, K")
     ax.set_ylabel("level i (transition i → i−1)")
     mode = metadata["options"].get("mode", "study")
     ax.set_title(f"{_label(metadata)}, {metadata['options']['optimizer']} ({mode}): {title}")
     fig.colorbar(mesh, ax=ax, label="|k_pred − k| / k")
     return fig
+
+
+def _edges(centres):
+    """Cell edges around sorted cell centres (half-way between neighbours)."""
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    middle = (centres[:-1] + centres[1:]) / 2
+    return np.concatenate([[2 * centres[0] - middle[0]], middle, [2 * centres[-1] - middle[-1]]])
 
 
 def _label(metadata) -> str:

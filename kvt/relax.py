@@ -66,7 +66,7 @@ def from_run(run_dir, temperatures) -> RateSource:
 def from_table(path, temperatures) -> RateSource:
     from kvt.data import read_table
 
-    table, raw = read_table(path)
+    table, sha256 = read_table(path)
     down = table.down()
     wanted = np.asarray(temperatures, dtype=float)
     available = np.unique(down["T_K"].to_numpy())
@@ -85,11 +85,9 @@ def from_table(path, temperatures) -> RateSource:
         raise KvtError(f"{path} lacks transitions of levels {compact_levels(levels)} at "
                        f"{', '.join(f'{t:g}' for t in temps)} K; relaxation needs every transition 1->0 .. "
                        f"{physics.O2_MAX_LEVEL}->{physics.O2_MAX_LEVEL - 1} at each temperature")
-    import hashlib
-
     return RateSource(label=f"table {path}", kind="table", temperatures=wanted, k_down=grid.to_numpy(),
                       pair=table.pair, details={"table": str(path), "layout": table.layout, "units": table.units,
-                                                "sha256": hashlib.sha256(raw).hexdigest()})
+                                                "sha256": sha256})
 
 
 def load_rates(run_dir=None, table=None, pair=None, temperatures=kinetics.CHECK_TEMPERATURES) -> RateSource:

@@ -219,7 +219,9 @@ def load_keras_model(path: str | Path):
     read_metadata(path)
     import keras
 
-    import kvt.optimizers  # noqa: F401  (registers kvt's serialisable optimizers and models)
+    import kvt.optimizers
+
+    kvt.optimizers.import_all()  # registers kvt's serialisable optimizers and models
 
     try:
         return keras.models.load_model(path / MODEL_FILE)

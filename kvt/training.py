@@ -33,6 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kvt.callbacks import epoch_timer as _epoch_timer
+from kvt.callbacks import progress_callback as _progress_callback
+from kvt.callbacks import stop_on_nan as _stop_on_nan
 from kvt.data import Dataset, load_dataset
 from kvt.errors import KvtError
 from kvt.preprocessing import FEATURES, VTScaler
@@ -72,6 +75,8 @@ MODE_DEFAULTS = {
                  "finish_iterations": 1500, "precision": "float64"},
 }
 FULL_BATCH_CHUNK = 50  # full-batch steps per compiled Keras epoch
+SHUFFLE_BUFFER_ROWS = 2 ** 16  # cap of the tf.data shuffle buffer (bounded memory on any table)
+EVAL_BATCH_ROWS = 2 ** 16  # rows per validation batch
 
 
 @dataclass
@@ -88,8 +93,8 @@ class TrainConfig:
     learning_rate: float | None = None  # None: the mode's, else the optimizer's registry default
     opt: dict[str, Any] = field(default_factory=dict)
     epochs: int | None = None  # passes over the training rows
-    batch_size: int | None = None  # 0: full batch
-    val_fraction: float | None = None  # 0: no validation split (accurate mode)
+    batch_size: int | None = None  # 0: full batch (any mode)
+    val_fraction: float | None = None  # 0: no validation split, no early stopping (any mode)
     patience: int | None = None
     units: int | None = None
     seed: int = 0
@@ -105,8 +110,11 @@ class TrainConfig:
         """A copy with every None replaced by the mode's default, validated."""
         if self.mode not in MODES:
             raise KvtError(f"unknown mode '{self.mode}'; valid modes: {', '.join(MODES)}")
+        self._check_one_learning_rate()
         values = asdict(self)
         for key, default in MODE_DEFAULTS[self.mode].items():
+            if key == "learning_rate" and "learning_rate" in self.opt:
+                continue  # --opt learning_rate=... is the user's rate, not to be replaced by the mode's
             if values[key] is None:
                 values[key] = default
         return TrainConfig(**values).validate()
@@ -119,7 +127,10 @@ class TrainConfig:
 
         for name in ("epochs", "patience", "units"):
             integer(name, getattr(self, name), 1)
-        integer("batch_size", self.batch_size, 0 if self.mode == "accurate" else 1)
+        integer("batch_size", self.batch_size, 0)
+        if self.batch_size == 1:
+            raise KvtError("--batch-size must be 0 (full batch) or at least 2 (batch normalisation needs the "
+                           "variance of a batch), got 1")
         integer("finish_iterations", self.finish_iterations, 0)
         if self.learning_rate is not None and not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise KvtError(f"--lr must be a number > 0, got {self.learning_rate!r}")
@@ -127,10 +138,8 @@ class TrainConfig:
             raise KvtError(f"unknown schedule '{self.schedule}'; valid schedules: {', '.join(SCHEDULES)}")
         if not (np.isfinite(self.min_lr) and self.min_lr >= 0):
             raise KvtError(f"--min-lr must be a number >= 0, got {self.min_lr!r}")
-        low_ok = self.val_fraction >= 0.0 if self.mode == "accurate" else self.val_fraction > 0.0
-        if not (low_ok and self.val_fraction < 1.0):
-            allowed = "in [0, 1)" if self.mode == "accurate" else "strictly between 0 and 1"
-            raise KvtError(f"--val-fraction must be {allowed}, got {self.val_fraction!r}")
+        if not (isinstance(self.val_fraction, (int, float)) and 0.0 <= self.val_fraction < 1.0):
+            raise KvtError(f"--val-fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.finish not in FINISHES:
             raise KvtError(f"unknown finish '{self.finish}'; valid finishes: {', '.join(FINISHES)}")
         if self.precision not in ("float32", "float64"):
@@ -140,9 +149,15 @@ class TrainConfig:
         check_name(self.strategy)
         return self
 
+    def _check_one_learning_rate(self) -> None:
+        if self.learning_rate is not None and "learning_rate" in self.opt:
+            raise KvtError(f"give the learning rate once: --lr {self.learning_rate!r} or "
+                           f"--opt learning_rate={self.opt['learning_rate']!r}, not both")
+
     def optimizer_hyperparameters(self) -> dict[str, Any]:
         from kvt import optimizers
 
+        self._check_one_learning_rate()
         overrides = dict(self.opt)
         if self.learning_rate is not None:
             overrides["learning_rate"] = self.learning_rate
@@ -190,27 +205,47 @@ def error_summary(k_pred, k_true) -> dict[str, float]:
     }
 
 
-def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32"):
+def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32", drop_remainder: bool = False):
+    """Shuffled mini-batches of the training rows, reshuffled every epoch.
+
+    The rows stay in two in-memory tensors; tf.data shuffles and batches row *indices*
+    and each batch gathers its rows, so the pipeline holds no per-row elements (a
+    cached row-by-row dataset costs about 380 bytes a row) and its shuffle buffer is at
+    most SHUFFLE_BUFFER_ROWS indices. The batches are the same as shuffling the rows
+    themselves with the same seed. ``drop_remainder`` drops the last, incomplete batch
+    of each epoch (a different random remainder every epoch, so every row is still used).
+    """
     import tensorflow as tf
 
-    return (tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype)))
-            .cache()
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
+    if len(x) > SHUFFLE_BUFFER_ROWS:
+        # The buffer holds SHUFFLE_BUFFER_ROWS rows, not the table: permute the rows once
+        # (seeded) so that a window of a sorted table is still a random sample.
+        order = np.random.default_rng(seed).permutation(len(x))
+        x, y = x[order], y[order]
+    x_rows, y_rows = tf.constant(x.astype(dtype)), tf.constant(y.astype(dtype))
+    return (tf.data.Dataset.range(len(x))
+            .shuffle(min(len(x), SHUFFLE_BUFFER_ROWS), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size, drop_remainder=drop_remainder)
+            .map(lambda rows: (tf.gather(x_rows, rows), tf.gather(y_rows, rows)))
             .prefetch(tf.data.AUTOTUNE))
 
 
 def make_eval_dataset(x, y, dtype: str = "float32"):
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype))).batch(len(x)).cache()
+    return (tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype)))
+            .batch(min(len(x), EVAL_BATCH_ROWS)).cache())
 
 
-def make_full_batch_dataset(x, y, dtype: str = "float32"):
-    """The whole training set as one batch, repeated forever (full-batch steps)."""
+def make_full_batch_dataset(x, y, dtype: str = "float32", steps: int | None = None):
+    """The whole training set as one batch, repeated ``steps`` times (forever if None).
+
+    A finite repeat makes Keras's multi-step execution stop after exactly ``steps``
+    optimizer steps, even when they are not a multiple of ``steps_per_execution``.
+    """
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensors((x.astype(dtype), y.astype(dtype))).repeat()
+    return tf.data.Dataset.from_tensors((x.astype(dtype), y.astype(dtype))).repeat(steps if steps else -1)
 
 
 def seed_everything(seed: int) -> None:
@@ -233,60 +268,6 @@ def compile_model(model, optimizer, steps_per_execution: int, extra_metrics=()):
         steps_per_execution=steps_per_execution,
     )
     return model
-
-
-def _progress_callback(total_epochs: int, stream):
-    import keras
-
-    class EpochProgress(keras.callbacks.Callback):
-        """One-line progress bar over epochs with the current losses."""
-
-        width = 30
-
-        interactive = bool(getattr(stream, "isatty", lambda: False)())
-        every = max(1, total_epochs // 20)
-
-        last = None  # (epoch, logs) not yet printed
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            done = epoch + 1
-            if not self.interactive and done % self.every and done != total_epochs:
-                self.last = (epoch, logs)
-                return
-            self.last = None
-            filled = int(self.width * done / total_epochs)
-            bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
-            prefix, suffix = ("\r", "") if self.interactive else ("", "\n")
-            stream.write(f"{prefix}epoch {done:>{len(str(total_epochs))}}/{total_epochs} [{bar[:self.width]}] "
-                         f"loss {logs.get('loss', float('nan')):.3e}  val_loss {logs.get('val_loss', float('nan')):.3e}{suffix}")
-            stream.flush()
-
-        def on_train_end(self, logs=None):
-            if self.last is not None:  # early stopping ended the run between printed lines
-                epoch, last_logs = self.last
-                self.last = None
-                self.every = 1
-                self.on_epoch_end(epoch, last_logs)
-            if self.interactive:
-                stream.write("\n")
-            stream.flush()
-
-    return EpochProgress()
-
-
-def _epoch_timer():
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-            self.times = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-
-    return EpochTimer()
 
 
 def lbfgs_finish(model, x, y, iterations: int) -> dict[str, Any]:
@@ -342,8 +323,10 @@ class PreparedData:
     val_idx: np.ndarray
     full_batch: bool
     batch: int  # rows per optimizer step
-    steps: int  # optimizer steps per Keras epoch
-    keras_epochs: int  # Keras epochs of the run (full batch: chunks of FULL_BATCH_CHUNK steps)
+    steps: int  # optimizer steps per Keras epoch (full batch: at most FULL_BATCH_CHUNK)
+    keras_epochs: int  # Keras epochs of the run (full batch: chunks of ``steps`` steps, the last may be shorter)
+    total_steps: int = 0  # optimizer steps of the whole run (full batch: exactly config.epochs)
+    dropped_rows: int = 0  # rows of the incomplete last batch dropped each epoch (a 1-row remainder)
 
     @property
     def has_val(self) -> bool:
@@ -363,12 +346,23 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
     x, y = transform.transform_features(features), transform.transform_target(k_true, features)
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.seed)
     full_batch = config.batch_size == 0
-    batch = len(train_idx) if full_batch else config.batch_size
-    steps = FULL_BATCH_CHUNK if full_batch else math.ceil(len(train_idx) / batch)
-    keras_epochs = math.ceil(config.epochs / FULL_BATCH_CHUNK) if full_batch else config.epochs
+    if full_batch:  # config.epochs full-batch steps, run in compiled chunks of up to FULL_BATCH_CHUNK
+        batch = len(train_idx)
+        steps = min(FULL_BATCH_CHUNK, config.epochs)
+        keras_epochs = math.ceil(config.epochs / steps)
+        total_steps = config.epochs
+        dropped_rows = 0
+    else:
+        batch = config.batch_size
+        # A 1-row last batch has zero batch variance, which batch normalisation cannot use: drop it
+        # (each epoch reshuffles, so a different row sits out each time).
+        dropped_rows = 1 if len(train_idx) % batch == 1 and len(train_idx) > batch else 0
+        steps = (len(train_idx) - dropped_rows) // batch if dropped_rows else math.ceil(len(train_idx) / batch)
+        keras_epochs = config.epochs
+        total_steps = steps * keras_epochs
     return PreparedData(dataset=dataset, features=features, k_true=k_true, transform=transform, x=x, y=y,
                         train_idx=train_idx, val_idx=val_idx, full_batch=full_batch, batch=batch, steps=steps,
-                        keras_epochs=keras_epochs)
+                        keras_epochs=keras_epochs, total_steps=total_steps, dropped_rows=dropped_rows)
 
 
 def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[str, Any], strategy=None,
@@ -389,7 +383,7 @@ def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[
         built = dict(hparams)
         built["learning_rate"] = learning_rate_schedule(
             config.schedule, hparams.get("learning_rate", entry.resolved_defaults().get("learning_rate")),
-            config.min_lr, prep.keras_epochs * prep.steps)
+            config.min_lr, prep.total_steps)
         optimizer = optimizers.get(config.optimizer, **built)
         model = build_model(n_inputs=prep.x.shape[1], units=config.units, dtype=config.precision,
                             model_class=entry.model_class() if entry.model_class else None)
@@ -407,9 +401,9 @@ def fit_inputs(config: TrainConfig, prep: PreparedData, strategy=None) -> dict[s
     """The data arguments of ``model.fit``: training and validation datasets, steps per epoch."""
     x, y = prep.x, prep.y
     train_data = (make_train_dataset(x[prep.train_idx], y[prep.train_idx], prep.batch, config.seed,
-                                     dtype=config.precision)
+                                     dtype=config.precision, drop_remainder=prep.dropped_rows > 0)
                   if not prep.full_batch else make_full_batch_dataset(x[prep.train_idx], y[prep.train_idx],
-                                                                      config.precision))
+                                                                      config.precision, prep.total_steps))
     val_data = make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision) if prep.has_val else None
     if strategy is not None and config.strategy == "multi-worker":
         import tensorflow as tf
@@ -427,22 +421,26 @@ def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
     """NaN guard and, with a validation split, early stopping that restores the best weights."""
     import keras
 
-    callbacks = [keras.callbacks.TerminateOnNaN()]
+    callbacks = [_stop_on_nan()]
     if prep.has_val:
-        patience = math.ceil(config.patience / FULL_BATCH_CHUNK) if prep.full_batch else config.patience
+        patience = math.ceil(config.patience / prep.steps) if prep.full_batch else config.patience
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                        restore_best_weights=True))
     return callbacks
 
 
-def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResult:
-    """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence."""
+def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Dataset | None = None) -> TrainResult:
+    """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence.
+
+    ``dataset``: ``config.data`` already loaded (:func:`kvt.data.load_dataset`), so that a
+    caller that validated it does not read it again.
+    """
     config = config.resolved()
     from kvt import distributed, optimizers
 
     hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
     distributed.check_optimizer(config.strategy, config.optimizer)
-    dataset = load_dataset(config.data, config.allow_implausible)
+    dataset = dataset if dataset is not None else load_dataset(config.data, config.allow_implausible)
     frame = dataset.frame
 
     from kvt.inference import export_weights
@@ -462,7 +460,9 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
     callbacks = fit_callbacks(config, prep)
     callbacks.insert(1, timer)
     if verbose:
-        callbacks.append(_progress_callback(keras_epochs, stream or sys.stderr))
+        callbacks.append(_progress_callback(
+            config.epochs, stream or sys.stderr, unit="step" if full_batch else "epoch",
+            per_keras_epoch=steps if full_batch else 1, show_val=has_val))
 
     started = time.perf_counter()
     fit = model.fit(
@@ -475,7 +475,9 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
     if strategy is not None:
         distributed.synchronize_batch_norm(model, False)  # the saved network is an ordinary one
     history = pd.DataFrame(fit.history)
-    history.insert(0, "epoch", np.arange(1, len(history) + 1) * (FULL_BATCH_CHUNK if full_batch else 1))
+    # Full batch: one epoch is one optimizer step, and a Keras epoch is a chunk of ``steps`` of them.
+    history.insert(0, "epoch", np.minimum(np.arange(1, len(history) + 1) * (steps if full_batch else 1),
+                                          prep.total_steps if full_batch else len(history)))
     history["time_s"] = timer.times[: len(history)]
     loss_columns = ["loss", "val_loss"] if has_val else ["loss"]
     _check_finite(history, loss_columns, entry.name, hparams.get("learning_rate"))
@@ -516,10 +518,10 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
         "epochs_run": int(history["epoch"].iloc[-1]),
         "best_epoch": int(history["epoch"].iloc[int(history[monitor].idxmin())]),
         "stopped_early": bool(len(history) < keras_epochs),
-        "optimizer_steps": int(len(history) * steps),
+        "optimizer_steps": int(history["epoch"].iloc[-1] if full_batch else len(history) * steps),
         "finish": finish,
         "wall_time_s": wall,
-        "steps_per_second": len(history) * steps / wall,
+        "steps_per_second": (history["epoch"].iloc[-1] if full_batch else len(history) * steps) / wall,
     }
     if strategy is not None:
         task = distributed.cluster_task(config.strategy)
@@ -541,10 +543,24 @@ def train(config: TrainConfig, verbose: bool = False, stream=None) -> TrainResul
         "n_train": int(len(train_idx)),
         "n_val": int(len(val_idx)),
         "val_rows": val_idx.tolist(),
+        "batching": batching_record(prep),
     }
     return TrainResult(config=config, dataset=dataset, model=model, scaler=transform, history=history,
                        predictions=predictions, metrics=metrics, split=split, hyperparameters=hparams,
                        wall_time_s=wall, weights=weights)
+
+
+def batching_record(prep: PreparedData) -> dict[str, Any]:
+    """How the training rows were fed: batch size, steps, what happened to a 1-row remainder."""
+    return {"full_batch": prep.full_batch, "batch_rows": int(prep.batch), "steps_per_epoch": int(prep.steps),
+            "total_steps": int(prep.total_steps),
+            "shuffle_buffer_rows": 0 if prep.full_batch else int(min(len(prep.train_idx), SHUFFLE_BUFFER_ROWS)),
+            "shuffle": "none (full batch)" if prep.full_batch else (
+                "every epoch, in a buffer of the whole training set" if len(prep.train_idx) <= SHUFFLE_BUFFER_ROWS
+                else f"rows permuted once (seeded), then every epoch in a buffer of {SHUFFLE_BUFFER_ROWS} rows"),
+            "remainder_rows_dropped_per_epoch": int(prep.dropped_rows),
+            "remainder_rule": "a last batch of 1 row is dropped each epoch (reshuffled, so every row is used); "
+                              "larger remainders are kept as a smaller last batch"}
 
 
 def _check_finite(history: pd.DataFrame, columns, optimizer: str, learning_rate) -> None:

@@ -7,7 +7,8 @@ objective of the Keras history (``val_mse`` by default: the best epoch's validat
 MSE on the scaled target). Trials train exactly as ``kvt train`` does, built from
 the same pieces (:func:`kvt.training.prepare_data`, :func:`~kvt.training.build_compiled_model`,
 :func:`~kvt.training.fit_inputs`, :func:`~kvt.training.fit_callbacks`), without the
-optional L-BFGS finish; every trial starts from the same seed.
+optional L-BFGS finish; every trial starts from the same seed, and ``best_run/`` is trained
+with the same options (``--finish none`` in accurate mode), so it reproduces the best trial.
 
 The three algorithms are Keras Tuner's own tuners — ``RandomSearch``, ``Hyperband``
 and ``BayesianOptimization`` — around :class:`KvtHyperModel`, with two additions
@@ -95,10 +96,14 @@ class TuneConfig:
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT
 
     def train_config(self, optimizer: str | None = None) -> TrainConfig:
-        """The resolved training options of a trial (no L-BFGS finish)."""
+        """The resolved training options of a trial.
+
+        No L-BFGS finish (``finish="none"``, whatever the mode's default): a trial is scored
+        on its Keras history, and ``best_run/`` reproduces the best trial with the same options.
+        """
         return TrainConfig(data=self.data, mode=self.mode, optimizer=optimizer or self.optimizers[0],
                            epochs=self.epochs, batch_size=self.batch_size, val_fraction=self.val_fraction,
-                           patience=self.patience, units=self.units, seed=self.seed).resolved()
+                           patience=self.patience, units=self.units, seed=self.seed, finish="none").resolved()
 
     def validate(self) -> "TuneConfig":
         if self.algorithm not in ALGORITHMS:
@@ -296,7 +301,10 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
                     f"this process's kvt tune options or data differ from the chief's (options digest "
                     f"{self.digest}, the chief's {got}); run every process with the same options and data")
             name, opt = trial_hyperparameters(values)
-            config = TrainConfig(**{**asdict(self.tune.train_config(name)), "opt": opt})
+            base = asdict(self.tune.train_config(name))
+            # A searched learning rate replaces the mode's (accurate mode's 1e-2), never the other way.
+            config = TrainConfig(**{**base, "opt": opt,
+                                    "learning_rate": None if "learning_rate" in opt else base["learning_rate"]})
             try:
                 hparams = config.optimizer_hyperparameters()
             except KvtError as exc:
@@ -755,11 +763,12 @@ def markdown_table(frame) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams: dict[str, Any]) -> list[str]:
+def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams: dict[str, Any],
+                    dataset=None) -> list[str]:
     """The ``kvt train`` arguments that reproduce a trial (as its best run directory)."""
     from kvt.data import load_dataset
 
-    dataset = load_dataset(tune.data)
+    dataset = dataset if dataset is not None else load_dataset(tune.data)
     args = ["--pair", dataset.pair] if dataset.pair else ["--data", str(tune.data)]
     if base.mode != "study":
         args += ["--mode", base.mode]
@@ -769,6 +778,10 @@ def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams
         args += ["--lr", _literal(hparams.pop("learning_rate"))]
     for key, value in hparams.items():
         args += ["--opt", f"{key}={_literal(value)}"]
+    from kvt.training import MODE_DEFAULTS
+
+    if base.finish != MODE_DEFAULTS[base.mode]["finish"]:
+        args += ["--finish", base.finish]
     args += ["--epochs", str(base.epochs), "--batch-size", str(base.batch_size),
              "--val-fraction", _literal(float(base.val_fraction)), "--patience", str(base.patience),
              "--units", str(base.units), "--seed", str(base.seed)]
@@ -900,7 +913,8 @@ def _search(tune, base, dataset, space, digest, out: Path, work: Path, role, com
             raise
     if role == "worker":
         return TuneOutcome(role="worker", out=out, trials_run=tuner.trials_run, tuner_id=tuner.tuner_id)
-    return _write_results(tune, base, tuner.oracle, out, command, role or "local", stream, quiet, work=work)
+    return _write_results(tune, base, tuner.oracle, out, command, role or "local", stream, quiet, dataset,
+                          work=work)
 
 
 class _Progress:
@@ -932,7 +946,7 @@ class _Progress:
 
 
 def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, command, role: str, stream,
-                   quiet: bool, work: Path | None = None) -> TuneOutcome:
+                   quiet: bool, dataset=None, work: Path | None = None) -> TuneOutcome:
     work = work or out  # where the files go now; out is where they end up
     table = trial_table(oracle, tune.objective)
     atomic.write_text(work / "trials.csv", table.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
@@ -944,7 +958,7 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
         raise KvtError(f"no trial completed ({len(table)} ran); see {out / 'trials.md'} for the reasons")
     best = best_trials[0]
     optimizer, hparams = trial_hyperparameters(best.hyperparameters.values)
-    args = train_arguments(tune, base, optimizer, hparams)
+    args = train_arguments(tune, base, optimizer, hparams, dataset)
     best_record = {"trial": best.trial_id, "objective": tune.objective, "score": best.score,
                    "best_epoch": best.best_step + 1, "optimizer": optimizer, "hyperparameters": hparams,
                    "kvt_train_args": args, "kvt_train": "kvt train " + " ".join(args) + f" --out {out / BEST_RUN}"}
@@ -968,8 +982,8 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
                              opt=parse_options([f"{k}={_literal(v)}" for k, v in hparams.items()
                                                 if k != "learning_rate"]),
                              epochs=base.epochs, batch_size=base.batch_size, val_fraction=base.val_fraction,
-                             patience=base.patience, units=base.units, seed=base.seed)
-        result = train(config)
+                             patience=base.patience, units=base.units, seed=base.seed, finish=base.finish)
+        result = train(config, dataset=dataset)
         save_run(result, run_dir, force=True, command=["kvt", "train", *args])
         outcome.best_run_metrics = result.metrics
     else:

@@ -27,3 +27,23 @@ def test_show_one_in_full(runner):
 def test_unknown_optimizer_lists_valid_names(runner):
     result = runner.invoke(main, ["optimizers", "adamw2"])
     assert error_line(result) == f"Error: unknown optimizer 'adamw2'; valid names: {', '.join(registry.names())}"
+
+
+def test_listing_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys; from kvt.cli import main; sys.argv = ['kvt', 'optimizers']\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split()[0] == "adam"
+
+
+def test_entries_name_their_class_without_importing_it():
+    assert registry.entry("adamod").class_path == "kvt.optimizers.adamod.AdaMod"
+    assert registry.entry("adam").class_path == "keras.optimizers.Adam"
+    import keras
+
+    assert registry.entry("adam").cls is keras.optimizers.Adam

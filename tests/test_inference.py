@@ -113,9 +113,10 @@ def test_schema_1_documents_predict_as_before(mode, tmp_path, c_evaluator):
     points = stored["points"]
     network = Network(stored["weights"])
     np.testing.assert_allclose(network.predict_k(points["level"], points["T_K"]), points["k_m3_s"], rtol=1e-14)
-    assert to_text(stored["weights"]) == stored["text"]  # the text form of a version-1 document is unchanged
+    # The text form of a version-1 document is unchanged but for the trained-range line that ends it now.
+    assert to_text(stored["weights"]) == stored["text"] + "valid_range 1 35 250 10000\n"
     text = tmp_path / "v1.txt"
-    text.write_text(stored["text"])
+    text.write_text(to_text(stored["weights"]))
     np.testing.assert_allclose(_run_c(c_evaluator, text, points["level"], points["T_K"]), points["k_m3_s"],
                                rtol=1e-12)
 
@@ -128,6 +129,36 @@ def test_c_evaluator_refuses_a_level_outside_the_fho_tables(runs, tmp_path, c_ev
     assert done.returncode == 1 and "level 36 is outside" in done.stderr
     with pytest.raises(KvtError, match=r"the fho features are defined for whole levels 1\.\.35"):
         Network(spec).predict_k([36], [1000.0])
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+@pytest.mark.parametrize("line, message", [
+    ("3 100", "kvt_eval: line 2: level 3, T 100 K is outside the trained range: levels 1..35, T 250..10000 K"),
+    ("36 1000", "kvt_eval: line 2: level 36, T 1000 K is outside the trained range: levels 1..35, T 250..10000 K"),
+    ("3 10000.5", "kvt_eval: line 2: level 3, T 10000.5 K is outside the trained range: levels 1..35, "
+                  "T 250..10000 K"),
+    ("3 abc", "kvt_eval: line 2 of the input: expected 'level T'"),
+    ("3", "kvt_eval: line 2 of the input: expected 'level T'"),
+    ("3 1000 7", "kvt_eval: line 2 of the input: expected exactly two numbers, 'level T'"),
+    ("3 1000x", "kvt_eval: line 2 of the input: expected exactly two numbers, 'level T'"),
+    ("3.5 1000", "kvt_eval: line 2 of the input: level is not an integer"),
+    ("3 nan", "kvt_eval: line 2 of the input: T must be a number > 0 K"),
+])
+def test_c_evaluator_refuses_bad_input_and_extrapolation(runner, runs, tmp_path, line, message):
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "examples" / "kvt_eval.c"
+    binary = tmp_path / "kvt_eval"
+    subprocess.run(["cc", "-O2", "-std=c99", "-o", str(binary), str(source), "-lm"], check=True)
+    text = tmp_path / "model.txt"
+    assert runner.invoke(main, ["export", "--run", str(runs["study"]), "--format", "weights-text",
+                                "-o", str(text)]).exit_code == 0
+    assert text.read_text().splitlines()[-1] == "valid_range 1 35 250 10000"
+    done = subprocess.run([str(binary), str(text)], input=f"5 2000\n{line}\n7 3000\n", capture_output=True,
+                          text=True)
+    assert done.returncode == 1 and done.stderr.strip() == message
+    expected = open_run(runs["study"]).network.predict_k([5], [2000.0])[0]
+    assert [float(v) for v in done.stdout.split()] == pytest.approx([expected], rel=1e-12)  # stops at line 2
 
 
 def test_evaluate_matches_independent_recomputation(runner, runs, tmp_path):

@@ -94,13 +94,12 @@ def test_existing_run_directory_is_not_overwritten(runner, run_dir):
     (["--lr", "0"], "Error: --lr must be a number > 0, got 0.0"),
     (["--lr", "-1"], "Error: --lr must be a number > 0, got -1.0"),
     (["--epochs", "0"], "Error: --epochs must be a positive integer, got 0"),
-    (["--batch-size", "-4"], "Error: --batch-size must be a positive integer, got -4"),
-    (["--val-fraction", "1"], "Error: --val-fraction must be strictly between 0 and 1, got 1.0"),
+    (["--batch-size", "-4"], "Error: --batch-size must be an integer >= 0, got -4"),
+    (["--val-fraction", "1"], "Error: --val-fraction must be in [0, 1), got 1.0"),
     (["--mode", "exact"], "Error: unknown mode 'exact'; valid modes: study, accurate"),
     (["--finish", "newton"], "Error: unknown finish 'newton'; valid finishes: none, lbfgs"),
     (["--schedule", "step"], "Error: unknown schedule 'step'; valid schedules: constant, cosine"),
     (["--mode", "accurate", "--val-fraction", "-0.1"], "Error: --val-fraction must be in [0, 1), got -0.1"),
-    (["--val-fraction", "0"], "Error: --val-fraction must be strictly between 0 and 1, got 0.0"),
     (["--epochs", "many"], "Error: Invalid value for '--epochs': 'many' is not a valid integer."),
 ])
 def test_train_bad_options(runner, tmp_path, args, message):

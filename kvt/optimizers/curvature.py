@@ -1,10 +1,11 @@
 """The curvature-aware set (SAM, Shampoo, K-FAC; see docs/optimizers.md), registered
 with the later study's defaults."""
 
-from kvt.optimizers.kfac import KFAC, KFACSequential
-from kvt.optimizers.registry import OptimizerEntry, register
-from kvt.optimizers.sam import SAM, SAMSequential
-from kvt.optimizers.shampoo import Shampoo
+from kvt.optimizers.registry import OptimizerEntry, lazy, register
+
+KFAC = "kvt.optimizers.kfac:KFAC"
+SAM = "kvt.optimizers.sam:SAM"
+Shampoo = "kvt.optimizers.shampoo:Shampoo"
 
 register(OptimizerEntry(
     "sam", SAM, {"learning_rate": 0.03, "rho": 0.1, "base": "sgd"},
@@ -14,7 +15,7 @@ register(OptimizerEntry(
           "whose train_step restores theta exactly and keeps BatchNorm moving statistics "
           "from the first pass. base is any gradient-only registry name (--opt base=adam); "
           "it gets its own registry defaults and SAM's learning_rate.",
-    model_class=lambda: SAMSequential))
+    model_class=lazy("kvt.optimizers.sam:SAMSequential")))
 register(OptimizerEntry(
     "shampoo", Shampoo,
     {"learning_rate": 0.1, "weight_decay": 1e-4, "epsilon": 1e-4, "update_every": 1,
@@ -33,4 +34,4 @@ register(OptimizerEntry(
           "computes each Dense layer's pre-activation explicitly to capture its input "
           "and dL/ds in the one backward pass. BatchNorm variables take a plain momentum "
           "step. weight_decay is Keras's decoupled decay (theta <- theta - lr*wd*theta).",
-    model_class=lambda: KFACSequential))
+    model_class=lazy("kvt.optimizers.kfac:KFACSequential")))

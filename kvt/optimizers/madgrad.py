@@ -8,6 +8,14 @@ from keras import ops
 from kvt.optimizers import _common as check
 
 
+def _value_of(variable):
+    """A Keras initializer returning ``variable``'s current value."""
+    def initializer(shape, dtype=None):
+        return ops.cast(ops.convert_to_tensor(variable), dtype or variable.dtype)
+
+    return initializer
+
+
 @keras.saving.register_keras_serializable(package="kvt")
 class MADGRAD(keras.optimizers.Optimizer):
     r"""MADGRAD (dual averaging with a cube-root adaptive denominator).
@@ -22,8 +30,9 @@ class MADGRAD(keras.optimizers.Optimizer):
         z = θ₀ − s / (∛ν + ε)
         θ ← (1 − c) θ + c z,    c = 1 − momentum
 
-    s and ν start at 0; θ₀ is the value of the variable at the first step (kept
-    in a slot, captured when t = 1).
+    s and ν start at 0; θ₀ is the value of the variable when the optimizer is
+    built (kept in a slot; Keras builds it just before the first step, and a
+    reloaded optimizer restores it), independent of how steps are counted.
 
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-2``.
@@ -64,7 +73,10 @@ class MADGRAD(keras.optimizers.Optimizer):
         super().build(var_list)
         self._s = [self.add_variable_from_reference(v, name="grad_sum") for v in var_list]
         self._nu = [self.add_variable_from_reference(v, name="grad_sq_sum") for v in var_list]
-        self._theta0 = [self.add_variable_from_reference(v, name="initial_value") for v in var_list]
+        # The anchor starts as the variables' values at build time; an initializer (not an
+        # assign) so that it also holds when Keras builds the optimizer inside a traced function.
+        self._theta0 = [self.add_variable_from_reference(v, name="initial_value", initializer=_value_of(v))
+                        for v in var_list]
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
@@ -74,7 +86,6 @@ class MADGRAD(keras.optimizers.Optimizer):
         i = self._get_variable_index(variable)
         s, nu, theta0 = self._s[i], self._nu[i], self._theta0[i]
 
-        self.assign(theta0, ops.where(ops.equal(self.iterations, 0), variable, theta0))
         lam = (lr + eps) * ops.sqrt(t)
         self.assign_add(s, ops.multiply(lam, g))
         self.assign_add(nu, ops.multiply(lam, ops.square(g)))

@@ -5,16 +5,19 @@ kvt uses for it (the studies' values where they give one), a one-line
 description, and, for methods that need more than gradients, the Keras model
 class whose ``train_step`` feeds them (AdaHessian needs Hessian-vector products,
 SAM a second gradient pass).
+
+The declarative part (names, defaults, descriptions, notes) imports neither Keras
+nor TensorFlow: an entry names its class as ``"module:Class"`` and imports it on
+first use of :attr:`OptimizerEntry.cls`, so listing the optimizers is instant.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
-
-import keras
 
 from kvt.errors import KvtError
 
@@ -24,10 +27,22 @@ _BASE_ONLY = {"name", "kwargs", "loss_scale_factor", "gradient_accumulation_step
               "ema_overwrite_frequency"}
 
 
+def import_object(path: str):
+    """The object named by ``"package.module:Name"`` (imported now)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def lazy(path: str) -> Callable[[], Any]:
+    """A function returning the object named by ``"package.module:Name"``, imported when called."""
+    return lambda: import_object(path)
+
+
 @dataclass(frozen=True)
 class OptimizerEntry:
     name: str
-    cls: type
+    #: The optimizer class, or its ``"module:Class"`` path (imported on first use of ``cls``).
+    target: Any
     defaults: Mapping[str, Any]
     description: str
     notes: str = ""
@@ -35,6 +50,18 @@ class OptimizerEntry:
     model_class: Callable[[], type] | None = None
     #: Hyper-parameters accepted on top of the class's constructor (e.g. SAM's base).
     extra_keys: tuple[str, ...] = field(default=())
+
+    @property
+    def cls(self) -> type:
+        """The optimizer class (importing it, and so Keras, if named by path)."""
+        return import_object(self.target) if isinstance(self.target, str) else self.target
+
+    @property
+    def class_path(self) -> str:
+        """``module.Class`` of the optimizer, without importing it."""
+        if isinstance(self.target, str):
+            return self.target.replace(":", ".")
+        return f"{self.target.__module__}.{self.target.__qualname__}"
 
     def hyperparameter_names(self) -> list[str]:
         """Every key ``--opt`` accepts for this optimizer, in constructor order."""
@@ -88,8 +115,11 @@ def hyperparameters(name: str, overrides: Mapping[str, Any] | None = None) -> di
                        f"valid keys: {', '.join(allowed)}")
     defaults = spec.resolved_defaults()
     for key, value in overrides.items():
-        if key == "learning_rate" and isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
-            continue
+        if key == "learning_rate" and not isinstance(value, (int, float, str, bool)) and value is not None:
+            import keras
+
+            if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
+                continue
         _check_type(spec.name, key, value, defaults.get(key))
     values = dict(spec.defaults)
     values.update(overrides)
@@ -113,7 +143,16 @@ def _check_type(optimizer: str, key: str, value: Any, default: Any) -> None:
         raise KvtError(f"invalid value {value!r} for '{key}' of optimizer '{optimizer}'; expected {kind}")
 
 
-def get(name: str, **hparams) -> keras.optimizers.Optimizer:
+def import_all() -> None:
+    """Import every registered optimizer class (and its model class), registering kvt's
+    serialisable Keras objects, as loading a saved model needs."""
+    for spec in _ENTRIES.values():
+        spec.cls  # noqa: B018
+        if spec.model_class is not None:
+            spec.model_class()
+
+
+def get(name: str, **hparams) -> "keras.optimizers.Optimizer":  # noqa: F821
     """A new optimizer ``name`` with kvt's defaults, overridden by ``hparams``.
 
     Raises ``KvtError`` for an unknown name, an unknown key or a value the optimizer

@@ -1,12 +1,13 @@
 """The study's own optimizers (see docs/optimizers.md), registered with its Table 1 defaults."""
 
-from kvt.optimizers.adahessian import AdaHessian, HessianSequential
-from kvt.optimizers.adamod import AdaMod
-from kvt.optimizers.apollo import Apollo
-from kvt.optimizers.lars import LARS
-from kvt.optimizers.madgrad import MADGRAD
-from kvt.optimizers.radam import RAdam
-from kvt.optimizers.registry import OptimizerEntry, register
+from kvt.optimizers.registry import OptimizerEntry, lazy, register
+
+AdaHessian = "kvt.optimizers.adahessian:AdaHessian"
+AdaMod = "kvt.optimizers.adamod:AdaMod"
+Apollo = "kvt.optimizers.apollo:Apollo"
+LARS = "kvt.optimizers.lars:LARS"
+MADGRAD = "kvt.optimizers.madgrad:MADGRAD"
+RAdam = "kvt.optimizers.radam:RAdam"
 
 register(OptimizerEntry(
     "adamod", AdaMod,
@@ -15,7 +16,8 @@ register(OptimizerEntry(
 register(OptimizerEntry(
     "madgrad", MADGRAD, {"learning_rate": 1e-2, "momentum": 0.9, "epsilon": 1e-6},
     "MADGRAD, momentumised dual averaging with a cube-root denominator (Defazio & Jelassi 2021)",
-    notes="theta_0 (the anchor of the dual average) is the value at the first step."))
+    notes="theta_0 (the anchor of the dual average) is the value when the optimizer is built, "
+          "just before the first step."))
 register(OptimizerEntry(
     "radam", RAdam, {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
     "RAdam, Adam with a rectified adaptive learning rate (Liu et al. 2019)",
@@ -37,7 +39,7 @@ register(OptimizerEntry(
     notes="Needs Hessian-vector products: the network is built as HessianSequential, whose "
           "train_step draws fresh Rademacher vectors every step (about 2-3x the cost of a "
           "gradient step). weight_decay is inside the step (+ wd*theta).",
-    model_class=lambda: HessianSequential))
+    model_class=lazy("kvt.optimizers.adahessian:HessianSequential")))
 register(OptimizerEntry(
     "lars", LARS,
     {"learning_rate": 1e-2, "momentum": 0.9, "trust_coefficient": 1e-3, "weight_decay": 0.0},

@@ -1,0 +1,83 @@
+"""Keras callbacks of kvt's training: progress bar, epoch timer, silent NaN stop."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+
+def progress_callback(total: int, stream, unit: str = "epoch", per_keras_epoch: int = 1,
+                      show_val: bool = True):
+    """A Keras callback printing a one-line progress bar.
+
+    ``total`` counts ``unit``s (epochs, or optimizer steps in full-batch runs, where one
+    Keras epoch is ``per_keras_epoch`` steps); ``val_loss`` is shown only with ``show_val``.
+    """
+    import keras
+
+    class Progress(keras.callbacks.Callback):
+        """One-line progress bar with the current losses."""
+
+        width = 30
+
+        interactive = bool(getattr(stream, "isatty", lambda: False)())
+        every = max(1, math.ceil(total / per_keras_epoch) // 20)
+
+        last = None  # (epoch, logs) not yet printed
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            done = min(total, (epoch + 1) * per_keras_epoch)
+            if not self.interactive and (epoch + 1) % self.every and done != total:
+                self.last = (epoch, logs)
+                return
+            self.last = None
+            filled = int(self.width * done / total)
+            bar = "=" * filled + ">" * (filled < self.width) + " " * (self.width - filled - 1)
+            prefix, suffix = ("\r", "") if self.interactive else ("", "\n")
+            text = f"{unit} {done:>{len(str(total))}}/{total} [{bar[:self.width]}] loss {logs.get('loss', float('nan')):.3e}"
+            if show_val:
+                text += f"  val_loss {logs.get('val_loss', float('nan')):.3e}"
+            stream.write(f"{prefix}{text}{suffix}")
+            stream.flush()
+
+        def on_train_end(self, logs=None):
+            if self.last is not None:  # early stopping ended the run between printed lines
+                epoch, last_logs = self.last
+                self.last = None
+                self.every = 1
+                self.on_epoch_end(epoch, last_logs)
+            if self.interactive:
+                stream.write("\n")
+            stream.flush()
+
+    return Progress()
+
+
+def epoch_timer():
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+            self.times = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
+    return EpochTimer()
+
+
+def stop_on_nan():
+    """Like ``keras.callbacks.TerminateOnNaN``, without its console message: kvt reports the divergence."""
+    import keras
+
+    class StopOnNaN(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not np.all(np.isfinite(np.asarray(loss, dtype=float))):
+                self.model.stop_training = True
+
+    return StopOnNaN()
