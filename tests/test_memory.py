@@ -112,7 +112,7 @@ def test_kvt_train_reads_the_dataset_once(runner, tmp_path, monkeypatch):
     csv.write_text(data.to_csv_text(data.generate("O2-Ar", range(1, 5), [500, 1000, 2000, 5000])))
     calls = []
     real = data.read_table
-    monkeypatch.setattr(data, "read_table", lambda path: calls.append(path) or real(path))
+    monkeypatch.setattr(data, "read_table", lambda path, *args: calls.append(path) or real(path, *args))
     result = runner.invoke(main, ["train", "--data", str(csv), "--epochs", "1", "--units", "4", "--quiet",
                                   "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
