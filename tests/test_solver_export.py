@@ -346,3 +346,20 @@ def test_level_dependence_follows_tables_and_temporaries(monkeypatch):
         c=("k",), fortran=("k",), temporaries=(("K", "T", "t"),)))
     with pytest.raises(KvtError, match=r"FEATURE_CODE\['clash'\]: temporaries \['K'\] reuse names"):
         solver_export.feature_code("clash")
+
+
+def test_fho_tables_follow_a_level_range_not_starting_at_1(runs, tmp_path):
+    """The per-level tables are cut to the trained levels: on levels 5..20, C entry j is level 5 + j."""
+    if shutil.which("cc") is None:
+        pytest.skip("no C compiler (cc) found; apt-get install -y gcc")
+    spec = json.loads((runs["acc"] / "weights.json").read_text())
+    spec["valid_range"]["level"] = [5, 20]
+    network = Network(spec)
+    (tmp_path / "sub_rates.h").write_text(solver_export.c_header(network, prefix="sub"))
+    (tmp_path / "main.c").write_text("\n".join([
+        '#include <stdio.h>', '#include "sub_rates.h"', "int main(void) {", "    double k[SUB_N_TRANSITIONS]; int j;",
+        "    if (sub_rates(777.0, k, NULL) != SUB_OK) return 1;",
+        '    for (j = 0; j < SUB_N_TRANSITIONS; j++) printf("%.17g\\n", k[j]);', "    return 0;", "}", ""]))
+    subprocess.run(["cc", *C_FLAGS, "-o", "main", "main.c", "-lm"], cwd=tmp_path, check=True, capture_output=True)
+    got = subprocess.run(["./main"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
+    np.testing.assert_allclose(np.array(got, dtype=float), network.predict_k(np.arange(5, 21), 777.0), rtol=1e-12)
