@@ -363,3 +363,20 @@ def test_fho_tables_follow_a_level_range_not_starting_at_1(runs, tmp_path):
     subprocess.run(["cc", *C_FLAGS, "-o", "main", "main.c", "-lm"], cwd=tmp_path, check=True, capture_output=True)
     got = subprocess.run(["./main"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.split()
     np.testing.assert_allclose(np.array(got, dtype=float), network.predict_k(np.arange(5, 21), 777.0), rtol=1e-12)
+
+
+def test_fortran_log1p_matches_numpy(tmp_path):
+    """The Fortran module's log1p_dp (the fho kind has no intrinsic to use) against np.log1p, 1e-20 to 1e4."""
+    if shutil.which("gfortran") is None:
+        pytest.skip("gfortran not found; apt-get install -y gfortran")
+    x = np.concatenate([[1e-20, 1e-17, 2.0**-53, 2.0**-52], np.geomspace(1e-15, 1e4, 400)])
+    (tmp_path / "t.f90").write_text("\n".join([
+        "module m", "  use, intrinsic :: iso_c_binding, only: c_double", "  implicit none",
+        "  integer, parameter :: dp = c_double", "contains", *solver_export.FEATURE_CODE["fho"].fortran_functions,
+        "end module m", "program t", "  use m", "  implicit none", "  real(dp) :: x", "  integer :: ios",
+        "  do", "    read (*, *, iostat=ios) x", "    if (ios /= 0) exit", "    write (*, '(es26.17e3)') log1p_dp(x)",
+        "  end do", "end program t", ""]))
+    subprocess.run(["gfortran", *F_FLAGS, "-O2", "-o", "t", "t.f90"], cwd=tmp_path, check=True, capture_output=True)
+    done = subprocess.run(["./t"], cwd=tmp_path, input="\n".join(repr(float(v)) for v in x) + "\n", check=True,
+                          capture_output=True, text=True)
+    np.testing.assert_allclose(np.array(done.stdout.split(), dtype=float), np.log1p(x), rtol=1e-15, atol=0)
