@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from conftest import error_line
 
-from kvt import KvtError, fho_poly, physics, solver_export
+from kvt import KvtError, fho_poly, physics, solver_export, solver_features
 from kvt.cli import main
 from kvt.inference import FEATURE_SETS, Network
 from kvt.rundir import open_run
@@ -341,7 +341,7 @@ def test_level_dependence_follows_tables_and_temporaries(monkeypatch):
         c=("u", "qv", "lv * 2.0", "T"), fortran=("u", "qv", "lv * 2.0_dp", "t"), tables=("tab",),
         temporaries=(("q", "{tab} * 2.0", "{tab} * 2.0_dp"), ("u", "q + T", "q + t"), ("qv", "log(T)", "log(t)")))
     for fortran in (False, True):
-        assert solver_export._level_dependent(code, fortran) == ([True, True, False], [True, False, True, False])
+        assert solver_features.level_dependent(code, fortran) == ([True, True, False], [True, False, True, False])
     monkeypatch.setitem(solver_export.FEATURE_CODE, "clash", solver_export.FeatureCode(
         c=("k",), fortran=("k",), temporaries=(("K", "T", "t"),)))
     with pytest.raises(KvtError, match=r"FEATURE_CODE\['clash'\]: temporaries \['K'\] reuse names"):
