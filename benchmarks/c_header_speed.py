@@ -6,6 +6,8 @@ many temperatures spread over the trained range. Measured side by side in one ru
 accurate-mode network (32 units, the mode's default) and a study-mode one (64 units):
 
 * kvt_rates from the header, compiled with cc -O2, with k_up (both directions) and with k_up = NULL
+* for the accurate net (features.kind fho), the same header with the features replaced by the
+  five log_space ones (same layers; its rates are not the network's): the cost of the fho features
 * numpy Network.predict_k, one temperature per call (35 points) and one batch of every point
 * the FHO-FR generator kvt.physics.rate_coefficient, one temperature per call and one batch
 
@@ -24,6 +26,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import json  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -38,6 +41,7 @@ from kvt.cli import _quiet_tensorflow_import  # noqa: E402
 _quiet_tensorflow_import()
 
 from kvt import physics  # noqa: E402
+from kvt.inference import Network  # noqa: E402
 from kvt.rundir import open_run, save_run  # noqa: E402
 from kvt.solver_export import c_header  # noqa: E402
 from kvt.training import TrainConfig, train  # noqa: E402
@@ -95,6 +99,30 @@ def wall(command, **kwargs):
     return time.perf_counter() - start, done.stdout
 
 
+def log_space_twin(network):
+    """The fho ``network`` with its features cut to the first five (log_space); the same layers, for timing only."""
+    spec = json.loads(json.dumps(network.spec))
+    features = spec["features"]
+    features.update(kind="log_space", names=features["names"][:5], scale=features["scale"][:5],
+                    shift=features["shift"][:5])
+    spec["target"]["baseline_coef"] = spec["target"]["baseline_coef"][:5]
+    return Network(spec)
+
+
+def time_c(network, folder):
+    """(best s with k_up = NULL, best s with k_up, first call s, transitions, compile s, one-call process s)."""
+    folder.mkdir()
+    (folder / "bench_rates.h").write_text(c_header(network, prefix="bench", source="benchmark",
+                                                   allow_nonphysical=True))
+    (folder / "bench.c").write_text(DRIVER)
+    t_compile, _ = wall(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o",
+                         "bench", "bench.c", "-lm"], cwd=folder)
+    _, out = wall(["./bench", str(CALLS)], cwd=folder)
+    best_null, best_up, first, n_tr, _ = out.split()
+    t_start, _ = wall(["./bench", "1"], cwd=folder)
+    return float(best_null), float(best_up), float(first), int(n_tr), t_compile, t_start
+
+
 def main():
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -108,18 +136,11 @@ def main():
         for mode, options in (("accurate", {"epochs": 200, "finish_iterations": 50}), ("study", {"epochs": 30})):
             path = save_run(train(TrainConfig(data="O2-Ar", mode=mode, **options)), root / mode)
             network = open_run(path).network
-            folder = root / f"{mode}-c"
-            folder.mkdir()
-            (folder / "bench_rates.h").write_text(c_header(network, prefix="bench", source=str(path),
-                                                           allow_nonphysical=True))
-            (folder / "bench.c").write_text(DRIVER)
-            t_compile, _ = wall(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o",
-                                 "bench", "bench.c", "-lm"], cwd=folder)
-            _, out = wall(["./bench", str(CALLS)], cwd=folder)
-            best_null, best_up, first, n_tr, _ = out.split()
-            results = {0: (float(best_null), float(first)), 1: (float(best_up), float(first))}
-            n_tr = int(n_tr)
-            t_start, _ = wall(["./bench", "1"], cwd=folder)
+            best_null, best_up, first, n_tr, t_compile, t_start = time_c(network, root / f"{mode}-c")
+            results = {0: (best_null, first), 1: (best_up, first)}
+            twin = None
+            if network.feature_kind == "fho":
+                twin = time_c(log_space_twin(network), root / f"{mode}-log-space-c")
             levels = np.arange(1, n_tr + 1)
             lo, hi = network.temperature_range
             temps = lo + (hi - lo) * (np.arange(PY_CALLS) % 1000) / 999.0
@@ -139,12 +160,13 @@ def main():
             c_rate = n_tr * CALLS / results[0][0]
             rows = [("C kvt_rates, k_up = NULL", c_rate),
                     ("C kvt_rates, with k_up", n_tr * CALLS / results[1][0]),
+                    *([("C, same layers, log_space features", n_tr * CALLS / twin[0])] if twin else []),
                     ("numpy predict_k, one T per call", n_tr * PY_CALLS / t_np_call),
                     ("numpy predict_k, one batch", n_tr * PY_CALLS / t_np_batch),
                     ("FHO-FR generator, one T per call", n_tr * PY_CALLS / t_fho_call),
                     ("FHO-FR generator, one batch", n_tr * PY_CALLS / t_fho_batch)]
             layers = " -> ".join(f"{w.shape[0]}x{w.shape[1]} {a}" for w, _, a in network.layers)
-            print(f"{mode} network ({layers}), {n_tr} transitions; steady state:")
+            print(f"{mode} network ({layers}), features {network.feature_kind}, {n_tr} transitions; steady state:")
             for name, rate in rows:
                 print(f"  {name:<34} {rate / 1e6:9.3f} M rates/s   {1e6 * n_tr / rate:9.3f} us per 35-rate call"
                       f"   C (k_up = NULL) is {c_rate / rate:8.1f}x faster")

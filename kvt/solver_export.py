@@ -18,7 +18,8 @@ import numpy as np
 
 from kvt import __version__, physics
 from kvt.errors import KvtError
-from kvt.inference import FEATURE_SETS
+from kvt.solver_features import FEATURE_CODE, FeatureCode, feature_code  # noqa: F401  (public API, re-exported)
+from kvt.solver_features import feature_lines, feature_parameters
 
 #: Return codes of the generated ``<prefix>_rates`` (C and Fortran): name, value, meaning.
 RETURN_CODES = (
@@ -28,33 +29,6 @@ RETURN_CODES = (
     ("ERR_NULL", 3, "k_down is NULL; nothing is written"),
 )
 CHECK_STEP_K = 5.0  # spacing of the dense temperature grid of the k > 0 check and the FHO-poly fit
-
-
-@dataclass(frozen=True)
-class FeatureCode:
-    """Source expressions of one feature kind's raw features, in terms of the level ``lv`` and ``T`` (both double)."""
-
-    c: tuple[str, ...]
-    fortran: tuple[str, ...]
-
-
-#: features.kind -> generated code of its raw features, in the order of kvt.inference.FEATURE_SETS.
-FEATURE_CODE = {
-    "level_T": FeatureCode(c=("lv", "T"), fortran=("lv", "t")),
-    "log_space": FeatureCode(c=("lv", "log(lv)", "pow(T, -1.0 / 3.0)", "log(T)", "1000.0 / T"),
-                             fortran=("lv", "log(lv)", "t ** (-1.0_dp / 3.0_dp)", "log(t)", "1000.0_dp / t")),
-}
-
-
-def feature_code(kind: str) -> FeatureCode:
-    """The generated-code entry of a weights file's ``features.kind``; ``KvtError`` for a kind without one."""
-    if kind not in FEATURE_CODE:
-        raise KvtError(f"cannot generate solver code for features.kind {kind!r}; supported: {', '.join(FEATURE_CODE)}")
-    code = FEATURE_CODE[kind]
-    if kind in FEATURE_SETS and len(code.c) != len(FEATURE_SETS[kind]):
-        raise KvtError(f"FEATURE_CODE[{kind!r}] has {len(code.c)} features, the weights format "
-                       f"{len(FEATURE_SETS[kind])}")
-    return code
 
 
 def check_prefix(prefix: str, fortran: bool = False) -> str:
@@ -202,17 +176,21 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, allow_nonp
     arrays = [_c_array(f"{p}_energy_K_", energies),
               _c_array(f"{p}_feature_scale_", network.feature_scale),
               _c_array(f"{p}_feature_shift_", network.feature_shift)]
-    body = [f"    double lv, y, k, x[{n_feat}], h0[{width}], h1[{width}];",
+    tables, scalars = feature_parameters(network, code, levels)
+    arrays += [_c_array(f"{p}_{key}_", values) for key, values in tables.items()]
+    temporaries = "".join(f", {name}" for name, _, _ in code.temporaries)
+    body = [f"    double lv, y, k, x[{n_feat}], h0[{width}], h1[{width}]{temporaries};",
             "    int j, i, o, status;",
             f"    if (k_down == NULL) return {P}_ERR_NULL;",
             f"    if (!(T >= {P}_T_MIN_K && T <= {P}_T_MAX_K)) return {P}_ERR_T_RANGE; /* also NaN */",
             f"    status = {P}_OK;"]
-    # features that do not read the level are the same for every transition: computed once per call
-    level_free = [not re.search(r"\blv\b", expr) for expr in code.c]
-    feature = "x[{f}] = ({expr}) * {p}_feature_scale_[{f}] + {p}_feature_shift_[{f}];"
-    body += ["    " + feature.format(f=f, expr=expr, p=p) for f, expr in enumerate(code.c) if level_free[f]]
+    # what reads neither the level nor a per-level table is the same for every transition: once per call
+    once, per_level = feature_lines(
+        code, False, lambda key: f"{p}_{key}_[j]", lambda key: _term(scalars[key]),
+        lambda f, expr: f"x[{f}] = ({expr}) * {p}_feature_scale_[{f}] + {p}_feature_shift_[{f}];")
+    body += ["    " + line for line in once]
     body += [f"    for (j = 0; j < {P}_N_TRANSITIONS; j++) {{", f"        lv = (double)({P}_LEVEL_MIN + j);"]
-    body += ["        " + feature.format(f=f, expr=expr, p=p) for f, expr in enumerate(code.c) if not level_free[f]]
+    body += ["        " + line for line in per_level]
     body += [f"        h0[{n}] = x[{index}];" for n, index in enumerate(network.network_inputs)]
     src, dst = "h0", "h1"
     for number, (weights, bias, activation) in enumerate(network.layers):
@@ -320,9 +298,13 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, allo
     decl += [f"  integer(c_int), parameter, public :: {P}_{name} = {value}" for name, value, _ in RETURN_CODES]
     decl += _f_array("energy_k", energies) + _f_array("feature_scale", network.feature_scale)
     decl += _f_array("feature_shift", network.feature_shift)
-    body = [f"    lv = real({P}_LEVEL_MIN + j - 1, dp)"]
-    body += [f"    x({f + 1}) = ({expr}) * feature_scale({f + 1}) + feature_shift({f + 1})"
-             for f, expr in enumerate(code.fortran)]
+    tables, scalars = feature_parameters(network, code, levels)
+    for key, values in tables.items():
+        decl += _f_array(key.lower(), values)
+    once, per_level = feature_lines(
+        code, True, lambda key: f"{key.lower()}(j)", lambda key: _f_term(scalars[key]),
+        lambda f, expr: f"x({f + 1}) = ({expr}) * feature_scale({f + 1}) + feature_shift({f + 1})")
+    body = [f"    lv = real({P}_LEVEL_MIN + j - 1, dp)"] + ["    " + line for line in per_level]
     body += [f"    h0({n + 1}) = x({index + 1})" for n, index in enumerate(network.network_inputs)]
     src, dst = "h0", "h1"
     for number, (weights, bias, activation) in enumerate(network.layers):
@@ -364,7 +346,8 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, allo
         "    type(c_ptr), value, intent(in) :: k_down_ptr, k_up_ptr",
         "    integer(c_int) :: status",
         "    real(dp), pointer :: k_down(:), k_up(:)",
-        f"    real(dp) :: lv, y, k, x({n_feat}), h0({width}), h1({width})",
+        f"    real(dp) :: lv, y, k, x({n_feat}), h0({width}), h1({width})"
+        + "".join(f", {name}" for name, _, _ in code.temporaries),
         "    integer :: j",
         "    logical :: with_up",
         f"    if (.not. c_associated(k_down_ptr)) then",
@@ -380,10 +363,12 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, allo
         "    with_up = c_associated(k_up_ptr)",
         f"    if (with_up) call c_f_pointer(k_up_ptr, k_up, [{P}_N_TRANSITIONS])",
         f"    status = {P}_OK",
+        *("    " + line for line in once),
         f"    do j = 1, {P}_N_TRANSITIONS",
         *("  " + line for line in body),
         "    end do",
         f"  end function {p}_rates",
+        *code.fortran_functions,
         f"end module {p}_rates_module", ""])
 
 
