@@ -159,7 +159,7 @@ def test_runs_of_older_versions_without_a_marker(runner, run, tmp_path):
     shutil.copytree(run, legacy)
     (legacy / MARKER).unlink()
     shutil.rmtree(legacy / "evaluation")
-    assert runner.invoke(main, ["predict", "--run", str(legacy), "--level", "2", "--temps", "1000"]).exit_code == 0
+    assert runner.invoke(main, ["predict", "--run", str(legacy), "--level", "2", "--temps", "1000", "--allow-nonphysical"]).exit_code == 0
     assert runner.invoke(main, ["export", "--run", str(legacy), "-o", str(tmp_path / "t.csv")]).exit_code == 0
     assert runner.invoke(main, ["plot", "--run", str(legacy), "--level", "2", "-o",
                                 str(tmp_path / "k.png")]).exit_code == 0
