@@ -101,20 +101,16 @@ IMPLAUSIBLE_FLAG = "--allow-implausible"
 
 
 def _numbers(raw: pd.Series, column: str, path: Path, lines: np.ndarray) -> np.ndarray:
-    if raw.dtype.kind == "f":  # parsed straight into floats: only NaN/inf can be wrong
-        values = raw.to_numpy(dtype=float)
-        nonfinite = ~np.isfinite(values)
-        if nonfinite.any():
-            row = int(np.flatnonzero(nonfinite)[0])
-            _fail(path, f"column {column}, line {lines[row]}: value is missing, NaN or infinite")
-        return values
-    values = pd.to_numeric(raw, errors="coerce")
-    spelled_nan = raw.astype(str).str.strip().str.lower().isin(["nan", "+nan", "-nan"])
-    bad = (values.isna() & raw.notna() & ~spelled_nan).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        _fail(path, f"column {column}, line {lines[row]}: '{raw.iloc[row]}' is not a number")
-    values = values.to_numpy(dtype=float)
+    """A column as floats; the first cell that is not a number, or NaN/inf, is an error."""
+    if raw.dtype.kind != "f":  # parsed as text because some cell is not a number: name it
+        values = pd.to_numeric(raw, errors="coerce")
+        spelled_nan = raw.astype(str).str.strip().str.lower().isin(["nan", "+nan", "-nan"])
+        bad = (values.isna() & raw.notna() & ~spelled_nan).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            _fail(path, f"column {column}, line {lines[row]}: '{raw.iloc[row]}' is not a number")
+        raw = values
+    values = raw.to_numpy(dtype=float)
     nonfinite = ~np.isfinite(values)
     if nonfinite.any():
         row = int(np.flatnonzero(nonfinite)[0])

@@ -20,6 +20,7 @@ from kvt import __version__, physics
 from kvt.errors import KvtError
 from kvt.solver_features import FEATURE_CODE, FeatureCode, feature_code  # noqa: F401  (public API, re-exported)
 from kvt.solver_features import feature_lines, feature_parameters
+from kvt.validity import compact_levels
 
 #: Return codes of the generated ``<prefix>_rates`` (C and Fortran): name, value, meaning.
 RETURN_CODES = (
@@ -55,16 +56,6 @@ def trained_levels(network) -> np.ndarray:
     return physics.check_levels(np.arange(lo, hi + 1)).astype(int)
 
 
-def _compact_levels(levels) -> str:
-    levels, parts, start = sorted(set(int(v) for v in levels)), [], None
-    for index, level in enumerate(levels):
-        start = level if start is None else start
-        if index + 1 == len(levels) or levels[index + 1] != level + 1:
-            parts.append(str(level) if start == level else f"{start}-{level}")
-            start = None
-    return ", ".join(parts)
-
-
 @dataclass(frozen=True)
 class Nonphysical:
     """Where a network's k is <= 0 or not finite on the dense check grid."""
@@ -87,7 +78,7 @@ def nonphysical_points(network) -> Nonphysical | None:
     if not bad.any():
         return None
     bad_t = temps.ravel()[bad]
-    return Nonphysical(int(bad.sum()), int(bad.size), _compact_levels(levels.ravel()[bad]),
+    return Nonphysical(int(bad.sum()), int(bad.size), compact_levels(levels.ravel()[bad]),
                        (float(bad_t.min()), float(bad_t.max())))
 
 

@@ -137,15 +137,6 @@ class RateTable:
         return result
 
 
-def split_comments(text: str) -> tuple[list[str], str, int]:
-    """``#`` lines at the top, the CSV body, and how many lines the comments took."""
-    lines = text.splitlines(keepends=True)
-    count = 0
-    while count < len(lines) and lines[count].lstrip().startswith("#"):
-        count += 1
-    return [line.rstrip("\n") for line in lines[:count]], "".join(lines[count:]), count
-
-
 def header_units(comments: list[str]) -> str | None:
     for line in comments:
         match = _HEADER_UNITS.match(line.strip())
