@@ -62,6 +62,18 @@ _LEGACY = {
     "tune": (("tune.json",), ("tune.json", "search", "trials.csv", "trials.md", "best.json", "best_run"),
              ("tune.json", "kvt_tune")),
 }
+#: Entries kvt itself writes in a folder of each kind (patterns); anything else in it is the user's,
+#: and ``--force`` refuses to replace a folder that holds it. Sub-folders named here that are
+#: kvt folders themselves (a run's evaluation/, a search's best_run/) are checked the same way.
+_OWN = {
+    "run": (MARKER, "model.keras", "weights.json", "scaler.json", "metadata.json", "history.csv",
+            "predictions.csv", "*.png", "evaluation"),
+    "evaluation": (MARKER, "summary.json", "per_level.csv", "grid.csv", "*.png"),
+    "bench": (MARKER, "bench.json", "results.csv", "results.md", "summary.csv", "*.png", "curves"),
+    "tune": (MARKER, "tune.json", "search", "trials.csv", "trials.md", "best.json", "best_run"),
+    "relax": (MARKER, "tau.csv", "energy.csv", "populations.csv", "relax.json", "*.png"),
+}
+_NESTED = {"evaluation": "evaluation", "best_run": "run"}
 _TEMP = re.compile(r"^\.(?P<name>.+)\.kvt-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[A-Za-z0-9_]+\.(?P<state>tmp|old)$")
 _kill_counts: dict[str, int] = {}
 
@@ -133,6 +145,18 @@ def write_marker(path: str | os.PathLike, kind: str) -> Path:
     return _write(Path(path) / MARKER, (json.dumps(marker, indent=2) + "\n").encode(), hook=False)
 
 
+def foreign_entries(path: str | os.PathLike, kind: str) -> list[str]:
+    """Entries of kvt folder ``path`` (of ``kind``) that kvt does not write there, as relative paths."""
+    path = Path(path)
+    foreign = []
+    for entry in sorted(path.iterdir()):
+        if not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in _OWN[kind]):
+            foreign.append(entry.name)
+        elif entry.name in _NESTED and entry.is_dir() and not entry.is_symlink():
+            foreign += [f"{entry.name}/{name}" for name in foreign_entries(entry, _NESTED[entry.name])]
+    return foreign
+
+
 # ---------------------------------------------------------------- the checks
 def _refuse(path: Path, reason: str) -> KvtError:
     return KvtError(f"will not replace {path}: {reason}")
@@ -193,6 +217,10 @@ def check(path: str | os.PathLike, kind: str | None = None, force: bool = False,
             raise _refuse(path, f"kvt did not write it (it has no {MARKER}); give a new or empty folder")
         if found is not None and found != kind:
             raise _refuse(path, f"it is a kvt {found} folder, not {_a(kind)} folder")
+        foreign = foreign_entries(path, kind) if found == kind else []
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise _refuse(path, f"it holds {shown}, which kvt did not write; move them out or give a new folder")
     if not force:
         raise KvtError(exists or f"{path} already exists; pass --force to overwrite it")
 

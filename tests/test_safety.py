@@ -146,11 +146,10 @@ def test_force_replaces_a_kvt_folder_of_the_same_kind(runner, run, tmp_path):
 
     out = tmp_path / "run2"
     shutil.copytree(run, out)
-    (out / "notes.txt").write_text("a note inside a marked run is the run's, replaced with it")
     result = runner.invoke(main, ["train", *TINY, "--seed", "1", "--out", str(out), "--force"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "metadata.json").read_text())["options"]["seed"] == 1
-    assert not (out / "notes.txt").exists() and json.loads((out / MARKER).read_text())["kind"] == "run"
+    assert json.loads((out / MARKER).read_text())["kind"] == "run"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval", "run2"]
 
 
@@ -314,3 +313,31 @@ def test_committed_benchmarks_of_an_older_kvt_are_recognised():
     results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
     assert atomic.kind_of(results / "vt") == "bench" and atomic.kind_of(results / "synthetic") == "bench"
     assert atomic.kind_of(results) is None  # it also holds SUMMARY.md
+
+
+def test_force_onto_a_kvt_folder_holding_the_users_files_is_refused(runner, tmp_path):
+    relax = tmp_path / "relax"
+    assert runner.invoke(main, ["relax", "--pair", "O2-Ar", "--temps", "1000", "--out", str(relax)]).exit_code == 0
+    (relax / "mynotes.txt").write_text("important")
+    (relax / "sub").mkdir()
+    (relax / "sub" / "data.txt").write_text("x")
+    before = snapshot(tmp_path)
+    result = runner.invoke(main, ["relax", "--pair", "O2-Ar", "--temps", "2000", "--out", str(relax), "--force"])
+    assert error_line(result) == (f"Error: will not replace {relax}: it holds mynotes.txt, sub, which kvt did not "
+                                  f"write; move them out or give a new folder")
+    assert snapshot(tmp_path) == before
+    (relax / "mynotes.txt").unlink()
+    shutil.rmtree(relax / "sub")
+    replaced = runner.invoke(main, ["relax", "--pair", "O2-Ar", "--temps", "2000", "--out", str(relax), "--force"])
+    assert replaced.exit_code == 0, replaced.output
+
+
+def test_force_onto_a_run_whose_evaluation_holds_the_users_files_is_refused(runner, run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    (copy / "evaluation" / "mine.txt").write_text("my analysis")
+    before = snapshot(tmp_path)
+    result = runner.invoke(main, ["train", *TINY, "--out", str(copy), "--force"])
+    assert error_line(result) == (f"Error: will not replace {copy}: it holds evaluation/mine.txt, which kvt did not "
+                                  f"write; move them out or give a new folder")
+    assert snapshot(tmp_path) == before
