@@ -367,6 +367,29 @@ def _levels(level, levels_spec, default=None):
     return list(default)
 
 
+def _run_grid(run, levels_spec, temps_spec):
+    """--levels/--temps, defaulting to the run's trained levels and every 10 K of its trained range."""
+    from kvt.validity import dense_temperatures
+
+    lo, hi = run.level_range
+    levels = parse_levels(levels_spec) if levels_spec else list(range(lo, hi + 1))
+    temps = parse_temperatures(temps_spec) if temps_spec else dense_temperatures(*run.temperature_range)
+    return levels, temps
+
+
+def reference_pair(run, pair):
+    """The FHO-FR pair to compare ``run`` with: ``pair`` for a run on a user table, else the run's own."""
+    from kvt.physics import pair_partner
+
+    trained = (run.metadata or {}).get("dataset", {}).get("pair")
+    if pair:
+        pair_partner(pair)
+        if trained and pair != trained:
+            raise KvtError(f"--pair {pair} differs from the pair the run was trained on ({trained}); --pair names "
+                           f"the reference only for runs trained on a user table")
+    return pair or trained
+
+
 def _load_run(run_dir):
     from kvt.rundir import open_run
 
@@ -404,7 +427,7 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
         run = open_weights(weights_file)
     else:
         run = _load_run(run_dir)
-    check_rates(run, levels, temps, allow_extrapolation, allow_nonphysical, action="print")
+    check_rates(run, levels, temps, allow_extrapolation, allow_nonphysical, action="print them")
     if as_csv:
         for chunk in iter_table(run, levels, temps, "long", "m3/s", direction):
             click.echo(chunk, nl=False)
@@ -427,8 +450,8 @@ EXPORT_FORMATS = ("csv", "weights", "weights-text", "c-header", "fortran", "fho-
               help="csv: a k_VT table; weights: the network as JSON; weights-text: plain text for examples/kvt_eval.c; "
                    "c-header: a C99 header; fortran: a Fortran 2008 module; fho-poly: per-transition fits in the "
                    "SPbU solver's form (docs/solver-exports.md).")
-@click.option("--levels", "levels_spec", default="1-35", show_default=True, help="csv: levels.")
-@click.option("--temps", "temps_spec", default="250:10000:10", show_default=True, help="csv: temperatures in K.")
+@click.option("--levels", "levels_spec", help="csv: levels [default: the run's trained levels].")
+@click.option("--temps", "temps_spec", help="csv: temperatures in K [default: every 10 K of the run's trained range].")
 @click.option("--layout", default="wide", show_default=True, help="csv: wide (a column per transition) or long.")
 @click.option("--units", default="m3/s", show_default=True, help="csv: m3/s or cm3/s.")
 @click.option("--direction", default="down", show_default=True,
@@ -459,12 +482,21 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
     if units not in UNITS:
         raise KvtError(f"unknown units '{units}'; valid units: {', '.join(UNITS)}")
     tables.check_direction(direction)
-    levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
+    if fmt != "csv" and (levels_spec or temps_spec or layout != "wide" or units != "m3/s" or direction != "down"):
+        raise KvtError(f"--levels, --temps, --layout, --units and --direction apply to --format csv, not {fmt} "
+                       f"(which covers the run's whole trained range)")
     from kvt.rundir import input_files
 
     inputs = input_files(run_dir)
     atomic.check(output, None, force, inputs)
     run = _load_run(run_dir)
+    levels, temps = _run_grid(run, levels_spec, temps_spec)
+    if fmt in ("weights", "weights-text") and not allow_nonphysical:
+        from kvt.validity import dense_grid_region, refusal_message
+
+        region = dense_grid_region(run.network)
+        if region["count"]:
+            raise KvtError(refusal_message(region, "export the network"))
     if fmt == "weights":
         atomic.write_text(output, json.dumps(run.network.spec, indent=1), force=force, inputs=inputs)
         click.echo(f"wrote the network of {run_dir} to {output}", err=True)
@@ -491,9 +523,9 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
 
 @main.command("evaluate")
 @click.option("--run", "run_dir", required=True, type=click.Path(), help="Run directory from `kvt train`.")
-@click.option("--levels", "levels_spec", default="1-35", show_default=True)
-@click.option("--temps", "temps_spec", default="250:10000:10", show_default=True, help="Temperatures in K.")
-@click.option("--pair", help="FHO-FR reference pair [default: the run's; needed for runs on a user CSV].")
+@click.option("--levels", "levels_spec", help="Levels [default: the run's trained levels].")
+@click.option("--temps", "temps_spec", help="Temperatures in K [default: every 10 K of the run's trained range].")
+@click.option("--pair", help="FHO-FR reference pair, for runs trained on a user CSV [default: the run's].")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the results [default: RUN/evaluation].")
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("--allow-extrapolation", is_flag=True,
@@ -503,17 +535,13 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
     from kvt import atomic, plots
     from kvt.evaluate import NO_REFERENCE, evaluate_network, json_summary
 
-    levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
     run = _load_run(run_dir)
+    levels, temps = _run_grid(run, levels_spec, temps_spec)
     out = Path(out) if out else Path(run_dir) / "evaluation"
     atomic.check(out, "evaluation", force, inputs=[run_dir])
     from kvt.predict import check_range
 
-    if pair:
-        from kvt.physics import pair_partner
-
-        pair_partner(pair)
-    pair = pair or run.metadata["dataset"]["pair"]
+    pair = reference_pair(run, pair)
     if pair is None:
         raise KvtError(NO_REFERENCE)
     check_range(run, levels, temps, allow_extrapolation)
@@ -551,6 +579,8 @@ def plot_command(run_dir, level, output, force):
     if len(levels) != 1:
         raise KvtError("--level takes one level, e.g. --level 32")
     (level,) = levels
+    if output and Path(output).suffix.lower() != ".png":
+        raise KvtError(f"-o {output}: kvt plot writes PNG images; give a file name ending in .png")
     run = _load_run(run_dir)
     lo, hi = run.level_range
     if not lo <= level <= hi:

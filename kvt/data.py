@@ -155,7 +155,7 @@ def _plausible(path: Path, k_column: str, k_m3_s, T, lines, allow_implausible: b
 
 
 def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: list[str] | None = None,
-             allow_implausible: bool = False) -> tables.RateTable:
+             allow_implausible: bool = False, allow_nonpositive: bool = False) -> tables.RateTable:
     """Check a raw CSV frame (strings) in one of kvt's layouts; return it in canonical form.
 
     Errors name the file, the column and the first offending row as its line number in
@@ -202,7 +202,8 @@ def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: li
                        "must differ from level_from by 1 (single-quantum transitions)", lines)
     k_m3_s = k_values / tables.UNITS[units]
     _first_bad(path, "T_K", T, T <= 0, "must be > 0 K", lines)
-    _first_bad(path, k_column, k_values, k_values <= 0, f"must be > 0 {units.replace('3', '^3')}", lines)
+    if not allow_nonpositive:
+        _first_bad(path, k_column, k_values, k_values <= 0, f"must be > 0 {units.replace('3', '^3')}", lines)
     _plausible(path, k_column, k_m3_s, T, lines, allow_implausible)
     result = pd.DataFrame({"level_from": level_from.astype(int), "level_to": level_to.astype(int), "T_K": T,
                            "k_m3_s": k_m3_s})
@@ -239,8 +240,12 @@ def _comment_lines(path: Path) -> list[str]:
     return comments
 
 
-def read_table(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[tables.RateTable, str]:
+def read_table(path: str | os.PathLike, allow_implausible: bool = False,
+               allow_nonpositive: bool = False) -> tuple[tables.RateTable, str]:
     """Read and check any table kvt writes (or a user table in one of its layouts); return it and its sha256.
+
+    ``allow_nonpositive`` keeps rates <= 0 (a table exported with --allow-nonphysical) for a
+    caller that refuses them itself where they matter (``kvt relax`` at its temperatures).
 
     The file is parsed once by pandas' C parser straight into floats; only a file with a
     cell that is not a number is parsed again as text, to name that cell in the error.
@@ -264,7 +269,7 @@ def read_table(path: str | os.PathLike, allow_implausible: bool = False) -> tupl
             frame = pd.read_csv(path, skiprows=skip, dtype=str, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise KvtError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    return validate(frame, path, skip, comments, allow_implausible), sha256
+    return validate(frame, path, skip, comments, allow_implausible, allow_nonpositive), sha256
 
 
 def read_csv(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[pd.DataFrame, str]:

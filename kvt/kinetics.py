@@ -140,8 +140,8 @@ def check_conditions(temperatures, tv0: float, pressure_atm: float) -> np.ndarra
     if not (np.isfinite(tv0) and tv0 > 0):
         raise KvtError(f"--tv0 must be a temperature > 0 K, got {tv0:g}")
     if np.any(temperatures == tv0):
-        raise KvtError(f"--tv0 {tv0:g} K equals a bath temperature; relaxation needs T_v0 different from T "
-                       f"(e.g. --tv0 300 below a hotter bath)")
+        raise KvtError(f"--tv0 {tv0:g} K equals a bath temperature; relaxation needs a T_v0 different from every "
+                       f"bath temperature")
     return temperatures
 
 
@@ -190,7 +190,7 @@ def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0) -
     if np.any(error > ROUNDING_TOLERANCE):
         worst = temperatures[int(np.argmax(error))]
         raise KvtError(f"--tv0 {tv0:g} K is too far above the bath temperature {worst:g} K for the exact "
-                       f"solution in double precision; use a T_v0 below about 2 T")
+                       f"solution in double precision; use a lower T_v0 (up to about 2-3 times T works)")
     number_density = pressure_atm * ATMOSPHERE_PA / (physics.BOLTZMANN * temperatures)
     solution = Relaxation(temperatures=temperatures, pressure_atm=float(pressure_atm), tv0=float(tv0),
                           energies_K=energies, x_eq=x_eq, x0=x0, number_density=number_density,

@@ -108,7 +108,7 @@ def scan_nonphysical(run, levels, temperatures) -> dict:
 
 
 def check_rates(run, levels, temperatures, allow_extrapolation: bool, allow_nonphysical: bool,
-                action: str = "write") -> dict:
+                action: str = "write them") -> dict:
     """Range and sign checks of a grid before anything is written: ``{"extrapolated", "nonphysical"}``."""
     from kvt import validity
 
@@ -123,7 +123,7 @@ def check_rates(run, levels, temperatures, allow_extrapolation: bool, allow_nonp
 
 
 def predict_rates(run, levels, temperatures, direction: str = "down", allow_extrapolation: bool = False,
-                  allow_nonphysical: bool = False, action: str = "write") -> tuple[pd.DataFrame, dict]:
+                  allow_nonphysical: bool = False, action: str = "write them") -> tuple[pd.DataFrame, dict]:
     """Canonical rows (level_from, level_to, T_K, k_m3_s) of ``direction`` and what was allowed.
 
     ``levels`` are the upper levels i of the transitions i <-> i-1. Returns the rows and

@@ -66,7 +66,7 @@ def from_run(run_dir, temperatures) -> RateSource:
 def from_table(path, temperatures) -> RateSource:
     from kvt.data import read_table
 
-    table, sha256 = read_table(path)
+    table, sha256 = read_table(path, allow_nonpositive=True)  # kinetics.relax names any k <= 0 it meets
     down = table.down()
     wanted = np.asarray(temperatures, dtype=float)
     available = np.unique(down["T_K"].to_numpy())

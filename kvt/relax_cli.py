@@ -55,6 +55,9 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
                                    temperatures=temps)
     reference_pair = None
     if reference == "fho":
+        if pair and source.pair and pair != source.pair:
+            raise KvtError(f"--pair {pair} differs from the {source.kind}'s pair ({source.pair}); --pair names the "
+                           f"reference only for a {source.kind} without one")
         reference_pair = pair or source.pair
         if reference_pair is None:
             raise KvtError(f"--reference fho needs a pair, and the {source.kind} names none; add --pair "

@@ -66,8 +66,8 @@ class Nonphysical:
     T_K: tuple[float, float]
 
     def describe(self) -> str:
-        return (f"k <= 0 or not finite at {self.points} of {self.total} grid points (levels {self.levels}; "
-                f"{self.T_K[0]:g}-{self.T_K[1]:g} K)")
+        return (f"k <= 0 (or not finite) at {self.points} of {self.total} points (levels {self.levels} at "
+                f"{self.T_K[0]:g}..{self.T_K[1]:g} K)")
 
 
 def nonphysical_points(network) -> Nonphysical | None:
@@ -86,8 +86,8 @@ def require_physical(network, allow_nonphysical: bool) -> Nonphysical | None:
     """Refuse a network with k <= 0 on the check grid unless ``allow_nonphysical``; returns what was found."""
     found = nonphysical_points(network)
     if found is not None and not allow_nonphysical:
-        raise KvtError(f"the network gives {found.describe()}; retrain with --mode accurate (its log-space target "
-                       f"gives k > 0), or pass --allow-nonphysical to export it anyway")
+        raise KvtError(f"the network gives {found.describe()}, which no kinetics code can use; train with "
+                       f"--mode accurate, which avoids them, or pass --allow-nonphysical to export it anyway")
     return found
 
 

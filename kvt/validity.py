@@ -68,14 +68,7 @@ def refusal_message(region: dict, action: str) -> str:
     lo, hi = region["T_K"]
     return (f"the network gives k <= 0 (or not finite) at {region['count']} of {region['points']} points "
             f"(levels {region['levels']} at {lo:g}..{hi:g} K), which no kinetics code can use; "
-            f"train with --mode accurate, which avoids them, or pass {NONPHYSICAL_FLAG} to {action} them anyway")
-
-
-def refuse_nonphysical(level, T, k, action: str) -> None:
-    """KvtError (:func:`refusal_message`) unless every rate is finite and > 0."""
-    region = nonphysical_region(level, T, k)
-    if region["count"]:
-        raise KvtError(refusal_message(region, action))
+            f"train with --mode accurate, which avoids them, or pass {NONPHYSICAL_FLAG} to {action} anyway")
 
 
 def dense_temperatures(lo: float, hi: float, step: float = DENSE_T_STEP_K) -> np.ndarray:

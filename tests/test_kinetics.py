@@ -118,12 +118,12 @@ def test_compare_with_itself_is_zero_and_detects_a_scaled_rate_set():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(tv0=1000.0), "--tv0 1000 K equals a bath temperature; relaxation needs T_v0 different from T "
-                       "(e.g. --tv0 300 below a hotter bath)"),
+    (dict(tv0=1000.0), "--tv0 1000 K equals a bath temperature; relaxation needs a T_v0 different from every "
+                       "bath temperature"),
     (dict(pressure_atm=0.0), "--pressure must be a number > 0 (atm), got 0"),
     (dict(pressure_atm=-1.0), "--pressure must be a number > 0 (atm), got -1"),
     (dict(tv0=20000.0), "--tv0 20000 K is too far above the bath temperature 500 K for the exact solution in "
-                        "double precision; use a T_v0 below about 2 T"),
+                        "double precision; use a lower T_v0 (up to about 2-3 times T works)"),
 ])
 def test_bad_conditions(change, message):
     with pytest.raises(KvtError) as info:

@@ -123,8 +123,8 @@ def test_relax_bad_input(runner, tmp_path):
     unitless = tmp_path / "unitless.csv"
     unitless.write_text("T_K,k_1_0\n1000,1e-20\n")
     cases = [
-        (["--pair", "O2-O", "--tv0", "1000"], "Error: --tv0 1000 K equals a bath temperature; relaxation needs T_v0 "
-                                              "different from T (e.g. --tv0 300 below a hotter bath)"),
+        (["--pair", "O2-O", "--tv0", "1000"], "Error: --tv0 1000 K equals a bath temperature; relaxation needs a "
+                                              "T_v0 different from every bath temperature"),
         (["--pair", "O2-O", "--pressure", "0"], "Error: --pressure must be a number > 0 (atm), got 0"),
         (["--pair", "O2-O", "--pressure", "-2"], "Error: --pressure must be a number > 0 (atm), got -2"),
         (["--table", str(partial), "--temps", "1000"],
@@ -257,3 +257,67 @@ def test_relax_force_replaces_only_its_own_folder(runner, runs, tmp_path):
     assert error_line(runner.invoke(main, ["relax", "--pair", "O2-O", "--out", str(accurate), "--force"])) == (
         f"Error: will not replace {accurate}: it is a kvt run folder, not a relax folder")
     assert snapshot(accurate) == run_before
+
+
+def test_relax_table_with_non_positive_rates_elsewhere(runner, negative_run, tmp_path):
+    run, region = negative_run
+    table = tmp_path / "with-negatives.csv"
+    assert runner.invoke(main, ["export", "--run", str(run), "--allow-nonphysical", "-o", str(table)]).exit_code == 0
+    lo, hi = region["T_K"]
+    bad = runner.invoke(main, ["relax", "--table", str(table), "--temps", f"{lo:g}", "--tv0", "5000"])
+    assert error_line(bad).startswith("Error: cannot relax: ")
+    good_T = 10000.0
+    assert good_T > hi
+    from_table = runner.invoke(main, ["relax", "--table", str(table), "--temps", "10000", "--csv"])
+    from_run = runner.invoke(main, ["relax", "--run", str(run), "--temps", "10000", "--csv"])
+    assert from_table.exit_code == 0, from_table.output
+    tau_table = pd.read_csv(pd.io.common.StringIO(from_table.stdout))["tau_s"].iloc[0]
+    tau_run = pd.read_csv(pd.io.common.StringIO(from_run.stdout))["tau_s"].iloc[0]
+    assert tau_table == pytest.approx(tau_run, rel=1e-8)
+
+
+def test_reference_pair_must_be_the_runs_own(runner, runs):
+    _, accurate = runs
+    assert error_line(runner.invoke(main, ["relax", "--run", str(accurate), "--pair", "O2-O", "--reference", "fho"])) == (
+        "Error: --pair O2-O differs from the run's pair (O2-Ar); --pair names the reference only for a run without one")
+    assert error_line(runner.invoke(main, ["evaluate", "--run", str(accurate), "--pair", "O2-O"])) == (
+        "Error: --pair O2-O differs from the pair the run was trained on (O2-Ar); --pair names the reference only "
+        "for runs trained on a user table")
+
+
+def test_plot_refuses_a_file_name_that_is_not_png(runner, runs, tmp_path):
+    study, _ = runs
+    assert error_line(runner.invoke(main, ["plot", "--run", str(study), "--level", "5", "-o", str(tmp_path / "k.pdf")])) == (
+        f"Error: -o {tmp_path / 'k.pdf'}: kvt plot writes PNG images; give a file name ending in .png")
+
+
+def test_export_defaults_to_the_runs_trained_range(runner, tmp_path):
+    data = tmp_path / "few.csv"
+    assert runner.invoke(main, ["data", "generate", "--pair", "O2-Ar", "--levels", "3-6", "--temps",
+                                "500:3000:500", "-o", str(data)]).exit_code == 0
+    run = tmp_path / "few-run"
+    assert runner.invoke(main, ["train", "--data", str(data), "--mode", "accurate", "--epochs", "20",
+                                "--finish-iterations", "5", "--out", str(run), "--quiet"]).exit_code == 0
+    table = tmp_path / "t.csv"
+    result = runner.invoke(main, ["export", "--run", str(run), "-o", str(table)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(table, comment="#")
+    assert list(frame.columns) == ["T_K"] + [f"k_{i}_{i - 1}_m3_s" for i in range(3, 7)]
+    assert frame["T_K"].tolist() == list(np.arange(500.0, 3001.0, 10.0))
+    assert error_line(runner.invoke(main, ["export", "--run", str(run), "--format", "weights", "--temps", "500",
+                                           "-o", str(tmp_path / "w.json")])) == (
+        "Error: --levels, --temps, --layout, --units and --direction apply to --format csv, not weights (which "
+        "covers the run's whole trained range)")
+
+
+def test_weights_of_a_network_with_non_positive_rates_are_refused_unless_asked(runner, negative_run, tmp_path):
+    run, region = negative_run
+    for fmt in ("weights", "weights-text"):
+        out = tmp_path / f"w.{fmt}"
+        lo, hi = region["T_K"]
+        assert error_line(runner.invoke(main, ["export", "--run", str(run), "--format", fmt, "-o", str(out)])) == (
+            f"Error: the network gives k <= 0 (or not finite) at {region['count']} of {region['points']} points "
+            f"(levels {region['levels']} at {lo:g}..{hi:g} K), which no kinetics code can use; train with --mode "
+            f"accurate, which avoids them, or pass --allow-nonphysical to export the network anyway")
+        allowed = runner.invoke(main, ["export", "--run", str(run), "--format", fmt, "--allow-nonphysical", "-o", str(out)])
+        assert allowed.exit_code == 0 and out.exists()

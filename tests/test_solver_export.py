@@ -142,8 +142,8 @@ def _nonphysical_error(network):
     bad_levels = np.unique(levels.ravel()[bad])
     assert bad.any() and np.array_equal(bad_levels, np.arange(bad_levels[0], bad_levels[-1] + 1))
     bad_t = temps.ravel()[bad]
-    return (f"the network gives k <= 0 or not finite at {bad.sum()} of {bad.size} grid points (levels "
-            f"{bad_levels[0]}-{bad_levels[-1]}; {bad_t.min():g}-{bad_t.max():g} K)")
+    return (f"the network gives k <= 0 (or not finite) at {bad.sum()} of {bad.size} points (levels "
+            f"{bad_levels[0]}-{bad_levels[-1]} at {bad_t.min():g}..{bad_t.max():g} K)")
 
 
 @pytest.fixture(scope="module")
@@ -282,14 +282,15 @@ def test_bad_prefix_and_nonphysical_network_errors(runner, runs, tmp_path):
                                       "-o", str(out)])
         assert error_line(result) == f"Error: {message}"
     described = _nonphysical_error(_networks(runs)["bad"])
-    for fmt, advice in (("c-header", "retrain with --mode accurate (its log-space target gives k > 0), or pass "
-                                     "--allow-nonphysical to export it anyway"),
-                        ("fortran", "retrain with --mode accurate (its log-space target gives k > 0), or pass "
-                                    "--allow-nonphysical to export it anyway"),
+    for fmt, advice in (("c-header", "which no kinetics code can use; train with --mode accurate, which avoids "
+                                     "them, or pass --allow-nonphysical to export it anyway"),
+                        ("fortran", "which no kinetics code can use; train with --mode accurate, which avoids "
+                                    "them, or pass --allow-nonphysical to export it anyway"),
                         ("fho-poly", "fho-poly fits ln k and needs k > 0 everywhere; retrain with --mode accurate, "
                                      "whose log-space target avoids them")):
         result = runner.invoke(main, ["export", "--run", str(runs["bad"]), "--format", fmt, "-o", str(out)])
-        assert error_line(result) == f"Error: {described}; {advice}"
+        separator = "; " if fmt == "fho-poly" else ", "
+        assert error_line(result) == f"Error: {described}{separator}{advice}"
     assert not out.exists()
     with pytest.raises(KvtError, match="cannot generate solver code for features.kind 'new_kind'"):
         solver_export.feature_code("new_kind")
