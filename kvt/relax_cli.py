@@ -16,8 +16,9 @@ REFERENCES = ("fho",)
 @click.option("--run", "run_dir", type=click.Path(), help="Rates from a run directory of `kvt train`.")
 @click.option("--table", type=click.Path(dir_okay=False),
               help="Rates from a table kvt wrote (kvt export / kvt data generate; long or wide, m^3/s or cm^3/s).")
-@click.option("--pair", help="Rates of the FHO-FR generator for this pair; with --run or --table, the pair whose "
-                             "FHO-FR rates --reference fho compares with [default: the run's or the table's].")
+@click.option("--pair", help="Rates of the FHO-FR generator for this pair; with a --run or --table that names no "
+                             "pair (trained on or exported from a user table), the pair --reference fho compares "
+                             "with.")
 @click.option("--temps", "temps_spec", default=DEFAULT_TEMPS, show_default=True,
               help="Bath temperatures in K: 500,1000 or 500:10000:500.")
 @click.option("--tv0", type=float, default=300.0, show_default=True,
