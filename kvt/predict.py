@@ -150,13 +150,15 @@ def header_lines(run, layout: str, units: str, direction: str, allowed: dict) ->
 
     meta = run.metadata or {}
     options = meta.get("options", {})
+    pair = meta.get("dataset", {}).get("pair") or run.network.spec.get("pair")
     lo_level, hi_level = run.level_range
     lo_t, hi_t = run.temperature_range
     what = {"down": "de-excitation k(i -> i-1)", "up": "excitation k(i-1 -> i)",
             "both": "de-excitation k(i -> i-1) and excitation k(i-1 -> i)"}[direction]
     lines = [
         f"kvt {__version__} VT rate coefficients predicted by a trained network",
-        f"pair: {run.label}; dataset sha256: {meta.get('dataset', {}).get('sha256', run.network.spec.get('dataset_sha256'))}",
+        f"pair: {pair or f'none (trained on the user table {run.label})'}; dataset sha256: "
+        f"{meta.get('dataset', {}).get('sha256', run.network.spec.get('dataset_sha256'))}",
         f"units: k in {units.replace('3', '^3')}, T in K; layout: {layout}",
         f"direction: {direction}: {what}; excitation from de-excitation by detailed balance, "
         f"k(i-1 -> i) = k(i -> i-1) exp(-(E(i) - E(i-1)) / T)" if direction != "down" else

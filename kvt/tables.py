@@ -146,10 +146,13 @@ def header_units(comments: list[str]) -> str | None:
 
 
 def header_pair(comments: list[str]) -> str | None:
+    """The bundled pair a ``# pair:`` line names, or None (no such line, or not a known pair)."""
+    from kvt.physics import PAIRS
+
     for line in comments:
         match = _HEADER_PAIR.match(line.strip())
         if match:
-            return match.group(1)
+            return match.group(1) if match.group(1) in PAIRS else None
     return None
 
 

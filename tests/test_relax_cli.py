@@ -302,6 +302,10 @@ def test_export_defaults_to_the_runs_trained_range(runner, tmp_path):
     result = runner.invoke(main, ["export", "--run", str(run), "-o", str(table)])
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(table, comment="#")
+    assert "# pair: none (trained on the user table few); dataset sha256: " in table.read_text()
+    from kvt.data import read_table
+
+    assert read_table(table)[0].pair is None
     assert list(frame.columns) == ["T_K"] + [f"k_{i}_{i - 1}_m3_s" for i in range(3, 7)]
     assert frame["T_K"].tolist() == list(np.arange(500.0, 3001.0, 10.0))
     assert error_line(runner.invoke(main, ["export", "--run", str(run), "--format", "weights", "--temps", "500",
