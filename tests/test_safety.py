@@ -116,7 +116,8 @@ def test_output_file_force_replaces_only_a_regular_file_that_is_no_input(runner,
         assert error_line(result) == f"Error: will not replace {run / name}: it is an input of this command"
     result = runner.invoke(main, ["plot", "--run", str(run), "--level", "2", "-o", str(run / "predictions.csv"),
                                   "--force"])
-    assert error_line(result) == f"Error: will not replace {run / 'predictions.csv'}: it is an input of this command"
+    assert error_line(result) == (f"Error: -o {run / 'predictions.csv'}: kvt plot writes PNG images; give a file name "
+                                  f"ending in .png")
     assert snapshot(run) == before
     link = tmp_path / "link.json"
     target = tmp_path / "precious.json"
