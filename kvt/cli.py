@@ -212,16 +212,17 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
                   seed, schedule, min_lr, finish, finish_iterations, precision, strategy, out, force,
                   allow_implausible, quiet):
     """Train the network and write a run directory."""
-    _quiet_tensorflow_import()
     from kvt import atomic
     from kvt.optimizers import parse_options
     from kvt.training import TrainConfig
 
+    # Options that need no TensorFlow are checked before its import (seconds), so a typo fails at once.
     config = TrainConfig(data=_dataset_option(pair, data_file), mode=mode, optimizer=optimizer, learning_rate=lr,
                          opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
                          val_fraction=val_fraction, patience=patience, units=units, seed=seed,
                          schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
                          precision=precision, strategy=strategy, allow_implausible=allow_implausible).resolved()
+    _quiet_tensorflow_import()
     config.optimizer_hyperparameters()
     from kvt import distributed
 

@@ -142,6 +142,10 @@ def check_conditions(temperatures, tv0: float, pressure_atm: float) -> np.ndarra
     if np.any(temperatures == tv0):
         raise KvtError(f"--tv0 {tv0:g} K equals a bath temperature; relaxation needs a T_v0 different from every "
                        f"bath temperature")
+    close = np.abs(temperatures - tv0) < 1e-3 * temperatures
+    if np.any(close):
+        raise KvtError(f"--tv0 {tv0:g} K is within 0.1 % of the bath temperature {temperatures[close][0]:g} K; the "
+                       f"energy that relaxes is then lost in rounding; use a T_v0 further from every bath temperature")
     return temperatures
 
 

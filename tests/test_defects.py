@@ -210,3 +210,19 @@ def test_madgrad_anchor_is_captured_in_build_not_from_the_step_counter():
     s, nu = lam * g, lam * g * g
     z = start - s / (np.cbrt(nu) + 1e-6)
     np.testing.assert_allclose(variable.numpy(), 0.8 * start + 0.2 * z, rtol=1e-12)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "Error: --epochs must be a positive integer, got 0"),
+    (["--mode", "fast"], "Error: unknown mode 'fast'; valid modes: study, accurate"),
+])
+def test_bad_train_options_fail_before_tensorflow_is_imported(args, message):
+    import subprocess
+    import sys
+
+    code = ("import sys; from kvt.cli import main; sys.argv = ['kvt', 'train', '--pair', 'O2-Ar'] + sys.argv[1:]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 1, e.code\n"
+            "assert 'tensorflow' not in sys.modules, 'TF imported'")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == message

@@ -120,6 +120,8 @@ def test_compare_with_itself_is_zero_and_detects_a_scaled_rate_set():
 @pytest.mark.parametrize("change, message", [
     (dict(tv0=1000.0), "--tv0 1000 K equals a bath temperature; relaxation needs a T_v0 different from every "
                        "bath temperature"),
+    (dict(tv0=1000.5), "--tv0 1000.5 K is within 0.1 % of the bath temperature 1000 K; the energy that relaxes is "
+                       "then lost in rounding; use a T_v0 further from every bath temperature"),
     (dict(pressure_atm=0.0), "--pressure must be a number > 0 (atm), got 0"),
     (dict(pressure_atm=-1.0), "--pressure must be a number > 0 (atm), got -1"),
     (dict(tv0=20000.0), "--tv0 20000 K is too far above the bath temperature 500 K for the exact solution in "
