@@ -82,6 +82,7 @@ class Dataset:
     path: Path
     sha256: str
     pair: str | None  # bundled pair name, else None
+    table: tables.RateTable | None = None  # the file as read (layout, units, header), before conversion
 
     @property
     def name(self) -> str:
@@ -285,21 +286,32 @@ def load_dataset(pair_or_path: str | os.PathLike, allow_implausible: bool = Fals
     if pair is None and not Path(text).suffix and os.sep not in text and not Path(text).exists():
         physics.pair_partner(text)  # a bare name that is no pair: say which pairs exist
     path = bundled_path(pair) if pair else Path(text)
-    frame, sha256 = read_csv(path, allow_implausible)
-    return Dataset(frame=frame, source=text, path=path, sha256=sha256, pair=pair)
+    table, sha256 = read_table(path, allow_implausible)
+    return Dataset(frame=table.down(), source=text, path=path, sha256=sha256, pair=pair, table=table)
 
 
 def describe(dataset: Dataset) -> dict:
     """Summary used by ``kvt data info``."""
     frame = dataset.frame
+    table = dataset.table
     if dataset.pair:
         provenance = f"bundled; {MODEL_REFERENCE}; regenerate with: kvt data generate --pair {dataset.pair}"
     else:
-        provenance = f"user file {dataset.path}"
-    return {
+        comments = [line.lstrip("# ") for line in (table.header if table else [])]
+        written = next((line for line in comments if line.startswith("kvt ")), None)
+        provenance = f"user file {dataset.path}" + (f" ({written}; pair {table.pair})" if written and table.pair
+                                                    else f" ({written})" if written else "")
+    summary = {
         "source": dataset.source,
         "file": str(dataset.path),
         "sha256": dataset.sha256,
+    }
+    if table is not None:
+        f = table.frame
+        n_down = int((f["level_to"] == f["level_from"] - 1).sum())
+        summary["table"] = (f"{table.layout} layout, k in {table.units}; {len(f)} rates read "
+                            f"({n_down} de-excitation, {len(f) - n_down} excitation)")
+    return summary | {
         "rows": len(frame),
         "levels": f"{frame['level'].min()}..{frame['level'].max()} ({frame['level'].nunique()} distinct)",
         "temperatures_K": f"{frame['T_K'].min():g}..{frame['T_K'].max():g} ({frame['T_K'].nunique()} distinct)",

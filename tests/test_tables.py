@@ -67,6 +67,10 @@ def test_exported_tables_read_back(runner, fho_run, tmp_path, layout, units, dir
     assert_same_rates(dataset.frame, expected, rtol=1e-9)  # the export writes 11 significant digits
     info = runner.invoke(main, ["data", "info", "--file", str(path)])
     assert info.exit_code == 0, info.output
+    n_down, n_up = {"down": (12, 0), "up": (0, 12), "both": (12, 12)}[direction]
+    assert (f"table           {layout} layout, k in {units}; {n_down + n_up} rates read ({n_down} de-excitation, "
+            f"{n_up} excitation)") in info.output
+    assert "pair O2-O2)" in info.output
 
 
 def test_train_on_an_exported_wide_cm3_table(runner, fho_run, tmp_path):
