@@ -18,7 +18,8 @@ import numpy as np
 
 from kvt import __version__, physics
 from kvt.errors import KvtError
-from kvt.solver_export import dense_temperatures, nonphysical_points, trained_levels
+from kvt.solver_export import CHECK_STEP_K, nonphysical_region, trained_levels
+from kvt.validity import dense_temperatures, region_clause
 
 N_TERMS = 6  # j = 0..5
 COLUMNS = ("level_from", "level_to", "c", *(f"a{j}" for j in range(N_TERMS)))
@@ -86,11 +87,11 @@ def fit_network(network) -> PolyFit:
 
     Refuses (``KvtError``) a network with k <= 0 or non-finite anywhere on that grid, since ln k is fitted.
     """
-    found = nonphysical_points(network)
+    found = nonphysical_region(network)
     if found is not None:
-        raise KvtError(f"the network gives {found.describe()}; fho-poly fits ln k and needs k > 0 everywhere; "
+        raise KvtError(f"the network gives {region_clause(found)}; fho-poly fits ln k and needs k > 0 everywhere; "
                        f"retrain with --mode accurate, whose log-space target avoids them")
-    levels, temperatures = trained_levels(network), dense_temperatures(network)
+    levels, temperatures = trained_levels(network), dense_temperatures(*network.temperature_range, CHECK_STEP_K)
     k = network.predict_k(np.repeat(levels, temperatures.size), np.tile(temperatures, levels.size))
     return fit(levels, temperatures, k.reshape(levels.size, temperatures.size))
 

@@ -21,6 +21,7 @@ energy is E_v(t) = sum_n E(n) x_n(t); the relaxation time tau is the first t at 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,12 @@ class Relaxation:
     @property
     def p_tau_atm_s(self) -> np.ndarray:
         return self.pressure_atm * self.tau_s
+
+    def select(self, keep) -> "Relaxation":
+        """The same solution at the temperatures ``keep`` selects (a boolean mask or indices)."""
+        per_T = {name: getattr(self, name)[keep] for name in ("temperatures", "x_eq", "x0", "number_density",
+                                                              "eigenvalues", "vectors", "coefficients", "tau_s")}
+        return dataclasses.replace(self, **per_T)
 
     def _energy_weights(self) -> np.ndarray:
         projected = np.einsum("tij,ti->tj", self.vectors, np.sqrt(self.x_eq) * self.energies_K[None, :])

@@ -59,9 +59,7 @@ def predict_grid(run, levels, temperatures, allow_extrapolation: bool = False) -
     levels = np.asarray(levels, dtype=int)
     temperatures = np.asarray(temperatures, dtype=float)
     check_range(run, levels, temperatures, allow_extrapolation)
-    grid_levels, grid_temps = (a.ravel() for a in np.meshgrid(levels, temperatures, indexing="ij"))
-    k = run.network.predict_k(grid_levels, grid_temps)
-    return pd.DataFrame({"level": grid_levels, "T_K": grid_temps, "k_m3_s": k})
+    return _down(run, levels, temperatures)
 
 
 #: Points evaluated per chunk when streaming a table: memory stays bounded whatever the grid size.
@@ -139,8 +137,8 @@ def iter_table(run, levels, temperatures, layout: str, units: str, direction: st
     """CSV text of the table in chunks: ``#`` header lines and column names first, then the rows."""
     first = True
     for block_levels, block_temps in iter_chunks(levels, temperatures, layout):
-        yield tables.format_table(rows(run, block_levels, block_temps, direction), layout, units, header if first else (), float_format=float_format,
-                                  column_names=first)
+        yield tables.format_table(rows(run, block_levels, block_temps, direction), layout, units,
+                                  header if first else (), float_format=float_format, column_names=first)
         first = False
 
 

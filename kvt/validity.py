@@ -63,11 +63,16 @@ def describe_region(region: dict) -> str:
             f"levels {region['levels']}, {lo:g}..{hi:g} K")
 
 
+def region_clause(region: dict) -> str:
+    """'k <= 0 (or not finite) at N of M points (levels L at a..b K)' of a region with rates <= 0."""
+    lo, hi = region["T_K"]
+    return (f"k <= 0 (or not finite) at {region['count']} of {region['points']} points "
+            f"(levels {region['levels']} at {lo:g}..{hi:g} K)")
+
+
 def refusal_message(region: dict, action: str) -> str:
     """The one error line for a grid with rates <= 0: how many, which levels and temperatures."""
-    lo, hi = region["T_K"]
-    return (f"the network gives k <= 0 (or not finite) at {region['count']} of {region['points']} points "
-            f"(levels {region['levels']} at {lo:g}..{hi:g} K), which no kinetics code can use; "
+    return (f"the network gives {region_clause(region)}, which no kinetics code can use; "
             f"train with --mode accurate, which avoids them, or pass {NONPHYSICAL_FLAG} to {action} anyway")
 
 
@@ -77,15 +82,15 @@ def dense_temperatures(lo: float, hi: float, step: float = DENSE_T_STEP_K) -> np
     return np.unique(np.append(temps, hi))
 
 
-def dense_grid_region(network) -> dict:
-    """Non-positive predictions on every trained level x temperatures 10 K apart over the trained range."""
+def dense_grid_region(network, step: float = DENSE_T_STEP_K) -> dict:
+    """Non-positive predictions on every trained level x temperatures ``step`` K apart over the trained range."""
     lo_level, hi_level = (int(v) for v in network.level_range)
-    temps = dense_temperatures(*network.temperature_range)
+    temps = dense_temperatures(*network.temperature_range, step)
     levels = np.arange(lo_level, hi_level + 1)
     grid_levels, grid_temps = (a.ravel() for a in np.meshgrid(levels, temps, indexing="ij"))
     region = nonphysical_region(grid_levels, grid_temps, network.predict_k(grid_levels, grid_temps))
     region["grid"] = {"levels": [lo_level, hi_level], "T_K": [float(temps[0]), float(temps[-1])],
-                      "T_step_K": DENSE_T_STEP_K}
+                      "T_step_K": step}
     return region
 
 
@@ -103,10 +108,7 @@ def relaxation_check(network, pair: str, temperatures=kinetics.CHECK_TEMPERATURE
     good = np.all(np.isfinite(rates) & (rates > 0), axis=1)
     rows = []
     model = kinetics.relax(rates[good], temperatures[good], tv0=tv0) if good.any() else None
-    comparison = None
-    if model is not None:
-        good_reference = kinetics.relax(kinetics.fho_rates(pair, temperatures[good]), temperatures[good], tv0=tv0)
-        comparison = kinetics.compare(model, good_reference)
+    comparison = kinetics.compare(model, reference.select(good)) if model is not None else None
     index = 0
     for j, T in enumerate(temperatures):
         row = {"T_K": float(T), "tau_ref_s": float(reference.tau_s[j])}
