@@ -217,7 +217,7 @@ def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: li
                 else f"transition {result['level_from'].iloc[row]}->{result['level_to'].iloc[row]}")
         _fail(path, f"{where}, line {lines[row]}: duplicate of an earlier row ({what}, T {result['T_K'].iloc[row]:g} K)")
     return tables.RateTable(frame=result, layout="wide" if layout == "wide" else "long", units=units,
-                            pair=tables.header_pair(header), header=header, line_of_row=lines)
+                            pair=tables.header_pair(header), header=header)
 
 
 def _sha256_and_blank(path: Path) -> tuple[str, bool]:
@@ -271,12 +271,6 @@ def read_table(path: str | os.PathLike, allow_implausible: bool = False,
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise KvtError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     return validate(frame, path, skip, comments, allow_implausible, allow_nonpositive), sha256
-
-
-def read_csv(path: str | os.PathLike, allow_implausible: bool = False) -> tuple[pd.DataFrame, str]:
-    """A table as de-excitation rows ``level,T_K,k_m3_s`` (the training schema), and its sha256."""
-    table, sha256 = read_table(path, allow_implausible)
-    return table.down(), sha256
 
 
 def load_dataset(pair_or_path: str | os.PathLike, allow_implausible: bool = False) -> Dataset:

@@ -174,21 +174,14 @@ def header_lines(run, layout: str, units: str, direction: str, allowed: dict) ->
     return lines
 
 
-def export_table(run, levels, temperatures, layout: str = "wide", units: str = "m3/s",
-                 allow_extrapolation: bool = False, direction: str = "down",
-                 allow_nonphysical: bool = False) -> str:
-    """CSV text for a CFD code, with a ``#`` comment header (see :mod:`kvt.tables` for the layouts).
-
-    ``wide``: one row per temperature, one column per transition (``k_32_31_m3_s``, ``k_31_32_m3_s``);
-    ``long``: columns level, T_K, k_<units> (de-excitation only) or level_from, level_to, T_K, k_<units>.
-    """
-    return "".join(iter_export(run, levels, temperatures, layout, units, allow_extrapolation, direction,
-                               allow_nonphysical))
-
-
 def iter_export(run, levels, temperatures, layout: str = "wide", units: str = "m3/s",
                 allow_extrapolation: bool = False, direction: str = "down", allow_nonphysical: bool = False):
-    """:func:`export_table` in chunks (bounded memory); every check runs before the first chunk."""
+    """CSV text for a CFD code, with a ``#`` header, in chunks (bounded memory); every check runs first.
+
+    ``wide``: one row per temperature, one column per transition (``k_32_31_m3_s``, ``k_31_32_m3_s``);
+    ``long``: columns level, T_K, k_<units> (de-excitation only) or level_from, level_to, T_K, k_<units>
+    (see :mod:`kvt.tables`).
+    """
     if layout not in LAYOUTS:
         raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
     tables.check_units(units)

@@ -7,7 +7,7 @@ Layouts (units m^3/s or cm^3/s, named in the k column(s); ``#`` comment lines ma
 * ``wide``:    ``T_K,k_1_0_m3_s,k_2_1_m3_s,…`` (and ``k_0_1_m3_s,…`` for excitation) — one row per T.
 
 Older kvt exports named wide columns ``k_1_0`` and gave the units only in the ``# units:``
-comment line; those still read. :func:`read_table` returns a :class:`RateTable` whose
+comment line; those still read. :func:`kvt.data.read_table` returns a :class:`RateTable` whose
 ``frame`` has the canonical columns ``level_from,level_to,T_K,k_m3_s``.
 """
 
@@ -113,7 +113,6 @@ class RateTable:
     units: str
     pair: str | None = None
     header: list[str] = field(default_factory=list)
-    line_of_row: np.ndarray | None = None  # file line number (1-based) of each canonical row
 
     def down(self) -> pd.DataFrame:
         """De-excitation rows as ``level,T_K,k_m3_s``; excitation-only (level, T) converted by detailed balance."""
