@@ -22,6 +22,7 @@ energy is E_v(t) = sum_n E(n) x_n(t); the relaxation time tau is the first t at 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,6 @@ ATMOSPHERE_PA = 101325.0
 CHECK_TEMPERATURES = (500.0, 1000.0, 2000.0, 5000.0, 10000.0)
 #: Characteristic vibrational temperature of O2 for the Millikan-White correlation, K.
 O2_THETA_V_K = 2270.0
-ATOMIC_MASS_G_MOL = 1.0
 #: The largest rounding error of the populations that the exact solution accepts.
 ROUNDING_TOLERANCE = 1e-10
 
@@ -96,7 +96,7 @@ class Relaxation:
     def normalised_energy(self, times) -> np.ndarray:
         """(E_v(t) - E_v,eq) / (E_v(0) - E_v,eq), (nT, n_times)."""
         times = self._times(times)
-        weights = self._energy_weights()
+        weights = self.energy_weights
         decay = np.exp(self.number_density[:, None, None] * self.eigenvalues[:, None, :] * times[:, :, None])
         e_v = np.einsum("tkj,tj->tk", decay, weights)
         e_eq, e_0 = self.x_eq @ self.energies_K, self.x0 @ self.energies_K
@@ -121,7 +121,9 @@ class Relaxation:
                                                               "eigenvalues", "vectors", "coefficients", "tau_s")}
         return dataclasses.replace(self, **per_T)
 
-    def _energy_weights(self) -> np.ndarray:
+    @functools.cached_property
+    def energy_weights(self) -> np.ndarray:
+        """E_v(t) = sum_j w_j exp(n_M lambda_j t): w = (V^T D^(1/2) E) * c, computed once per solution."""
         projected = np.einsum("tij,ti->tj", self.vectors, np.sqrt(self.x_eq) * self.energies_K[None, :])
         return projected * self.coefficients
 
@@ -213,8 +215,8 @@ def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0) -
 
 def _relaxation_time(solution: Relaxation, grid_points: int = 400, halvings: int = 60) -> np.ndarray:
     """First t with normalised energy 1/e: a log-time scan for the first bracket, then bisection in ln t."""
-    slowest = np.array([_slowest_rate(lam) for lam in solution.eigenvalues]) * solution.number_density
-    scale = 1.0 / slowest
+    # eigh sorts ascending, so column -2 is the slowest decaying mode (the last is equilibrium).
+    scale = 1.0 / (np.abs(solution.eigenvalues[:, -2]) * solution.number_density)
     grid = scale[:, None] * np.geomspace(1e-8, 1e3, grid_points)[None, :]
     values = solution.normalised_energy(grid) - np.exp(-1.0)
     below = values <= 0
@@ -231,16 +233,11 @@ def _relaxation_time(solution: Relaxation, grid_points: int = 400, halvings: int
     return np.exp(0.5 * (lo + hi))
 
 
-def _slowest_rate(eigenvalues) -> float:
-    """|lambda| of the slowest decaying mode: the smallest eigenvalue magnitude past the zero mode."""
-    return float(abs(eigenvalues[-2]))
-
-
 def millikan_white_p_tau(temperatures, partner: physics.Species, theta_v_K: float = O2_THETA_V_K) -> np.ndarray:
     """Millikan-White p tau in atm s: exp(A (T^(-1/3) - B) - 18.42), A = 1.16e-3 mu^(1/2) theta_v^(4/3),
     B = 0.015 mu^(1/4), mu the O2-partner reduced mass in atomic mass units."""
     m_o2 = physics.SPECIES["O2"].molar_mass_g_mol
-    mu = m_o2 * partner.molar_mass_g_mol / (m_o2 + partner.molar_mass_g_mol) / ATOMIC_MASS_G_MOL
+    mu = m_o2 * partner.molar_mass_g_mol / (m_o2 + partner.molar_mass_g_mol)  # g/mol = atomic mass units
     a = 1.16e-3 * np.sqrt(mu) * theta_v_K ** (4.0 / 3.0)
     b = 0.015 * mu ** 0.25
     return np.exp(a * (np.asarray(temperatures, dtype=float) ** (-1.0 / 3.0) - b) - 18.42)
