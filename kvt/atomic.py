@@ -63,17 +63,17 @@ _LEGACY = {
              ("tune.json", "kvt_tune")),
 }
 #: Entries kvt itself writes in a folder of each kind (patterns); anything else in it is the user's,
-#: and ``--force`` refuses to replace a folder that holds it. Sub-folders named here that are
-#: kvt folders themselves (a run's evaluation/, a search's best_run/) are checked the same way.
+#: and ``--force`` refuses to replace a folder that holds it. A sub-folder that is a kvt folder
+#: itself (a run's evaluation/, a search's best_run/, a relax folder put inside a run) is checked
+#: the same way, as its own kind.
 _OWN = {
     "run": (MARKER, "model.keras", "weights.json", "scaler.json", "metadata.json", "history.csv",
-            "predictions.csv", "*.png", "evaluation"),
+            "predictions.csv", "*.png"),
     "evaluation": (MARKER, "summary.json", "per_level.csv", "grid.csv", "*.png"),
     "bench": (MARKER, "bench.json", "results.csv", "results.md", "summary.csv", "*.png", "curves"),
-    "tune": (MARKER, "tune.json", "search", "trials.csv", "trials.md", "best.json", "best_run"),
+    "tune": (MARKER, "tune.json", "search", "trials.csv", "trials.md", "best.json"),
     "relax": (MARKER, "tau.csv", "energy.csv", "populations.csv", "relax.json", "*.png"),
 }
-_NESTED = {"evaluation": "evaluation", "best_run": "run"}
 _TEMP = re.compile(r"^\.(?P<name>.+)\.kvt-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[A-Za-z0-9_]+\.(?P<state>tmp|old)$")
 _kill_counts: dict[str, int] = {}
 
@@ -150,10 +150,11 @@ def foreign_entries(path: str | os.PathLike, kind: str) -> list[str]:
     path = Path(path)
     foreign = []
     for entry in sorted(path.iterdir()):
-        if not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in _OWN[kind]):
+        nested = kind_of(entry) if entry.is_dir() and not entry.is_symlink() else None
+        if nested is not None:
+            foreign += [f"{entry.name}/{name}" for name in foreign_entries(entry, nested)]
+        elif not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in _OWN[kind]):
             foreign.append(entry.name)
-        elif entry.name in _NESTED and entry.is_dir() and not entry.is_symlink():
-            foreign += [f"{entry.name}/{name}" for name in foreign_entries(entry, _NESTED[entry.name])]
     return foreign
 
 

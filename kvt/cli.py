@@ -538,13 +538,13 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
 
     run = _load_run(run_dir)
     levels, temps = _run_grid(run, levels_spec, temps_spec)
+    pair = reference_pair(run, pair)
+    if pair is None:
+        raise KvtError(NO_REFERENCE)
     out = Path(out) if out else Path(run_dir) / "evaluation"
     atomic.check(out, "evaluation", force, inputs=[run_dir])
     from kvt.predict import check_range
 
-    pair = reference_pair(run, pair)
-    if pair is None:
-        raise KvtError(NO_REFERENCE)
     check_range(run, levels, temps, allow_extrapolation)
     evaluation = evaluate_network(run.network, pair, levels, temps)
     summary = json_summary(evaluation)

@@ -342,3 +342,16 @@ def test_force_onto_a_run_whose_evaluation_holds_the_users_files_is_refused(runn
     assert error_line(result) == (f"Error: will not replace {copy}: it holds evaluation/mine.txt, which kvt did not "
                                   f"write; move them out or give a new folder")
     assert snapshot(tmp_path) == before
+
+
+def test_a_kvt_folder_inside_a_run_is_kvt_s_own_and_checked_as_its_kind(runner, run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    assert runner.invoke(main, ["relax", "--pair", "O2-Ar", "--temps", "1000", "--out", str(copy / "relax")]).exit_code == 0
+    assert atomic.foreign_entries(copy, "run") == []
+    (copy / "relax" / "mine.txt").write_text("my notes")
+    before = snapshot(tmp_path)
+    assert error_line(runner.invoke(main, ["train", *TINY, "--out", str(copy), "--force"])) == (
+        f"Error: will not replace {copy}: it holds relax/mine.txt, which kvt did not write; move them out or give a "
+        f"new folder")
+    assert snapshot(tmp_path) == before
