@@ -325,4 +325,3 @@ def test_weights_of_a_network_with_non_positive_rates_are_refused_unless_asked(r
             f"accurate, which avoids them, or pass --allow-nonphysical to export the network anyway")
         allowed = runner.invoke(main, ["export", "--run", str(run), "--format", fmt, "--allow-nonphysical", "-o", str(out)])
         assert allowed.exit_code == 0 and out.exists()
-
