@@ -826,6 +826,10 @@ def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool, r
         return atomic.directory(out, "tune", resume=True, inputs=inputs)
     if out.exists() and not out.is_dir():
         raise KvtError(f"{out} is a file, not a directory")
+    if role == "chief":
+        # Workers create ``out`` whenever they start, before or after the chief: make it now, so
+        # that a worker's folder appearing after this check is not taken for an earlier search.
+        out.mkdir(parents=True, exist_ok=True)
     if out.exists() and _only_worker_files(out):
         return atomic.directory(out, "tune", resume=True, inputs=inputs)
     if out.exists():

@@ -224,3 +224,16 @@ def test_a_worker_killed_mid_search_does_not_corrupt_the_results(tmp_path):
     for trial_id in trials["trial"]:
         saved = json.loads((out / "search" / f"trial_{trial_id}" / "trial.json").read_text())
         assert saved["status"] == "COMPLETED"
+
+
+def test_a_chief_does_not_take_a_worker_folder_made_after_its_check_for_an_earlier_search(tmp_path, monkeypatch):
+    """The race of a worker creating --out between the chief's check and its first write."""
+    from kvt import tuning
+
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
+    out = tmp_path / "search"
+    folder = tuning._prepare_out(out, {"settings": {}}, resume=False, force=False, role="chief")
+    (out / tuning.PROJECT).mkdir(parents=True, exist_ok=True)  # a worker starts now
+    (out / tuning.PROJECT / "worker1.json").write_text("{}")
+    with folder as work:
+        assert work == out
