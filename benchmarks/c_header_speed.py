@@ -9,7 +9,7 @@ accurate-mode network (32 units, the mode's default) and a study-mode one (64 un
 * for the accurate net (features.kind fho), the same header with the features replaced by the
   five log_space ones (same layers; its rates are not the network's): the cost of the fho features
 * numpy Network.predict_k, one temperature per call (35 points) and one batch of every point
-* the FHO-FR generator kvt.physics.rate_coefficient, one temperature per call and one batch
+* the FHO-FR generator kvt.physics.fho.rate_coefficient, one temperature per call and one batch
 
 Rates per second = transitions x calls / s (k_down only; the k_up line computes twice as many
 numbers). Steady-state numbers are the best of 5 timed loops after a warm-up (C: the two variants
@@ -40,11 +40,11 @@ from kvt.cli import _quiet_tensorflow_import  # noqa: E402
 
 _quiet_tensorflow_import()
 
-from kvt import physics  # noqa: E402
-from kvt.inference import Network  # noqa: E402
-from kvt.rundir import open_run, save_run  # noqa: E402
-from kvt.solver_export import c_header  # noqa: E402
-from kvt.training import TrainConfig, train  # noqa: E402
+from kvt.physics import fho  # noqa: E402
+from kvt.outputs.inference import Network  # noqa: E402
+from kvt.outputs.rundir import open_run, save_run  # noqa: E402
+from kvt.outputs.solver_export import c_header  # noqa: E402
+from kvt.training.trainer import TrainConfig, train  # noqa: E402
 
 CALLS = 20_000  # kvt_rates calls per timed C loop
 PY_CALLS = 2_000  # predict_k / rate_coefficient calls per timed Python loop
@@ -151,9 +151,9 @@ def main():
 
             t_np_call = best_time(per_call(network.predict_k))
             t_np_batch = best_time(lambda: network.predict_k(big_l, big_t))
-            t_fho_call = best_time(per_call(lambda lv, t: physics.rate_coefficient(lv, t, "Ar")), repeats=3)
-            t_fho_batch = best_time(lambda: physics.rate_coefficient(big_l, big_t, "Ar"), repeats=3)
-            code = (f"from kvt.rundir import open_run; open_run(r'{path}').network.predict_k("
+            t_fho_call = best_time(per_call(lambda lv, t: fho.rate_coefficient(lv, t, "Ar")), repeats=3)
+            t_fho_batch = best_time(lambda: fho.rate_coefficient(big_l, big_t, "Ar"), repeats=3)
+            code = (f"from kvt.outputs.rundir import open_run; open_run(r'{path}').network.predict_k("
                     f"list(range(1, {n_tr + 1})), 1234.5)")
             t_py_start = min(wall([sys.executable, "-c", code])[0] for _ in range(3))
 

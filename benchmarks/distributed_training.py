@@ -37,8 +37,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pandas as pd  # noqa: E402
 
-from kvt.data import generate, to_csv_text  # noqa: E402
-from kvt.grid import parse_levels, parse_temperatures  # noqa: E402
+from kvt.data.datasets import generate, to_csv_text  # noqa: E402
+from kvt.data.grid import parse_levels, parse_temperatures  # noqa: E402
 
 TIMEOUT_S = 1800  # per process
 

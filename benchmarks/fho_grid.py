@@ -14,15 +14,15 @@ import time
 
 import numpy as np
 
-from kvt import physics
-from kvt.grid import parse_temperatures
+from kvt.physics import fho
+from kvt.data.grid import parse_temperatures
 
 
-def scalar_rate(i: int, T: float, partner: physics.Species) -> float:
-    p = physics.PairParameters.for_partner(partner)
-    mu, alpha, kB = p.reduced_mass_kg, physics.POTENTIAL_RANGE_ALPHA, physics.BOLTZMANN
-    theta = float(physics.level_energy_K(i) - physics.level_energy_K(i - 1))
-    omega = theta * kB / physics.HBAR
+def scalar_rate(i: int, T: float, partner: fho.Species) -> float:
+    p = fho.PairParameters.for_partner(partner)
+    mu, alpha, kB = p.reduced_mass_kg, fho.POTENTIAL_RANGE_ALPHA, fho.BOLTZMANN
+    theta = float(fho.level_energy_K(i) - fho.level_energy_K(i - 1))
+    omega = theta * kB / fho.HBAR
     theta_1 = 4 * math.pi**2 * omega**2 * mu / (alpha**2 * kB)
     v0 = (2 * math.pi * omega * kB * T / (alpha * mu)) ** (1 / 3)
     a = p.steric_factor * theta_1 / theta
@@ -39,7 +39,7 @@ def scalar_rate(i: int, T: float, partner: physics.Species) -> float:
             lo = mid
     C = 0.5 * (lo + hi)
     delta = (1 - C**3) / C**3 * b / C
-    phi = 2 / math.pi * math.atan(math.sqrt(2 * physics.WELL_DEPTH_K * kB / mu) / v0)
+    phi = 2 / math.pi * math.atan(math.sqrt(2 * fho.WELL_DEPTH_K * kB / mu) / v0)
     Z = math.pi * p.collision_radius_m**2 * math.sqrt(8 * kB * T / (math.pi * mu))
     return (Z * i * math.sqrt(2 * math.pi / (3 + delta)) * C * a * (theta_1 / T) ** (1 / 6)
             * math.exp(-(theta_1 / T) ** (1 / 3) * (C**2 / 2 + 1 / C) * (1 - phi) ** (2 / 3) - (1 - C**3))
@@ -49,13 +49,13 @@ def scalar_rate(i: int, T: float, partner: physics.Species) -> float:
 def main():
     levels = np.arange(1, 36)
     temps = parse_temperatures("250:10000:10")
-    partners = [physics.SPECIES[s] for s in ("O2", "O", "Ar")]
+    partners = [fho.SPECIES[s] for s in ("O2", "O", "Ar")]
     n_points = len(levels) * len(temps) * len(partners)
 
     best_vec = math.inf
     for _ in range(5):
         start = time.perf_counter()
-        tables = [physics.rate_coefficient(levels[:, None], temps[None, :], p) for p in partners]
+        tables = [fho.rate_coefficient(levels[:, None], temps[None, :], p) for p in partners]
         best_vec = min(best_vec, time.perf_counter() - start)
 
     rng = np.random.default_rng(0)

@@ -17,8 +17,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kvt.data import PAIRS  # noqa: E402
-from kvt.training import TrainConfig, train  # noqa: E402
+from kvt.data.datasets import PAIRS  # noqa: E402
+from kvt.training.trainer import TrainConfig, train  # noqa: E402
 
 
 def cell(row):

@@ -3,7 +3,7 @@
 Each optimizer trains its own copy of the study network (64 units; the registry's
 ``model_class`` where it has one, e.g. HessianSequential, SAMSequential,
 KFACSequential) with its registry defaults on the scaled O2-Ar data (420 training
-rows, batch 32, 14 steps an epoch), fed exactly as ``kvt.training.train`` feeds it
+rows, batch 32, 14 steps an epoch), fed exactly as ``kvt.training.trainer.train`` feeds it
 (``make_train_dataset``, ``compile_model`` with one compiled execution per epoch);
 no validation pass. Every model is traced and warmed up first, then the optimizers
 are timed in interleaved rounds (the order rotates and reverses from round to round,
@@ -28,10 +28,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from kvt import optimizers  # noqa: E402
-from kvt.data import load_dataset  # noqa: E402
-from kvt.model import build_model  # noqa: E402
-from kvt.preprocessing import FEATURES, VTScaler  # noqa: E402
-from kvt.training import compile_model, make_train_dataset, split_indices  # noqa: E402
+from kvt.data.datasets import load_dataset  # noqa: E402
+from kvt.network.model import build_model  # noqa: E402
+from kvt.network.preprocessing import FEATURES, VTScaler  # noqa: E402
+from kvt.training.trainer import compile_model, make_train_dataset, split_indices  # noqa: E402
 
 
 def main():

@@ -3,7 +3,7 @@
 Measured side by side in one run, FHO-FR O2-Ar rates, T_v0 = 300 K, 100 temperatures
 geometrically spaced over 500..20000 K:
 
-* steady state, in one process: ``kvt.kinetics.relax`` (one batched symmetric
+* steady state, in one process: ``kvt.kinetics.heat_bath.relax`` (one batched symmetric
   eigen-decomposition, tau by bisection on the exact E_v(t)) against a loop of
   ``scipy.integrate.solve_ivp(method="Radau")`` (rtol 1e-10, analytic Jacobian) with tau
   found on its dense output, for the same 100 temperatures; the best of several rounds;
@@ -24,16 +24,17 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from kvt import kinetics, physics
+from kvt.kinetics import heat_bath
+from kvt.physics import fho
 
 TEMPS = np.geomspace(500.0, 20000.0, 100)
 PAIR = "O2-Ar"
 
 
 def radau_tau(k_down, T, tv0=300.0):
-    e = physics.level_energy_K(np.arange(36))
-    k_up = kinetics.excitation_rates(k_down, np.arange(1, 36), T)
-    n_m = kinetics.ATMOSPHERE_PA / (physics.BOLTZMANN * T)
+    e = fho.level_energy_K(np.arange(36))
+    k_up = heat_bath.excitation_rates(k_down, np.arange(1, 36), T)
+    n_m = heat_bath.ATMOSPHERE_PA / (fho.BOLTZMANN * T)
     K = np.zeros((36, 36))
     idx = np.arange(35)
     K[idx, idx + 1] += k_down
@@ -64,8 +65,8 @@ def best(fn, rounds):
 
 
 def main():
-    k = kinetics.fho_rates(PAIR, TEMPS)
-    exact_s, solution = best(lambda: kinetics.relax(k, TEMPS), 7)
+    k = heat_bath.fho_rates(PAIR, TEMPS)
+    exact_s, solution = best(lambda: heat_bath.relax(k, TEMPS), 7)
     radau_s, radau = best(lambda: np.array([radau_tau(k[j], T) for j, T in enumerate(TEMPS)]), 2)
     spec = ",".join(f"{t:.6g}" for t in TEMPS)
     command = [sys.executable, "-m", "kvt.cli", "relax", "--pair", PAIR, "--temps", spec, "--csv"]
@@ -76,7 +77,7 @@ def main():
         walls.append(time.perf_counter() - start)
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}")
     print(f"{PAIR}, 36 levels, {len(TEMPS)} temperatures {TEMPS[0]:g}..{TEMPS[-1]:g} K, T_v0 300 K")
-    print(f"steady state  kvt.kinetics.relax (exact)   {exact_s * 1e3:9.2f} ms")
+    print(f"steady state  kvt.kinetics.heat_bath.relax (exact)   {exact_s * 1e3:9.2f} ms")
     print(f"steady state  scipy Radau loop              {radau_s * 1e3:9.2f} ms   ratio Radau/exact "
           f"{radau_s / exact_s:8.1f}x")
     print(f"whole command kvt relax --csv (median of 3) {statistics.median(walls) * 1e3:9.2f} ms")

@@ -5,7 +5,7 @@ Both train the same network (64 units) with Adam on the same scaled O2-Ar data
 
 * plain: ``model.fit(X, y, batch_size=32, validation_data=(Xv, yv))``
 * kvt:   cached, shuffled in-memory ``tf.data`` pipeline and one compiled execution per
-         epoch (``steps_per_execution``), as ``kvt.training.train`` does.
+         epoch (``steps_per_execution``), as ``kvt.training.trainer.train`` does.
 
 The two alternate over several rounds (this machine is shared and noisy); medians
 and their ratio are printed.
@@ -24,10 +24,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from kvt.data import load_dataset  # noqa: E402
-from kvt.model import build_model  # noqa: E402
-from kvt.preprocessing import FEATURES, VTScaler  # noqa: E402
-from kvt.training import compile_model, make_eval_dataset, make_train_dataset, split_indices  # noqa: E402
+from kvt.data.datasets import load_dataset  # noqa: E402
+from kvt.network.model import build_model  # noqa: E402
+from kvt.network.preprocessing import FEATURES, VTScaler  # noqa: E402
+from kvt.training.trainer import compile_model, make_eval_dataset, make_train_dataset, split_indices  # noqa: E402
 
 
 def main():

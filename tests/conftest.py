@@ -36,18 +36,18 @@ def snapshot(root) -> dict:
 
 
 def fho_reference_features(level, T, pair):
-    """The fho features recomputed from kvt.physics (not kvt.features): b from v0, eps from C's equation."""
+    """The fho features recomputed from kvt.physics.fho (not kvt.network.features): b from v0, eps from C's equation."""
     import numpy as np
 
-    from kvt import physics
+    from kvt.physics import fho
 
     i, T = np.asarray(level, dtype=float), np.asarray(T, dtype=float)
-    p = physics.PairParameters.for_partner(physics.pair_partner(pair))
-    theta = physics.level_energy_K(i) - physics.level_energy_K(i - 1.0)
-    omega = theta * physics.BOLTZMANN / physics.HBAR
-    theta_1 = 4.0 * np.pi**2 * omega**2 * p.reduced_mass_kg / (physics.POTENTIAL_RANGE_ALPHA**2 * physics.BOLTZMANN)
-    v0 = np.cbrt(2.0 * np.pi * omega * physics.BOLTZMANN * T / (physics.POTENTIAL_RANGE_ALPHA * p.reduced_mass_kg))
-    b = 2.0 * np.pi * omega / (physics.POTENTIAL_RANGE_ALPHA * v0)  # = (theta_1 / T)^(1/3)
+    p = fho.PairParameters.for_partner(fho.pair_partner(pair))
+    theta = fho.level_energy_K(i) - fho.level_energy_K(i - 1.0)
+    omega = theta * fho.BOLTZMANN / fho.HBAR
+    theta_1 = 4.0 * np.pi**2 * omega**2 * p.reduced_mass_kg / (fho.POTENTIAL_RANGE_ALPHA**2 * fho.BOLTZMANN)
+    v0 = np.cbrt(2.0 * np.pi * omega * fho.BOLTZMANN * T / (fho.POTENTIAL_RANGE_ALPHA * p.reduced_mass_kg))
+    b = 2.0 * np.pi * omega / (fho.POTENTIAL_RANGE_ALPHA * v0)  # = (theta_1 / T)^(1/3)
     a = p.steric_factor * theta_1 / theta
     eps = (p.nu + i) * a * np.exp(-b) + (i * a / 2.0) ** 2 * np.exp(-2.0 * b)  # 1 - C^3 of C's equation at C = 1
     return np.column_stack([i, np.log(i), T ** (-1 / 3), np.log(T), 1000 / T, theta / T, np.log(theta),

@@ -3,7 +3,7 @@ import pytest
 from conftest import error_line
 
 from kvt.cli import main
-from kvt.data import bundled_path
+from kvt.data.datasets import bundled_path
 
 
 def test_version(runner):

@@ -17,12 +17,12 @@ import tensorflow as tf
 
 import kvt
 import kvt.optimizers as opts
-from kvt.data import PAIRS
-from kvt.model import build_model
+from kvt.data.datasets import PAIRS
+from kvt.network.model import build_model
 from kvt.optimizers.kfac import KFAC, DenseFactors, KFACSequential
 from kvt.optimizers.sam import SAM, SAMSequential, sam_perturbation
 from kvt.optimizers.shampoo import Shampoo
-from kvt.training import TrainConfig, train
+from kvt.training.trainer import TrainConfig, train
 
 CLASSES = {"sam": SAM, "shampoo": Shampoo, "kfac": KFAC}
 
@@ -143,7 +143,7 @@ def test_training_on_every_bundled_pair_stays_finite(name, pair):
 
 @pytest.fixture
 def no_op_determinism():
-    """Keras turns XLA off while op determinism is on (``kvt.training.train`` enables it
+    """Keras turns XLA off while op determinism is on (``kvt.training.trainer.train`` enables it
     for the whole process); switch it off for one test, then restore it."""
     from tensorflow.python.framework import config as tf_config
 

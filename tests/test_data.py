@@ -3,9 +3,9 @@ import pandas as pd
 import pytest
 
 from kvt import KvtError
-from kvt.data import PAIRS, bundled_path, generate, load_dataset, to_csv_text
-from kvt.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
-from kvt.tables import LAYOUT_HELP
+from kvt.data.datasets import PAIRS, bundled_path, generate, load_dataset, to_csv_text
+from kvt.data.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
+from kvt.data.tables import LAYOUT_HELP
 
 
 @pytest.mark.parametrize("pair", PAIRS)

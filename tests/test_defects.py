@@ -12,7 +12,7 @@ from kvt.cli import main
 @pytest.fixture(scope="module")
 def small_csv(tmp_path_factory):
     """A small generated O2-Ar table: 6 levels x 5 temperatures = 30 rows."""
-    from kvt.data import generate, to_csv_text
+    from kvt.data.datasets import generate, to_csv_text
 
     path = tmp_path_factory.mktemp("data") / "small.csv"
     path.write_text(to_csv_text(generate("O2-Ar", range(1, 7), [300, 1000, 2000, 5000, 10000])))
@@ -47,7 +47,7 @@ def test_study_mode_accepts_full_batch_and_no_validation_as_the_readme_says(runn
 def test_full_batch_runs_exactly_the_asked_steps_and_shows_steps(small_csv, epochs):
     import io
 
-    from kvt.training import TrainConfig, train
+    from kvt.training.trainer import TrainConfig, train
 
     stream = io.StringIO()
     result = train(TrainConfig(data=str(small_csv), mode="accurate", epochs=epochs, units=4, finish="none"),
@@ -71,7 +71,7 @@ def test_lr_and_opt_learning_rate_together_are_refused(runner, small_csv, tmp_pa
 
 
 def test_opt_learning_rate_alone_is_used_in_accurate_mode():
-    from kvt.training import TrainConfig
+    from kvt.training.trainer import TrainConfig
 
     config = TrainConfig(mode="accurate", opt={"learning_rate": 0.003}).resolved()
     assert config.optimizer_hyperparameters()["learning_rate"] == 0.003  # not the mode's 1e-2
@@ -113,7 +113,7 @@ def test_tune_accurate_best_run_is_the_best_trial(runner, small_csv, tmp_path):
 
 
 def test_no_one_row_batch_reaches_batch_normalisation():
-    from kvt.training import TrainConfig, fit_inputs, prepare_data
+    from kvt.training.trainer import TrainConfig, fit_inputs, prepare_data
 
     config = TrainConfig(data="O2-Ar", batch_size=419, epochs=1).resolved()  # 420 training rows
     prep = prepare_data(config)
@@ -125,8 +125,8 @@ def test_no_one_row_batch_reaches_batch_normalisation():
 
 
 def test_one_row_remainder_is_recorded(small_csv, tmp_path):
-    from kvt.rundir import save_run
-    from kvt.training import TrainConfig, train
+    from kvt.outputs.rundir import save_run
+    from kvt.training.trainer import TrainConfig, train
 
     # 30 rows, 24 for training: batches of 23 leave 1 row
     result = train(TrainConfig(data=str(small_csv), batch_size=23, epochs=3, units=4))
@@ -153,7 +153,7 @@ def _random_bn(layer, rng):
 def test_fold_dense_bn_bn_matches_keras(activation):
     import keras
 
-    from kvt.inference import _fold_layers, _sigmoid_inplace
+    from kvt.outputs.inference import _fold_layers, _sigmoid_inplace
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((2,), dtype="float64"),
@@ -178,7 +178,7 @@ def test_fold_refuses_what_the_schema_cannot_represent():
     import keras
 
     from kvt import KvtError
-    from kvt.inference import _fold_layers
+    from kvt.outputs.inference import _fold_layers
 
     ends_with_bn = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="sigmoid"),
                                      keras.layers.BatchNormalization()])

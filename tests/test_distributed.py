@@ -19,8 +19,8 @@ from conftest import error_line
 
 from kvt import KvtError
 from kvt.cli import main
-from kvt.distributed import parse_tf_config
-from kvt.training import TrainConfig, train
+from kvt.training.distributed import parse_tf_config
+from kvt.training.trainer import TrainConfig, train
 
 LOCALHOST = "127.0.0.1"
 PROCESS_TIMEOUT = 180  # seconds, per subprocess

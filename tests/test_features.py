@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from conftest import fho_reference_features
 
-from kvt import KvtError, physics
-from kvt.data import load_dataset
-from kvt.features import FEATURE_SETS, fho_parameters, raw_features
-from kvt.preprocessing import LogSpaceTransform, transform_from_dict
+from kvt import KvtError
+from kvt.physics import fho
+from kvt.data.datasets import load_dataset
+from kvt.network.features import FEATURE_SETS, fho_parameters, raw_features
+from kvt.network.preprocessing import LogSpaceTransform, transform_from_dict
 
 LEVELS, TEMPS = (a.ravel() for a in np.meshgrid(np.arange(1, 36), [250.0, 310.0, 1000.0, 4321.0, 10000.0],
                                                 indexing="ij"))
@@ -26,11 +27,11 @@ def test_eps_is_one_minus_c_cubed_to_first_order():
     """Where C is close to 1, eps (C's equation at C = 1) is 1 - C^3 of the physics module's C solve."""
     parameters = fho_parameters("O2-Ar")
     eps = raw_features("fho", LEVELS, TEMPS, parameters)[:, 9]
-    p = physics.PairParameters.for_partner(physics.SPECIES["Ar"])
+    p = fho.PairParameters.for_partner(fho.SPECIES["Ar"])
     theta = np.asarray(parameters["theta_K"])[LEVELS - 1]
     theta_1 = np.asarray(parameters["theta1_K"])[LEVELS - 1]
     a = p.steric_factor * theta_1 / theta
-    C = physics._solve_c((p.nu + LEVELS) * a, (LEVELS * a / 2) ** 2, np.cbrt(theta_1 / TEMPS))
+    C = fho._solve_c((p.nu + LEVELS) * a, (LEVELS * a / 2) ** 2, np.cbrt(theta_1 / TEMPS))
     small = eps < 1e-5  # C within 4e-6 of 1
     assert small.sum() > 30
     np.testing.assert_allclose(eps[small], 1 - C[small] ** 3, rtol=1e-3)
@@ -41,12 +42,12 @@ def test_fho_parameters_are_the_physics_level_spacings():
     parameters = fho_parameters("O2-O")
     levels = np.arange(1, 36)
     np.testing.assert_allclose(parameters["theta_K"],
-                               physics.level_energy_K(levels) - physics.level_energy_K(levels - 1), rtol=1e-15)
+                               fho.level_energy_K(levels) - fho.level_energy_K(levels - 1), rtol=1e-15)
     # theta_1 = 4 pi^2 omega^2 mu / (alpha^2 k) is proportional to theta^2, and to mu (O2-O: 32*16/48 amu)
     ratio = np.asarray(parameters["theta1_K"]) / np.asarray(parameters["theta_K"]) ** 2
-    mu = 32.0 * 16.0 / 48.0 * 1e-3 / physics.AVOGADRO
-    expected = 4 * np.pi**2 * (physics.BOLTZMANN / physics.HBAR) ** 2 * mu / (physics.POTENTIAL_RANGE_ALPHA**2
-                                                                              * physics.BOLTZMANN)
+    mu = 32.0 * 16.0 / 48.0 * 1e-3 / fho.AVOGADRO
+    expected = 4 * np.pi**2 * (fho.BOLTZMANN / fho.HBAR) ** 2 * mu / (fho.POTENTIAL_RANGE_ALPHA**2
+                                                                              * fho.BOLTZMANN)
     np.testing.assert_allclose(ratio, expected, rtol=1e-12)
     assert parameters["nu"] == 0.0 and fho_parameters("O2-O2")["nu"] == 1.0
     with pytest.raises(KvtError, match=r"whole levels 1\.\.35"):

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvt import physics
+from kvt.physics import fho
 from kvt.cli import main
-from kvt.data import generate, load_dataset, to_csv_text
+from kvt.data.datasets import generate, load_dataset, to_csv_text
 
 
 def _gap_table():
@@ -25,7 +25,7 @@ def _irregular_table():
         temps = np.sort(rng.uniform(300, 9000, 6)).round(1)
         temps[0], temps[-1] = (300.0 + level, 9000.0 - level) if level > 1 else (300.0, 9000.0)
         rows.append(pd.DataFrame({"level": level, "T_K": temps,
-                                  "k_m3_s": physics.rate_coefficient(np.full(6, level), temps, "Ar")}))
+                                  "k_m3_s": fho.rate_coefficient(np.full(6, level), temps, "Ar")}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -52,16 +52,16 @@ def test_train_plot_evaluate_a_table_that_is_not_a_grid(runner, tmp_path, name, 
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["grid"]["points"] == top * 3
     # the reference: FHO-FR and the run's weights, recomputed here
-    from kvt.rundir import open_run
+    from kvt.outputs.rundir import open_run
 
     levels, temps = np.repeat(np.arange(1, top + 1), 3), np.tile([lo_t, (lo_t + hi_t) / 2, hi_t], top)
     k = open_run(out).network.predict_k(levels, temps)
-    rel = np.abs(k / physics.rate_coefficient(levels, temps, "Ar") - 1)
+    rel = np.abs(k / fho.rate_coefficient(levels, temps, "Ar") - 1)
     assert summary["overall"]["max"] == pytest.approx(rel.max(), rel=1e-9)
 
 
 def test_error_map_shows_what_exists():
-    from kvt.plots import error_figure
+    from kvt.outputs.plots import error_figure
 
     meta = {"options": {"optimizer": "adam", "mode": "study"}, "dataset": {"pair": "O2-Ar"}}
     gap = _gap_table().assign(rel_error=lambda f: np.linspace(1e-3, 1.0, len(f)))

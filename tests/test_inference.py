@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from conftest import error_line, fho_reference_features
 
-from kvt import KvtError, physics
+from kvt import KvtError
+from kvt.physics import fho
 from kvt.cli import main
-from kvt.inference import Network, to_text
-from kvt.rundir import load_keras_model, load_transform, open_run
-from kvt.training import TrainConfig, train
+from kvt.outputs.inference import Network, to_text
+from kvt.outputs.rundir import load_keras_model, load_transform, open_run
+from kvt.training.trainer import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +186,7 @@ def test_evaluate_matches_independent_recomputation(runner, runs, tmp_path):
             h = 1 / (1 + np.exp(-h))
     t = spec["target"]
     k = np.exp(h[:, 0] * t["std"] + t["mean"] + x @ np.array(t["baseline_coef"]) + t["baseline_intercept"])
-    rel = np.abs(k / physics.rate_coefficient(i, T, "O") - 1)
+    rel = np.abs(k / fho.rate_coefficient(i, T, "O") - 1)
     assert summary["grid"]["points"] == rel.size == 35 * 40
     assert summary["overall"]["median"] == pytest.approx(np.median(rel), rel=1e-9)
     assert summary["overall"]["p95"] == pytest.approx(np.percentile(rel, 95), rel=1e-9)
@@ -219,8 +220,8 @@ def test_accurate_mode_beats_the_study_pipeline_on_max_relative_error(runs):
 
 
 def test_accurate_mode_on_a_user_csv_uses_the_log_space_features(tmp_path):
-    from kvt.data import generate, to_csv_text
-    from kvt.rundir import save_run
+    from kvt.data.datasets import generate, to_csv_text
+    from kvt.outputs.rundir import save_run
 
     data = tmp_path / "mine.csv"
     data.write_text(to_csv_text(generate("O2-Ar", range(1, 6), [500, 1000, 2000])))
@@ -236,8 +237,8 @@ def test_accurate_mode_on_a_user_csv_uses_the_log_space_features(tmp_path):
 
 
 def test_evaluate_refuses_user_csv_runs(runner, tmp_path):
-    from kvt.data import generate, to_csv_text
-    from kvt.rundir import save_run
+    from kvt.data.datasets import generate, to_csv_text
+    from kvt.outputs.rundir import save_run
 
     data = tmp_path / "mine.csv"
     data.write_text(to_csv_text(generate("O2-O2", range(1, 6), [500, 1000, 2000])))

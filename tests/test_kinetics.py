@@ -5,7 +5,9 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
-from kvt import KvtError, kinetics, physics
+from kvt import KvtError
+from kvt.kinetics import heat_bath
+from kvt.physics import fho
 
 # p tau in atm s for FHO-FR rates, T_v0 = 300 K (5 significant digits), at 500, 1000, 2000, 5000, 10000 K.
 REFERENCE_P_TAU = {
@@ -24,21 +26,21 @@ def energies():
 
 def test_excitation_rates_obey_detailed_balance():
     temps = np.geomspace(250, 20000, 30)
-    k_down = kinetics.fho_rates("O2-O", temps)
-    k_up = kinetics.excitation_rates(k_down, np.arange(1, 36)[None, :], temps[:, None])
+    k_down = heat_bath.fho_rates("O2-O", temps)
+    k_up = heat_bath.excitation_rates(k_down, np.arange(1, 36)[None, :], temps[:, None])
     e = energies()
     np.testing.assert_allclose(k_up / k_down, np.exp(-(e[1:] - e[:-1])[None, :] / temps[:, None]), rtol=1e-12)
 
 
 @pytest.mark.parametrize("pair", sorted(REFERENCE_P_TAU))
 def test_relaxation_time_matches_the_reference_table(pair):
-    solution = kinetics.relax(kinetics.fho_rates(pair, TEMPS), TEMPS)
+    solution = heat_bath.relax(heat_bath.fho_rates(pair, TEMPS), TEMPS)
     np.testing.assert_allclose(solution.p_tau_atm_s, REFERENCE_P_TAU[pair], rtol=1e-4)
 
 
 def test_populations_conserve_probability_and_reach_boltzmann():
     temps = np.array([250.0, 500.0, 3000.0, 10000.0, 20000.0])
-    solution = kinetics.relax(kinetics.fho_rates("O2-O2", temps), temps, tv0=300.0)
+    solution = heat_bath.relax(heat_bath.fho_rates("O2-O2", temps), temps, tv0=300.0)
     times = solution.tau_s[:, None] * np.array([0.0, 1e-3, 0.1, 1.0, 10.0, 1e3, 1e6])
     x = solution.populations(times)
     np.testing.assert_allclose(x.sum(axis=-1), 1.0, rtol=0, atol=1e-12)
@@ -50,15 +52,15 @@ def test_populations_conserve_probability_and_reach_boltzmann():
 
 
 def test_scaling_every_rate_scales_tau_inversely():
-    k = kinetics.fho_rates("O2-Ar", TEMPS)
-    tau = kinetics.relax(k, TEMPS).tau_s
-    tau_scaled = kinetics.relax(1.01 * k, TEMPS).tau_s
+    k = heat_bath.fho_rates("O2-Ar", TEMPS)
+    tau = heat_bath.relax(k, TEMPS).tau_s
+    tau_scaled = heat_bath.relax(1.01 * k, TEMPS).tau_s
     np.testing.assert_allclose(tau_scaled, tau / 1.01, rtol=1e-9)
 
 
 def test_pressure_scales_tau_but_not_p_tau():
-    k = kinetics.fho_rates("O2-Ar", TEMPS)
-    one, ten = kinetics.relax(k, TEMPS, pressure_atm=1.0), kinetics.relax(k, TEMPS, pressure_atm=10.0)
+    k = heat_bath.fho_rates("O2-Ar", TEMPS)
+    one, ten = heat_bath.relax(k, TEMPS, pressure_atm=1.0), heat_bath.relax(k, TEMPS, pressure_atm=10.0)
     np.testing.assert_allclose(ten.tau_s, one.tau_s / 10, rtol=1e-9)
     np.testing.assert_allclose(ten.p_tau_atm_s, one.p_tau_atm_s, rtol=1e-9)
 
@@ -101,17 +103,17 @@ def radau_tau(k_down, T, tv0=300.0, pressure_atm=1.0):
 
 @pytest.mark.parametrize("T", [1000.0, 5000.0])
 def test_exact_solution_equals_an_implicit_ode_integration(T):
-    k = kinetics.fho_rates("O2-Ar", [T])
-    exact = kinetics.relax(k, [T]).tau_s[0]
+    k = heat_bath.fho_rates("O2-Ar", [T])
+    exact = heat_bath.relax(k, [T]).tau_s[0]
     assert exact == pytest.approx(radau_tau(k[0], T), rel=1e-6)
 
 
 def test_compare_with_itself_is_zero_and_detects_a_scaled_rate_set():
-    k = kinetics.fho_rates("O2-O2", TEMPS)
-    reference = kinetics.relax(k, TEMPS)
-    same = kinetics.compare(kinetics.relax(k, TEMPS), reference)
+    k = heat_bath.fho_rates("O2-O2", TEMPS)
+    reference = heat_bath.relax(k, TEMPS)
+    same = heat_bath.compare(heat_bath.relax(k, TEMPS), reference)
     assert np.all(same["tau_rel_err"] == 0) and np.all(same["ev_max_dev"] < 1e-12)
-    scaled = kinetics.compare(kinetics.relax(k * 1.1, TEMPS), reference)
+    scaled = heat_bath.compare(heat_bath.relax(k * 1.1, TEMPS), reference)
     np.testing.assert_allclose(scaled["tau_rel_err"], 1 / 1.1 - 1, rtol=1e-8)
     # Faster rates make E_v(t) lead the reference: f(t) vs f(1.1 t), at most about 0.1/e apart.
     assert np.all((scaled["ev_max_dev"] > 0.02) & (scaled["ev_max_dev"] < 0.05))
@@ -129,16 +131,16 @@ def test_compare_with_itself_is_zero_and_detects_a_scaled_rate_set():
 ])
 def test_bad_conditions(change, message):
     with pytest.raises(KvtError) as info:
-        kinetics.relax(kinetics.fho_rates("O2-O2", TEMPS), TEMPS, **change)
+        heat_bath.relax(heat_bath.fho_rates("O2-O2", TEMPS), TEMPS, **change)
     assert str(info.value) == message
 
 
 def test_non_positive_rates_are_refused_with_transitions_and_temperatures():
-    k = kinetics.fho_rates("O2-O2", TEMPS)
+    k = heat_bath.fho_rates("O2-O2", TEMPS)
     k[1, 34] = -1e-20
     k[3, 0] = 0.0
     with pytest.raises(KvtError) as info:
-        kinetics.relax(k, TEMPS)
+        heat_bath.relax(k, TEMPS)
     assert str(info.value) == ("cannot relax: 2 rate(s) are <= 0 or not finite: transitions 1->0, 35->34 at "
                                "1000, 5000 K; a master equation needs k > 0 (kvt train --mode accurate avoids "
                                "non-positive rates)")
@@ -149,4 +151,4 @@ def test_millikan_white_formula():
     mu = 32 * 39.948 / 71.948
     a, b = 1.16e-3 * mu**0.5 * 2270 ** (4 / 3), 0.015 * mu**0.25
     expected = np.exp(a * (TEMPS ** (-1 / 3) - b) - 18.42)
-    np.testing.assert_allclose(kinetics.millikan_white_p_tau(TEMPS, physics.SPECIES["Ar"]), expected, rtol=1e-14)
+    np.testing.assert_allclose(heat_bath.millikan_white_p_tau(TEMPS, fho.SPECIES["Ar"]), expected, rtol=1e-14)

@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from kvt.inference import Network
+from kvt.outputs.inference import Network
 
 
 def _spec(units=64, seed=0):
@@ -66,7 +66,7 @@ def test_predict_k_memory_grows_only_by_its_output():
 
 
 def test_evaluate_memory_grows_by_its_table_only():
-    from kvt.evaluate import evaluate_network
+    from kvt.outputs.evaluate import evaluate_network
 
     network = Network(_spec())
     peaks = {}
@@ -81,12 +81,12 @@ def test_evaluate_memory_grows_by_its_table_only():
 
 
 def test_shuffle_buffer_is_capped_and_every_epoch_still_uses_every_row(monkeypatch):
-    from kvt import training
+    from kvt.training import trainer
 
     monkeypatch.setattr(training, "SHUFFLE_BUFFER_ROWS", 8)
     x = np.arange(100, dtype=float).reshape(50, 2)
     y = np.arange(50, dtype=float).reshape(50, 1)
-    data = training.make_train_dataset(x, y, batch_size=10, seed=3, dtype="float64")
+    data = trainer.make_train_dataset(x, y, batch_size=10, seed=3, dtype="float64")
     for _ in range(2):
         rows = np.concatenate([batch_y.numpy()[:, 0] for _, batch_y in data])
         assert sorted(rows) == list(range(50))
@@ -94,24 +94,24 @@ def test_shuffle_buffer_is_capped_and_every_epoch_still_uses_every_row(monkeypat
 
 
 def test_shuffle_buffer_is_recorded(monkeypatch):
-    from kvt import training
+    from kvt.training import trainer
 
-    config = training.TrainConfig(data="O2-Ar", epochs=1).resolved()
-    record = training.batching_record(training.prepare_data(config))
+    config = trainer.TrainConfig(data="O2-Ar", epochs=1).resolved()
+    record = trainer.batching_record(trainer.prepare_data(config))
     assert record["shuffle_buffer_rows"] == 420  # below the cap: the whole training set
     monkeypatch.setattr(training, "SHUFFLE_BUFFER_ROWS", 64)
-    record = training.batching_record(training.prepare_data(config))
+    record = trainer.batching_record(trainer.prepare_data(config))
     assert record["shuffle_buffer_rows"] == 64 and "64 rows" in record["shuffle"]
 
 
 def test_kvt_train_reads_the_dataset_once(runner, tmp_path, monkeypatch):
-    from kvt import data
+    from kvt.data import datasets
     from kvt.cli import main
 
     csv = tmp_path / "small.csv"
-    csv.write_text(data.to_csv_text(data.generate("O2-Ar", range(1, 5), [500, 1000, 2000, 5000])))
+    csv.write_text(datasets.to_csv_text(datasets.generate("O2-Ar", range(1, 5), [500, 1000, 2000, 5000])))
     calls = []
-    real = data.read_table
+    real = datasets.read_table
     monkeypatch.setattr(data, "read_table", lambda path, *args: calls.append(path) or real(path, *args))
     result = runner.invoke(main, ["train", "--data", str(csv), "--epochs", "1", "--units", "4", "--quiet",
                                   "--out", str(tmp_path / "run")])

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 import kvt
 import kvt.optimizers as opts
-from kvt.model import build_model
+from kvt.network.model import build_model
 from kvt.optimizers import adahessian as ah
 from kvt.optimizers.adahessian import AdaHessian, HessianSequential, hutchinson_estimate
 from kvt.optimizers.adamod import AdaMod

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from kvt import KvtError, physics
+from kvt import KvtError
+from kvt.physics import fho
 
 # Published FHO-FR values (docs/fho-fr.md): (partner, level, T, k in m^3/s).
 PUBLISHED = [
@@ -17,41 +18,41 @@ PUBLISHED = [
 
 @pytest.mark.parametrize("partner, level, T, published", PUBLISHED)
 def test_published_values_reproduced(partner, level, T, published):
-    k = physics.rate_coefficient(level, T, partner)
+    k = fho.rate_coefficient(level, T, partner)
     assert abs(k / published - 1) <= 1e-9
 
 
 def test_vectorised_call_matches_pointwise_and_broadcasts():
     levels = np.arange(1, 36)
     temps = np.array([250.0, 777.0, 5000.0, 20000.0])
-    table = physics.rate_coefficient(levels[:, None], temps[None, :], "Ar")
+    table = fho.rate_coefficient(levels[:, None], temps[None, :], "Ar")
     assert table.shape == (35, 4)
     for i, level in enumerate(levels[::7]):
         for j, T in enumerate(temps):
-            assert table[i * 7, j] == pytest.approx(float(physics.rate_coefficient(level, T, "Ar")), rel=1e-13)
+            assert table[i * 7, j] == pytest.approx(float(fho.rate_coefficient(level, T, "Ar")), rel=1e-13)
     assert np.all(np.isfinite(table)) and np.all(table > 0)
 
 
 def test_c_root_solves_its_equation_on_the_whole_range():
     # Re-derive the quantities for a dense grid and check the residual of the C equation.
     levels, temps = np.meshgrid(np.arange(1, 36), np.geomspace(250, 20000, 60), indexing="ij")
-    for name in physics.SPECIES:
-        p = physics.PairParameters.for_partner(physics.SPECIES[name])
-        theta = physics.level_energy_K(levels) - physics.level_energy_K(levels - 1)
-        omega = theta * physics.BOLTZMANN / physics.HBAR
-        theta_1 = 4 * np.pi**2 * omega**2 * p.reduced_mass_kg / (physics.POTENTIAL_RANGE_ALPHA**2 * physics.BOLTZMANN)
-        v0 = np.cbrt(2 * np.pi * omega * physics.BOLTZMANN * temps / (physics.POTENTIAL_RANGE_ALPHA * p.reduced_mass_kg))
+    for name in fho.SPECIES:
+        p = fho.PairParameters.for_partner(fho.SPECIES[name])
+        theta = fho.level_energy_K(levels) - fho.level_energy_K(levels - 1)
+        omega = theta * fho.BOLTZMANN / fho.HBAR
+        theta_1 = 4 * np.pi**2 * omega**2 * p.reduced_mass_kg / (fho.POTENTIAL_RANGE_ALPHA**2 * fho.BOLTZMANN)
+        v0 = np.cbrt(2 * np.pi * omega * fho.BOLTZMANN * temps / (fho.POTENTIAL_RANGE_ALPHA * p.reduced_mass_kg))
         a = p.steric_factor * theta_1 / theta
         c1, c2 = (p.nu + levels) * a, (levels * a / 2) ** 2
-        b = 2 * np.pi * omega / (physics.POTENTIAL_RANGE_ALPHA * v0)
-        C = physics._solve_c(c1, c2, b)
+        b = 2 * np.pi * omega / (fho.POTENTIAL_RANGE_ALPHA * v0)
+        C = fho._solve_c(c1, c2, b)
         residual = C - np.cbrt(1 - c1 * np.exp(-b / C) - c2 * np.exp(-2 * b / C))
         assert np.all((C > 0) & (C < 2))
         assert np.max(np.abs(residual)) < 1e-12
 
 
 def test_level_energies_are_anharmonic():
-    E = physics.level_energy_K(np.arange(0, 36))
+    E = fho.level_energy_K(np.arange(0, 36))
     quanta = np.diff(E)
     assert E[0] == 0
     assert quanta[0] == pytest.approx(1.4388e-2 * (158019 - 2 * 1198))
@@ -59,8 +60,8 @@ def test_level_energies_are_anharmonic():
 
 
 def test_pair_parameters_follow_the_masses():
-    o2 = physics.PairParameters.for_partner(physics.SPECIES["O2"])
-    ar = physics.PairParameters.for_partner(physics.SPECIES["Ar"])
+    o2 = fho.PairParameters.for_partner(fho.SPECIES["O2"])
+    ar = fho.PairParameters.for_partner(fho.SPECIES["Ar"])
     assert o2.nu == 1 and ar.nu == 0
     assert o2.reduced_mass_kg == pytest.approx(16e-3 / 6.0221e23)
     assert o2.steric_factor == pytest.approx(2 * 0.5 / 1.5**2)  # m~ = 16*32 / (16*64)
@@ -78,15 +79,15 @@ def test_pair_parameters_follow_the_masses():
 ])
 def test_bad_arguments(levels, temps, message):
     with pytest.raises(KvtError) as info:
-        physics.rate_coefficient(levels, temps, "O2")
+        fho.rate_coefficient(levels, temps, "O2")
     assert str(info.value) == message
 
 
 def test_unknown_partner_and_pair():
     with pytest.raises(KvtError, match="unknown partner 'N2'; valid partners: O2, O, Ar"):
-        physics.rate_coefficient(1, 1000, "N2")
+        fho.rate_coefficient(1, 1000, "N2")
     with pytest.raises(KvtError, match="unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"):
-        physics.pair_partner("O2-N2")
+        fho.pair_partner("O2-N2")
 
 
 def test_detailed_balance_factor_is_the_boltzmann_ratio_of_the_two_levels():
@@ -94,12 +95,12 @@ def test_detailed_balance_factor_is_the_boltzmann_ratio_of_the_two_levels():
     theta_e, theta_x = 1.4388e-2 * 158019.0, 1.4388e-2 * 1198.0
     energy = lambda n: theta_e * n - theta_x * n * (n + 1)  # noqa: E731
     expected = np.exp(-energy(levels) / temps) / np.exp(-energy(levels - 1) / temps)
-    np.testing.assert_allclose(physics.detailed_balance_factor(levels, temps), expected, rtol=1e-12)
+    np.testing.assert_allclose(fho.detailed_balance_factor(levels, temps), expected, rtol=1e-12)
 
 
 def test_generator_range_edges_give_finite_positive_rates():
     for partner in ("O2", "O", "Ar"):
-        k = physics.rate_coefficient(np.arange(1, 36), np.array([[250.0], [20000.0]]), partner)
+        k = fho.rate_coefficient(np.arange(1, 36), np.array([[250.0], [20000.0]]), partner)
         assert np.all(np.isfinite(k)) and np.all(k > 0)
 
 
@@ -107,10 +108,10 @@ def test_generator_range_edges_give_finite_positive_rates():
 def test_equation_for_c_has_one_root_in_the_valid_range(partner):
     """C = cbrt(1 - c1 e^(-b/C) - c2 e^(-2b/C)) changes sign once on a 4000-point grid of (0, 2).
 
-    The FHO quantities are computed here from the formulas, independently of kvt.physics.
+    The FHO quantities are computed here from the formulas, independently of kvt.physics.fho.
     """
     kB, hbar, alpha = 1.3807e-23, 6.6261e-34 / (2 * np.pi), 4e10
-    m_o2, m_c = 32e-3 / 6.0221e23, physics.SPECIES[partner].mass_kg
+    m_o2, m_c = 32e-3 / 6.0221e23, fho.SPECIES[partner].mass_kg
     mu = m_o2 * m_c / (m_o2 + m_c)
     m_tilde = (m_o2 / 2) * m_c / ((m_o2 / 2) * (m_o2 + m_c))
     steric = 2 * m_tilde / (1 + m_tilde) ** 2

@@ -9,8 +9,8 @@ from conftest import error_line
 
 from kvt import KvtError
 from kvt.cli import main
-from kvt.rundir import load_keras_model, open_run, save_run
-from kvt.training import TrainConfig, train
+from kvt.outputs.rundir import load_keras_model, open_run, save_run
+from kvt.training.trainer import TrainConfig, train
 
 FAST = dict(epochs=12, units=16, patience=100)
 
@@ -58,7 +58,7 @@ def test_same_seed_same_predictions_and_save_load_identical(tmp_path):
     assert not np.array_equal(first.predictions["k_pred_m3_s"], other.predictions["k_pred_m3_s"])
 
     path = save_run(first, tmp_path / "run")
-    from kvt.predict import predict_grid
+    from kvt.outputs.predict import predict_grid
 
     run = open_run(path)
     frame = first.dataset.frame
@@ -117,7 +117,7 @@ def test_train_needs_exactly_one_dataset(runner, tmp_path):
 
 
 def test_train_on_user_csv(runner, tmp_path):
-    from kvt.data import generate, to_csv_text
+    from kvt.data.datasets import generate, to_csv_text
 
     data = tmp_path / "mine.csv"
     data.write_text(to_csv_text(generate("O2-O2", range(10, 21), [500, 1000, 2000, 4000, 8000])))

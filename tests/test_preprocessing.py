@@ -5,8 +5,8 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from kvt import KvtError
-from kvt.data import load_dataset
-from kvt.preprocessing import VTScaler
+from kvt.data.datasets import load_dataset
+from kvt.network.preprocessing import VTScaler
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import pytest
 from conftest import error_line
 from test_kinetics import REFERENCE_P_TAU, TEMPS, radau_tau
 
-from kvt import kinetics, physics
+from kvt.kinetics import heat_bath
+from kvt.physics import fho
 from kvt.cli import main
 
 
@@ -32,8 +33,8 @@ def negative_run(runs, tmp_path_factory):
     """The study run with its output shifted down by its 5th-percentile k: k <= 0 on part of the grid."""
     import shutil
 
-    from kvt import validity
-    from kvt.inference import Network
+    from kvt.kinetics import validity
+    from kvt.outputs.inference import Network
 
     study, _ = runs
     out = tmp_path_factory.mktemp("negative") / "run"
@@ -57,7 +58,7 @@ def test_relax_pair_csv_matches_radau_and_the_reference_table(runner):
     table = pd.read_csv(pd.io.common.StringIO(result.stdout))
     assert table["T_K"].tolist() == TEMPS.tolist()
     np.testing.assert_allclose(table["p_tau_atm_s"], REFERENCE_P_TAU["O2-Ar"], rtol=1e-4)
-    k = kinetics.fho_rates("O2-Ar", [2000.0])[0]
+    k = heat_bath.fho_rates("O2-Ar", [2000.0])[0]
     assert table.loc[table["T_K"] == 2000, "tau_s"].iloc[0] == pytest.approx(radau_tau(k, 2000.0), rel=1e-6)
 
 
@@ -69,7 +70,7 @@ def test_relax_run_with_reference_writes_the_folder(runner, runs, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == "T_K,tau_s,p_tau_atm_s,tau_ref_s,tau_rel_err,ev_max_dev"
     tau = pd.read_csv(out / "tau.csv")
-    reference = kinetics.relax(kinetics.fho_rates("O2-Ar", TEMPS), TEMPS, pressure_atm=2.0)
+    reference = heat_bath.relax(heat_bath.fho_rates("O2-Ar", TEMPS), TEMPS, pressure_atm=2.0)
     np.testing.assert_allclose(tau["tau_ref_s"], reference.tau_s, rtol=1e-12)
     np.testing.assert_allclose(tau["p_tau_atm_s"], 2 * tau["tau_s"], rtol=1e-10)
     np.testing.assert_allclose(tau["tau_rel_err"], tau["tau_s"] / tau["tau_ref_s"] - 1, rtol=1e-8, atol=1e-15)
@@ -169,7 +170,7 @@ def test_train_records_non_positive_cells_and_relaxation_error(runs):
         meta = json.loads((run / "metadata.json").read_text())
         region, relaxation = meta["metrics"]["nonphysical"], meta["metrics"]["relaxation"]
         assert region["points"] == 35 * 976 and region["grid"]["T_K"] == [250.0, 10000.0]
-        from kvt.inference import Network
+        from kvt.outputs.inference import Network
 
         network = Network(json.loads((run / "weights.json").read_text()))
         levels, temps = np.meshgrid(np.arange(1, 36), np.arange(250.0, 10001.0, 10.0), indexing="ij")
@@ -177,9 +178,9 @@ def test_train_records_non_positive_cells_and_relaxation_error(runs):
         assert region["count"] == int(np.count_nonzero(~(k > 0)))
         assert [row["T_K"] for row in relaxation["temperatures"]] == TEMPS.tolist()
         for row in relaxation["temperatures"]:
-            rates = kinetics.network_rates(network, [row["T_K"]])
+            rates = heat_bath.network_rates(network, [row["T_K"]])
             if np.all(rates > 0):
-                tau = kinetics.relax(rates, [row["T_K"]]).tau_s[0]
+                tau = heat_bath.relax(rates, [row["T_K"]]).tau_s[0]
                 assert row["tau_rel_err"] == pytest.approx(tau / row["tau_ref_s"] - 1, rel=1e-9, abs=1e-15)
             else:
                 assert row["tau_s"] is None and "k <= 0" in row["note"]
@@ -230,7 +231,7 @@ def test_directions_obey_detailed_balance_in_every_output(runner, runs, tmp_path
                                      "--direction", "up"])
     body = pd.read_csv(pd.io.common.StringIO(generated.stdout), comment="#")
     assert body.iloc[0]["level_from"] == 4 and body.iloc[0]["level_to"] == 5
-    expected = physics.rate_coefficient(5, 800.0, "O") * np.exp(-(e(5) - e(4)) / 800.0)
+    expected = fho.rate_coefficient(5, 800.0, "O") * np.exp(-(e(5) - e(4)) / 800.0)
     assert body.iloc[0]["k_m3_s"] == pytest.approx(expected, rel=1e-14)
     assert error_line(runner.invoke(main, ["data", "generate", "--pair", "O2-O", "--direction", "sideways"])) == (
         "Error: unknown direction 'sideways'; valid directions: down, up, both")
@@ -303,7 +304,7 @@ def test_export_defaults_to_the_runs_trained_range(runner, tmp_path):
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(table, comment="#")
     assert "# pair: none (trained on the user table few); dataset sha256: " in table.read_text()
-    from kvt.data import read_table
+    from kvt.data.datasets import read_table
 
     assert read_table(table)[0].pair is None
     assert list(frame.columns) == ["T_K"] + [f"k_{i}_{i - 1}_m3_s" for i in range(3, 7)]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kvt import KvtError
-from kvt.training import TrainConfig, learning_rate_schedule, train
+from kvt.training.trainer import TrainConfig, learning_rate_schedule, train
 
 
 def cosine(j, J, lr, min_lr):

@@ -19,10 +19,14 @@ import pandas as pd
 import pytest
 from conftest import error_line
 
-from kvt import KvtError, fho_poly, physics, solver_export, solver_features
+from kvt import KvtError
+from kvt.outputs import fho_poly
+from kvt.physics import fho
+from kvt.outputs import solver_export
+from kvt.outputs import solver_features
 from kvt.cli import main
-from kvt.inference import FEATURE_SETS, Network
-from kvt.rundir import open_run
+from kvt.outputs.inference import FEATURE_SETS, Network
+from kvt.outputs.rundir import open_run
 
 PREFIXES = ("acc", "lsp", "std", "wide", "bad")
 N = 35  # every run here is trained on levels 1..35
@@ -130,7 +134,7 @@ def _reference(network, temps):
     """numpy: k_down[t, j] = Network.predict_k(j + 1, T_t) and k_up by detailed balance."""
     levels = np.arange(1, N + 1)
     down = np.array([network.predict_k(levels, t) for t in temps])
-    delta = physics.level_energy_K(levels) - physics.level_energy_K(levels - 1)
+    delta = fho.level_energy_K(levels) - fho.level_energy_K(levels - 1)
     return down, down * np.exp(-delta[None, :] / np.asarray(temps)[:, None])
 
 
@@ -325,7 +329,7 @@ def test_fho_poly_reproduces_printed_error(runner, runs, tmp_path):
 def test_fho_poly_fit_of_exact_fho_fr_has_the_reported_error(pair):
     levels = np.arange(1, N + 1)
     fit = fho_poly.fit_exact(pair, levels, CHECK_TEMPS)
-    k = physics.rate_coefficient(levels[:, None], CHECK_TEMPS[None, :], physics.PAIRS[pair])
+    k = fho.rate_coefficient(levels[:, None], CHECK_TEMPS[None, :], fho.PAIRS[pair])
     basis = np.column_stack([CHECK_TEMPS ** (-j / 3) for j in range(6)])
     for row in (0, 11, 34):  # least squares: the same residual as numpy's lstsq on the raw basis
         _, residual, *_ = np.linalg.lstsq(basis, np.log(k[row]), rcond=None)

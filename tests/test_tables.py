@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from conftest import error_line
 
-from kvt import physics
+from kvt.physics import fho
 from kvt.cli import main
-from kvt.data import load_dataset
+from kvt.data.datasets import load_dataset
 
 LEVELS, TEMPS = [1, 2, 17, 35], [300.0, 2500.0, 9000.0]
 
@@ -17,7 +17,7 @@ LEVELS, TEMPS = [1, 2, 17, 35], [300.0, 2500.0, 9000.0]
 def reference_down():
     levels, temps = np.meshgrid(LEVELS, TEMPS, indexing="ij")
     return pd.DataFrame({"level": levels.ravel(), "T_K": temps.ravel(),
-                         "k_m3_s": physics.rate_coefficient(levels.ravel(), temps.ravel(), "O2")})
+                         "k_m3_s": fho.rate_coefficient(levels.ravel(), temps.ravel(), "O2")})
 
 
 def assert_same_rates(frame, expected, rtol):
@@ -53,7 +53,7 @@ def fho_run(tmp_path_factory):
 @pytest.mark.parametrize("layout, units, direction",
                          list(itertools.product(["wide", "long"], ["m3/s", "cm3/s"], ["down", "up", "both"])))
 def test_exported_tables_read_back(runner, fho_run, tmp_path, layout, units, direction):
-    from kvt.rundir import open_run
+    from kvt.outputs.rundir import open_run
 
     path = tmp_path / "export.csv"
     result = runner.invoke(main, ["export", "--run", str(fho_run), "--levels", "1,2,17,35",

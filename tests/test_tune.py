@@ -90,11 +90,11 @@ def test_best_arguments_reproduce_the_best_trial(runner, tmp_path):
 
 
 def test_interrupted_search_resumes_without_repeating_finished_trials(runner, tmp_path, monkeypatch):
-    from kvt import training
+    from kvt.training import trainer
 
     out = tmp_path / "search"
     args = ["tune", *QUICK, "--optimizer", "adam", "--out", str(out)]
-    real_fit_inputs, calls = training.fit_inputs, []
+    real_fit_inputs, calls = trainer.fit_inputs, []
 
     def interrupted(*a, **k):  # Ctrl-C during the second trial
         calls.append(1)

@@ -31,7 +31,7 @@ _NO_HESSIAN = (
     "AdaHessian needs Hessian-vector products, which plain apply_gradients() / "
     "keras.Sequential.train_step do not provide: build the model with "
     "kvt.optimizers.adahessian.HessianSequential (the 'adahessian' registry entry's "
-    "model_class, e.g. kvt.model.build_model(model_class=kvt.optimizers.entry('adahessian')"
+    "model_class, e.g. kvt.network.model.build_model(model_class=kvt.optimizers.entry('adahessian')"
     ".model_class())), or call AdaHessian.apply_hessian_gradients(grads, hessian_estimates, "
     "variables) in a custom loop")
 

@@ -32,7 +32,7 @@ _NO_FACTORS = (
     "K-FAC needs each Dense layer's inputs and pre-activation gradients, which plain "
     "apply_gradients() / keras.Sequential.train_step do not provide: build the model with "
     "kvt.optimizers.kfac.KFACSequential (the 'kfac' registry entry's model_class, e.g. "
-    "kvt.model.build_model(model_class=kvt.optimizers.entry('kfac').model_class())), or call "
+    "kvt.network.model.build_model(model_class=kvt.optimizers.entry('kfac').model_class())), or call "
     "KFAC.apply_kfac_gradients(grads, variables, layers) in a custom loop")
 
 

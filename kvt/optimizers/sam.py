@@ -30,7 +30,7 @@ _NO_SECOND_PASS = (
     "SAM needs a second gradient evaluated at the perturbed weights, which plain "
     "apply_gradients() / keras.Sequential.train_step do not provide: build the model with "
     "kvt.optimizers.sam.SAMSequential (the 'sam' registry entry's model_class, e.g. "
-    "kvt.model.build_model(model_class=kvt.optimizers.entry('sam').model_class())), or call "
+    "kvt.network.model.build_model(model_class=kvt.optimizers.entry('sam').model_class())), or call "
     "SAM.sharpness_aware_step(loss_fn, variables) in a custom loop")
 
 #: Floor of ‖g‖ in e = ρ g / ‖g‖ (g = 0 gives e = 0 rather than 0/0).

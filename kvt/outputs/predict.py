@@ -13,9 +13,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from kvt import __version__, tables
+from kvt import __version__
+from kvt.data import tables
 from kvt.errors import KvtError, KvtWarning
-from kvt.tables import DIRECTIONS, UNITS  # noqa: F401  (re-exported for the CLI)
+from kvt.data.tables import DIRECTIONS, UNITS  # noqa: F401  (re-exported for the CLI)
 
 LAYOUTS = ("wide", "long")
 
@@ -97,8 +98,8 @@ def rows(run, levels, temperatures, direction: str = "down") -> pd.DataFrame:
 
 
 def scan_nonphysical(run, levels, temperatures) -> dict:
-    """:func:`kvt.validity.nonphysical_region` of the network on the grid, computed in chunks."""
-    from kvt import validity
+    """:func:`kvt.kinetics.validity.nonphysical_region` of the network on the grid, computed in chunks."""
+    from kvt.kinetics import validity
 
     regions = [validity.nonphysical_region(f["level"], f["T_K"], f["k_m3_s"])
                for f in (_down(run, lv, ts) for lv, ts in iter_chunks(levels, temperatures, "wide"))]
@@ -108,7 +109,7 @@ def scan_nonphysical(run, levels, temperatures) -> dict:
 def check_rates(run, levels, temperatures, allow_extrapolation: bool, allow_nonphysical: bool,
                 action: str = "write them") -> dict:
     """Range and sign checks of a grid before anything is written: ``{"extrapolated", "nonphysical"}``."""
-    from kvt import validity
+    from kvt.kinetics import validity
 
     extrapolated = check_range(run, levels, temperatures, allow_extrapolation)
     region = scan_nonphysical(run, levels, temperatures)
@@ -125,7 +126,7 @@ def predict_rates(run, levels, temperatures, direction: str = "down", allow_extr
     """Canonical rows (level_from, level_to, T_K, k_m3_s) of ``direction`` and what was allowed.
 
     ``levels`` are the upper levels i of the transitions i <-> i-1. Returns the rows and
-    ``{"extrapolated": bool, "nonphysical": region}`` (:func:`kvt.validity.nonphysical_region`).
+    ``{"extrapolated": bool, "nonphysical": region}`` (:func:`kvt.kinetics.validity.nonphysical_region`).
     """
     tables.check_direction(direction)
     allowed = check_rates(run, levels, temperatures, allow_extrapolation, allow_nonphysical, action)
@@ -144,7 +145,7 @@ def iter_table(run, levels, temperatures, layout: str, units: str, direction: st
 
 def header_lines(run, layout: str, units: str, direction: str, allowed: dict) -> list[str]:
     """The ``#`` lines of an exported table: provenance, units, direction, range, and what was allowed."""
-    from kvt import validity
+    from kvt.kinetics import validity
 
     meta = run.metadata or {}
     options = meta.get("options", {})
@@ -180,7 +181,7 @@ def iter_export(run, levels, temperatures, layout: str = "wide", units: str = "m
 
     ``wide``: one row per temperature, one column per transition (``k_32_31_m3_s``, ``k_31_32_m3_s``);
     ``long``: columns level, T_K, k_<units> (de-excitation only) or level_from, level_to, T_K, k_<units>
-    (see :mod:`kvt.tables`).
+    (see :mod:`kvt.data.tables`).
     """
     if layout not in LAYOUTS:
         raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")

@@ -1,11 +1,11 @@
 """Raw input features of kvt's networks: one function per ``features.kind``.
 
 This is the single place where Python computes features from (level i, T in K);
-training (:mod:`kvt.preprocessing`) and TF-free inference (:mod:`kvt.inference`)
+training (:mod:`kvt.network.preprocessing`) and TF-free inference (:mod:`kvt.outputs.inference`)
 both call :func:`raw_features`. It needs numpy only: the per-level physical
 quantities of the ``fho`` kind are stored with the network (``parameters``), so an
 evaluator needs no physics module (:func:`fho_parameters` computes them once, at
-training time, from :mod:`kvt.physics`).
+training time, from :mod:`kvt.physics.fho`).
 
 Kinds:
 
@@ -73,13 +73,13 @@ def raw_features(kind: str, level, T, parameters: dict | None = None) -> np.ndar
 
 
 def fho_parameters(pair: str) -> dict:
-    """The stored quantities of the ``fho`` features for a bundled pair, levels 1..35 (from kvt.physics)."""
-    from kvt import physics
+    """The stored quantities of the ``fho`` features for a bundled pair, levels 1..35 (from kvt.physics.fho)."""
+    from kvt.physics import fho
 
-    levels = np.arange(1, physics.O2_MAX_LEVEL + 1, dtype=float)
-    theta = physics.level_energy_K(levels) - physics.level_energy_K(levels - 1.0)
-    p = physics.PairParameters.for_partner(physics.pair_partner(pair))
-    omega = theta * physics.BOLTZMANN / physics.HBAR
-    theta_1 = 4.0 * np.pi**2 * omega**2 * p.reduced_mass_kg / (physics.POTENTIAL_RANGE_ALPHA**2 * physics.BOLTZMANN)
+    levels = np.arange(1, fho.O2_MAX_LEVEL + 1, dtype=float)
+    theta = fho.level_energy_K(levels) - fho.level_energy_K(levels - 1.0)
+    p = fho.PairParameters.for_partner(fho.pair_partner(pair))
+    omega = theta * fho.BOLTZMANN / fho.HBAR
+    theta_1 = 4.0 * np.pi**2 * omega**2 * p.reduced_mass_kg / (fho.POTENTIAL_RANGE_ALPHA**2 * fho.BOLTZMANN)
     return {"theta_K": theta.tolist(), "theta1_K": theta_1.tolist(), "steric_factor": float(p.steric_factor),
             "nu": float(p.nu)}

@@ -13,12 +13,12 @@ import re
 import numpy as np
 
 from kvt.errors import KvtError
-from kvt.physics import O2_MAX_LEVEL
+from kvt.physics.fho import O2_MAX_LEVEL
 
 #: The study's temperature grid, in K (15 temperatures).
 STUDY_TEMPERATURES = (250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000)
 ALL_LEVELS = tuple(range(1, O2_MAX_LEVEL + 1))
-#: Temperatures a --temps spec may hold (the plausibility bounds of kvt.data).
+#: Temperatures a --temps spec may hold (the plausibility bounds of kvt.data.datasets).
 T_PLAUSIBLE_K = (50.0, 1e5)
 
 

@@ -1,7 +1,7 @@
 """Training the study's network on a VT dataset.
 
 :func:`train` takes a :class:`TrainConfig` and returns a :class:`TrainResult` with
-the fitted model, the scaler, the history and the metrics; :mod:`kvt.rundir` turns a
+the fitted model, the scaler, the history and the metrics; :mod:`kvt.outputs.rundir` turns a
 result into a run directory.
 
 The data are fed from memory as a cached, shuffled ``tf.data`` pipeline and each
@@ -9,13 +9,13 @@ The data are fed from memory as a cached, shuffled ``tf.data`` pipeline and each
 (``steps_per_execution``), so Keras pays its per-step Python overhead once per
 epoch rather than once per batch (``benchmarks/training_speed.py`` measures this).
 
-``TrainConfig.strategy`` picks a ``tf.distribute`` strategy (:mod:`kvt.distributed`):
+``TrainConfig.strategy`` picks a ``tf.distribute`` strategy (:mod:`kvt.training.distributed`):
 the optimizer and the network are built and compiled inside its scope and the
 pipeline is otherwise the same. With more than one replica in sync, each compiled
 execution is one optimizer step and batch normalisation uses the statistics of the
 global batch. Under ``multi-worker`` every worker runs :func:`train` and ends with
 the same weights; the caller writes the run directory on the chief only
-(:func:`kvt.distributed.is_chief`; ``kvt train`` does so, other workers write nothing).
+(:func:`kvt.training.distributed.is_chief`; ``kvt train`` does so, other workers write nothing).
 
 :func:`prepare_data`, :func:`build_compiled_model`, :func:`fit_inputs` and
 :func:`fit_callbacks` are the pieces :func:`train` is made of; ``kvt.tuning`` builds
@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kvt.callbacks import epoch_timer as _epoch_timer
-from kvt.callbacks import progress_callback as _progress_callback
-from kvt.callbacks import stop_on_nan as _stop_on_nan
-from kvt.data import Dataset, load_dataset
+from kvt.training.callbacks import epoch_timer as _epoch_timer
+from kvt.training.callbacks import progress_callback as _progress_callback
+from kvt.training.callbacks import stop_on_nan as _stop_on_nan
+from kvt.data.datasets import Dataset, load_dataset
 from kvt.errors import KvtError
-from kvt.preprocessing import FEATURES, VTScaler
+from kvt.network.preprocessing import FEATURES, VTScaler
 
 
 SCHEDULES = ("constant", "cosine")
@@ -103,8 +103,8 @@ class TrainConfig:
     finish: str | None = None  # "lbfgs": full-batch L-BFGS polish after the first-order phase
     finish_iterations: int | None = None
     precision: str | None = None  # "float32" or "float64"
-    strategy: str = "default"  # tf.distribute strategy: default, mirrored, multi-worker (kvt.distributed)
-    allow_implausible: bool = False  # accept a user table whose k or T lie outside kvt.data's bounds
+    strategy: str = "default"  # tf.distribute strategy: default, mirrored, multi-worker (kvt.training.distributed)
+    allow_implausible: bool = False  # accept a user table whose k or T lie outside kvt.data.datasets's bounds
 
     def resolved(self) -> "TrainConfig":
         """A copy with every None replaced by the mode's default, validated."""
@@ -144,7 +144,7 @@ class TrainConfig:
             raise KvtError(f"unknown finish '{self.finish}'; valid finishes: {', '.join(FINISHES)}")
         if self.precision not in ("float32", "float64"):
             raise KvtError(f"unknown precision '{self.precision}'; valid: float32, float64")
-        from kvt.distributed import check_name
+        from kvt.training.distributed import check_name
 
         check_name(self.strategy)
         return self
@@ -176,7 +176,7 @@ class TrainResult:
     split: dict[str, Any]
     hyperparameters: dict[str, Any]
     wall_time_s: float
-    weights: dict[str, Any]  # the exported weights document (kvt.inference schema)
+    weights: dict[str, Any]  # the exported weights document (kvt.outputs.inference schema)
 
 
 def split_indices(n_rows: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -335,7 +335,7 @@ class PreparedData:
 
 def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> PreparedData:
     """Load (unless given), transform and split the data of a resolved ``config``."""
-    from kvt.preprocessing import LogSpaceTransform
+    from kvt.network.preprocessing import LogSpaceTransform
 
     dataset = dataset if dataset is not None else load_dataset(config.data, config.allow_implausible)
     frame = dataset.frame
@@ -375,7 +375,7 @@ def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[
     import contextlib
 
     from kvt import optimizers
-    from kvt.model import build_model
+    from kvt.network.model import build_model
 
     entry = optimizers.entry(config.optimizer)
     many = strategy is not None and strategy.num_replicas_in_sync > 1
@@ -391,7 +391,7 @@ def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[
         compile_model(model, optimizer, steps_per_execution=1 if many else prep.steps,
                       extra_metrics=[m() for m in extra_metrics])
     if many:
-        from kvt.distributed import synchronize_batch_norm
+        from kvt.training.distributed import synchronize_batch_norm
 
         synchronize_batch_norm(model, True)
     return model
@@ -432,18 +432,19 @@ def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
 def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Dataset | None = None) -> TrainResult:
     """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence.
 
-    ``dataset``: ``config.data`` already loaded (:func:`kvt.data.load_dataset`), so that a
+    ``dataset``: ``config.data`` already loaded (:func:`kvt.data.datasets.load_dataset`), so that a
     caller that validated it does not read it again.
     """
     config = config.resolved()
-    from kvt import distributed, optimizers
+    from kvt import optimizers
+    from kvt.training import distributed
 
     hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
     distributed.check_optimizer(config.strategy, config.optimizer)
     dataset = dataset if dataset is not None else load_dataset(config.data, config.allow_implausible)
     frame = dataset.frame
 
-    from kvt.inference import export_weights
+    from kvt.outputs.inference import export_weights
 
     # A multi-worker strategy must exist before TensorFlow runs anything else.
     strategy = distributed.get_strategy(config.strategy) if config.strategy != "default" else None
@@ -493,7 +494,7 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
                                  "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]},
                      "options": {"mode": config.mode}}
     weights = export_weights(model, transform, metadata_stub)
-    from kvt.inference import Network
+    from kvt.outputs.inference import Network
 
     network = Network(weights)
     k_pred = network.predict_k(frame["level"].to_numpy(), frame["T_K"].to_numpy())
@@ -529,11 +530,11 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
                                    "workers": task.num_workers if task else 1,
                                    "task": task.label if task else None,
                                    "weights_sha256": distributed.weights_digest(model)}
-    from kvt import validity
+    from kvt.kinetics import validity
 
     metrics["nonphysical"] = validity.dense_grid_region(network)
     if dataset.pair:
-        from kvt.evaluate import evaluate_network, json_summary
+        from kvt.outputs.evaluate import evaluate_network, json_summary
 
         metrics["dense_grid"] = json_summary(evaluate_network(network, dataset.pair))
         metrics["relaxation"] = validity.relaxation_check(network, dataset.pair)

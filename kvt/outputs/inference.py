@@ -6,7 +6,7 @@ feature transform, the dense layers with batch normalisation folded in, and the
 target transform. The schema (version 2; version-1 documents are still read) is
 documented in ``docs/weights-format.md``; this module is its reference implementation
 and imports neither TensorFlow nor scikit-learn, so ``kvt predict`` starts in a
-fraction of a second. The features themselves are computed by :mod:`kvt.features`.
+fraction of a second. The features themselves are computed by :mod:`kvt.network.features`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from kvt.errors import KvtError
-from kvt.features import FEATURE_SETS, PARAMETER_KEYS, raw_features  # noqa: F401  (raw_features: public API)
+from kvt.network.features import FEATURE_SETS, PARAMETER_KEYS, raw_features  # noqa: F401  (raw_features: public API)
 
 FORMAT = "kvt-weights"
 SCHEMA_VERSION = 2

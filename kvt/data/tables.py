@@ -7,7 +7,7 @@ Layouts (units m^3/s or cm^3/s, named in the k column(s); ``#`` comment lines ma
 * ``wide``:    ``T_K,k_1_0_m3_s,k_2_1_m3_s,…`` (and ``k_0_1_m3_s,…`` for excitation) — one row per T.
 
 Older kvt exports named wide columns ``k_1_0`` and gave the units only in the ``# units:``
-comment line; those still read. :func:`kvt.data.read_table` returns a :class:`RateTable` whose
+comment line; those still read. :func:`kvt.data.datasets.read_table` returns a :class:`RateTable` whose
 ``frame`` has the canonical columns ``level_from,level_to,T_K,k_m3_s``.
 """
 
@@ -60,7 +60,7 @@ def with_directions(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
 
     Row order: down rows (level-major as given), then up rows.
     """
-    from kvt import physics
+    from kvt.physics import fho
 
     check_direction(direction)
     parts = []
@@ -68,7 +68,7 @@ def with_directions(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
     if direction in ("down", "both"):
         parts.append(pd.DataFrame({"level_from": level, "level_to": level - 1, "T_K": T, "k_m3_s": k}))
     if direction in ("up", "both"):
-        k_up = k * physics.detailed_balance_factor(level, T)
+        k_up = k * fho.detailed_balance_factor(level, T)
         parts.append(pd.DataFrame({"level_from": level - 1, "level_to": level, "T_K": T, "k_m3_s": k_up}))
     return pd.concat(parts, ignore_index=True)
 
@@ -116,7 +116,7 @@ class RateTable:
 
     def down(self) -> pd.DataFrame:
         """De-excitation rows as ``level,T_K,k_m3_s``; excitation-only (level, T) converted by detailed balance."""
-        from kvt import physics
+        from kvt.physics import fho
 
         f = self.frame
         down = f[f["level_to"] == f["level_from"] - 1]
@@ -130,7 +130,7 @@ class RateTable:
             only_up = joined[joined["_merge"] == "left_only"]
             if len(only_up):
                 level, T = only_up["level"].to_numpy(), only_up["T_K"].to_numpy()
-                k = only_up["k_up"].to_numpy() / physics.detailed_balance_factor(level, T)
+                k = only_up["k_up"].to_numpy() / fho.detailed_balance_factor(level, T)
                 result = pd.concat([result, pd.DataFrame({"level": level, "T_K": T, "k_m3_s": k})],
                                    ignore_index=True)
         return result
@@ -146,7 +146,7 @@ def header_units(comments: list[str]) -> str | None:
 
 def header_pair(comments: list[str]) -> str | None:
     """The bundled pair a ``# pair:`` line names, or None (no such line, or not a known pair)."""
-    from kvt.physics import PAIRS
+    from kvt.physics.fho import PAIRS
 
     for line in comments:
         match = _HEADER_PAIR.match(line.strip())

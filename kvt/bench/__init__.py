@@ -4,7 +4,7 @@ Two benchmarks, each writing one output folder:
 
 ``run_vt`` (``kvt bench vt``)
     Trains every chosen optimizer on every chosen collision pair with the study's
-    pipeline (:func:`kvt.training.train` in ``study`` mode: min-max scaled target,
+    pipeline (:func:`kvt.training.trainer.train` in ``study`` mode: min-max scaled target,
     batch 32, 20 % validation, early stopping with patience 100, at most 1000 epochs,
     64 units) and the registry's default hyper-parameters, for ``repeats`` seeds
     (0, 1, ...). The study's Table 3 (validation MSE on the scaled target and
@@ -47,7 +47,7 @@ Two benchmarks, each writing one output folder:
 
 Output folders (both benchmarks)::
 
-    .kvt-artifact.json  the marker saying kvt wrote it (kind "bench"; kvt.atomic)
+    .kvt-artifact.json  the marker saying kvt wrote it (kind "bench"; kvt.outputs.atomic)
     bench.json      settings, machine (platform, cores, load) and versions
     results.csv     one row per run, appended (and fsynced) as each run finishes
     curves/         validation-loss history of the first seed of every cell (thinned)
@@ -57,7 +57,7 @@ Output folders (both benchmarks)::
 An interrupted benchmark keeps every finished row; ``resume=True`` skips the
 (pair, optimizer, seed) rows already in ``results.csv`` and runs the rest. ``force``
 replaces only an earlier kvt benchmark folder, and only once the new one is
-complete (:func:`kvt.atomic.directory`). A run
+complete (:func:`kvt.outputs.atomic.directory`). A run
 that diverges (:class:`kvt.KvtError` from training) is recorded with status
 ``diverged`` and the benchmark goes on.
 """
@@ -82,7 +82,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from kvt import __version__, atomic
+from kvt import __version__
+from kvt.outputs import atomic
 from kvt.errors import KvtError
 
 # ---------------------------------------------------------------- the study's published values
@@ -149,7 +150,7 @@ PNG_DPI = 100
 
 # ---------------------------------------------------------------- parsing and validation
 def parse_pairs(spec: str | Iterable[str]) -> list[str]:
-    from kvt.physics import pair_partner
+    from kvt.physics.fho import pair_partner
 
     items = [p.strip() for p in (spec.split(",") if isinstance(spec, str) else spec)]
     items = [p for p in items if p]
@@ -248,7 +249,7 @@ class SyntheticSettings:
 
 # ---------------------------------------------------------------- machine and output folder
 def machine_info() -> dict[str, Any]:
-    from kvt.rundir import package_versions
+    from kvt.outputs.rundir import package_versions
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
@@ -392,17 +393,17 @@ def time_to_target(history: pd.DataFrame, target: float) -> tuple[int | None, fl
 
 
 def vt_config(settings: VTSettings, pair: str, optimizer: str, seed: int):
-    from kvt.training import TrainConfig
+    from kvt.training.trainer import TrainConfig
 
     return TrainConfig(data=pair, mode="study", optimizer=optimizer, seed=seed, epochs=settings.epochs,
                        units=settings.units, patience=settings.patience)
 
 
 def train_vt(settings: VTSettings, pair: str, optimizer: str, seed: int):
-    """One VT training run (a :class:`kvt.training.TrainResult`); raises KvtError if it diverges."""
+    """One VT training run (a :class:`kvt.training.trainer.TrainResult`); raises KvtError if it diverges."""
     import keras
 
-    from kvt.training import train
+    from kvt.training.trainer import train
 
     keras.backend.clear_session()  # a long benchmark must not accumulate old graphs
     return train(vt_config(settings, pair, optimizer, seed))
@@ -759,8 +760,8 @@ def _best_per_pair(summary: pd.DataFrame, results: pd.DataFrame) -> dict:
 
 def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int = 32):
     """Retrain the best optimizer's best seed (deterministic), save the run, draw k_VT(level)."""
-    from kvt import plots
-    from kvt.rundir import open_run, save_run
+    from kvt.outputs import plots
+    from kvt.outputs.rundir import open_run, save_run
 
     settings = VTSettings(pairs=[pair], optimizers=[info["optimizer"]], quick=training.get("quick", False),
                           epochs=training.get("epochs"), units=training.get("units"),
@@ -894,8 +895,8 @@ def train_synthetic(settings: SyntheticSettings, optimizer_name: str, seed: int)
     import keras
 
     from kvt import optimizers
-    from kvt.callbacks import stop_on_nan
-    from kvt.training import _epoch_timer, seed_everything, split_indices
+    from kvt.training.callbacks import stop_on_nan
+    from kvt.training.trainer import _epoch_timer, seed_everything, split_indices
 
     spec = SYNTHETIC
     keras.backend.clear_session()

@@ -8,7 +8,7 @@ the raw features as an (n, 2) array of (level, T in K):
   multiplied by 1e18 and min-max scaled to [0, 1] (scikit-learn ``MinMaxScaler``).
 * :class:`LogSpaceTransform`, accurate mode's: physically motivated features
   (i, ln i, T^(-1/3), ln T, 1000/T, and for a bundled pair six FHO-FR features,
-  :mod:`kvt.features`) min-max scaled; the network sees the first four, and the
+  :mod:`kvt.network.features`) min-max scaled; the network sees the first four, and the
   target is ln k minus a least-squares linear baseline in all of them, standardised.
 
 The learned parameters go to ``scaler.json``, so a run directory needs no pickle.
@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import MinMaxScaler
 
 from kvt.errors import KvtError
-from kvt.features import FEATURE_SETS, LOG_SPACE_NAMES, raw_features
+from kvt.network.features import FEATURE_SETS, LOG_SPACE_NAMES, raw_features
 
 TARGET_FACTOR = 1e18
 FEATURES = ("level", "T_K")
@@ -122,13 +122,13 @@ class VTScaler:
 
 
 def log_space_features(features, kind: str = "log_space", parameters: dict | None = None) -> np.ndarray:
-    """(level i, T) -> accurate mode's raw features of ``kind`` (kvt.features.FEATURE_SETS).
+    """(level i, T) -> accurate mode's raw features of ``kind`` (kvt.network.features.FEATURE_SETS).
 
     ``log_space``: (i, ln i, T^(-1/3), ln T, 1000/T). Why these: the FHO/Landau-Teller
     rate behaves as ln k ~ -c T^(-1/3) + ln-T terms (collision frequency,
     (theta_1/T)^(1/6)) + theta_i/(2T) (the detailed-balance factor exp(theta/2T)), and
     k grows about as i times slowly varying factors. ``fho`` adds the FHO-FR quantities
-    that need no solve for C (see :mod:`kvt.features`).
+    that need no solve for C (see :mod:`kvt.network.features`).
     """
     raw = check_raw_features(features)
     return raw_features(kind, raw[:, 0], raw[:, 1], parameters)
@@ -156,7 +156,7 @@ class LogSpaceTransform:
 
     ``feature_kind``: ``log_space`` (the five features i, ln i, T^(-1/3), ln T, 1000/T) or
     ``fho`` (those and six FHO-FR features, needs ``parameters`` from
-    :func:`kvt.features.fho_parameters`); see :mod:`kvt.features`.
+    :func:`kvt.network.features.fho_parameters`); see :mod:`kvt.network.features`.
     ``scaled_features``: the raw features, min-max scaled to [0, 1];
     ``transform_features``: the network's inputs, columns LOG_SPACE_NETWORK_INPUTS of those.
     ``transform_target``: y = (ln k - b(x) - mean) / std, where b is a least-squares
@@ -175,7 +175,7 @@ class LogSpaceTransform:
             raise KvtError(f"unknown accurate-mode feature kind {feature_kind!r}; "
                            f"expected one of {', '.join(ACCURATE_FEATURE_KINDS)}")
         if feature_kind == "fho" and not parameters:
-            raise KvtError("the fho features need their parameters (kvt.features.fho_parameters(pair))")
+            raise KvtError("the fho features need their parameters (kvt.network.features.fho_parameters(pair))")
         self.feature_kind = feature_kind
         self.parameters = parameters if feature_kind == "fho" else None
 
@@ -184,7 +184,7 @@ class LogSpaceTransform:
         """``fho`` features for a bundled pair; ``log_space`` when the pair is unknown (a user CSV)."""
         if pair is None:
             return cls()
-        from kvt.features import fho_parameters
+        from kvt.network.features import fho_parameters
 
         return cls("fho", fho_parameters(pair))
 

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kvt import __version__, physics
+from kvt import __version__
+from kvt.physics import fho
 from kvt.errors import KvtError
-from kvt.solver_export import CHECK_STEP_K, nonphysical_region, trained_levels
-from kvt.validity import dense_temperatures, region_clause
+from kvt.outputs.solver_export import CHECK_STEP_K, nonphysical_region, trained_levels
+from kvt.kinetics.validity import dense_temperatures, region_clause
 
 N_TERMS = 6  # j = 0..5
 COLUMNS = ("level_from", "level_to", "c", *(f"a{j}" for j in range(N_TERMS)))
@@ -97,10 +98,10 @@ def fit_network(network) -> PolyFit:
 
 
 def fit_exact(pair: str, levels, temperatures) -> PolyFit:
-    """The same fit to exact FHO-FR rates of ``pair`` (``kvt.physics.rate_coefficient``): the form's own error."""
-    partner = physics.pair_partner(pair)
+    """The same fit to exact FHO-FR rates of ``pair`` (``kvt.physics.fho.rate_coefficient``): the form's own error."""
+    partner = fho.pair_partner(pair)
     levels, temperatures = np.asarray(levels), np.asarray(temperatures, dtype=float)
-    return fit(levels, temperatures, physics.rate_coefficient(levels[:, None], temperatures[None, :], partner))
+    return fit(levels, temperatures, fho.rate_coefficient(levels[:, None], temperatures[None, :], partner))
 
 
 def summary(fit_result: PolyFit) -> str:

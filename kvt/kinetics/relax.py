@@ -2,7 +2,7 @@
 
 :func:`load_rates` turns a source into de-excitation rates of every O2 transition at the
 requested temperatures; :func:`run` solves the master equation exactly
-(:func:`kvt.kinetics.relax`) and, with a reference pair, compares with FHO-FR's rates;
+(:func:`kvt.kinetics.heat_bath.relax`) and, with a reference pair, compares with FHO-FR's rates;
 :func:`write_folder` saves the tables and figures atomically.
 """
 
@@ -16,14 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kvt import __version__, atomic, kinetics, physics
+from kvt import __version__
+from kvt.outputs import atomic
+from kvt.kinetics import heat_bath
+from kvt.physics import fho
 from kvt.errors import KvtError
 
 ENERGY_POINTS = 121  # per temperature, log-spaced over 1e-3..1e2 tau, plus t = 0
 POPULATION_TIMES = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)  # in units of tau
 TAU_COLUMNS = ("T_K", "tau_s", "p_tau_atm_s")
 REFERENCE_COLUMNS = ("tau_ref_s", "tau_rel_err", "ev_max_dev")
-ALL_LEVELS = np.arange(1, physics.O2_MAX_LEVEL + 1)
+ALL_LEVELS = np.arange(1, fho.O2_MAX_LEVEL + 1)
 
 
 @dataclass
@@ -41,31 +44,31 @@ class RateSource:
 def from_pair(pair: str, temperatures) -> RateSource:
     temperatures = np.asarray(temperatures, dtype=float)
     return RateSource(label=f"FHO-FR {pair}", kind="fho", temperatures=temperatures,
-                      k_down=kinetics.fho_rates(pair, temperatures), pair=pair, details={"pair": pair})
+                      k_down=heat_bath.fho_rates(pair, temperatures), pair=pair, details={"pair": pair})
 
 
 def from_run(run_dir, temperatures) -> RateSource:
-    from kvt.predict import check_range
-    from kvt.rundir import open_run
+    from kvt.outputs.predict import check_range
+    from kvt.outputs.rundir import open_run
 
     run = open_run(run_dir)
     lo, hi = run.level_range
-    if (lo, hi) != (1, physics.O2_MAX_LEVEL):
+    if (lo, hi) != (1, fho.O2_MAX_LEVEL):
         raise KvtError(f"run {run_dir} was trained on levels {lo}..{hi}; relaxation needs every level "
-                       f"1..{physics.O2_MAX_LEVEL} of O2")
+                       f"1..{fho.O2_MAX_LEVEL} of O2")
     check_range(run, ALL_LEVELS, temperatures, allow_extrapolation=False, flag=None)
     pair = (run.metadata or {}).get("dataset", {}).get("pair")
     mode = (run.metadata or {}).get("options", {}).get("mode", "study")
     return RateSource(label=f"run {run_dir}", kind="run", temperatures=np.asarray(temperatures, dtype=float),
-                      k_down=kinetics.network_rates(run.network, temperatures), pair=pair,
+                      k_down=heat_bath.network_rates(run.network, temperatures), pair=pair,
                       details={"run": str(run_dir), "mode": mode,
                                "dataset_sha256": (run.metadata or {}).get("dataset", {}).get("sha256")})
 
 
 def from_table(path, temperatures) -> RateSource:
-    from kvt.data import read_table
+    from kvt.data.datasets import read_table
 
-    table, sha256 = read_table(path, allow_nonpositive=True)  # kinetics.relax names any k <= 0 it meets
+    table, sha256 = read_table(path, allow_nonpositive=True)  # heat_bath.relax names any k <= 0 it meets
     down = table.down()
     wanted = np.asarray(temperatures, dtype=float)
     available = np.unique(down["T_K"].to_numpy())
@@ -79,17 +82,17 @@ def from_table(path, temperatures) -> RateSource:
     if holes.any():
         levels = ALL_LEVELS[holes.any(axis=0)]
         temps = wanted[holes.any(axis=1)]
-        from kvt.validity import compact_levels
+        from kvt.kinetics.validity import compact_levels
 
         raise KvtError(f"{path} lacks transitions of levels {compact_levels(levels)} at "
                        f"{', '.join(f'{t:g}' for t in temps)} K; relaxation needs every transition 1->0 .. "
-                       f"{physics.O2_MAX_LEVEL}->{physics.O2_MAX_LEVEL - 1} at each temperature")
+                       f"{fho.O2_MAX_LEVEL}->{fho.O2_MAX_LEVEL - 1} at each temperature")
     return RateSource(label=f"table {path}", kind="table", temperatures=wanted, k_down=grid.to_numpy(),
                       pair=table.pair, details={"table": str(path), "layout": table.layout, "units": table.units,
                                                 "sha256": sha256})
 
 
-def load_rates(run_dir=None, table=None, pair=None, temperatures=kinetics.CHECK_TEMPERATURES) -> RateSource:
+def load_rates(run_dir=None, table=None, pair=None, temperatures=heat_bath.CHECK_TEMPERATURES) -> RateSource:
     """The rate set of exactly one of ``run_dir``, ``table`` or ``pair`` at ``temperatures``."""
     temperatures = np.asarray(temperatures, dtype=float)
     if run_dir is not None:
@@ -102,8 +105,8 @@ def load_rates(run_dir=None, table=None, pair=None, temperatures=kinetics.CHECK_
 @dataclass
 class RelaxResult:
     source: RateSource
-    solution: kinetics.Relaxation
-    reference: kinetics.Relaxation | None
+    solution: heat_bath.Relaxation
+    reference: heat_bath.Relaxation | None
     reference_pair: str | None
     comparison: dict | None
 
@@ -115,8 +118,8 @@ class RelaxResult:
             table["tau_rel_err"] = self.comparison["tau_rel_err"]
             table["ev_max_dev"] = self.comparison["ev_max_dev"]
         if millikan_white and self.millikan_white_pair:
-            table["p_tau_mw_atm_s"] = kinetics.millikan_white_p_tau(s.temperatures,
-                                                                    physics.pair_partner(self.millikan_white_pair))
+            table["p_tau_mw_atm_s"] = heat_bath.millikan_white_p_tau(s.temperatures,
+                                                                    fho.pair_partner(self.millikan_white_pair))
         return table
 
     @property
@@ -159,12 +162,12 @@ class RelaxResult:
 def run(source: RateSource, tv0: float = 300.0, pressure_atm: float = 1.0,
         reference_pair: str | None = None) -> RelaxResult:
     """Relax ``source``'s rates; with ``reference_pair``, also FHO-FR's and compare the two."""
-    solution = kinetics.relax(source.k_down, source.temperatures, tv0=tv0, pressure_atm=pressure_atm)
+    solution = heat_bath.relax(source.k_down, source.temperatures, tv0=tv0, pressure_atm=pressure_atm)
     reference = comparison = None
     if reference_pair is not None:
-        reference = kinetics.relax(kinetics.fho_rates(reference_pair, source.temperatures), source.temperatures,
+        reference = heat_bath.relax(heat_bath.fho_rates(reference_pair, source.temperatures), source.temperatures,
                                    tv0=tv0, pressure_atm=pressure_atm)
-        comparison = kinetics.compare(solution, reference)
+        comparison = heat_bath.compare(solution, reference)
     return RelaxResult(source=source, solution=solution, reference=reference, reference_pair=reference_pair,
                        comparison=comparison)
 
@@ -178,8 +181,8 @@ def csv_text(frame: pd.DataFrame) -> str:
 
 def write_folder(result: RelaxResult, out, force: bool = False, command=None, inputs=()) -> Path:
     """tau.csv, energy.csv, populations.csv, relax.json and three PNGs in ``out``, atomically."""
-    from kvt import plots
-    from kvt.rundir import package_versions
+    from kvt.outputs import plots
+    from kvt.outputs.rundir import package_versions
 
     record = {
         "kvt_version": __version__, "command": command,
@@ -187,7 +190,7 @@ def write_folder(result: RelaxResult, out, force: bool = False, command=None, in
         "conditions": {"tv0_K": result.solution.tv0, "pressure_atm": result.solution.pressure_atm,
                        "temperatures_K": result.solution.temperatures.tolist()},
         "reference": {"kind": "FHO-FR", "pair": result.reference_pair} if result.reference_pair else None,
-        "method": "exact: symmetric eigen-decomposition of the detailed-balanced master equation (kvt.kinetics)",
+        "method": "exact: symmetric eigen-decomposition of the detailed-balanced master equation (kvt.kinetics.heat_bath)",
         "tau_definition": "first t with (E_v(t) - E_v,eq) / (E_v(0) - E_v,eq) = 1/e",
         "versions": package_versions(),
     }
@@ -262,7 +265,7 @@ def millikan_white_figure(result: RelaxResult):
     pair = result.millikan_white_pair
     if pair:
         line_T = np.geomspace(temps.min(), temps.max(), 100) if len(temps) > 1 else temps
-        ax.semilogy(line_T ** (-1.0 / 3.0), kinetics.millikan_white_p_tau(line_T, physics.pair_partner(pair)),
+        ax.semilogy(line_T ** (-1.0 / 3.0), heat_bath.millikan_white_p_tau(line_T, fho.pair_partner(pair)),
                     "k-", lw=1, label=f"Millikan-White, {pair}")
     ax.set_xlabel("T^(-1/3), K^(-1/3)")
     ax.set_ylabel("p τ, atm s")

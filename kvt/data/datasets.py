@@ -3,7 +3,7 @@
 The bundled datasets are CSVs with the columns ``level,T_K,k_m3_s``: ``level`` is the
 upper level i of the transition i -> i-1 (integer 1..35), ``T_K`` the temperature in K
 and ``k_m3_s`` the rate coefficient in m^3/s. :func:`load_dataset` accepts a bundled
-pair name or the path of a table in any layout kvt writes (:mod:`kvt.tables`: long or
+pair name or the path of a table in any layout kvt writes (:mod:`kvt.data.tables`: long or
 wide, m^3/s or cm^3/s, either direction), checks it, including plausibility bounds on
 k and T, and returns it in that schema.
 """
@@ -19,12 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kvt import physics, tables
+from kvt.physics import fho
+from kvt.data import tables
 from kvt.errors import KvtError
-from kvt.grid import ALL_LEVELS, STUDY_TEMPERATURES
+from kvt.data.grid import ALL_LEVELS, STUDY_TEMPERATURES
 
 COLUMNS = ("level", "T_K", "k_m3_s")
-PAIRS = tuple(physics.PAIRS)
+PAIRS = tuple(fho.PAIRS)
 MODEL_REFERENCE = (
     "FHO-FR (forced harmonic oscillator, free rotation), thermally averaged: "
     "Adamovich, Macheret, Rich & Treanor, J. Thermophys. Heat Transfer 12(1), 1998"
@@ -33,25 +34,25 @@ MODEL_REFERENCE = (
 
 def bundled_data_dir() -> Path:
     """Folder of the bundled CSVs: ``data/`` in a source checkout, ``kvt/bundled`` when installed."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "data", here / "bundled"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package.parent / "data", package / "bundled"):
         if (candidate / "O2-O2.csv").is_file():
             return candidate
     raise KvtError("the bundled datasets are missing from this installation; reinstall kvt")
 
 
 def bundled_path(pair: str) -> Path:
-    physics.pair_partner(pair)  # validates the name
+    fho.pair_partner(pair)  # validates the name
     return bundled_data_dir() / f"{pair}.csv"
 
 
 def generate(pair: str, levels=ALL_LEVELS, temperatures=STUDY_TEMPERATURES) -> pd.DataFrame:
     """FHO-FR table for ``pair`` on every (level, T) combination, level-major order."""
-    partner = physics.pair_partner(pair)
+    partner = fho.pair_partner(pair)
     levels = np.asarray(levels, dtype=int)
     temperatures = np.asarray(temperatures, dtype=float)
     grid_levels, grid_temps = np.meshgrid(levels, temperatures, indexing="ij")
-    k = physics.rate_coefficient(grid_levels, grid_temps, partner)
+    k = fho.rate_coefficient(grid_levels, grid_temps, partner)
     return pd.DataFrame({"level": grid_levels.ravel(), "T_K": grid_temps.ravel(), "k_m3_s": k.ravel()})
 
 
@@ -191,14 +192,14 @@ def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: li
         k_values = _numbers(frame[k_column], k_column, path, lines)
         if layout == "long":
             level = levels["level"]
-            _first_bad(path, "level", level, (level != np.round(level)) | (level < 1) | (level > physics.O2_MAX_LEVEL),
-                       f"must be an integer 1..{physics.O2_MAX_LEVEL}", lines)
+            _first_bad(path, "level", level, (level != np.round(level)) | (level < 1) | (level > fho.O2_MAX_LEVEL),
+                       f"must be an integer 1..{fho.O2_MAX_LEVEL}", lines)
             level_from, level_to = level, level - 1
         else:
             level_from, level_to = levels["level_from"], levels["level_to"]
             for column, values in (("level_from", level_from), ("level_to", level_to)):
                 _first_bad(path, column, values, (values != np.round(values)) | (values < 0)
-                           | (values > physics.O2_MAX_LEVEL), f"must be an integer 0..{physics.O2_MAX_LEVEL}", lines)
+                           | (values > fho.O2_MAX_LEVEL), f"must be an integer 0..{fho.O2_MAX_LEVEL}", lines)
             _first_bad(path, "level_to", level_to, np.abs(level_to - level_from) != 1,
                        "must differ from level_from by 1 (single-quantum transitions)", lines)
     k_m3_s = k_values / tables.UNITS[units]
@@ -274,11 +275,11 @@ def read_table(path: str | os.PathLike, allow_implausible: bool = False,
 
 
 def load_dataset(pair_or_path: str | os.PathLike, allow_implausible: bool = False) -> Dataset:
-    """Load a bundled pair (``"O2-Ar"``) or a table in any layout kvt writes (see :mod:`kvt.tables`)."""
+    """Load a bundled pair (``"O2-Ar"``) or a table in any layout kvt writes (see :mod:`kvt.data.tables`)."""
     text = str(pair_or_path)
-    pair = text if text in physics.PAIRS else None
+    pair = text if text in fho.PAIRS else None
     if pair is None and not Path(text).suffix and os.sep not in text and not Path(text).exists():
-        physics.pair_partner(text)  # a bare name that is no pair: say which pairs exist
+        fho.pair_partner(text)  # a bare name that is no pair: say which pairs exist
     path = bundled_path(pair) if pair else Path(text)
     table, sha256 = read_table(path, allow_implausible)
     return Dataset(frame=table.down(), source=text, path=path, sha256=sha256, pair=pair, table=table)

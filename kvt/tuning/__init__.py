@@ -5,8 +5,8 @@ hyper-parameters, drawn from the optimizer's search space
 (:mod:`kvt.optimizers.search_spaces`, overridden by ``--space``), and scores it by an
 objective of the Keras history (``val_mse`` by default: the best epoch's validation
 MSE on the scaled target). Trials train exactly as ``kvt train`` does, built from
-the same pieces (:func:`kvt.training.prepare_data`, :func:`~kvt.training.build_compiled_model`,
-:func:`~kvt.training.fit_inputs`, :func:`~kvt.training.fit_callbacks`), without the
+the same pieces (:func:`kvt.training.trainer.prepare_data`, :func:`~kvt.training.trainer.build_compiled_model`,
+:func:`~kvt.training.trainer.fit_inputs`, :func:`~kvt.training.trainer.fit_callbacks`), without the
 optional L-BFGS finish; every trial starts from the same seed, and ``best_run/`` is trained
 with the same options (``--finish none`` in accurate mode), so it reproduces the best trial.
 
@@ -39,7 +39,7 @@ workers), ``best.json`` (the best trial, with the ``kvt train`` arguments that
 reproduce it) and ``best_run/`` (the run directory ``kvt train`` writes for them), and
 the marker ``.kvt-artifact.json`` (kind "tune"). A new ``OUT`` is written in place (so
 ``--resume`` can continue it); ``--force`` replaces only an earlier kvt search, built
-aside and swapped in when complete (:func:`kvt.atomic.directory`).
+aside and swapped in when complete (:func:`kvt.outputs.atomic.directory`).
 """
 
 from __future__ import annotations
@@ -57,10 +57,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kvt import atomic
+from kvt.outputs import atomic
 from kvt.errors import KvtError
 from kvt.optimizers.search_spaces import Choice, Fixed, Range, parse_override, space_for
-from kvt.training import TrainConfig
+from kvt.training.trainer import TrainConfig
 
 ALGORITHMS = ("random", "hyperband", "bayesian")
 OBJECTIVES = ("val_mse", "val_loss", "val_mae", "val_log_cosh", "mse", "loss", "mae", "log_cosh")
@@ -268,7 +268,7 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
     import keras_tuner
     import numpy as np
 
-    from kvt import training
+    from kvt.training import trainer
 
     class KvtHyperModel(keras_tuner.HyperModel):
         """kvt's network, compiled with the trial's optimizer and hyper-parameters."""
@@ -313,17 +313,17 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
 
         def build(self, hp):
             config, hparams = self.trial_config(hp.values)
-            training.seed_everything(config.seed)
+            trainer.seed_everything(config.seed)
             try:
-                return training.build_compiled_model(config, self.prep, hparams, None,
+                return trainer.build_compiled_model(config, self.prep, hparams, None,
                                                      extra_metrics=[_mse_metric])
             except KvtError as exc:
                 raise keras_tuner.errors.FailedTrialError(str(exc)) from None
 
         def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
             config, _ = self.trial_config(hp.values)
-            callbacks = [*training.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *(callbacks or [])]
-            history = model.fit(**training.fit_inputs(config, self.prep), epochs=epochs or self.prep.keras_epochs,
+            callbacks = [*trainer.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *(callbacks or [])]
+            history = model.fit(**trainer.fit_inputs(config, self.prep), epochs=epochs or self.prep.keras_epochs,
                                 initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False, verbose=0)
             losses = np.array([history.history.get(k, []) for k in ("loss", "val_loss") if k in history.history],
                               dtype=float)
@@ -766,7 +766,7 @@ def markdown_table(frame) -> str:
 def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams: dict[str, Any],
                     dataset=None) -> list[str]:
     """The ``kvt train`` arguments that reproduce a trial (as its best run directory)."""
-    from kvt.data import load_dataset
+    from kvt.data.datasets import load_dataset
 
     dataset = dataset if dataset is not None else load_dataset(tune.data)
     args = ["--pair", dataset.pair] if dataset.pair else ["--data", str(tune.data)]
@@ -778,7 +778,7 @@ def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams
         args += ["--lr", _literal(hparams.pop("learning_rate"))]
     for key, value in hparams.items():
         args += ["--opt", f"{key}={_literal(value)}"]
-    from kvt.training import MODE_DEFAULTS
+    from kvt.training.trainer import MODE_DEFAULTS
 
     if base.finish != MODE_DEFAULTS[base.mode]["finish"]:
         args += ["--finish", base.finish]
@@ -808,7 +808,7 @@ def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool, r
     A new ``out`` (or one holding only early workers' files) and a resumed one are
     written in place, so that an interrupted search can be resumed; ``force`` on an
     earlier search builds the new one in a temporary folder swapped in at the end
-    (:func:`kvt.atomic.directory`), which a distributed search cannot do (its
+    (:func:`kvt.outputs.atomic.directory`), which a distributed search cannot do (its
     workers write into ``out``).
     """
     settings_path = out / SETTINGS_FILE
@@ -869,7 +869,7 @@ def run(tune: TuneConfig, out, resume: bool = False, force: bool = False, quiet:
     base = tune.train_config()
     space = resolve_space(tune.optimizers, tune.space)
 
-    from kvt.data import load_dataset
+    from kvt.data.datasets import load_dataset
 
     dataset = load_dataset(tune.data)
     settings = settings_record(tune, base, space, dataset.sha256)
@@ -896,7 +896,7 @@ def _search(tune, base, dataset, space, digest, out: Path, work: Path, role, com
     import tensorflow as tf
     from keras_tuner.src.engine import conditions
 
-    from kvt.training import prepare_data
+    from kvt.training.trainer import prepare_data
 
     conditions.print = lambda *args, **kwargs: None  # keras-tuner 1.4.8 prints every condition it sends
     tf.get_logger().setLevel("ERROR")  # retracing notices: every trial builds a new model by design
@@ -978,8 +978,8 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
             print(f"training the best trial ({best.trial_id}) as kvt train does, into {run_dir}", file=stream,
                   flush=True)
         from kvt.optimizers import parse_options
-        from kvt.rundir import save_run
-        from kvt.training import train
+        from kvt.outputs.rundir import save_run
+        from kvt.training.trainer import train
 
         lr = hparams.get("learning_rate")
         config = TrainConfig(data=tune.data, mode=base.mode, optimizer=optimizer, learning_rate=lr,

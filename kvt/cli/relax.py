@@ -1,4 +1,4 @@
-"""``kvt relax``: heat-bath vibrational relaxation (library: :mod:`kvt.relax`, :mod:`kvt.kinetics`)."""
+"""``kvt relax``: heat-bath vibrational relaxation (library: :mod:`kvt.kinetics.relax`, :mod:`kvt.kinetics.heat_bath`)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,10 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
     """Isothermal heat-bath relaxation of O2 vibration, solved exactly (eigen-decomposition of the master equation)."""
     from pathlib import Path
 
-    from kvt import atomic
-    from kvt import relax as relaxation
-    from kvt.grid import parse_temperatures
-    from kvt.physics import pair_partner
+    from kvt.outputs import atomic
+    from kvt.kinetics import relax as relaxation
+    from kvt.data.grid import parse_temperatures
+    from kvt.physics.fho import pair_partner
 
     if run_dir and table:
         raise KvtError("give one of --run DIR, --table FILE or --pair P as the rate set, not both --run and --table")

@@ -14,7 +14,7 @@ import click
 
 from kvt import __version__
 from kvt.errors import KvtError, KvtWarning
-from kvt.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
+from kvt.data.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
 
 STUDY_TEMPS_SPEC = ",".join(str(t) for t in STUDY_TEMPERATURES)
 
@@ -98,9 +98,10 @@ def data():
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 def data_generate(pair, levels_spec, temps_spec, direction, output, force):
     """Compute an FHO-FR table (columns level,T_K,k_m3_s, or level_from,level_to,T_K,k_m3_s)."""
-    from kvt import atomic, tables
-    from kvt.data import generate, generated_header, to_csv_text
-    from kvt.physics import pair_partner
+    from kvt.outputs import atomic
+    from kvt.data import tables
+    from kvt.data.datasets import generate, generated_header, to_csv_text
+    from kvt.physics.fho import pair_partner
 
     pair_partner(pair)
     tables.check_direction(direction)
@@ -128,12 +129,12 @@ def data_generate(pair, levels_spec, temps_spec, direction, output, force):
 @click.option("--allow-implausible", is_flag=True, help="Accept k or T outside the plausibility bounds.")
 def data_info(pair, path, allow_implausible):
     """Summarise a bundled dataset or a table (read back to level,T_K,k_m3_s)."""
-    from kvt.data import describe, load_dataset
+    from kvt.data.datasets import describe, load_dataset
 
     if bool(pair) == bool(path):
         raise KvtError("give exactly one of --pair or --file")
     if pair:
-        from kvt.physics import pair_partner
+        from kvt.physics.fho import pair_partner
 
         pair_partner(pair)
     summary = describe(load_dataset(pair or path, allow_implausible=allow_implausible))
@@ -175,7 +176,7 @@ def _dataset_option(pair, data_file):
     if bool(pair) == bool(data_file):
         raise KvtError("give exactly one of --pair (O2-O2, O2-O, O2-Ar) or --data FILE")
     if pair:
-        from kvt.physics import pair_partner
+        from kvt.physics.fho import pair_partner
 
         pair_partner(pair)
     return pair or data_file
@@ -212,9 +213,9 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
                   seed, schedule, min_lr, finish, finish_iterations, precision, strategy, out, force,
                   allow_implausible, quiet):
     """Train the network and write a run directory."""
-    from kvt import atomic
+    from kvt.outputs import atomic
     from kvt.optimizers import parse_options
-    from kvt.training import TrainConfig
+    from kvt.training.trainer import TrainConfig
 
     # Options that need no TensorFlow are checked before its import (seconds), so a typo fails at once.
     config = TrainConfig(data=_dataset_option(pair, data_file), mode=mode, optimizer=optimizer, learning_rate=lr,
@@ -224,7 +225,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
                          precision=precision, strategy=strategy, allow_implausible=allow_implausible).resolved()
     _quiet_tensorflow_import()
     config.optimizer_hyperparameters()
-    from kvt import distributed
+    from kvt.training import distributed
 
     distributed.check_optimizer(config.strategy, config.optimizer)
     task = distributed.cluster_task(config.strategy)  # validates TF_CONFIG under multi-worker
@@ -232,9 +233,9 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     if out:
         atomic.check(out, "run", force, inputs)
 
-    from kvt.data import load_dataset
-    from kvt.rundir import save_run
-    from kvt.training import train
+    from kvt.data.datasets import load_dataset
+    from kvt.outputs.rundir import save_run
+    from kvt.training.trainer import train
 
     dataset = load_dataset(config.data, config.allow_implausible)  # read and validated once, before training
     chief = task is None or task.is_chief
@@ -266,7 +267,7 @@ def _print_summary(result, path):
                      f"{dense['overall']['median']:.3g} / {dense['overall']['p95']:.3g} / "
                      f"{dense['overall']['max']:.3g}"))
     if "nonphysical" in m:
-        from kvt.validity import describe_region
+        from kvt.kinetics.validity import describe_region
 
         region = m["nonphysical"]
         grid = region["grid"]
@@ -370,7 +371,7 @@ def _levels(level, levels_spec, default=None):
 
 def _run_grid(run, levels_spec, temps_spec):
     """--levels/--temps, defaulting to the run's trained levels and every 10 K of its trained range."""
-    from kvt.validity import dense_temperatures
+    from kvt.kinetics.validity import dense_temperatures
 
     lo, hi = run.level_range
     levels = parse_levels(levels_spec) if levels_spec else list(range(lo, hi + 1))
@@ -380,7 +381,7 @@ def _run_grid(run, levels_spec, temps_spec):
 
 def reference_pair(run, pair):
     """The FHO-FR pair to compare ``run`` with: ``pair`` for a run on a user table, else the run's own."""
-    from kvt.physics import pair_partner
+    from kvt.physics.fho import pair_partner
 
     trained = (run.metadata or {}).get("dataset", {}).get("pair")
     if pair:
@@ -392,7 +393,7 @@ def reference_pair(run, pair):
 
 
 def _load_run(run_dir):
-    from kvt.rundir import open_run
+    from kvt.outputs.rundir import open_run
 
     return open_run(run_dir)
 
@@ -412,10 +413,10 @@ def _load_run(run_dir):
 def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direction, as_csv, allow_extrapolation,
                     allow_nonphysical):
     """Print k_VT in m^3/s predicted by a trained network (numpy only, no TensorFlow)."""
-    from kvt import tables
+    from kvt.data import tables
     import numpy as np
 
-    from kvt.predict import check_rates, iter_chunks, iter_table, rows
+    from kvt.outputs.predict import check_rates, iter_chunks, iter_table, rows
 
     tables.check_direction(direction)
     if bool(run_dir) == bool(weights_file):
@@ -423,7 +424,7 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
     levels = _levels(level, levels_spec)
     temps = parse_temperatures(temps_spec)
     if weights_file:
-        from kvt.rundir import open_weights
+        from kvt.outputs.rundir import open_weights
 
         run = open_weights(weights_file)
     else:
@@ -468,9 +469,10 @@ EXPORT_FORMATS = ("csv", "weights", "weights-text", "c-header", "fortran", "fho-
 def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, direction, output, force,
                    allow_extrapolation, prefix, allow_nonphysical):
     """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly)."""
-    from kvt import atomic, tables
-    from kvt.predict import LAYOUTS, UNITS, iter_export
-    from kvt.solver_export import SOLVER_FORMATS, check_prefix, export_text
+    from kvt.outputs import atomic
+    from kvt.data import tables
+    from kvt.outputs.predict import LAYOUTS, UNITS, iter_export
+    from kvt.outputs.solver_export import SOLVER_FORMATS, check_prefix, export_text
 
     if fmt not in EXPORT_FORMATS:
         raise KvtError(f"unknown format '{fmt}'; valid formats: {', '.join(EXPORT_FORMATS)}")
@@ -486,14 +488,14 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
     if fmt != "csv" and (levels_spec or temps_spec or layout != "wide" or units != "m3/s" or direction != "down"):
         raise KvtError(f"--levels, --temps, --layout, --units and --direction apply to --format csv, not {fmt} "
                        f"(which covers the run's whole trained range)")
-    from kvt.rundir import input_files
+    from kvt.outputs.rundir import input_files
 
     inputs = input_files(run_dir)
     atomic.check(output, None, force, inputs)
     run = _load_run(run_dir)
     levels, temps = _run_grid(run, levels_spec, temps_spec)
     if fmt in ("weights", "weights-text") and not allow_nonphysical:
-        from kvt.validity import dense_grid_region, refusal_message
+        from kvt.kinetics.validity import dense_grid_region, refusal_message
 
         region = dense_grid_region(run.network)
         if region["count"]:
@@ -511,7 +513,7 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
         click.echo(f"wrote the network of {run_dir} as {fmt} to {output}", err=True)
         return
     if fmt == "weights-text":
-        from kvt.inference import to_text
+        from kvt.outputs.inference import to_text
 
         atomic.write_text(output, to_text(run.network.spec), force=force, inputs=inputs)
         click.echo(f"wrote the network of {run_dir} as plain text to {output}", err=True)
@@ -533,8 +535,9 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
               help="Also evaluate outside the trained level/temperature range (with a warning).")
 def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_extrapolation):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
-    from kvt import atomic, plots
-    from kvt.evaluate import NO_REFERENCE, evaluate_network, json_summary
+    from kvt.outputs import atomic
+    from kvt.outputs import plots
+    from kvt.outputs.evaluate import NO_REFERENCE, evaluate_network, json_summary
 
     run = _load_run(run_dir)
     levels, temps = _run_grid(run, levels_spec, temps_spec)
@@ -543,7 +546,7 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
         raise KvtError(NO_REFERENCE)
     out = Path(out) if out else Path(run_dir) / "evaluation"
     atomic.check(out, "evaluation", force, inputs=[run_dir])
-    from kvt.predict import check_range
+    from kvt.outputs.predict import check_range
 
     check_range(run, levels, temps, allow_extrapolation)
     evaluation = evaluate_network(run.network, pair, levels, temps)
@@ -574,7 +577,8 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def plot_command(run_dir, level, output, force):
     """Plot k_VT(T) of one transition: data points and the network's curve."""
-    from kvt import atomic, plots
+    from kvt.outputs import atomic
+    from kvt.outputs import plots
 
     levels = parse_levels(level)
     if len(levels) != 1:
@@ -587,15 +591,15 @@ def plot_command(run_dir, level, output, force):
     if not lo <= level <= hi:
         raise KvtError(f"level {level} is outside the trained levels {lo}..{hi}")
     path = Path(output) if output else Path(run_dir) / f"k_level_{level}.png"
-    from kvt.rundir import input_files
+    from kvt.outputs.rundir import input_files
 
     atomic.check(path, None, force, input_files(run_dir))
     plots.save_figure(plots.level_figure(run, level), path, force=force)
     click.echo(f"wrote {path}", err=True)
 
 
-from kvt.bench_cli import bench  # noqa: E402
-from kvt.relax_cli import relax  # noqa: E402
+from kvt.cli.bench import bench  # noqa: E402
+from kvt.cli.relax import relax  # noqa: E402
 
 main.add_command(bench)
 main.add_command(relax)

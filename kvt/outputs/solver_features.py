@@ -1,8 +1,8 @@
 """Generated code of the raw features of each ``features.kind``, for the C and Fortran solver exports.
 
 :data:`FEATURE_CODE` maps a kind to a :class:`FeatureCode`: C and Fortran expressions of the
-features of :mod:`kvt.features` in terms of the level ``lv`` and ``T``, with the per-level tables,
-scalar parameters, temporaries and Fortran helper functions they use. :mod:`kvt.solver_export`
+features of :mod:`kvt.network.features` in terms of the level ``lv`` and ``T``, with the per-level tables,
+scalar parameters, temporaries and Fortran helper functions they use. :mod:`kvt.outputs.solver_export`
 turns it into statements (:func:`feature_lines`), once per call or once per transition.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvt.errors import KvtError
-from kvt.features import FEATURE_SETS
+from kvt.network.features import FEATURE_SETS
 
 @dataclass(frozen=True)
 class FeatureCode:
@@ -53,11 +53,11 @@ _F_LOG1P = (
     "    end if",
     "  end function log1p_dp")
 
-#: features.kind -> generated code of its raw features, in the order of kvt.inference.FEATURE_SETS.
+#: features.kind -> generated code of its raw features, in the order of kvt.outputs.inference.FEATURE_SETS.
 FEATURE_CODE = {
     "level_T": FeatureCode(c=("lv", "T"), fortran=("lv", "t")),
     "log_space": FeatureCode(c=_LOG_SPACE_C, fortran=_LOG_SPACE_F),
-    # kvt.features._fho, operation for operation (x**2 as x*x, as numpy computes it); cbrt(x) in Fortran is
+    # kvt.network.features._fho, operation for operation (x**2 as x*x, as numpy computes it); cbrt(x) in Fortran is
     # x ** (1/3), every argument being > 0
     "fho": FeatureCode(
         tables=("theta_K", "theta1_K"), scalars=("steric_factor", "nu"),

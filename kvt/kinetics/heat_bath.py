@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kvt import physics
+from kvt.physics import fho
 from kvt.errors import KvtError
 
 ATMOSPHERE_PA = 101325.0
@@ -41,7 +41,7 @@ ROUNDING_TOLERANCE = 1e-10
 
 def excitation_rates(k_down, levels, temperatures) -> np.ndarray:
     """k(i-1 -> i, T) from k(i -> i-1, T) by detailed balance (broadcasting)."""
-    return np.asarray(k_down, dtype=float) * physics.detailed_balance_factor(levels, temperatures)
+    return np.asarray(k_down, dtype=float) * fho.detailed_balance_factor(levels, temperatures)
 
 
 def describe_bad_rates(k_down, levels, temperatures) -> str | None:
@@ -176,7 +176,7 @@ def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0) -
     if problem:
         raise KvtError(f"cannot relax: {problem}; a master equation needs k > 0 "
                        f"(kvt train --mode accurate avoids non-positive rates)")
-    energies = physics.level_energy_K(np.arange(n_levels + 1))
+    energies = fho.level_energy_K(np.arange(n_levels + 1))
     T = temperatures[:, None]
     k_up = excitation_rates(k_down, levels[None, :], T)
     symmetric = np.zeros((len(temperatures), n_levels + 1, n_levels + 1))
@@ -204,7 +204,7 @@ def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0) -
         worst = temperatures[int(np.argmax(error))]
         raise KvtError(f"--tv0 {tv0:g} K is too far above the bath temperature {worst:g} K for the exact "
                        f"solution in double precision; use a lower T_v0 (up to about 2-3 times T works)")
-    number_density = pressure_atm * ATMOSPHERE_PA / (physics.BOLTZMANN * temperatures)
+    number_density = pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * temperatures)
     solution = Relaxation(temperatures=temperatures, pressure_atm=float(pressure_atm), tv0=float(tv0),
                           energies_K=energies, x_eq=x_eq, x0=x0, number_density=number_density,
                           eigenvalues=eigenvalues, vectors=vectors, coefficients=coefficients,
@@ -233,10 +233,10 @@ def _relaxation_time(solution: Relaxation, grid_points: int = 400, halvings: int
     return np.exp(0.5 * (lo + hi))
 
 
-def millikan_white_p_tau(temperatures, partner: physics.Species, theta_v_K: float = O2_THETA_V_K) -> np.ndarray:
+def millikan_white_p_tau(temperatures, partner: fho.Species, theta_v_K: float = O2_THETA_V_K) -> np.ndarray:
     """Millikan-White p tau in atm s: exp(A (T^(-1/3) - B) - 18.42), A = 1.16e-3 mu^(1/2) theta_v^(4/3),
     B = 0.015 mu^(1/4), mu the O2-partner reduced mass in atomic mass units."""
-    m_o2 = physics.SPECIES["O2"].molar_mass_g_mol
+    m_o2 = fho.SPECIES["O2"].molar_mass_g_mol
     mu = m_o2 * partner.molar_mass_g_mol / (m_o2 + partner.molar_mass_g_mol)  # g/mol = atomic mass units
     a = 1.16e-3 * np.sqrt(mu) * theta_v_K ** (4.0 / 3.0)
     b = 0.015 * mu ** 0.25
@@ -259,13 +259,13 @@ def compare(model: Relaxation, reference: Relaxation, grid_points: int = 4000) -
 def fho_rates(pair: str, temperatures) -> np.ndarray:
     """FHO-FR de-excitation rates of every O2 transition, (nT, 35)."""
     temperatures = np.asarray(temperatures, dtype=float)
-    levels = np.arange(1, physics.O2_MAX_LEVEL + 1)
-    return physics.rate_coefficient(levels[None, :], temperatures[:, None], physics.pair_partner(pair))
+    levels = np.arange(1, fho.O2_MAX_LEVEL + 1)
+    return fho.rate_coefficient(levels[None, :], temperatures[:, None], fho.pair_partner(pair))
 
 
 def network_rates(network, temperatures) -> np.ndarray:
     """A trained network's de-excitation rates of every O2 transition, (nT, 35)."""
     temperatures = np.asarray(temperatures, dtype=float)
-    levels = np.arange(1, physics.O2_MAX_LEVEL + 1)
+    levels = np.arange(1, fho.O2_MAX_LEVEL + 1)
     grid_levels, grid_temps = np.meshgrid(levels, temperatures)
     return network.predict_k(grid_levels.ravel(), grid_temps.ravel()).reshape(len(temperatures), len(levels))

@@ -1,7 +1,7 @@
 """Run directories: everything a training run leaves to reproduce it and predict later.
 
     model.keras        the trained network (with its optimizer)
-    weights.json       the network for TF-free inference (kvt.inference schema)
+    weights.json       the network for TF-free inference (kvt.outputs.inference schema)
     scaler.json        feature/target transform parameters (VTScaler / LogSpaceTransform)
     metadata.json      options, seed, versions, dataset hash, split, metrics, wall time
     history.csv        per-epoch losses and metrics
@@ -9,7 +9,7 @@
     k_level_<i>.png    k_VT(T) of one transition, data vs model
     loss.png           training/validation loss curves
     relative_error.png relative error over (level, T)
-    .kvt-artifact.json the marker saying kvt wrote it (kind "run"; kvt.atomic)
+    .kvt-artifact.json the marker saying kvt wrote it (kind "run"; kvt.outputs.atomic)
 
 The directory is built in a temporary folder and renamed into place at the end.
 Run directories of older kvt versions (no marker) are read the same way.
@@ -26,7 +26,8 @@ from importlib import metadata as _metadata
 from pathlib import Path
 from typing import Any
 
-from kvt import __version__, atomic
+from kvt import __version__
+from kvt.outputs import atomic
 from kvt.errors import KvtError
 
 MODEL_FILE = "model.keras"
@@ -55,7 +56,7 @@ def default_run_dir(dataset_name: str, optimizer: str, root: str | Path = "runs"
 
 
 def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
-    from kvt.training import config_dict
+    from kvt.training.trainer import config_dict
 
     frame = result.dataset.frame
     return {
@@ -88,7 +89,7 @@ def _preprocessing_record(result) -> dict:
     if result.config.mode == "study":
         return {"features": ["level", "T_K"], "feature_scaling": "MinMaxScaler",
                 "target": "k * 1e18, then MinMaxScaler to [0, 1]", "fitted_on": "all rows (as in the study)"}
-    from kvt.preprocessing import BASELINE_WEIGHT_T_K, LOG_SPACE_NETWORK_INPUTS
+    from kvt.network.preprocessing import BASELINE_WEIGHT_T_K, LOG_SPACE_NETWORK_INPUTS
 
     transform = result.scaler
     record = {"features": list(transform.feature_names), "feature_kind": transform.feature_kind,
@@ -108,7 +109,7 @@ def _preprocessing_record(result) -> dict:
               "fitted_on": "all rows"}
     if transform.feature_kind == "fho":
         record["feature_parameters"] = ("theta_K, theta1_K per level, steric_factor, nu of the pair "
-                                        f"{result.dataset.pair} (kvt.physics), stored in weights.json")
+                                        f"{result.dataset.pair} (kvt.physics.fho), stored in weights.json")
     else:
         record["feature_kind_reason"] = "no known collision pair (user CSV): the fho features need one"
     return record
@@ -123,9 +124,9 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
     """Write ``result`` (a TrainResult) as a run directory, atomically. Returns its path.
 
     ``force`` replaces only a run directory kvt wrote, never one holding ``inputs``
-    (the training data file); see :func:`kvt.atomic.check`.
+    (the training data file); see :func:`kvt.outputs.atomic.check`.
     """
-    from kvt import plots
+    from kvt.outputs import plots
 
     out = Path(out) if out else default_run_dir(result.dataset.name, result.config.optimizer)
     metadata = build_metadata(result, command)
@@ -136,7 +137,7 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
         (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
         result.history.to_csv(tmp / HISTORY_FILE, index=False, float_format="%.9g")
         result.predictions.to_csv(tmp / PREDICTIONS_FILE, index=False, float_format="%.17g")
-        from kvt.inference import Network
+        from kvt.outputs.inference import Network
 
         run = Run(path=tmp, network=Network(result.weights), metadata=metadata)
         level = plot_level or plots.default_level(result.predictions)
@@ -151,7 +152,7 @@ class Run:
     """An opened run directory: its TF-free network and its metadata."""
 
     path: Path
-    network: Any  # kvt.inference.Network
+    network: Any  # kvt.outputs.inference.Network
     metadata: dict
 
     @property
@@ -180,7 +181,7 @@ def input_files(path: str | Path) -> list[Path]:
 
 def open_weights(path: str | Path) -> Run:
     """A weights file on its own (``kvt export --format weights``), as a Run without metadata."""
-    from kvt.inference import Network
+    from kvt.outputs.inference import Network
 
     return Run(path=Path(path), network=Network.load(path), metadata=None)
 
@@ -202,7 +203,7 @@ def read_metadata(path: str | Path) -> dict:
 
 def open_run(path: str | Path) -> Run:
     """Open a run directory for prediction, without TensorFlow (numpy inference)."""
-    from kvt.inference import Network
+    from kvt.outputs.inference import Network
 
     path = Path(path)
     metadata = read_metadata(path)
@@ -232,7 +233,7 @@ def load_keras_model(path: str | Path):
 
 def load_transform(path: str | Path):
     """The fitted feature/target transform of a run directory (scaler.json)."""
-    from kvt.preprocessing import transform_from_dict
+    from kvt.network.preprocessing import transform_from_dict
 
     path = Path(path)
     try:

@@ -1,7 +1,7 @@
 """Solver-ready exports of a trained network: a C99 header, a Fortran 2008 module, an FHO-poly fit.
 
 The C header and the Fortran module evaluate the network exactly as
-:class:`kvt.inference.Network` does (the same merged layers, the same sigmoid
+:class:`kvt.outputs.inference.Network` does (the same merged layers, the same sigmoid
 0.5 (1 + tanh(z/2)), the same target transform) for every transition the network
 was trained on, at one temperature per call, and add the reverse rates by detailed
 balance. The FHO-poly form fits ln k of each transition with the six-term polynomial
@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kvt import __version__, physics, validity
+from kvt import __version__
+from kvt.physics import fho
+from kvt.kinetics import validity
 from kvt.errors import KvtError
-from kvt.solver_features import FEATURE_CODE, FeatureCode, feature_code  # noqa: F401  (public API, re-exported)
-from kvt.solver_features import feature_lines, feature_parameters
+from kvt.outputs.solver_features import FEATURE_CODE, FeatureCode, feature_code  # noqa: F401  (public API, re-exported)
+from kvt.outputs.solver_features import feature_lines, feature_parameters
 
 #: Return codes of the generated ``<prefix>_rates`` (C and Fortran): name, value, meaning.
 RETURN_CODES = (
@@ -46,7 +48,7 @@ def check_prefix(prefix: str, fortran: bool = False) -> str:
 def trained_levels(network) -> np.ndarray:
     """The upper levels i of every transition i -> i-1 the network was trained on."""
     lo, hi = (int(v) for v in network.level_range)
-    return physics.check_levels(np.arange(lo, hi + 1)).astype(int)
+    return fho.check_levels(np.arange(lo, hi + 1)).astype(int)
 
 
 def nonphysical_region(network) -> dict | None:
@@ -106,7 +108,7 @@ def _layout(network):
     spec, target = network.spec, network.target
     code = feature_code(network.feature_kind)
     levels = trained_levels(network)
-    energies = physics.level_energy_K(np.arange(levels[0] - 1, levels[-1] + 1))
+    energies = fho.level_energy_K(np.arange(levels[0] - 1, levels[-1] + 1))
     width = max(max(w.shape) for w, _, _ in network.layers)
     return spec, target, code, levels, energies, max(width, len(network.network_inputs))
 
@@ -131,7 +133,7 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, allow_nonp
         f"int {p}_rates(double T, double *k_down, double *k_up);",
         f"  T in K; k_down[j] = k(i -> i-1, T) and k_up[j] = k(i-1 -> i, T) in m^3/s for i = {P}_LEVEL_MIN + j,",
         f"  j = 0 .. {P}_N_TRANSITIONS - 1; k_up = k_down * exp(-(E(i) - E(i-1)) / T) (detailed balance,",
-        "  E in K of kvt.physics.level_energy_K); k_up may be NULL. Return codes:",
+        "  E in K of kvt.physics.fho.level_energy_K); k_up may be NULL. Return codes:",
         *(f"    {P}_{name} = {value}: {meaning}" for name, value, meaning in RETURN_CODES),
         "  No allocation, no mutable state (thread-safe). Usage:",
         f"    #include \"{p}_rates.h\"   double kd[{P}_N_TRANSITIONS], ku[{P}_N_TRANSITIONS];",
@@ -249,7 +251,7 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, allo
         f"status = {p}_rates(T, c_loc(k_down), c_loc(k_up))   ! or c_null_ptr for k_up",
         f"  real(c_double), target :: k_down({P}_N_TRANSITIONS), k_up({P}_N_TRANSITIONS); T in K, k in m^3/s;",
         f"  k_down(j) = k(i -> i-1, T), k_up(j) = k(i-1 -> i, T) = k_down(j) * exp(-(E(i) - E(i-1)) / T)",
-        f"  for i = {P}_LEVEL_MIN + j - 1 (E of kvt.physics.level_energy_K). From C it is",
+        f"  for i = {P}_LEVEL_MIN + j - 1 (E of kvt.physics.fho.level_energy_K). From C it is",
         f"  int {p}_rates(double T, double *k_down, double *k_up), the same as {p}_rates.h. Return codes:",
         *(f"    {P}_{name} = {value}: {meaning}" for name, value, meaning in RETURN_CODES),
         "  No allocation, no saved state (thread-safe).",
@@ -348,14 +350,14 @@ def export_text(run, fmt: str, prefix: str = "kvt", allow_nonphysical: bool = Fa
         return fortran_module(run.network, prefix, source, allow_nonphysical), []
     if fmt != "fho-poly":
         raise KvtError(f"unknown solver format '{fmt}'; valid: {', '.join(SOLVER_FORMATS)}")
-    from kvt import fho_poly
+    from kvt.outputs import fho_poly
 
     result = fho_poly.fit_network(run.network)
     report = [f"fho-poly fit of {len(result.levels)} transitions on {result.temperatures.size} temperatures "
               f"({result.temperatures[0]:g}-{result.temperatures[-1]:g} K), vs the network: {fho_poly.summary(result)}"]
     reference = None
     pair = run.network.spec.get("pair")
-    if pair in physics.PAIRS:
+    if pair in fho.PAIRS:
         reference = fho_poly.fit_exact(pair, result.levels, result.temperatures)
         report.append(f"the same form fitted to exact FHO-FR data of {pair}: {fho_poly.summary(reference)}")
     return fho_poly.to_csv(result, source, run.network, reference), report

@@ -1,6 +1,6 @@
 """Accuracy of a trained network against the FHO-FR generator on a dense grid.
 
-The reference is :func:`kvt.physics.rate_coefficient` for the run's pair, on every
+The reference is :func:`kvt.physics.fho.rate_coefficient` for the run's pair, on every
 transition of the grid's levels at every temperature; errors are relative,
 |k_model - k_FHO| / k_FHO.
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kvt.errors import KvtError
-from kvt.grid import ALL_LEVELS
+from kvt.data.grid import ALL_LEVELS
 
 DENSE_TEMPS_SPEC = "250:10000:10"
 CHUNK = 1 << 16  # grid points per FHO-FR evaluation
@@ -24,17 +24,17 @@ def _summary(rel) -> dict[str, float]:
 
 
 def evaluate_network(network, pair: str | None, levels=ALL_LEVELS, temperatures=None) -> dict:
-    """Relative errors of ``network`` (a :class:`kvt.inference.Network`) on levels x temperatures.
+    """Relative errors of ``network`` (a :class:`kvt.outputs.inference.Network`) on levels x temperatures.
 
     Returns ``{"grid": ..., "overall": {median, p95, max}, "worst": {...},
     "per_level": DataFrame, "table": DataFrame}``.
     """
-    from kvt import physics
-    from kvt.grid import parse_temperatures
+    from kvt.physics import fho
+    from kvt.data.grid import parse_temperatures
 
     if pair is None:
         raise KvtError(NO_REFERENCE)
-    partner = physics.pair_partner(pair)
+    partner = fho.pair_partner(pair)
     if temperatures is None:
         temperatures = parse_temperatures(DENSE_TEMPS_SPEC)
     levels = np.asarray(levels, dtype=int)
@@ -43,7 +43,7 @@ def evaluate_network(network, pair: str | None, levels=ALL_LEVELS, temperatures=
     k_ref = np.empty(len(grid_levels))
     for start in range(0, len(k_ref), CHUNK):  # FHO-FR's temporaries stay CHUNK points long
         part = slice(start, start + CHUNK)
-        k_ref[part] = physics.rate_coefficient(grid_levels[part], grid_temps[part], partner)
+        k_ref[part] = fho.rate_coefficient(grid_levels[part], grid_temps[part], partner)
     k_model = network.predict_k(grid_levels, grid_temps)
     rel = np.abs(k_model - k_ref)
     rel /= k_ref

@@ -2,14 +2,15 @@
 
 Every path by which rates leave kvt (``kvt predict``, ``kvt export``, ``kvt relax``)
 refuses k <= 0 unless the user asks for it; ``kvt train`` reports where they are and how
-far the network's heat-bath relaxation time is from the FHO-FR rates' (:mod:`kvt.kinetics`).
+far the network's heat-bath relaxation time is from the FHO-FR rates' (:mod:`kvt.kinetics.heat_bath`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from kvt import kinetics, physics
+from kvt.kinetics import heat_bath
+from kvt.physics import fho
 from kvt.errors import KvtError
 
 NONPHYSICAL_FLAG = "--allow-nonphysical"
@@ -94,21 +95,21 @@ def dense_grid_region(network, step: float = DENSE_T_STEP_K) -> dict:
     return region
 
 
-def relaxation_check(network, pair: str, temperatures=kinetics.CHECK_TEMPERATURES, tv0: float = 300.0) -> dict:
+def relaxation_check(network, pair: str, temperatures=heat_bath.CHECK_TEMPERATURES, tv0: float = 300.0) -> dict:
     """Heat-bath tau of the network's rates against FHO-FR's at each temperature, or why it cannot be had."""
     lo_level, hi_level = (int(v) for v in network.level_range)
-    if (lo_level, hi_level) != (1, physics.O2_MAX_LEVEL):
-        return {"skipped": f"the run covers levels {lo_level}..{hi_level}; relaxation needs 1..{physics.O2_MAX_LEVEL}"}
+    if (lo_level, hi_level) != (1, fho.O2_MAX_LEVEL):
+        return {"skipped": f"the run covers levels {lo_level}..{hi_level}; relaxation needs 1..{fho.O2_MAX_LEVEL}"}
     t_lo, t_hi = network.temperature_range
     temperatures = np.asarray([t for t in temperatures if t_lo <= t <= t_hi], dtype=float)
     if not len(temperatures):
         return {"skipped": f"no check temperature lies in the trained range {t_lo:g}..{t_hi:g} K"}
-    reference = kinetics.relax(kinetics.fho_rates(pair, temperatures), temperatures, tv0=tv0)
-    rates = kinetics.network_rates(network, temperatures)
+    reference = heat_bath.relax(heat_bath.fho_rates(pair, temperatures), temperatures, tv0=tv0)
+    rates = heat_bath.network_rates(network, temperatures)
     good = np.all(np.isfinite(rates) & (rates > 0), axis=1)
     rows = []
-    model = kinetics.relax(rates[good], temperatures[good], tv0=tv0) if good.any() else None
-    comparison = kinetics.compare(model, reference.select(good)) if model is not None else None
+    model = heat_bath.relax(rates[good], temperatures[good], tv0=tv0) if good.any() else None
+    comparison = heat_bath.compare(model, reference.select(good)) if model is not None else None
     index = 0
     for j, T in enumerate(temperatures):
         row = {"T_K": float(T), "tau_ref_s": float(reference.tau_s[j])}

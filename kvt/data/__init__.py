@@ -1,0 +1,1 @@
+"""Datasets: bundled and generated rate tables, their layouts and grids."""

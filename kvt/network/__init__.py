@@ -1,0 +1,1 @@
+"""Transforms and the network: input features, target scaling, the Keras model."""

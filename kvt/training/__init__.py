@@ -1,0 +1,1 @@
+"""Training: the fit of one configuration, its callbacks, and distribution as one injected piece."""
