@@ -83,7 +83,7 @@ def test_evaluate_memory_grows_by_its_table_only():
 def test_shuffle_buffer_is_capped_and_every_epoch_still_uses_every_row(monkeypatch):
     from kvt.training import trainer
 
-    monkeypatch.setattr(training, "SHUFFLE_BUFFER_ROWS", 8)
+    monkeypatch.setattr(trainer, "SHUFFLE_BUFFER_ROWS", 8)
     x = np.arange(100, dtype=float).reshape(50, 2)
     y = np.arange(50, dtype=float).reshape(50, 1)
     data = trainer.make_train_dataset(x, y, batch_size=10, seed=3, dtype="float64")
@@ -99,7 +99,7 @@ def test_shuffle_buffer_is_recorded(monkeypatch):
     config = trainer.TrainConfig(data="O2-Ar", epochs=1).resolved()
     record = trainer.batching_record(trainer.prepare_data(config))
     assert record["shuffle_buffer_rows"] == 420  # below the cap: the whole training set
-    monkeypatch.setattr(training, "SHUFFLE_BUFFER_ROWS", 64)
+    monkeypatch.setattr(trainer, "SHUFFLE_BUFFER_ROWS", 64)
     record = trainer.batching_record(trainer.prepare_data(config))
     assert record["shuffle_buffer_rows"] == 64 and "64 rows" in record["shuffle"]
 
@@ -112,7 +112,7 @@ def test_kvt_train_reads_the_dataset_once(runner, tmp_path, monkeypatch):
     csv.write_text(datasets.to_csv_text(datasets.generate("O2-Ar", range(1, 5), [500, 1000, 2000, 5000])))
     calls = []
     real = datasets.read_table
-    monkeypatch.setattr(data, "read_table", lambda path, *args: calls.append(path) or real(path, *args))
+    monkeypatch.setattr(datasets, "read_table", lambda path, *args: calls.append(path) or real(path, *args))
     result = runner.invoke(main, ["train", "--data", str(csv), "--epochs", "1", "--units", "4", "--quiet",
                                   "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output

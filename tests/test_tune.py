@@ -102,11 +102,11 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(runner, tm
             raise KeyboardInterrupt
         return real_fit_inputs(*a, **k)
 
-    monkeypatch.setattr(training, "fit_inputs", interrupted)
+    monkeypatch.setattr(trainer, "fit_inputs", interrupted)
     first = runner.invoke(main, [*args, "--max-trials", "3"])
     assert error_line(first) == "Error: aborted"
     assert not (out / "trials.csv").exists()
-    monkeypatch.setattr(training, "fit_inputs", real_fit_inputs)
+    monkeypatch.setattr(trainer, "fit_inputs", real_fit_inputs)
 
     again = runner.invoke(main, [*args, "--max-trials", "3"])
     assert error_line(again) == f"Error: {out} already exists; pass --resume to continue its search or --force to start over"
