@@ -55,6 +55,10 @@ class ByHand:
         (lo, hi), low, high = s["feature_range"], np.array(s["data_min"]), np.array(s["data_max"])
         return (raw - low) / (high - low) * (hi - lo) + lo
 
+    def baseline(self, level, T):
+        """Accurate mode's linear baseline of ln k in the scaled features."""
+        return self.scaled(level, T) @ np.array(self.state["baseline"]["coef"]) + self.state["baseline"]["intercept"]
+
     def y_keras(self, level, T):
         """The network's output (scaled target) as Keras computes it."""
         x = self.scaled(level, T)
@@ -68,8 +72,7 @@ class ByHand:
         if self.study:
             (lo, hi), low, high = t["feature_range"], t["data_min"][0], t["data_max"][0]
             return (np.asarray(k) * self.state["target_factor"] - low) / (high - low) * (hi - lo) + lo
-        baseline = self.scaled(level, T) @ np.array(self.state["baseline"]["coef"]) + self.state["baseline"]["intercept"]
-        return (np.log(k) - baseline - t["mean"]) / t["scale"]
+        return (np.log(k) - self.baseline(level, T) - t["mean"]) / t["scale"]
 
     def k_keras(self, level, T):
         """Keras's k in m^3/s (the inverse of ``y_of_k`` on its output)."""
@@ -77,8 +80,7 @@ class ByHand:
         if self.study:
             (lo, hi), low, high = t["feature_range"], t["data_min"][0], t["data_max"][0]
             return ((y - lo) / (hi - lo) * (high - low) + low) / self.state["target_factor"]
-        baseline = self.scaled(level, T) @ np.array(self.state["baseline"]["coef"]) + self.state["baseline"]["intercept"]
-        return np.exp(y * t["scale"] + t["mean"] + baseline)
+        return np.exp(y * t["scale"] + t["mean"] + self.baseline(level, T))
 
 
 @pytest.fixture(scope="module")
