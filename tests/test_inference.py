@@ -14,7 +14,7 @@ from kvt import KvtError
 from kvt.physics import fho
 from kvt.cli import main
 from kvt.outputs.inference import Network, to_text
-from kvt.outputs.rundir import load_keras_model, load_transform, open_run
+from kvt.outputs.rundir import open_run
 from kvt.training.trainer import TrainConfig, train
 
 
@@ -35,28 +35,85 @@ def runs(tmp_path_factory):
     return paths
 
 
+class ByHand:
+    """A run's scaler.json applied by hand (numpy, and the FHO-FR features recomputed by conftest), not by kvt's
+    transforms, around Keras's own prediction of the saved model.keras: an independent reference for kvt's numpy
+    ``Network``."""
+
+    def __init__(self, path, pair="O2-O"):
+        import keras
+
+        self.model = keras.models.load_model(Path(path) / "model.keras", compile=False)
+        self.state = json.loads((Path(path) / "scaler.json").read_text())
+        self.study = self.state["kind"] == "study"
+        self.pair = pair
+
+    def scaled(self, level, T):
+        level, T = np.asarray(level, dtype=float), np.asarray(T, dtype=float)
+        raw = np.column_stack([level, T]) if self.study else fho_reference_features(level, T, self.pair)
+        s = self.state["feature_scaler"]
+        (lo, hi), low, high = s["feature_range"], np.array(s["data_min"]), np.array(s["data_max"])
+        return (raw - low) / (high - low) * (hi - lo) + lo
+
+    def baseline(self, level, T):
+        """Accurate mode's linear baseline of ln k in the scaled features."""
+        return self.scaled(level, T) @ np.array(self.state["baseline"]["coef"]) + self.state["baseline"]["intercept"]
+
+    def y_keras(self, level, T):
+        """The network's output (scaled target) as Keras computes it."""
+        x = self.scaled(level, T)
+        x = x if self.study else x[:, self.state["network_inputs"]]
+        return np.asarray(self.model.predict(x.astype(self.model.inputs[0].dtype), batch_size=4096, verbose=0),
+                          dtype=float)[:, 0]
+
+    def y_of_k(self, k, level, T):
+        """k in m^3/s -> scaled target: (1e18 k - min) / (max - min), or (ln k - baseline - mean) / std."""
+        t = self.state["target_scaler"]
+        if self.study:
+            (lo, hi), low, high = t["feature_range"], t["data_min"][0], t["data_max"][0]
+            return (np.asarray(k) * self.state["target_factor"] - low) / (high - low) * (hi - lo) + lo
+        return (np.log(k) - self.baseline(level, T) - t["mean"]) / t["scale"]
+
+    def k_keras(self, level, T):
+        """Keras's k in m^3/s (the inverse of ``y_of_k`` on its output)."""
+        y, t = self.y_keras(level, T), self.state["target_scaler"]
+        if self.study:
+            (lo, hi), low, high = t["feature_range"], t["data_min"][0], t["data_max"][0]
+            return ((y - lo) / (hi - lo) * (high - low) + low) / self.state["target_factor"]
+        return np.exp(y * t["scale"] + t["mean"] + self.baseline(level, T))
+
+
+@pytest.fixture(scope="module")
+def by_hand(runs):
+    return {mode: ByHand(path) for mode, path in runs.items()}
+
+
 @pytest.mark.parametrize("mode", ["study", "accurate"])
-def test_numpy_inference_equals_keras(runs, mode):
-    path = runs[mode]
-    model, transform = load_keras_model(path), load_transform(path)
+def test_numpy_inference_equals_keras(runs, by_hand, mode):
     levels, temps = np.meshgrid(np.arange(1, 36), np.linspace(250, 10000, 41), indexing="ij")
-    features = np.column_stack([levels.ravel(), temps.ravel()]).astype(float)
-    x = transform.transform_features(features).astype(model.inputs[0].dtype)
-    y_keras = np.asarray(model(x, training=False), dtype=float)[:, 0]
-    network = open_run(path).network
-    k_numpy = network.predict_k(features[:, 0], features[:, 1])
+    i, T = levels.ravel(), temps.ravel()
+    reference = by_hand[mode]
+    k_numpy = open_run(runs[mode]).network.predict_k(i, T)
     if mode == "accurate":  # a float64 network: k itself agrees to 1e-6
-        np.testing.assert_allclose(k_numpy, transform.inverse_target(y_keras, features), rtol=1e-6)
+        np.testing.assert_allclose(k_numpy, reference.k_keras(i, T), rtol=1e-6)
     else:  # Keras evaluates the float32 network in float32: compare its output y in [0, 1]
-        y_numpy = network.output(network.scaled_features(features[:, 0], features[:, 1]))
-        np.testing.assert_allclose(y_numpy, y_keras, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(reference.y_of_k(k_numpy, i, T), reference.y_keras(i, T), rtol=1e-6, atol=1e-6)
 
 
-def test_predictions_csv_matches_predict_command(runner, runs):
+def test_predictions_csv_matches_predict_command_and_keras(runner, runs, by_hand):
     import pandas as pd
 
     path = runs["accurate"]
-    saved = pd.read_csv(path / "predictions.csv").query("level == 7")
+    table = pd.read_csv(path / "predictions.csv")
+    i, T = table["level"].to_numpy(), table["T_K"].to_numpy()
+    # every column against its independent reference: FHO-FR, Keras's own prediction, the relative error by hand
+    np.testing.assert_allclose(table["k_true_m3_s"], fho.rate_coefficient(i, T, "O"), rtol=1e-15)
+    np.testing.assert_allclose(table["k_pred_m3_s"], by_hand["accurate"].k_keras(i, T), rtol=1e-6)
+    np.testing.assert_allclose(table["rel_error"], np.abs(table["k_pred_m3_s"] / table["k_true_m3_s"] - 1),
+                               rtol=1e-9, atol=1e-15)
+    val_rows = json.loads((path / "metadata.json").read_text())["split"]["val_rows"]
+    assert sorted(np.flatnonzero(table["split"] == "val")) == sorted(val_rows)
+    saved = table.query("level == 7")
     result = runner.invoke(main, ["predict", "--run", str(path), "--level", "7", "--temps",
                                   ",".join(str(t) for t in saved["T_K"]), "--csv"])
     printed = pd.read_csv(pd.io.common.StringIO(result.stdout))
@@ -198,12 +255,27 @@ def test_evaluate_matches_independent_recomputation(runner, runs, tmp_path):
     assert error_line(again) == f"Error: {out} already exists; pass --force to overwrite it"
 
 
-def test_training_metadata_records_the_dense_grid_evaluation(runs):
+def test_training_metadata_records_the_dense_grid_evaluation(runs, by_hand):
     meta = json.loads((runs["accurate"] / "metadata.json").read_text())
     dense = meta["metrics"]["dense_grid"]
-    assert dense["grid"]["points"] == 35 * 976 and 0 < dense["overall"]["median"] <= dense["overall"]["max"]
     assert meta["options"]["mode"] == "accurate" and meta["options"]["finish"] == "lbfgs"
-    assert meta["metrics"]["finish"]["final_mse"] <= meta["metrics"]["finish"]["initial_mse"]
+    # The dense grid (every level, every 10 K of 250..10000 K) recomputed from Keras's prediction and FHO-FR.
+    assert dense["grid"]["points"] == 35 * 976
+    levels, temps = np.meshgrid(np.arange(1, 36), np.arange(250, 10001, 10.0), indexing="ij")
+    i, T = levels.ravel(), temps.ravel()
+    reference = by_hand["accurate"]
+    rel = np.abs(reference.k_keras(i, T) / fho.rate_coefficient(i, T, "O") - 1)
+    assert dense["overall"]["median"] == pytest.approx(np.median(rel), abs=1e-6)
+    assert dense["overall"]["max"] == pytest.approx(rel.max(), abs=1e-6)
+    # The L-BFGS finish's final MSE is that of the saved network on the training rows (scaled target).
+    import pandas as pd
+
+    rows = pd.read_csv(runs["accurate"] / "predictions.csv")  # the dataset's rows, in its order
+    train = np.setdiff1d(np.arange(len(rows)), meta["split"]["val_rows"])
+    i, T = rows["level"].to_numpy()[train], rows["T_K"].to_numpy()[train]
+    mse = np.mean((reference.y_keras(i, T) - reference.y_of_k(fho.rate_coefficient(i, T, "O"), i, T)) ** 2)
+    assert meta["metrics"]["finish"]["final_mse"] == pytest.approx(mse, rel=1e-6)
+    assert meta["metrics"]["finish"]["final_mse"] < 0.5 * meta["metrics"]["finish"]["initial_mse"]
     preprocessing = meta["preprocessing"]
     assert preprocessing["features"] == ["level", "ln_level", "T^(-1/3)", "ln_T", "1000/T", "theta/T", "ln_theta",
                                          "(theta^2/T)^(1/3)", "(theta/T^2)^(1/3)", "eps_C", "ln(1+b*eps_C/3)"]
@@ -285,5 +357,17 @@ def test_weights_text_and_json_agree(runs):
     spec = json.loads((runs["study"] / "weights.json").read_text())
     text = to_text(spec)
     assert text.startswith("kvt-weights-text 2\nfeatures level_T 2\n")
+    # Read the layers back from the text as the C evaluator does: every number round-trips exactly.
+    lines = text.splitlines()
+    at = lines.index(f"layers {len(spec['layers'])}") + 1
+    for layer in spec["layers"]:
+        n_in, n_out, activation = lines[at].split()
+        weights = np.array([[float(v) for v in line.split()] for line in lines[at + 1:at + 1 + int(n_in)]])
+        bias = np.array([float(v) for v in lines[at + 1 + int(n_in)].split()])
+        assert activation == layer["activation"] and weights.shape == (int(n_in), int(n_out))
+        np.testing.assert_array_equal(weights, np.array(layer["weights"]))
+        np.testing.assert_array_equal(bias, np.array(layer["bias"]))
+        at += int(n_in) + 2
+    assert lines[at] == f"target {spec['target']['kind']}"
     with pytest.raises(KvtError, match="expected a JSON object"):
         Network([1, 2])

@@ -8,11 +8,32 @@ import pytest
 from conftest import error_line
 
 from kvt import KvtError
+from kvt.physics import fho
 from kvt.cli import main
 from kvt.outputs.rundir import load_keras_model, open_run, save_run
 from kvt.training.trainer import TrainConfig, train
 
 FAST = dict(epochs=12, units=16, patience=100)
+
+
+def keras_y(path, levels, temps):
+    """Output of a study-mode run's saved model.keras as Keras computes it, on (level, T) min-max scaled by hand
+    from scaler.json: the independent reference for kvt's numpy ``Network``."""
+    import keras
+
+    model = keras.models.load_model(path / "model.keras", compile=False)
+    s = json.loads((path / "scaler.json").read_text())["feature_scaler"]
+    raw = np.column_stack([levels, temps]).astype(float)
+    x = (raw - np.array(s["data_min"])) / (np.array(s["data_max"]) - np.array(s["data_min"]))
+    return np.asarray(model.predict(x.astype(model.inputs[0].dtype), batch_size=4096, verbose=0), dtype=float)[:, 0]
+
+
+def scaled_y(path, k):
+    """k in m^3/s -> the study's scaled target (1e18 k - min) / (max - min), from scaler.json by hand."""
+    state = json.loads((path / "scaler.json").read_text())
+    t = state["target_scaler"]
+    assert state["kind"] == "study" and t["feature_range"] == [0, 1]
+    return (np.asarray(k) * state["target_factor"] - t["data_min"][0]) / (t["data_max"][0] - t["data_min"][0])
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +59,24 @@ def test_train_writes_a_complete_run_directory(run_dir):
     assert {"tensorflow", "keras", "numpy", "scikit-learn"} <= set(meta["versions"])
     assert meta["split"]["n_train"] + meta["split"]["n_val"] == 525
     assert meta["optimizer"]["hyperparameters"]["learning_rate"] == 1e-3
-    for key in ("val_mse_scaled", "wall_time_s", "epochs_run"):
-        assert np.isfinite(meta["metrics"][key])
     history = pd.read_csv(out / "history.csv")
     assert {"epoch", "loss", "val_loss", "mae", "log_cosh", "val_mae", "val_log_cosh"} <= set(history.columns)
+    assert meta["metrics"]["epochs_run"] == history["epoch"].iloc[-1] == len(history) == 15  # patience 100
+    assert meta["metrics"]["wall_time_s"] > 0
     predictions = pd.read_csv(out / "predictions.csv")
     assert len(predictions) == 525
     assert set(predictions.columns) == {"level", "T_K", "k_true_m3_s", "k_pred_m3_s", "rel_error", "split"}
     assert (predictions["split"] == "val").sum() == meta["split"]["n_val"]
+    # Against independent references: the data are FHO-FR's rates, the predictions Keras's, and the
+    # validation MSE that of Keras's output on the validation rows against the targets scaled by hand.
+    i, T = predictions["level"].to_numpy(), predictions["T_K"].to_numpy()
+    np.testing.assert_allclose(predictions["k_true_m3_s"], fho.rate_coefficient(i, T, "Ar"), rtol=1e-15)
+    y_keras = keras_y(out, i, T)
+    np.testing.assert_allclose(scaled_y(out, predictions["k_pred_m3_s"]), y_keras, rtol=1e-6, atol=1e-6)
+    val = np.array(meta["split"]["val_rows"])
+    assert sorted(np.flatnonzero(predictions["split"] == "val")) == sorted(val)
+    mse = np.mean((y_keras[val] - scaled_y(out, predictions["k_true_m3_s"].to_numpy()[val])) ** 2)
+    assert meta["metrics"]["val_mse_scaled"] == pytest.approx(mse, rel=1e-4)
     assert "validation MSE (scaled target)" in result.stdout and f"run: {out}" in result.stdout
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
 
@@ -66,6 +97,9 @@ def test_same_seed_same_predictions_and_save_load_identical(tmp_path):
     merged = frame.merge(reloaded, on=["level", "T_K"], suffixes=("", "_pred"))
     np.testing.assert_array_equal(merged["k_m3_s_pred"].to_numpy(),
                                   first.predictions["k_pred_m3_s"].to_numpy())
+    # The reloaded network predicts what Keras predicts with the saved model.keras (float32: compare the output).
+    np.testing.assert_allclose(scaled_y(path, merged["k_m3_s_pred"]),
+                               keras_y(path, merged["level"], merged["T_K"]), rtol=1e-6, atol=1e-6)
 
 
 def test_divergence_is_an_error_and_leaves_no_directory(runner, tmp_path):
@@ -142,6 +176,8 @@ def test_predict_table_and_csv(runner, run_dir):
     assert list(frame.columns) == ["level", "T_K", "k_m3_s"] and len(frame) == 35 * 196
     table_value = float(lines[1].split()[3])
     assert frame.query("level == 32 and T_K == 1000")["k_m3_s"].iloc[0] == pytest.approx(table_value, rel=1e-6)
+    np.testing.assert_allclose(scaled_y(out, frame["k_m3_s"]), keras_y(out, frame["level"], frame["T_K"]),
+                               rtol=1e-6, atol=1e-6)
 
 
 def test_predict_refuses_extrapolation_unless_allowed(runner, run_dir):
@@ -212,6 +248,8 @@ def test_export_wide_and_long(runner, run_dir, tmp_path):
     value_wide = frame.loc[frame["T_K"] == 2000, "k_31_30_m3_s"].iloc[0]
     value_long = long_frame.query("level == 31 and T_K == 2000")["k_cm3_s"].iloc[0]
     assert value_long == pytest.approx(value_wide * 1e6, rel=1e-9)
+    np.testing.assert_allclose(scaled_y(out, long_frame["k_cm3_s"] * 1e-6),
+                               keras_y(out, long_frame["level"], long_frame["T_K"]), rtol=1e-6, atol=1e-6)
 
 
 def test_export_errors_leave_files_alone(runner, run_dir, tmp_path):

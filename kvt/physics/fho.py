@@ -4,9 +4,9 @@
 
 The forced harmonic oscillator model with free rotation in its analytic, thermally
 averaged form: Adamovich, Macheret, Rich & Treanor, J. Thermophys. Heat Transfer
-12(1), 1998; Adamovich & Rich, J. Chem. Phys. 109, 1998. Every constant below is
-the one fixed by the project's specification (docs/fho-fr.md), which reproduces
-the SPbU group's published tables.
+12(1), 1998; Adamovich & Rich, J. Chem. Phys. 109, 1998. The constants below,
+documented with their provenance in docs/physics.md, reproduce the SPbU group's
+published tables.
 
 The public entry point is :func:`rate_coefficient`, vectorised over levels and
 temperatures (numpy broadcasting); the only iterative part, the equation for the
