@@ -7,6 +7,7 @@ nothing; the modules are found by walking the package with pkgutil, as Python wo
 from __future__ import annotations
 
 import ast
+import json
 import pkgutil
 import subprocess
 import sys
@@ -194,6 +195,18 @@ def test_help_is_the_help_of_817a1b4(runner, path):
     assert result.exit_code == 0, result.output
     expected = (HELP_AT_817A1B4 / ("-".join(["kvt", *path]) + ".txt")).read_text()
     assert result.stdout == expected
+
+
+def test_every_parameter_is_declared_as_at_817a1b4():
+    """Each option's name (the function's argument), flags, type, default, required and help, as click reports them.
+
+    parameters.json is ``main.to_info_dict()`` of the code at 817a1b4; the help text alone would not show a
+    changed destination name or a default that is not displayed.
+    """
+    from kvt.cli import main
+
+    info = main.to_info_dict(click.Context(main, info_name="kvt"))
+    assert json.loads(json.dumps(info, default=str)) == json.loads((HELP_AT_817A1B4 / "parameters.json").read_text())
 
 
 def test_every_saved_help_is_checked():
