@@ -205,7 +205,7 @@ def test_every_parameter_is_declared_as_at_817a1b4():
     """
     from kvt.cli import main
 
-    info = main.to_info_dict(click.Context(main, info_name="kvt"))
+    info = main.to_info_dict(click.Context(main, info_name="kvt", **main.context_settings))
     assert json.loads(json.dumps(info, default=str)) == json.loads((HELP_AT_817A1B4 / "parameters.json").read_text())
 
 

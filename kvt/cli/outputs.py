@@ -1,4 +1,4 @@
-"""``kvt predict``, ``kvt export``, ``kvt evaluate``, ``kvt plot``: what a trained network gives (library: :mod:`kvt.outputs`)."""
+"""``kvt predict``, ``kvt export``, ``kvt evaluate``, ``kvt plot``: a trained network's rates (:mod:`kvt.outputs`)."""
 
 from __future__ import annotations
 

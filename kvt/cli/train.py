@@ -1,4 +1,8 @@
-"""``kvt train`` and ``kvt tune``: train a network, search hyper-parameters (library: :mod:`kvt.training`, :mod:`kvt.tuning`)."""
+"""``kvt train`` and ``kvt tune``: train a network, search hyper-parameters.
+
+The libraries are :mod:`kvt.training` and :mod:`kvt.tuning`; both commands read the dataset
+from --pair or --data, declared once in :mod:`kvt.cli.options`.
+"""
 
 from __future__ import annotations
 
