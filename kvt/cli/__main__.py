@@ -1,4 +1,4 @@
-"""``python -m kvt.cli``: the same as the ``kvt`` command."""
+"""``python -m kvt.cli``: the ``kvt`` command (the distributed tests start their workers so)."""
 
 from kvt.cli import main
 

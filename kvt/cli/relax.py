@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from kvt.cli.options import option
 from kvt.errors import KvtError
 
 DEFAULT_TEMPS = "500,1000,2000,5000,10000"
@@ -13,22 +14,19 @@ REFERENCES = ("fho",)
 
 
 @click.command("relax")
-@click.option("--run", "run_dir", type=click.Path(), help="Rates from a run directory of `kvt train`.")
+@option("run", "Rates from a run directory of `kvt train`.")
 @click.option("--table", type=click.Path(dir_okay=False),
               help="Rates from a table kvt wrote (kvt export / kvt data generate; long or wide, m^3/s or cm^3/s).")
-@click.option("--pair", help="Rates of the FHO-FR generator for this pair; with a --run or --table that names no "
-                             "pair (trained on or exported from a user table), the pair --reference fho compares "
-                             "with.")
-@click.option("--temps", "temps_spec", default=DEFAULT_TEMPS, show_default=True,
-              help="Bath temperatures in K: 500,1000 or 500:10000:500.")
+@option("pair", "Rates of the FHO-FR generator for this pair; with a --run or --table that names no pair (trained "
+               "on or exported from a user table), the pair --reference fho compares with.")
+@option("temps", "Bath temperatures in K: 500,1000 or 500:10000:500.", default=DEFAULT_TEMPS, show_default=True)
 @click.option("--tv0", type=float, default=300.0, show_default=True,
               help="Initial vibrational temperature in K (Boltzmann start); must differ from every T.")
 @click.option("--pressure", type=float, default=1.0, show_default=True, help="Bath pressure in atm (> 0).")
 @click.option("--reference", help="fho: also relax with the FHO-FR rates and compare (tau error, E_v deviation).")
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Write tau.csv, energy.csv, populations.csv, relax.json and figures to this folder.")
-@click.option("--force", is_flag=True, help="Replace an existing --out folder written by kvt relax.")
-@click.option("--csv", "as_csv", is_flag=True, help="Print the relaxation times as CSV.")
+@option("out", "Write tau.csv, energy.csv, populations.csv, relax.json and figures to this folder.")
+@option("force", "Replace an existing --out folder written by kvt relax.")
+@option("csv", "Print the relaxation times as CSV.")
 def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force, as_csv):
     """Isothermal heat-bath relaxation of O2 vibration, solved exactly (eigen-decomposition of the master equation)."""
     from pathlib import Path

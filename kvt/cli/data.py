@@ -1,0 +1,72 @@
+"""``kvt data``: generate FHO-FR tables and summarise datasets (library: :mod:`kvt.data`)."""
+
+from __future__ import annotations
+
+import click
+
+from kvt.cli.options import option
+from kvt.data.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
+from kvt.errors import KvtError
+
+STUDY_TEMPS_SPEC = ",".join(str(t) for t in STUDY_TEMPERATURES)
+
+
+@click.group("data")
+def data():
+    """Generate and inspect VT datasets."""
+
+
+@data.command("generate")
+@option("pair", "Collision pair: O2-O2, O2-O or O2-Ar.", required=True)
+@option("levels", "Upper levels i of i -> i-1: 32, 1-35, 1,2,5.", default="1-35", show_default=True)
+@option("temps", "Temperatures in K: 250:10000:10 (start:stop:step) or 300,500,1000.", default=STUDY_TEMPS_SPEC,
+        show_default="the study's 15 temperatures")
+@option("direction", "down: k(i -> i-1) (columns level,T_K,k_m3_s); up: k(i-1 -> i) by detailed balance; both. "
+                     "up and both write columns level_from,level_to,T_K,k_m3_s.")
+@option("output", "Output CSV (stdout if omitted).")
+@option("force", "Overwrite an existing output file.")
+def data_generate(pair, levels_spec, temps_spec, direction, output, force):
+    """Compute an FHO-FR table (columns level,T_K,k_m3_s, or level_from,level_to,T_K,k_m3_s)."""
+    from kvt.outputs import atomic
+    from kvt.data import tables
+    from kvt.data.datasets import generate, generated_header, to_csv_text
+    from kvt.physics.fho import pair_partner
+
+    pair_partner(pair)
+    tables.check_direction(direction)
+    levels, temps = parse_levels(levels_spec), parse_temperatures(temps_spec)
+    if output:
+        atomic.check(output, None, force)
+    frame = generate(pair, levels, temps)
+    if direction == "down":
+        text = to_csv_text(frame)
+    else:
+        text = tables.format_table(tables.with_directions(frame, direction), "long", "m3/s",
+                                   generated_header(pair, direction), float_format="%.17g")
+    if output:
+        atomic.write_text(output, text, force=force)
+        rows = len(frame) * (2 if direction == "both" else 1)
+        click.echo(f"wrote {rows} rows to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@data.command("info")
+@option("pair", "A bundled pair: O2-O2, O2-O or O2-Ar.")
+@click.option("--file", "path", type=click.Path(dir_okay=False),
+              help="A table in any layout kvt writes (long or wide, m^3/s or cm^3/s, either direction).")
+@option("allow-implausible", "Accept k or T outside the plausibility bounds.")
+def data_info(pair, path, allow_implausible):
+    """Summarise a bundled dataset or a table (read back to level,T_K,k_m3_s)."""
+    from kvt.data.datasets import describe, load_dataset
+
+    if bool(pair) == bool(path):
+        raise KvtError("give exactly one of --pair or --file")
+    if pair:
+        from kvt.physics.fho import pair_partner
+
+        pair_partner(pair)
+    summary = describe(load_dataset(pair or path, allow_implausible=allow_implausible))
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        click.echo(f"{key:<{width}}  {value}")

@@ -1,0 +1,34 @@
+"""``kvt optimizers``: the optimizer registry (library: :mod:`kvt.optimizers`)."""
+
+from __future__ import annotations
+
+import click
+
+from kvt.cli.quiet import quiet_tensorflow_import
+
+
+@click.command("optimizers")
+@click.argument("name", required=False)
+def optimizers_command(name):
+    """List the optimizers, or show one in full."""
+    from kvt import optimizers  # the registry's declarative part: no TensorFlow
+
+    if name is None:
+        for entry_name in optimizers.names():
+            entry = optimizers.entry(entry_name)
+            defaults = ", ".join(f"{k}={v}" for k, v in entry.defaults.items())
+            click.echo(f"{entry_name:<11} {entry.description}")
+            click.echo(f"{'':<11}   defaults: {defaults}")
+        return
+    entry = optimizers.entry(name)
+    quiet_tensorflow_import()  # the hyper-parameters come from the class's signature
+    click.echo(f"{entry.name}: {entry.description}")
+    click.echo(f"class: {entry.class_path}")
+    if entry.model_class:
+        click.echo(f"train step: {entry.model_class().__name__}")
+    click.echo("hyper-parameters (--opt key=value; --lr sets learning_rate):")
+    for key, value in entry.resolved_defaults().items():
+        marker = "  (kvt default)" if key in entry.defaults else ""
+        click.echo(f"  {key:<24} {value!r}{marker}")
+    if entry.notes:
+        click.echo(f"notes: {entry.notes}")

@@ -1,0 +1,249 @@
+"""``kvt predict``, ``kvt export``, ``kvt evaluate``, ``kvt plot``: a trained network's rates (:mod:`kvt.outputs`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from kvt.cli.options import option
+from kvt.data.grid import parse_levels, parse_temperatures
+from kvt.errors import KvtError
+
+
+def _levels(level, levels_spec, default=None):
+    if level is not None and levels_spec is not None:
+        raise KvtError("give --level or --levels, not both")
+    if level is not None:
+        return parse_levels(str(level))
+    if levels_spec is not None:
+        return parse_levels(levels_spec)
+    if default is None:
+        raise KvtError("give --level N or --levels SPEC (e.g. 1-35)")
+    return list(default)
+
+
+def _run_grid(run, levels_spec, temps_spec):
+    """--levels/--temps, defaulting to the run's trained levels and every 10 K of its trained range."""
+    from kvt.kinetics.validity import dense_temperatures
+
+    lo, hi = run.level_range
+    levels = parse_levels(levels_spec) if levels_spec else list(range(lo, hi + 1))
+    temps = parse_temperatures(temps_spec) if temps_spec else dense_temperatures(*run.temperature_range)
+    return levels, temps
+
+
+def reference_pair(run, pair):
+    """The FHO-FR pair to compare ``run`` with: ``pair`` for a run on a user table, else the run's own."""
+    from kvt.physics.fho import pair_partner
+
+    trained = (run.metadata or {}).get("dataset", {}).get("pair")
+    if pair:
+        pair_partner(pair)
+        if trained and pair != trained:
+            raise KvtError(f"--pair {pair} differs from the pair the run was trained on ({trained}); --pair names "
+                           f"the reference only for runs trained on a user table")
+    return pair or trained
+
+
+def _load_run(run_dir):
+    from kvt.outputs.rundir import open_run
+
+    return open_run(run_dir)
+
+
+@click.command("predict")
+@option("run")
+@click.option("--weights", "weights_file", type=click.Path(dir_okay=False),
+              help="A weights file from `kvt export --format weights` (instead of --run).")
+@option("level", "One upper level i (transition i -> i-1).")
+@option("levels", "Levels: 1-35, 1,2,5.")
+@option("temps", "Temperatures in K: 1000,2000 or 250:10000:50.", required=True)
+@option("direction", "down: k(i -> i-1); up: k(i-1 -> i) by detailed balance; both.")
+@option("csv", "CSV output instead of a table.")
+@option("allow-extrapolation", "Predict outside the trained range (with a warning).")
+@option("allow-nonphysical", "Print rates <= 0 instead of refusing (with a warning).")
+def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direction, as_csv, allow_extrapolation,
+                    allow_nonphysical):
+    """Print k_VT in m^3/s predicted by a trained network (numpy only, no TensorFlow)."""
+    from kvt.data import tables
+    import numpy as np
+
+    from kvt.outputs.predict import check_rates, iter_chunks, iter_table, rows
+
+    tables.check_direction(direction)
+    if bool(run_dir) == bool(weights_file):
+        raise KvtError("give exactly one of --run DIR or --weights FILE")
+    levels = _levels(level, levels_spec)
+    temps = parse_temperatures(temps_spec)
+    if weights_file:
+        from kvt.outputs.rundir import open_weights
+
+        run = open_weights(weights_file)
+    else:
+        run = _load_run(run_dir)
+    check_rates(run, levels, temps, allow_extrapolation, allow_nonphysical, action="print them")
+    if as_csv:
+        for chunk in iter_table(run, levels, temps, "long", "m3/s", direction):
+            click.echo(chunk, nl=False)
+        return
+    click.echo(f"{'level':>5}  {'transition':>10}  {'T, K':>9}  {'k_VT, m^3/s':>14}")
+    for block_levels, block_temps in iter_chunks(levels, temps):
+        table = rows(run, block_levels, block_temps, direction)
+        upper = np.maximum(table["level_from"], table["level_to"])
+        lines = [f"{u:>5}  {f'{a}->{b}':>10}  {t:>9g}  {k:>14.6e}" for u, a, b, t, k in
+                 zip(upper, table["level_from"], table["level_to"], table["T_K"], table["k_m3_s"])]
+        click.echo("\n".join(lines))
+
+
+EXPORT_FORMATS = ("csv", "weights", "weights-text", "c-header", "fortran", "fho-poly")
+
+
+@click.command("export")
+@option("run", required=True)
+@click.option("--format", "fmt", default="csv", show_default=True,
+              help="csv: a k_VT table; weights: the network as JSON; weights-text: plain text for examples/kvt_eval.c; "
+                   "c-header: a C99 header; fortran: a Fortran 2008 module; fho-poly: per-transition fits in the "
+                   "SPbU solver's form (docs/solver-exports.md).")
+@option("levels", "csv: levels [default: the run's trained levels].")
+@option("temps", "csv: temperatures in K [default: every 10 K of the run's trained range].")
+@click.option("--layout", default="wide", show_default=True, help="csv: wide (a column per transition) or long.")
+@click.option("--units", default="m3/s", show_default=True, help="csv: m3/s or cm3/s.")
+@option("direction", "csv: down (k(i -> i-1)), up (k(i-1 -> i), by detailed balance) or both.")
+@option("output", "Output file.", required=True)
+@option("force", "Overwrite an existing output file.")
+@option("allow-extrapolation", "csv: export outside the trained range (with a warning).")
+@click.option("--prefix", help="c-header, fortran: C identifier of the function and macros (<prefix>_rates) "
+                               "[default: kvt].")
+@option("allow-nonphysical", "csv, c-header, fortran: write rates <= 0 (or a network that gives them) instead of "
+                             "refusing; the file's header says so.")
+def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, direction, output, force,
+                   allow_extrapolation, prefix, allow_nonphysical):
+    """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly)."""
+    from kvt.outputs import atomic
+    from kvt.data import tables
+    from kvt.outputs.predict import LAYOUTS, UNITS, iter_export
+    from kvt.outputs.solver_export import SOLVER_FORMATS, check_prefix, export_text
+
+    if fmt not in EXPORT_FORMATS:
+        raise KvtError(f"unknown format '{fmt}'; valid formats: {', '.join(EXPORT_FORMATS)}")
+    if prefix is not None and fmt not in ("c-header", "fortran"):
+        raise KvtError(f"--prefix applies to --format c-header and fortran, not {fmt}")
+    if fmt in ("c-header", "fortran"):
+        check_prefix("kvt" if prefix is None else prefix, fortran=fmt == "fortran")
+    if layout not in LAYOUTS:
+        raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
+    if units not in UNITS:
+        raise KvtError(f"unknown units '{units}'; valid units: {', '.join(UNITS)}")
+    tables.check_direction(direction)
+    if fmt != "csv" and (levels_spec or temps_spec or layout != "wide" or units != "m3/s" or direction != "down"):
+        raise KvtError(f"--levels, --temps, --layout, --units and --direction apply to --format csv, not {fmt} "
+                       f"(which covers the run's whole trained range)")
+    from kvt.outputs.rundir import input_files
+
+    inputs = input_files(run_dir)
+    atomic.check(output, None, force, inputs)
+    run = _load_run(run_dir)
+    levels, temps = _run_grid(run, levels_spec, temps_spec)
+    if fmt in ("weights", "weights-text") and not allow_nonphysical:
+        from kvt.kinetics.validity import dense_grid_region, refusal_message
+
+        region = dense_grid_region(run.network)
+        if region["count"]:
+            raise KvtError(refusal_message(region, "export the network"))
+    if fmt == "weights":
+        atomic.write_text(output, json.dumps(run.network.spec, indent=1), force=force, inputs=inputs)
+        click.echo(f"wrote the network of {run_dir} to {output}", err=True)
+        return
+    if fmt in SOLVER_FORMATS:
+        text, report = export_text(run, fmt, prefix="kvt" if prefix is None else prefix,
+                                   allow_nonphysical=allow_nonphysical)
+        atomic.write_text(output, text, force=force, inputs=inputs)
+        for line in report:
+            click.echo(line)
+        click.echo(f"wrote the network of {run_dir} as {fmt} to {output}", err=True)
+        return
+    if fmt == "weights-text":
+        from kvt.outputs.inference import to_text
+
+        atomic.write_text(output, to_text(run.network.spec), force=force, inputs=inputs)
+        click.echo(f"wrote the network of {run_dir} as plain text to {output}", err=True)
+        return
+    chunks = iter_export(run, levels, temps, layout, units, allow_extrapolation, direction, allow_nonphysical)
+    atomic.write_text(output, chunks, force=force, inputs=inputs)
+    click.echo(f"wrote {len(levels)} levels x {len(temps)} temperatures ({layout}, {units}, {direction}) to {output}",
+               err=True)
+
+
+@click.command("evaluate")
+@option("run", required=True)
+@option("levels", "Levels [default: the run's trained levels].")
+@option("temps", "Temperatures in K [default: every 10 K of the run's trained range].")
+@option("pair", "FHO-FR reference pair, for runs trained on a user CSV [default: the run's].")
+@option("out", "Folder for the results [default: RUN/evaluation].")
+@option("force", "Replace an existing results folder.")
+@option("allow-extrapolation", "Also evaluate outside the trained level/temperature range (with a warning).")
+def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_extrapolation):
+    """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
+    from kvt.outputs import atomic
+    from kvt.outputs import plots
+    from kvt.outputs.evaluate import NO_REFERENCE, evaluate_network, json_summary
+
+    run = _load_run(run_dir)
+    levels, temps = _run_grid(run, levels_spec, temps_spec)
+    pair = reference_pair(run, pair)
+    if pair is None:
+        raise KvtError(NO_REFERENCE)
+    out = Path(out) if out else Path(run_dir) / "evaluation"
+    atomic.check(out, "evaluation", force, inputs=[run_dir])
+    from kvt.outputs.predict import check_range
+
+    check_range(run, levels, temps, allow_extrapolation)
+    evaluation = evaluate_network(run.network, pair, levels, temps)
+    summary = json_summary(evaluation)
+    summary["trained_range"] = {"level": list(run.level_range), "T_K": list(run.temperature_range)}
+    summary["extrapolation_allowed"] = bool(allow_extrapolation)
+    with atomic.directory(out, "evaluation", force=force, inputs=[run_dir]) as tmp:
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")
+        evaluation["table"].to_csv(tmp / "grid.csv", index=False, float_format="%.10e")
+        plots.save_figure(plots.error_figure(evaluation["table"], run.metadata,
+                                             title="relative error vs FHO-FR"), tmp / "relative_error.png")
+    overall, worst, grid = evaluation["overall"], evaluation["worst"], evaluation["grid"]
+    click.echo(f"{run.label} ({run.metadata['options'].get('mode', 'study')} mode): {grid['n_levels']} levels x "
+               f"{grid['n_T']} temperatures = {grid['points']} points vs FHO-FR")
+    click.echo(f"relative error: median {overall['median']:.3e}  p95 {overall['p95']:.3e}  max {overall['max']:.3e}"
+               f"  (worst: level {worst['level']}, {worst['T_K']:g} K)")
+    click.echo(f"{'level':>5}  {'median':>10}  {'p95':>10}  {'max':>10}")
+    for row in evaluation["per_level"].itertuples(index=False):
+        click.echo(f"{row.level:>5}  {row.median:>10.3e}  {row.p95:>10.3e}  {row.max:>10.3e}")
+    click.echo(f"saved summary.json, per_level.csv, grid.csv, relative_error.png in {out}", err=True)
+
+
+@click.command("plot")
+@option("run", required=True)
+@option("level", "Upper level i of the transition i -> i-1.", required=True)
+@option("output", "PNG file [default: RUN/k_level_<i>.png].")
+@option("force", "Overwrite an existing file.")
+def plot_command(run_dir, level, output, force):
+    """Plot k_VT(T) of one transition: data points and the network's curve."""
+    from kvt.outputs import atomic
+    from kvt.outputs import plots
+
+    levels = parse_levels(level)
+    if len(levels) != 1:
+        raise KvtError("--level takes one level, e.g. --level 32")
+    (level,) = levels
+    if output and Path(output).suffix.lower() != ".png":
+        raise KvtError(f"-o {output}: kvt plot writes PNG images; give a file name ending in .png")
+    run = _load_run(run_dir)
+    lo, hi = run.level_range
+    if not lo <= level <= hi:
+        raise KvtError(f"level {level} is outside the trained levels {lo}..{hi}")
+    path = Path(output) if output else Path(run_dir) / f"k_level_{level}.png"
+    from kvt.outputs.rundir import input_files
+
+    atomic.check(path, None, force, input_files(run_dir))
+    plots.save_figure(plots.level_figure(run, level), path, force=force)
+    click.echo(f"wrote {path}", err=True)

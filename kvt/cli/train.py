@@ -1,0 +1,198 @@
+"""``kvt train`` and ``kvt tune``: train a network, search hyper-parameters.
+
+The libraries are :mod:`kvt.training` and :mod:`kvt.tuning`; both commands read the dataset
+from --pair or --data, declared once in :mod:`kvt.cli.options`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from kvt.cli.options import option
+from kvt.cli.quiet import quiet_tensorflow_import
+from kvt.errors import KvtError
+
+
+def _dataset_option(pair, data_file):
+    if bool(pair) == bool(data_file):
+        raise KvtError("give exactly one of --pair (O2-O2, O2-O, O2-Ar) or --data FILE")
+    if pair:
+        from kvt.physics.fho import pair_partner
+
+        pair_partner(pair)
+    return pair or data_file
+
+
+@click.command("train")
+@option("pair")
+@option("data")
+@option("mode", "study: the original pipeline; accurate: log-space target, physical features, L-BFGS finish.")
+@click.option("--optimizer", help="Optimizer name (see `kvt optimizers`) [default: adamod; accurate mode: adam].")
+@click.option("--lr", type=float, help="Learning rate [default: the optimizer's; accurate mode: 1e-2].")
+@click.option("--opt", "opts", multiple=True, metavar="KEY=VALUE", help="Optimizer hyper-parameter; repeatable.")
+@option("epochs", "Maximum passes over the training rows [default: 1000; accurate: 2000].")
+@option("batch-size", "Batch size [default: 32; accurate: 0 = full batch].")
+@option("val-fraction", "Validation share of the rows [default: 0.2; accurate: 0].")
+@option("patience", "Early stopping: epochs without a better validation loss [default: 100].")
+@option("units", "Width of the hidden layers [default: 64; accurate: 32].")
+@option("seed", "Random seed (split, init, shuffling).")
+@click.option("--schedule", help="Learning-rate schedule: constant or cosine [default: constant; accurate: cosine].")
+@click.option("--min-lr", type=float, help="Final learning rate of --schedule cosine [default: 0; accurate: 1e-5].")
+@click.option("--finish", help="Second-order finish after training: none or lbfgs [default: none; accurate: lbfgs].")
+@click.option("--finish-iterations", type=int, help="L-BFGS iterations of --finish lbfgs [default: accurate 1500].")
+@click.option("--precision", help="float32 or float64 [default: float32; accurate: float64].")
+@click.option("--strategy", default="default", show_default=True,
+              help="tf.distribute strategy: default, mirrored (local devices) or multi-worker (TF_CONFIG; "
+                   "see docs/scaling-out.md).")
+@option("out", "Run directory [default: runs/<data>-<optimizer>-<time>].")
+@option("force", "Replace an existing --out directory.")
+@option("allow-implausible", "Accept a --data table whose k or T lie outside the plausibility bounds (see the "
+                             "README's Data section).")
+@option("quiet", "No progress bar.")
+def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
+                  seed, schedule, min_lr, finish, finish_iterations, precision, strategy, out, force,
+                  allow_implausible, quiet):
+    """Train the network and write a run directory."""
+    from kvt.outputs import atomic
+    from kvt.optimizers import parse_options
+    from kvt.training.trainer import TrainConfig
+
+    # Options that need no TensorFlow are checked before its import (seconds), so a typo fails at once.
+    config = TrainConfig(data=_dataset_option(pair, data_file), mode=mode, optimizer=optimizer, learning_rate=lr,
+                         opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
+                         val_fraction=val_fraction, patience=patience, units=units, seed=seed,
+                         schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
+                         precision=precision, strategy=strategy, allow_implausible=allow_implausible).resolved()
+    quiet_tensorflow_import()
+    config.optimizer_hyperparameters()
+    from kvt.training import distributed
+
+    distributed.check_optimizer(config.strategy, config.optimizer)
+    task = distributed.cluster_task(config.strategy)  # validates TF_CONFIG under multi-worker
+    inputs = [data_file] if data_file else []
+    if out:
+        atomic.check(out, "run", force, inputs)
+
+    from kvt.data.datasets import load_dataset
+    from kvt.outputs.rundir import save_run
+    from kvt.training.trainer import train
+
+    dataset = load_dataset(config.data, config.allow_implausible)  # read and validated once, before training
+    chief = task is None or task.is_chief
+    result = train(config, verbose=not quiet and chief, dataset=dataset)
+    if not chief:  # under multi-worker only the chief writes the run directory
+        distribution = result.metrics["distribution"]
+        click.echo(f"{task.label}: trained with {distribution['workers']} workers; the chief writes the run "
+                   f"directory")
+        click.echo(f"  weights sha256 (the same on every worker)  {distribution['weights_sha256']}")
+        return
+    path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]], inputs=inputs)
+    _print_summary(result, path)
+
+
+def _print_summary(result, path):
+    m = result.metrics
+
+    def fmt(value, spec=".4g"):
+        return "n/a" if value is None else format(value, spec)
+
+    rows = [("validation MSE (scaled target)", fmt(m["val_mse_scaled"])),
+            ("training MSE (scaled target)", fmt(m["train_mse_scaled"])),
+            ("MAE, m^3/s (validation)", fmt(m["val"]["mae_m3_s"] if m["val"] else None)),
+            ("relative error median / p95 / max (dataset rows)",
+             f"{m['all']['rel_err_median']:.3g} / {m['all']['rel_err_p95']:.3g} / {m['all']['rel_err_max']:.3g}")]
+    if "dense_grid" in m:
+        dense = m["dense_grid"]
+        rows.append((f"relative error median / p95 / max (FHO-FR, {dense['grid']['points']} points)",
+                     f"{dense['overall']['median']:.3g} / {dense['overall']['p95']:.3g} / "
+                     f"{dense['overall']['max']:.3g}"))
+    if "nonphysical" in m:
+        from kvt.kinetics.validity import describe_region
+
+        region = m["nonphysical"]
+        grid = region["grid"]
+        rows.append((f"k <= 0 on the dense grid (levels {grid['levels'][0]}..{grid['levels'][1]}, "
+                     f"{grid['T_K'][0]:g}..{grid['T_K'][1]:g} K every {grid['T_step_K']:g} K)",
+                     describe_region(region)))
+    relaxation = m.get("relaxation")
+    if relaxation and "temperatures" in relaxation:
+        cells = [f"{row['T_K']:g} K {100 * row['tau_rel_err']:+.2f} %" if row["tau_rel_err"] is not None
+                 else f"{row['T_K']:g} K n/a (k <= 0)" for row in relaxation["temperatures"]]
+        rows.append((f"relaxation time vs FHO-FR (heat bath, T_v0 {relaxation['tv0_K']:g} K)", ", ".join(cells)))
+    elif relaxation:
+        rows.append(("relaxation time vs FHO-FR", f"not checked: {relaxation['skipped']}"))
+    rows.append(("epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})"))
+    if m.get("finish"):
+        rows.append(("L-BFGS finish: iterations, MSE", f"{m['finish']['iterations']}, "
+                                                       f"{m['finish']['initial_mse']:.3g} -> {m['finish']['final_mse']:.3g}"))
+    rows.append(("training time, s", f"{m['wall_time_s']:.2f}"))
+    if m.get("distribution"):
+        dist = m["distribution"]
+        rows.append(("strategy: replicas, workers", f"{dist['strategy']}: {dist['replicas']}, {dist['workers']}"))
+        rows.append(("weights sha256 (the same on every worker)", dist["weights_sha256"]))
+    width = max(len(name) for name, _ in rows)
+    click.echo(f"run: {path}  (mode {result.config.mode}, optimizer {result.config.optimizer})")
+    for name, value in rows:
+        click.echo(f"  {name:<{width}}  {value}")
+
+
+# ---------------------------------------------------------------- tune
+@click.command("tune")
+@option("pair")
+@option("data")
+@click.option("--optimizer", "optimizer_spec", default="adamod", show_default=True,
+              help="Optimizer to tune, a comma-separated list, or all (the optimizer becomes a searched choice).")
+@click.option("--algorithm", default="random", show_default=True, help="random, hyperband or bayesian (Keras Tuner).")
+@click.option("--max-trials", type=int, default=10, show_default=True, help="Trials to run (over resumes, in total).")
+@click.option("--objective", default="val_mse", show_default=True,
+              help="Minimised: val_mse, val_loss, val_mae, val_log_cosh, or the same without val_.")
+@click.option("--space", "spaces", multiple=True, metavar="KEY=SPEC",
+              help="Search-space override, repeatable: lr=1e-5:1e-1:log, beta_1=0.8:0.99, beta_2=0.99,0.999, "
+                   "adam.beta_1=... for one optimizer.")
+@option("mode", "Training pipeline of each trial: study or accurate.")
+@option("epochs", "Maximum epochs per trial [default: the mode's].")
+@option("batch-size", "Batch size [default: the mode's].")
+@option("val-fraction", "Validation share of the rows [default: the mode's].")
+@option("patience", "Early stopping patience [default: the mode's].")
+@option("units", "Width of the hidden layers [default: the mode's].")
+@option("seed", "Seed of every trial and of the search.")
+@click.option("--retries", type=int, default=1, show_default=True,
+              help="Re-runs of a crashed or abandoned trial before it is marked failed.")
+@click.option("--worker-timeout", type=float, default=300.0, show_default=True,
+              help="Distributed: seconds without news from a worker before its trial goes to another.")
+@option("out", "Search directory.", required=True)
+@option("resume", "Continue the search in --out (finished trials are not repeated).")
+@option("force", "Delete an existing search in --out and start over.")
+@option("quiet", "No per-trial progress lines.")
+def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objective, spaces, mode, epochs, batch_size,
+                 val_fraction, patience, units, seed, retries, worker_timeout, out, resume, force, quiet):
+    """Search optimizers' hyper-parameters with Keras Tuner, alone or as chief/worker (KERASTUNER_* variables)."""
+    if resume and force:
+        raise KvtError("give --resume or --force, not both")
+    quiet_tensorflow_import()
+    from kvt import tuning
+
+    config = tuning.TuneConfig(data=_dataset_option(pair, data_file), optimizers=(), algorithm=algorithm,
+                               max_trials=max_trials, objective=objective, space=tuple(spaces), mode=mode,
+                               epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, patience=patience,
+                               units=units, seed=seed, retries=retries, worker_timeout=worker_timeout)
+    if algorithm not in tuning.ALGORITHMS:
+        config.validate()  # the algorithm's error before the optimizers'
+    config.optimizers = tuning.parse_optimizers(optimizer_spec)
+    outcome = tuning.run(config, out, resume=resume, force=force, quiet=quiet, command=["kvt", *sys.argv[1:]])
+    if outcome.role == "worker":
+        click.echo(f"{outcome.tuner_id}: ran {outcome.trials_run} trial(s); the chief writes the results")
+        return
+    table, best = outcome.trials, outcome.best
+    counts = table["status"].value_counts()
+    summary = ", ".join(f"{n} {status.lower()}" for status, n in counts.items())
+    click.echo(f"search: {out}  ({algorithm}, {len(table)} trial{'s' * (len(table) != 1)}: {summary}; "
+               f"objective {objective})")
+    click.echo(f"best trial {best['trial']}: {objective} {best['score']:.4g} (epoch {best['best_epoch']})")
+    click.echo(f"  kvt train {' '.join(best['kvt_train_args'])}")
+    metrics = outcome.best_run_metrics or {}
+    val = metrics.get("val_mse_scaled")
+    click.echo(f"best run: {outcome.best_run}" + (f"  (validation MSE {val:.4g})" if val is not None else ""))
+    click.echo(f"wrote trials.csv, trials.md, best.json in {out}", err=True)

@@ -1,0 +1,241 @@
+"""The package's shape: no import cycle between kvt modules, no module over 500 lines, the CLI's commands.
+
+The import graph is read statically (ast) from the files pkgutil finds in the package, without
+importing them, so it costs well under a second. The CLI is compared with what commit 817a1b4
+printed and declared (tests/data/cli_help/, captured from that commit before the split).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+import kvt
+
+MAX_LINES = 500
+
+# The command tree of `kvt` at commit 817a1b4 (before the CLI was split into modules): group -> commands.
+COMMANDS_AT_817A1B4 = {
+    "kvt": ["bench", "data", "evaluate", "export", "optimizers", "plot", "predict", "relax", "train", "tune"],
+    "kvt bench": ["synthetic", "vt"],
+    "kvt data": ["generate", "info"],
+}
+
+HELP_AT_817A1B4 = Path(__file__).parent / "data" / "cli_help"
+
+
+def package_modules(package_path, prefix: str) -> dict[str, Path]:
+    """Every module of the package at ``package_path``, found by pkgutil without importing: name -> source file."""
+    modules = {prefix.rstrip("."): Path(package_path[0]) / "__init__.py"}
+    for info in pkgutil.iter_modules(package_path, prefix):
+        folder = Path(info.module_finder.path)
+        if info.ispkg:
+            modules.update(package_modules([str(folder / info.name.rpartition(".")[2])], info.name + "."))
+        else:
+            modules[info.name] = folder / (info.name.rpartition(".")[2] + ".py")
+    return modules
+
+
+def _top_level_statements(body):
+    """The statements Python runs when it imports a module: its body, if/try/with blocks, class bodies (not def)."""
+    for node in body:
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            yield from _top_level_statements(getattr(node, field, None) or [])
+
+
+def module_imports(name: str, path: Path, modules, module_level: bool = True) -> set[str]:
+    """The modules of ``modules`` that module ``name`` imports (at import time, or anywhere if not module_level).
+
+    ``from a.b import c`` imports a.b.c when that is a module, else a.b; a package's own __init__,
+    which Python imports before any of its modules, is not an edge unless it is named.
+    """
+    tree = ast.parse(path.read_text(), filename=str(path))
+    nodes = _top_level_statements(tree.body) if module_level else ast.walk(tree)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module
+            for alias in node.names:
+                found.add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in modules else source)
+    return {imported for imported in found if imported in modules and imported != name}
+
+
+def import_graph(modules, module_level: bool = True) -> dict[str, set[str]]:
+    """module -> the package's modules it imports."""
+    return {name: module_imports(name, path, modules, module_level) for name, path in modules.items()}
+
+
+def find_cycle(graph) -> list[str] | None:
+    """One import cycle of ``graph`` as [a, b, ..., a], or None (depth-first search)."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+MODULES = package_modules(kvt.__path__, "kvt.")
+
+
+def test_the_walk_finds_every_source_file():
+    on_disk = {p.resolve() for p in Path(kvt.__path__[0]).rglob("*.py") if "__pycache__" not in p.parts}
+    assert {p.resolve() for p in MODULES.values()} == on_disk
+    assert {"kvt.cli", "kvt.cli.options", "kvt.physics.fho", "kvt.optimizers.registry"} <= set(MODULES)
+
+
+def test_no_import_cycle_between_kvt_modules():
+    cycle = find_cycle(import_graph(MODULES))
+    assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
+
+
+def test_the_cli_modules_import_no_command_module_even_lazily():
+    """Only the group (kvt.cli) gathers the command modules; they share kvt.cli.options and kvt.cli.quiet.
+
+    Function-level imports count here too: at 817a1b4 kvt.cli imported kvt.cli.bench, whose commands
+    imported kvt.cli's TensorFlow quieting back.
+    """
+    cli = {name: path for name, path in MODULES.items() if name.startswith("kvt.cli")}
+    graph = import_graph(cli, module_level=False)
+    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+    assert graph.pop("kvt.cli.__main__") == {"kvt.cli"}
+    assert graph.pop("kvt.cli") == set(cli) - {"kvt.cli", "kvt.cli.__main__", "kvt.cli.options", "kvt.cli.quiet"}
+    for name, imported in graph.items():
+        assert imported <= {"kvt.cli.options", "kvt.cli.quiet"}, f"{name} imports {', '.join(sorted(imported))}"
+
+
+def _package(tmp_path, files):
+    root = tmp_path / "pkg"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return package_modules([str(root)], "pkg.")
+
+
+def test_the_cycle_check_finds_a_cycle_it_is_shown(tmp_path):
+    modules = _package(tmp_path, {
+        "__init__.py": "",
+        "a.py": "from pkg.sub import b\n",
+        "sub/__init__.py": "",
+        "sub/b.py": "import os\nif True:\n    from ..c import thing\n",
+        "c.py": "def f():\n    import pkg.d\nclass K:\n    from pkg import a\n",
+        "d.py": "from pkg.c import f\n",
+    })
+    graph = import_graph(modules)
+    assert graph["pkg.a"] == {"pkg.sub.b"} and graph["pkg.sub.b"] == {"pkg.c"} and graph["pkg.c"] == {"pkg.a"}
+    assert find_cycle(graph) == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.a"]
+    lazy = import_graph(modules, module_level=False)
+    assert lazy["pkg.c"] == {"pkg.a", "pkg.d"} and lazy["pkg.d"] == {"pkg.c"}
+    graph["pkg.c"] = set()
+    assert find_cycle(graph) is None
+
+
+def test_no_module_over_500_lines():
+    too_long = {name: n for name, path in MODULES.items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert not too_long, "modules over 500 lines: " + ", ".join(
+        f"{name} ({n} lines)" for name, n in sorted(too_long.items()))
+
+
+def _command_tree(command, path="kvt"):
+    tree = {}
+    if isinstance(command, click.Group):
+        tree[path] = sorted(command.commands)
+        for name, sub in command.commands.items():
+            tree.update(_command_tree(sub, f"{path} {name}"))
+    return tree
+
+
+def test_the_cli_lists_the_commands_of_817a1b4():
+    from kvt.cli import main
+
+    assert _command_tree(main) == COMMANDS_AT_817A1B4
+
+
+def _every_command_path():
+    paths = [[]]
+    for group, names in COMMANDS_AT_817A1B4.items():
+        paths += [group.split()[1:] + [name] for name in names]
+    return paths
+
+
+@pytest.mark.parametrize("path", _every_command_path(), ids=lambda p: " ".join(["kvt", *p]))
+def test_help_is_the_help_of_817a1b4(runner, path):
+    """`kvt ... --help` as an 80-column terminal shows it (click wraps at 78) equals the text saved from 817a1b4."""
+    from kvt.cli import main
+
+    result = runner.invoke(main, [*path, "--help"], prog_name="kvt", terminal_width=78)
+    assert result.exit_code == 0, result.output
+    expected = (HELP_AT_817A1B4 / ("-".join(["kvt", *path]) + ".txt")).read_text()
+    assert result.stdout == expected
+
+
+def test_every_parameter_is_declared_as_at_817a1b4():
+    """Each option's name (the function's argument), flags, type, default, required and help, as click reports them.
+
+    parameters.json is ``main.to_info_dict()`` of the code at 817a1b4 (flags sorted); the help text alone
+    would not show a changed destination name or a default that is not displayed.
+    """
+    from kvt.cli import main
+
+    def normal(info):  # each parameter's flags sorted: click builds the help option's from a set
+        if isinstance(info, dict):
+            return {k: sorted(v) if k in ("opts", "secondary_opts") else normal(v) for k, v in info.items()}
+        return [normal(v) for v in info] if isinstance(info, list) else info
+
+    info = normal(main.to_info_dict(click.Context(main, info_name="kvt", **main.context_settings)))
+    assert json.loads(json.dumps(info, default=str)) == json.loads((HELP_AT_817A1B4 / "parameters.json").read_text())
+
+
+def test_every_saved_help_is_checked():
+    saved = {p.stem for p in HELP_AT_817A1B4.glob("*.txt")}
+    assert saved == {"-".join(["kvt", *path]) for path in _every_command_path()}
+
+
+def test_the_cli_imports_no_tensorflow():
+    """Importing kvt.cli, `kvt --help` and `kvt optimizers` leave TensorFlow and Keras unimported."""
+    code = ("import sys\nfrom kvt.cli import main\n"
+            "assert not {'tensorflow', 'keras'} & set(sys.modules), 'import kvt.cli'\n"
+            "for args in (['--help'], ['optimizers'], ['train', '--help'], ['data', 'info', '--pair', 'O2-Ar']):\n"
+            "    try:\n        main(args, prog_name='kvt')\n"
+            "    except SystemExit as exc:\n        assert exc.code == 0, (args, exc.code)\n"
+            "    assert not {'tensorflow', 'keras'} & set(sys.modules), args\n"
+            "print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "ok"
+    assert "Commands:" in done.stdout and "adamod" in done.stdout
+
+
+def test_python_dash_m_kvt_cli_runs_the_group():
+    done = subprocess.run([sys.executable, "-m", "kvt.cli", "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"kvt, version {kvt.__version__}\n"
