@@ -39,12 +39,12 @@ def bench_vt(pairs, optimizers_spec, repeats, quick, target_mse, epochs, units, 
     from kvt.cli import _quiet_tensorflow_import
 
     _quiet_tensorflow_import()
-    from kvt.bench import VTSettings
+    from kvt.bench.settings import VTSettings
 
     settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, repeats=repeats, quick=quick,
                           epochs=epochs, units=units, patience=patience, target_mse=target_mse)
     _quiet_tensorflow_logging()
-    from kvt import bench as library
+    from kvt.bench import benchmark as library
 
     library.run_vt(settings, out, force=force, resume=resume, log=_log)
     click.echo((Path(out) / "results.md").read_text(), nl=False)
@@ -67,12 +67,12 @@ def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, f
     from kvt.cli import _quiet_tensorflow_import
 
     _quiet_tensorflow_import()
-    from kvt.bench import SyntheticSettings
+    from kvt.bench.settings import SyntheticSettings
 
     settings = SyntheticSettings(optimizers=optimizers_spec, repeats=repeats, quick=quick, rows=rows,
                                  epochs=epochs, units=units)
     _quiet_tensorflow_logging()
-    from kvt import bench as library
+    from kvt.bench import benchmark as library
 
     library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
     click.echo((Path(out) / "results.md").read_text(), nl=False)
