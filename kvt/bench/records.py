@@ -33,6 +33,7 @@ CURVE_POINTS = 100  # rows kept per stored validation-loss curve
 
 
 def machine_info() -> dict[str, Any]:
+    """The machine a benchmark runs on: platform, CPU cores, load average, package versions."""
     from kvt.outputs.rundir import package_versions
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -66,11 +67,13 @@ def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, forc
 
 
 def _start_session(work: Path, meta: dict) -> None:
+    """Write bench.json with the new session into ``work`` (and its curves/ folder)."""
     (work / "curves").mkdir(exist_ok=True)
     atomic.write_text(work / "bench.json", json.dumps(meta, indent=2) + "\n", force=True)
 
 
 def _finish_session(out: Path, meta: dict, runs_done: int) -> None:
+    """Record the session's end (time, runs done, load average) in bench.json."""
     session = meta["sessions"][-1]
     session.update({"finished": resumable.now(), "runs": runs_done,
                     "load_average_at_end": machine_info()["load_average_1_5_15"]})
