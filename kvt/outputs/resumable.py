@@ -18,8 +18,8 @@ that was run with the same settings:
 * :func:`prepare` -- the three in order, for a command with nothing else to check;
 * :func:`now` -- the timestamp written in records.
 
-Every check runs before the first expensive step, and every refusal is a
-:class:`kvt.errors.KvtError`.
+Every check runs before the block that writes the folder starts, and every refusal
+is a :class:`kvt.errors.KvtError`.
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ def open_folder(out: Path, kind: str, force: bool = False, resume: bool = False,
                 exists: str | None = None) -> ContextManager[Path]:
     """The context manager yielding the folder a ``kind`` command writes in (``out`` or its replacement).
 
-    With ``resume`` the existing ``out`` is continued in place. Otherwise ``out`` is
+    With ``resume`` the existing ``out`` is continued in place (entering the block
+    refuses a kvt folder of another kind, or one holding an input). Otherwise ``out`` is
     checked now (:func:`kvt.outputs.atomic.check`: a new or empty folder, or with
     ``force`` an earlier kvt folder of this kind; ``exists`` is the error line for an
     existing one without ``force``) and a new ``out`` is written in place, while an
