@@ -11,7 +11,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import error_line
 
-from kvt import KvtError, bench
+from kvt import KvtError
+from kvt.bench import benchmark, records, report, runs, study, synthetic
+from kvt.bench.settings import SyntheticSettings, VTSettings, parse_pairs
 from kvt.cli import main
 
 PAIRS = ("O2-O2", "O2-O", "O2-Ar")
@@ -44,7 +46,7 @@ def test_vt_quick_writes_every_file_and_every_cell(vt_run):
     for png in out.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     results = pd.read_csv(out / "results.csv")
-    assert list(results.columns) == bench.VT_COLUMNS
+    assert list(results.columns) == records.VT_COLUMNS
     assert len(results) == len(PAIRS) * len(VT_OPTIMIZERS)
     assert set(zip(results["pair"], results["optimizer"])) == {(p, o) for p in PAIRS for o in VT_OPTIMIZERS}
     assert (results["seed"] == 0).all() and (results["status"] == "ok").all()
@@ -76,41 +78,41 @@ def test_vt_quick_writes_every_file_and_every_cell(vt_run):
 def test_quick_defaults_cover_every_registry_optimizer():
     from kvt import optimizers
 
-    vt = bench.VTSettings(quick=True).resolved()
+    vt = VTSettings(quick=True).resolved()
     assert vt.optimizers == optimizers.names() and len(vt.optimizers) == 21
     assert vt.pairs == list(PAIRS) and vt.repeats == 1 and vt.epochs == 3
-    full = bench.VTSettings().resolved()
+    full = VTSettings().resolved()
     assert full.repeats == 3 and full.epochs is None and full.units is None  # the study's defaults
-    synthetic = bench.SyntheticSettings(quick=True).resolved()
+    synthetic = SyntheticSettings(quick=True).resolved()
     assert synthetic.optimizers == optimizers.names() and synthetic.repeats == 1 and synthetic.rows == 1000
-    assert bench.SyntheticSettings().resolved().rows == 10000
-    assert bench.parse_optimizers("LARS, adamod,lars") == ["lars", "adamod"]
-    assert bench.parse_pairs("O2-O,,O2-Ar") == ["O2-O", "O2-Ar"]
+    assert SyntheticSettings().resolved().rows == 10000
+    assert VTSettings(optimizers="LARS, adamod", quick=True).resolved().optimizers == ["lars", "adamod"]
+    assert parse_pairs("O2-O,,O2-Ar,O2-O") == ["O2-O", "O2-Ar"]
 
 
 def test_study_tables_and_goals():
-    assert {p: bench.study_best_mse(p) for p in PAIRS} == {"O2-O": 0.004, "O2-Ar": 0.025, "O2-O2": 0.015}
-    assert list(bench.STUDY_VT.index) == ["adamod", "madgrad", "radam", "apollo", "adahessian", "lars", "lamb",
+    assert {p: study.study_best_mse(p) for p in PAIRS} == {"O2-O": 0.004, "O2-Ar": 0.025, "O2-O2": 0.015}
+    assert list(study.STUDY_VT.index) == ["adamod", "madgrad", "radam", "apollo", "adahessian", "lars", "lamb",
                                           "adam"]
-    assert bench.STUDY_SYNTHETIC.loc["adam", "time_s"] == 16.36 and bench.STUDY_SYNTHETIC.loc["lars", "epochs"] == 30
+    assert study.STUDY_SYNTHETIC.loc["adam", "time_s"] == 16.36 and study.STUDY_SYNTHETIC.loc["lars", "epochs"] == 30
 
 
 def test_time_to_target_from_history():
     history = pd.DataFrame({"epoch": [1, 2, 3, 4], "val_loss": [0.5, 0.2, 0.05, 0.01],
                             "time_s": [0.1, 0.2, 0.3, 0.4]})
-    assert bench.time_to_target(history, 0.05) == (3, 0.3)
-    assert bench.time_to_target(history, 0.001) == (None, None)
+    assert runs.time_to_target(history, 0.05) == (3, 0.3)
+    assert runs.time_to_target(history, 0.001) == (None, None)
 
 
 def test_synthetic_data_makes_learnable_targets():
-    inputs, y = bench.synthetic_data(2000, seed=0)
+    inputs, y = synthetic.synthetic_data(2000, seed=0)
     assert [x.shape for x in inputs] == [(2000, 20), (2000, 15), (2000, 15)] and y.shape == (2000, 2)
     assert all(x.min() >= 0 and x.max() < 1 for x in inputs)
     assert np.allclose(y.std(axis=0), 1.0, atol=0.05)
-    again, y_again = bench.synthetic_data(2000, seed=0)
+    again, y_again = synthetic.synthetic_data(2000, seed=0)
     np.testing.assert_array_equal(y, y_again)
     # Same task, other samples: the noise-free part is the same function of the inputs.
-    _, y_other = bench.synthetic_data(2000, seed=1)
+    _, y_other = synthetic.synthetic_data(2000, seed=1)
     assert not np.array_equal(y, y_other)
     # Least squares on simple features of all three inputs explains much of each target.
     u = np.concatenate(inputs, axis=1)
@@ -127,7 +129,7 @@ def test_synthetic_quick_end_to_end(runner, tmp_path):
     assert {"bench.json", "results.csv", "results.md", "summary.csv", "synthetic_time_epochs.png",
             "synthetic_val_loss.png"} <= {p.name for p in out.iterdir()}
     results = pd.read_csv(out / "results.csv")
-    assert list(results.columns) == bench.SYNTHETIC_COLUMNS
+    assert list(results.columns) == records.SYNTHETIC_COLUMNS
     assert sorted(results["optimizer"]) == sorted(SYNTHETIC_OPTIMIZERS) and (results["status"] == "ok").all()
     for column in ("val_loss", "val_log_cosh", "train_loss", "wall_time_s", "steps_per_second"):
         assert np.isfinite(results[column]).all() and (results[column] > 0).all(), column
@@ -141,11 +143,16 @@ def test_synthetic_quick_end_to_end(runner, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["vt", "--pairs", "O2-N2"], "Error: unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"),
     (["vt", "--optimizers", "adam,nope"], "Error: unknown optimizer 'nope'; valid names: adam, nadam,"),
-    (["vt", "--optimizers", "all,adam"], "Error: 'all' cannot be combined with other optimizer names"),
+    (["vt", "--optimizers", "all,adam"], "Error: --optimizers 'all,adam': 'all' cannot be combined with other "
+                                         "optimizer names"),
+    (["vt", "--optimizers", "adam,lars,adam"], "Error: --optimizers 'adam,lars,adam' lists an optimizer twice"),
+    (["vt", "--optimizers", "adam,,lars"], "Error: malformed --optimizers 'adam,,lars'; give a name, "
+                                           "a comma-separated list or all"),
     (["vt", "--repeats", "0"], "Error: --repeats must be a positive integer, got 0"),
     (["vt", "--target-mse", "-1"], "Error: --target-mse must be a number > 0, got -1.0"),
     (["vt", "--force", "--resume"], "Error: give --force (start again) or --resume (continue), not both"),
     (["synthetic", "--optimizers", "nope"], "Error: unknown optimizer 'nope'; valid names: adam, nadam,"),
+    (["synthetic", "--optimizers", "sgd,sgd"], "Error: --optimizers 'sgd,sgd' lists an optimizer twice"),
     (["synthetic", "--repeats", "-2"], "Error: --repeats must be a positive integer, got -2"),
 ])
 def test_bad_input_is_one_error_line(runner, tmp_path, args, message):
@@ -196,8 +203,8 @@ def test_interrupted_benchmark_keeps_rows_and_resume_continues(runner, tmp_path,
             raise KvtError("training diverged at epoch 2 (loss is NaN or infinite) with optimizer 'lars'")
         return _fake_result(pair, optimizer, seed)
 
-    monkeypatch.setattr(bench, "train_vt", interrupt_on_third)
-    monkeypatch.setattr(bench, "vt_level_figure", lambda out, pair, info, training: info["mse"])
+    monkeypatch.setattr(benchmark, "train_vt", interrupt_on_third)
+    monkeypatch.setattr(report, "vt_level_figure", lambda out, pair, info, training: info["mse"])
     args = ["bench", "vt", "--quick", "--pairs", "O2-Ar", "--optimizers", "adam,adamod,lars", "--repeats", "2",
             "--out", str(out)]
     result = runner.invoke(main, args)
@@ -228,7 +235,14 @@ def test_interrupted_benchmark_keeps_rows_and_resume_continues(runner, tmp_path,
     result = runner.invoke(main, [*args, "--resume"])  # nothing left to do
     assert result.exit_code == 0 and calls == []
     result = runner.invoke(main, [*args[:-2], "--units", "16", "--out", str(out), "--resume"])
-    assert error_line(result).startswith(f"Error: cannot resume {out}: it was run with different settings")
+    assert error_line(result) == (f"Error: cannot resume {out}: it was run with units 8, not 16; "
+                                  "use the same options or --force to start again")
+    result = runner.invoke(main, [*args[:-2], "--target-mse", "0.5", "--out", str(out), "--resume"])
+    assert error_line(result) == (f"Error: cannot resume {out}: it was run with target_mse null, not 0.5; "
+                                  "use the same options or --force to start again")
+    result = runner.invoke(main, ["bench", "synthetic", "--quick", "--optimizers", "adam", "--out", str(out),
+                                  "--resume"])
+    assert error_line(result) == f"Error: cannot resume {out}: it holds a 'vt' benchmark, not 'synthetic'"
     result = runner.invoke(main, [*args, "--force"])  # --force starts again from scratch
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(out / "results.csv")) == 6

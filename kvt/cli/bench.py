@@ -39,12 +39,12 @@ def bench():
 def bench_vt(pairs, optimizers_spec, repeats, quick, target_mse, epochs, units, patience, out, force, resume):
     """Train every optimizer on every pair (the study's Table 3) and write results, tables and figures."""
     quiet_tensorflow_import()
-    from kvt.bench import VTSettings
+    from kvt.bench.settings import VTSettings
 
     settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, repeats=repeats, quick=quick,
                           epochs=epochs, units=units, patience=patience, target_mse=target_mse)
     _quiet_tensorflow_logging()
-    from kvt import bench as library
+    from kvt.bench import benchmark as library
 
     library.run_vt(settings, out, force=force, resume=resume, log=_log)
     click.echo((Path(out) / "results.md").read_text(), nl=False)
@@ -64,12 +64,12 @@ def bench_vt(pairs, optimizers_spec, repeats, quick, target_mse, epochs, units, 
 def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, force, resume):
     """The study's synthetic test (Table 2): time and epochs to convergence per optimizer."""
     quiet_tensorflow_import()
-    from kvt.bench import SyntheticSettings
+    from kvt.bench.settings import SyntheticSettings
 
     settings = SyntheticSettings(optimizers=optimizers_spec, repeats=repeats, quick=quick, rows=rows,
                                  epochs=epochs, units=units)
     _quiet_tensorflow_logging()
-    from kvt import bench as library
+    from kvt.bench import benchmark as library
 
     library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
     click.echo((Path(out) / "results.md").read_text(), nl=False)

@@ -1,0 +1,169 @@
+"""The benchmarks' figures, saved as 256-colour PNGs (atomically).
+
+Loss curves per pair, grouped bars of MSE and time beside the study's values, the
+k_VT(32→31)(T) of the best run per pair (retrained, deterministic), and the
+synthetic test's time, epochs and loss curves.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kvt.bench.records import _curve_name
+from kvt.bench.runs import train_vt
+from kvt.bench.settings import SYNTHETIC, VTSettings
+from kvt.bench.study import PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, study_best_mse
+from kvt.outputs import atomic
+
+SMOOTHING = 9  # the loss figures draw a centred rolling median over this many stored points
+PNG_DPI = 100
+
+
+def _save_png(fig, path: Path) -> Path:
+    """Save ``fig`` as a 256-colour PNG (dpi PNG_DPI; a third of the bytes) atomically and close it."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PNG_DPI, bbox_inches="tight")
+    plt.close(fig)
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").quantize(colors=256)
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", optimize=True)
+    return atomic.write_bytes(path, buffer.getvalue(), force=True)
+
+
+def _smoothed(values: pd.Series, window: int = SMOOTHING) -> pd.Series:
+    """A centred rolling median (the validation loss of small-batch training is very noisy), positive only."""
+    values = values.where(values > 0)
+    return values.rolling(window, center=True, min_periods=1).median()
+
+
+def _style(index: int, name: str):
+    import matplotlib.pyplot as plt
+
+    colors = plt.get_cmap("tab20").colors
+    return {"color": colors[index % len(colors)], "linestyle": "-" if name in STUDY_VT.index else "--"}
+
+
+def vt_loss_figure(out: Path, pair: str, optimizers: list[str]):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
+    for index, optimizer in enumerate(optimizers):
+        files = sorted((out / "curves").glob(f"{pair}__{optimizer}__*.csv"))
+        path = out / "curves" / _curve_name(pair, optimizer, 0)
+        path = path if path.exists() else (files[0] if files else None)
+        if path is None:
+            continue
+        curve = pd.read_csv(path)
+        ax.plot(curve["epoch"], _smoothed(curve["val_loss"]), lw=1.1, label=optimizer, **_style(index, optimizer))
+    if f"{pair}_mse" in STUDY_VT:
+        ax.axhline(study_best_mse(pair), color="k", lw=0.8, ls=":", label=f"study's best ({study_best_mse(pair):g})")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation MSE (scaled target)")
+    ax.set_title(f"{PAIR_LABEL.get(pair, pair)}: validation loss of every optimizer "
+                 f"(seed 0, rolling median of {SMOOTHING} points)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, ncol=1 if len(optimizers) <= 16 else 2)
+    return fig
+
+
+def _grouped_bars(summary: pd.DataFrame, value: str, error: str, study: str, ylabel: str, title: str,
+                  log: bool, goal: bool):
+    import matplotlib.pyplot as plt
+
+    pairs = _ordered_pairs(summary["pair"].unique())
+    optimizers = _ordered_optimizers(summary["optimizer"].unique())
+    colors = {pair: plt.get_cmap("tab10").colors[i] for i, pair in enumerate(pairs)}
+    width = 0.8 / len(pairs)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(optimizers) + 2), 4.4))
+    x = np.arange(len(optimizers))
+    for i, pair in enumerate(pairs):
+        part = summary[summary["pair"] == pair].set_index("optimizer").reindex(optimizers)
+        positions = x - 0.4 + width * (i + 0.5)
+        ax.bar(positions, part[value], width, yerr=part[error].fillna(0), capsize=2, color=colors[pair],
+               label=PAIR_LABEL.get(pair, pair), error_kw={"lw": 0.8})
+        studied = part[study].notna()
+        if studied.any():
+            ax.plot(positions[studied.to_numpy()], part[study][studied], "x", color="k", ms=5,
+                    label="study" if i == 0 else None)
+        if goal and f"{pair}_mse" in STUDY_VT:
+            ax.axhline(study_best_mse(pair), color=colors[pair], ls="--", lw=0.9)
+    ax.set_xticks(x)
+    ax.set_xticklabels(optimizers, rotation=60, ha="right")
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", which="both", alpha=0.25)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int = 32):
+    """Retrain the best optimizer's best seed (deterministic), save the run, draw k_VT(level)."""
+    from kvt.outputs import plots
+    from kvt.outputs.rundir import open_run, save_run
+
+    settings = VTSettings(pairs=[pair], optimizers=[info["optimizer"]], quick=training.get("quick", False),
+                          epochs=training.get("epochs"), units=training.get("units"),
+                          patience=training.get("patience")).resolved()
+    result = train_vt(settings, pair, info["optimizer"], info["seed"])
+    tmp = Path(tempfile.mkdtemp(prefix=".best-run.", dir=out))
+    try:
+        run = open_run(save_run(result, tmp / "run", plot_level=level))
+        fig = plots.level_figure(run, level)
+        fig.axes[0].set_title(f"{PAIR_LABEL.get(pair, pair)}: $k_{{VT}}^{{{level}\\to{level - 1}}}(T)$, best optimizer "
+                              f"{info['optimizer']} (seed {info['seed']}, val. MSE "
+                              f"{result.metrics['val_mse_scaled']:.3g})", fontsize=10)
+        _save_png(fig, out / f"k_vt_{level}_{pair}.png")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result.metrics["val_mse_scaled"]
+
+
+def synthetic_figures(out: Path, summary: pd.DataFrame) -> None:
+    import matplotlib.pyplot as plt
+
+    optimizers = _ordered_optimizers(summary["optimizer"].unique())
+    part = summary.set_index("optimizer").reindex(optimizers)
+    x = np.arange(len(optimizers))
+    fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 0.6 * len(optimizers) + 3), 4.2))
+    for ax, value, error, study, label in ((axes[0], "time_mean", "time_std", "study_time", "training time, s"),
+                                           (axes[1], "epochs_mean", "epochs_std", "study_epochs", "epochs")):
+        ax.bar(x, part[value], 0.7, yerr=part[error].fillna(0), capsize=2, color="tab:blue", label="kvt",
+               error_kw={"lw": 0.8})
+        studied = part[study].notna().to_numpy()
+        if studied.any():
+            ax.plot(x[studied], part[study][studied], "x", color="k", ms=6, label="study")
+        ax.set_xticks(x)
+        ax.set_xticklabels(optimizers, rotation=60, ha="right")
+        ax.set_ylabel(label)
+        ax.grid(True, axis="y", alpha=0.25)
+        ax.legend(fontsize=8)
+    fig.suptitle("Synthetic test: time and epochs until early stopping (mean ± std)")
+    _save_png(fig, out / "synthetic_time_epochs.png")
+
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
+    for index, optimizer in enumerate(optimizers):
+        files = sorted((out / "curves").glob(f"{optimizer}__*.csv"))
+        if not files:
+            continue
+        curve = pd.read_csv(files[0])
+        ax.plot(curve["epoch"], _smoothed(curve["val_loss"], 3), lw=1.1, label=optimizer, **_style(index, optimizer))
+    ax.axhline(SYNTHETIC["noise"] ** 2, color="k", ls=":", lw=0.8, label="noise floor")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation MSE")
+    ax.set_title("Synthetic test: validation loss (first seed, rolling median of 3 epochs)", fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, ncol=1 if len(optimizers) <= 16 else 2)
+    _save_png(fig, out / "synthetic_val_loss.png")

@@ -1,0 +1,136 @@
+"""What a benchmark folder holds: bench.json (settings and sessions), results.csv rows, curves.
+
+``bench.json`` is the folder's record for :mod:`kvt.outputs.resumable`: the settings
+every run's result depends on (under ``training``) and one entry per session (start,
+finish, machine). results.csv grows one fsynced row per finished run, so that an
+interrupted benchmark keeps every finished row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any, ContextManager
+
+import numpy as np
+import pandas as pd
+
+from kvt import __version__
+from kvt.errors import KvtError
+from kvt.outputs import atomic, resumable
+
+VT_COLUMNS = ["pair", "optimizer", "seed", "status", "val_mse_scaled", "train_mse_scaled", "val_mae_m3_s",
+              "val_rel_err_median", "val_rel_err_max", "fho_rel_err_median", "epochs", "best_epoch",
+              "wall_time_s", "steps_per_second", "target_mse", "target_epoch", "target_time_s", "message"]
+SYNTHETIC_COLUMNS = ["optimizer", "seed", "status", "val_loss", "val_log_cosh", "train_loss", "epochs",
+                     "best_epoch", "wall_time_s", "steps_per_second", "message"]
+CURVE_POINTS = 100  # rows kept per stored validation-loss curve
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine a benchmark runs on: platform, CPU cores, load average, package versions."""
+    from kvt.outputs.rundir import package_versions
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
+            "python": platform.python_version(), "cpu_count": os.cpu_count(),
+            "load_average_1_5_15": [round(x, 2) for x in load] if load else None,
+            "versions": package_versions()}
+
+
+def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, force: bool,
+                    resume: bool) -> tuple[dict, ContextManager[Path]]:
+    """Check the output folder (or reopen it with ``resume``) before any run.
+
+    Returns its bench.json document, with this session added, and the context
+    manager of the folder to write in (:func:`kvt.outputs.resumable.prepare`).
+    """
+    def same_benchmark(meta: dict) -> None:
+        if meta.get("kind") != kind:
+            raise KvtError(f"cannot resume {out}: it holds a '{meta.get('kind')}' benchmark, not '{kind}'")
+
+    meta, folder = resumable.prepare(
+        out, "bench", "bench.json", "training", training, "kvt bench", force=force, resume=resume,
+        exists=f"{out} already exists; pass --force to overwrite it or --resume to continue it",
+        check_record=same_benchmark)
+    session = {"started": resumable.now(), **invocation, "machine": machine_info()}
+    if meta is None:
+        meta = {"kind": kind, "kvt_version": __version__, "training": training, "sessions": [session]}
+    else:
+        meta.setdefault("sessions", []).append(session)
+    return meta, folder
+
+
+def _start_session(work: Path, meta: dict) -> None:
+    """Write bench.json with the new session into ``work`` (and its curves/ folder)."""
+    (work / "curves").mkdir(exist_ok=True)
+    atomic.write_text(work / "bench.json", json.dumps(meta, indent=2) + "\n", force=True)
+
+
+def _finish_session(out: Path, meta: dict, runs_done: int) -> None:
+    """Record the session's end (time, runs done, load average) in bench.json."""
+    session = meta["sessions"][-1]
+    session.update({"finished": resumable.now(), "runs": runs_done,
+                    "load_average_at_end": machine_info()["load_average_1_5_15"]})
+    atomic.write_text(out / "bench.json", json.dumps(meta, indent=2) + "\n", force=True)
+
+
+def read_results(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The rows of a results.csv; a line cut off by an interruption is dropped (and removed)."""
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    text = path.read_text()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+        atomic.write_text(path, text, force=True)
+    if not text.strip():
+        return pd.DataFrame(columns=columns)
+    frame = pd.read_csv(io.StringIO(text), keep_default_na=True)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KvtError(f"{path} is not a kvt bench results file (missing columns {', '.join(missing)})")
+    return frame
+
+
+def _append_row(path: Path, columns: list[str], row: dict) -> None:
+    """Append one CSV row (header first if the file is new) in one write, flushed to disk."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    new = not path.exists() or path.stat().st_size == 0
+    if new:
+        writer.writeheader()
+    writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        handle.write(buffer.getvalue())
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else f"{value:.6g}"
+    if isinstance(value, str):
+        return " ".join(value.split())
+    return value
+
+
+def _save_curve(path: Path, history: pd.DataFrame, columns: list[str]) -> None:
+    """The history thinned to at most CURVE_POINTS rows (first, best and last epochs kept)."""
+    frame = history.loc[:, [c for c in columns if c in history.columns]]
+    if len(frame) > CURVE_POINTS:
+        keep = set(np.linspace(0, len(frame) - 1, CURVE_POINTS - 1).round().astype(int))
+        if "val_loss" in frame:
+            keep.add(int(np.nanargmin(frame["val_loss"].to_numpy())))
+        frame = frame.iloc[sorted(keep)]
+    atomic.write_text(path, frame.to_csv(index=False, float_format="%.4g", lineterminator="\n"), force=True)
+
+
+def _curve_name(*parts) -> str:
+    return "__".join(str(p) for p in parts) + ".csv"
