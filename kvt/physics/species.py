@@ -32,6 +32,7 @@ class Molecule:
     atom_masses_g_mol: tuple[float, float]  # (m_A, m_B); the order matters when A != B
     collision_diameter_m: float  # R0
     max_level: int  # levels 0..max_level are bound; transitions i -> i-1 for i = 1..max_level
+    agreement: str = ""  # how the FHO-FR rates with these constants compare with published tables
 
     @property
     def molar_mass_g_mol(self) -> float:
@@ -55,6 +56,7 @@ class Partner:
     molar_mass_g_mol: float
     collision_diameter_m: float  # R0
     is_molecule: bool
+    diameter_source: str = "Lennard-Jones diameter of the SPbU state-to-state codes"
 
     @property
     def mass_kg(self) -> float:
@@ -63,16 +65,20 @@ class Partner:
 
 #: The molecules. For NO, atom A is N (the order enters the mass factor m~ of the FHO-FR model).
 MOLECULES = {m.name: m for m in (
-    Molecule("O2", 158019.0, 1198.0, (16.0, 16.0), 3.458e-10, 35),
-    Molecule("N2", 235857.0, 1432.0, (14.0, 14.0), 3.621e-10, 46),
-    Molecule("NO", 190420.0, 1407.5, (14.0, 16.0), 3.47e-10, 38),
+    Molecule("O2", 158019.0, 1198.0, (16.0, 16.0), 3.458e-10, 35,
+             "reproduces the SPbU group's published O2-O2 and O2-O tables to ~1e-14"),
+    Molecule("N2", 235857.0, 1432.0, (14.0, 14.0), 3.621e-10, 46,
+             "reproduces the SPbU group's published N2 tables to ~1e-14"),
+    Molecule("NO", 190420.0, 1407.5, (14.0, 16.0), 3.47e-10, 38,
+             "the SPbU group's public NO tables lie a constant 2.1e-4 (relative) above these values, "
+             "a factor of unknown origin in their collision rate"),
 )}
 
 #: The atoms that collide (none of them vibrates).
 ATOMS = {a.name: a for a in (
     Partner("O", 16.0, 2.75e-10, False),
     Partner("N", 14.0, 3.298e-10, False),
-    Partner("Ar", 39.948, 3.33e-10, False),
+    Partner("Ar", 39.948, 3.33e-10, False, "hard-sphere diameter of the KAPPA particle database"),
 )}
 
 #: Every partner: each molecule (its whole mass, its R0) and each atom.
