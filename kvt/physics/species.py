@@ -2,8 +2,8 @@
 
 A *pair* ``MOLECULE-PARTNER`` (``N2-N``, ``NO-O2``) is the vibrating molecule AB whose
 level i falls to i-1 and the collision partner C. Every pair is derived from the two
-tables below (3 molecules x 6 partners = 18 pairs); nothing else in kvt spells out
-per-pair numbers.
+tables below (3 molecules x 6 partners = 18 pairs); nothing else in kvt.physics or
+kvt.data spells out per-species numbers.
 
 Where the constants come from: ω_e and ω_e x_e are the molecules' ground-state
 spectroscopic constants (m^-1) as used by the St Petersburg State University (SPbU)
