@@ -70,8 +70,10 @@ def test_user_csv_errors_name_file_column_and_line(tmp_path, text, message):
 def test_missing_file_and_unknown_pair(tmp_path):
     with pytest.raises(KvtError, match="no such file"):
         load_dataset(tmp_path / "nope.csv")
-    with pytest.raises(KvtError, match="unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"):
-        load_dataset("O2-N2")
+    with pytest.raises(KvtError) as info:
+        load_dataset("O2-Xe")
+    assert str(info.value) == "unknown partner 'Xe' in pair 'O2-Xe'; partners: O2, N2, NO, O, N, Ar"
+    assert load_dataset("O2-N2").pair == "O2-N2"  # a generated pair, bundled since the air species
 
 
 @pytest.mark.parametrize("spec, expected", [

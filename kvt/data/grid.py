@@ -13,10 +13,12 @@ import re
 import numpy as np
 
 from kvt.errors import KvtError
+from kvt.physics import species
 from kvt.physics.fho import O2_MAX_LEVEL
 
 #: The study's temperature grid, in K (15 temperatures).
 STUDY_TEMPERATURES = (250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000)
+#: O2's levels (the study's); another molecule's are ``species.molecule(name).levels``.
 ALL_LEVELS = tuple(range(1, O2_MAX_LEVEL + 1))
 #: Temperatures a --temps spec may hold (the plausibility bounds of kvt.data.datasets).
 T_PLAUSIBLE_K = (50.0, 1e5)
@@ -32,8 +34,17 @@ def _parse_int(text: str, spec: str) -> int:
     return int(value)
 
 
-def parse_levels(spec: str, max_level: int = O2_MAX_LEVEL) -> list[int]:
-    """Levels from a spec such as ``1-35`` or ``1,2,5``, sorted and unique."""
+def parse_levels(spec: str, max_level: int = O2_MAX_LEVEL, molecule=None) -> list[int]:
+    """Levels from a spec such as ``1-35`` or ``1,2,5``, sorted and unique.
+
+    With ``molecule`` (a molecule, a pair, or either's name) the range is that molecule's
+    and an error names it ("level 47 is out of range; N2 levels are 1..46"); ``max_level``
+    is then ignored.
+    """
+    allowed = f"allowed levels are 1..{max_level}"
+    if molecule is not None:
+        m = species.molecule(molecule)
+        max_level, allowed = m.max_level, f"{m.name} levels are 1..{m.max_level}"
     levels: set[int] = set()
     for part in str(spec).split(","):
         part = part.strip()
@@ -51,7 +62,7 @@ def parse_levels(spec: str, max_level: int = O2_MAX_LEVEL) -> list[int]:
             numbers = [_parse_int(part, spec)]
         for n in numbers:
             if n < 1 or n > max_level:
-                raise KvtError(f"level {n} is out of range; allowed levels are 1..{max_level}")
+                raise KvtError(f"level {n} is out of range; {allowed}")
             levels.add(n)
     return sorted(levels)
 

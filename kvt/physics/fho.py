@@ -1,16 +1,19 @@
-"""FHO-FR rate coefficients of O2 vibrational-translational (VT) de-excitation.
+"""FHO-FR rate coefficients of vibrational-translational (VT) de-excitation.
 
-    O2(i) + M -> O2(i-1) + M,   M = O2, O, Ar
+    AB(i) + C -> AB(i-1) + C,   AB = O2, N2, NO;   C = O2, N2, NO, O, N, Ar
 
 The forced harmonic oscillator model with free rotation in its analytic, thermally
 averaged form: Adamovich, Macheret, Rich & Treanor, J. Thermophys. Heat Transfer
-12(1), 1998; Adamovich & Rich, J. Chem. Phys. 109, 1998. The constants below,
-documented with their provenance in docs/physics.md, reproduce the SPbU group's
-published tables.
+12(1), 1998; Adamovich & Rich, J. Chem. Phys. 109, 1998. The constants
+(:mod:`kvt.physics.constants`) and the species (:mod:`kvt.physics.species`) are those
+that reproduce the SPbU group's published tables; docs/physics.md
+documents them with their provenance.
 
 The public entry point is :func:`rate_coefficient`, vectorised over levels and
 temperatures (numpy broadcasting); the only iterative part, the equation for the
-FHO parameter C, is solved by bisection on all points at once.
+FHO parameter C, is solved by bisection on all points at once. It takes a pair
+(``"N2-N"`` or a :class:`~kvt.physics.species.Pair`) or, as kvt's O2 code always has,
+a partner of O2 (``"Ar"``).
 """
 
 from __future__ import annotations
@@ -20,75 +23,78 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvt.errors import KvtError
+from kvt.physics import species as _species
+from kvt.physics.constants import (  # noqa: F401  (re-exported: kvt's callers read them from here)
+    AVOGADRO, BOLTZMANN, PLANCK, POTENTIAL_RANGE_ALPHA, SECOND_RADIATION_CONSTANT, WELL_DEPTH_K,
+)
+from kvt.physics.species import Molecule, Pair
 
-# Physical constants (SI), as fixed by the specification.
-BOLTZMANN = 1.3807e-23  # J/K
-PLANCK = 6.6261e-34  # J s
 HBAR = PLANCK / (2.0 * np.pi)
-AVOGADRO = 6.0221e23  # 1/mol
-SECOND_RADIATION_CONSTANT = 1.4388e-2  # m K
 
-# O2 spectroscopic constants (m^-1).
-O2_OMEGA_E = 158019.0
-O2_OMEGA_E_XE = 1198.0
-O2_MAX_LEVEL = 35  # levels 0..35 are bound
+_O2 = _species.MOLECULES["O2"]
+# O2 spectroscopic constants (m^-1), the names kvt's O2 code uses.
+O2_OMEGA_E = _O2.omega_e_m
+O2_OMEGA_E_XE = _O2.omega_e_xe_m
+O2_MAX_LEVEL = _O2.max_level  # levels 0..35 are bound
 
-# Pair parameters shared by every partner.
-POTENTIAL_RANGE_ALPHA = 4e10  # m^-1
-WELL_DEPTH_K = 200.0  # K (D / k)
+#: A collision partner (name, molar mass, R0, molecule or atom).
+Species = _species.Partner
 
+#: The partners of O2 in the study's pairs, by name.
+SPECIES = {name.split("-")[1]: _species.PAIRS[name].partner for name in _species.STUDY_PAIRS}
 
-@dataclass(frozen=True)
-class Species:
-    name: str
-    molar_mass_g_mol: float
-    collision_diameter_m: float  # R0
-    is_molecule: bool
-
-    @property
-    def mass_kg(self) -> float:
-        return self.molar_mass_g_mol * 1e-3 / AVOGADRO
-
-
-SPECIES = {
-    "O2": Species("O2", 32.0, 3.458e-10, True),
-    "O": Species("O", 16.0, 2.75e-10, False),
-    "Ar": Species("Ar", 39.948, 3.33e-10, False),
-}
-
-#: Bundled collision pairs, by name, and their partner species.
-PAIRS = {"O2-O2": "O2", "O2-O": "O", "O2-Ar": "Ar"}
+#: The study's (bundled) collision pairs of O2, by name, and their partner species.
+PAIRS = {name: _species.PAIRS[name].partner.name for name in _species.STUDY_PAIRS}
 
 
 def pair_partner(pair: str) -> Species:
-    """The collision partner of a pair name such as ``"O2-Ar"``."""
+    """The collision partner of one of the study's O2 pairs, such as ``"O2-Ar"``.
+
+    Only the study's pairs: callers pair the partner with O2. For any of the 18 pairs use
+    :func:`kvt.physics.species.pair`.
+    """
     try:
         return SPECIES[PAIRS[pair]]
     except KeyError:
         raise KvtError(f"unknown pair '{pair}'; valid pairs: {', '.join(PAIRS)}") from None
 
 
-def level_energy_K(n) -> np.ndarray:
-    """Energy of O2 vibrational level n above level 0, in kelvin (anharmonic oscillator)."""
+def level_energy_K(n, molecule: str | Molecule | Pair = "O2") -> np.ndarray:
+    """Energy of vibrational level n of ``molecule`` (default O2) above level 0, in kelvin.
+
+    Anharmonic oscillator: E(n) = θ_e n - θ_x n (n + 1), θ_e = c2 ω_e, θ_x = c2 ω_e x_e.
+    """
+    m = _species.molecule(molecule)
     n = np.asarray(n, dtype=float)
-    theta_e = SECOND_RADIATION_CONSTANT * O2_OMEGA_E
-    theta_x = SECOND_RADIATION_CONSTANT * O2_OMEGA_E_XE
+    theta_e = SECOND_RADIATION_CONSTANT * m.omega_e_m
+    theta_x = SECOND_RADIATION_CONSTANT * m.omega_e_xe_m
     return theta_e * n - theta_x * n * (n + 1.0)
 
 
 @dataclass(frozen=True)
 class PairParameters:
-    """Mass-dependent quantities of the O2 + partner collision."""
+    """Mass-dependent quantities of the collision of a molecule AB with a partner C."""
 
-    reduced_mass_kg: float
-    steric_factor: float  # S, free rotation
+    reduced_mass_kg: float  # μ = (m_A + m_B) m_C / (m_A + m_B + m_C)
+    steric_factor: float  # S = 2 m~ / (1 + m~)^2, free rotation
     nu: float  # 1 for a molecular partner, 0 for an atom
-    collision_radius_m: float
+    collision_radius_m: float  # R = (R0(AB) + R0(C)) / 2
+    mass_factor: float = float("nan")  # m~ = m_A m_C / (m_B (m_A + m_B + m_C))
+
+    @classmethod
+    def for_pair(cls, pair: str | Pair) -> "PairParameters":
+        """The parameters of a pair (``"NO-O"`` or a ``Pair``)."""
+        p = _species.pair(pair)
+        return cls.of(p.molecule, p.partner)
 
     @classmethod
     def for_partner(cls, partner: Species) -> "PairParameters":
-        o2 = SPECIES["O2"]
-        m_a = m_b = o2.mass_kg / 2.0
+        """The parameters of O2 colliding with ``partner``."""
+        return cls.of(_O2, partner)
+
+    @classmethod
+    def of(cls, molecule: Molecule, partner: Species) -> "PairParameters":
+        m_a, m_b = molecule.atom_masses_kg
         m_c = partner.mass_kg
         total = m_a + m_b + m_c
         mass_factor = m_a * m_c / (m_b * total)
@@ -96,7 +102,8 @@ class PairParameters:
             reduced_mass_kg=(m_a + m_b) * m_c / total,
             steric_factor=2.0 * mass_factor / (1.0 + mass_factor) ** 2,
             nu=1.0 if partner.is_molecule else 0.0,
-            collision_radius_m=(o2.collision_diameter_m + partner.collision_diameter_m) / 2.0,
+            collision_radius_m=(molecule.collision_diameter_m + partner.collision_diameter_m) / 2.0,
+            mass_factor=mass_factor,
         )
 
 
@@ -118,15 +125,24 @@ def _solve_c(c1, c2, b, iterations: int = 80):
     return 0.5 * (lo + hi)
 
 
-def check_levels(levels) -> np.ndarray:
-    levels = np.asarray(levels)
-    as_float = levels.astype(float)
+def check_levels(levels, molecule: str | Molecule | Pair | None = None) -> np.ndarray:
+    """Upper levels i of transitions i -> i-1 as floats, checked against the molecule's range.
+
+    Without ``molecule``, O2's range with kvt's original wording ("allowed levels are
+    1..35"); with one (a molecule, a pair or either's name), the molecule is named
+    ("level 47 is out of range; N2 levels are 1..46").
+    """
+    m = _O2 if molecule is None else _species.molecule(molecule)
+    top = m.max_level
+    allowed = f"allowed levels are 1..{top}" if molecule is None else f"{m.name} levels are 1..{top}"
+    as_float = np.asarray(levels).astype(float)
     if not np.all(np.isfinite(as_float)) or np.any(as_float != np.round(as_float)):
-        raise KvtError(f"levels must be integers 1..{O2_MAX_LEVEL}")
-    bad = (as_float < 1) | (as_float > O2_MAX_LEVEL)
+        raise KvtError(f"levels must be integers 1..{top}" if molecule is None
+                       else f"levels must be integers; {allowed}")
+    bad = (as_float < 1) | (as_float > top)
     if np.any(bad):
         first = as_float[bad].flat[0]
-        raise KvtError(f"level {first:g} is out of range; allowed levels are 1..{O2_MAX_LEVEL}")
+        raise KvtError(f"level {first:g} is out of range; {allowed}")
     return as_float
 
 
@@ -144,39 +160,51 @@ def check_temperatures(temperatures) -> np.ndarray:
     return temperatures
 
 
-def transition_energy_K(levels) -> np.ndarray:
-    """Quantum E(i) - E(i-1) of the transition i -> i-1, in kelvin."""
+def transition_energy_K(levels, molecule: str | Molecule | Pair = "O2") -> np.ndarray:
+    """Quantum E(i) - E(i-1) of the transition i -> i-1 of ``molecule`` (default O2), in kelvin."""
     i = np.asarray(levels, dtype=float)
-    return level_energy_K(i) - level_energy_K(i - 1.0)
+    return level_energy_K(i, molecule) - level_energy_K(i - 1.0, molecule)
 
 
-def detailed_balance_factor(levels, temperatures) -> np.ndarray:
-    """k(i-1 -> i, T) / k(i -> i-1, T) = exp(-(E(i) - E(i-1)) / T) (broadcasting)."""
-    return np.exp(-transition_energy_K(levels) / np.asarray(temperatures, dtype=float))
+def detailed_balance_factor(levels, temperatures, molecule: str | Molecule | Pair = "O2") -> np.ndarray:
+    """k(i-1 -> i, T) / k(i -> i-1, T) = exp(-(E(i) - E(i-1)) / T) of ``molecule`` (default O2; broadcasting)."""
+    return np.exp(-transition_energy_K(levels, molecule) / np.asarray(temperatures, dtype=float))
 
 
-def rate_coefficient(levels, temperatures, partner: str | Species) -> np.ndarray:
+def _resolve(pair_or_partner) -> tuple[Molecule, Species, bool]:
+    """(molecule, partner, legacy) of a pair (name with '-' or ``Pair``) or an O2 partner (name or ``Species``)."""
+    if isinstance(pair_or_partner, Pair):
+        return pair_or_partner.molecule, pair_or_partner.partner, False
+    if isinstance(pair_or_partner, Species):
+        return _O2, pair_or_partner, True
+    if "-" in str(pair_or_partner):
+        p = _species.pair(pair_or_partner)
+        return p.molecule, p.partner, False
+    if pair_or_partner not in SPECIES:
+        raise KvtError(f"unknown partner '{pair_or_partner}'; valid partners: {', '.join(SPECIES)}")
+    return _O2, SPECIES[pair_or_partner], True
+
+
+def rate_coefficient(levels, temperatures, pair: str | Pair | Species) -> np.ndarray:
     """FHO-FR rate coefficient k_VT(i -> i-1, T) in m^3/s.
 
     Args:
-      levels: upper level(s) i of the transition, integers 1..35 (array-like).
+      levels: upper level(s) i of the transition, integers 1..max level of the molecule (array-like).
       temperatures: translational temperature(s) in K, within 250..20000 (array-like).
-      partner: collision partner, a species name ("O2", "O", "Ar") or ``Species``.
+      pair: a pair ``MOLECULE-PARTNER`` ("N2-N", "NO-O2") or ``Pair``; or, for O2, the
+        partner alone as a name of the study's partners ("O2", "O", "Ar") or a ``Species``.
 
     ``levels`` and ``temperatures`` broadcast against each other, so
-    ``rate_coefficient(levels[:, None], temps[None, :], "Ar")`` gives a level x T table.
+    ``rate_coefficient(levels[:, None], temps[None, :], "N2-Ar")`` gives a level x T table.
     """
-    if isinstance(partner, str):
-        if partner not in SPECIES:
-            raise KvtError(f"unknown partner '{partner}'; valid partners: {', '.join(SPECIES)}")
-        partner = SPECIES[partner]
-    i = check_levels(levels)
+    molecule, partner, legacy = _resolve(pair)
+    i = check_levels(levels, None if legacy else molecule)
     T = check_temperatures(temperatures)
     i, T = np.broadcast_arrays(i, T)
-    p = PairParameters.for_partner(partner)
+    p = PairParameters.of(molecule, partner)
     mu, alpha, kB = p.reduced_mass_kg, POTENTIAL_RANGE_ALPHA, BOLTZMANN
 
-    theta = transition_energy_K(i)
+    theta = transition_energy_K(i, molecule)
     omega = theta * kB / HBAR
     theta_1 = 4.0 * np.pi**2 * omega**2 * mu / (alpha**2 * kB)
     v0 = np.cbrt(2.0 * np.pi * omega * kB * T / (alpha * mu))
