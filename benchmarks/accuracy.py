@@ -19,9 +19,9 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kvt.data.datasets import PAIRS, generate, to_csv_text  # noqa: E402
-from kvt.outputs.evaluate import evaluate_network  # noqa: E402
+from kvt.kinetics.accuracy import evaluate_network  # noqa: E402
 from kvt.data.grid import parse_temperatures  # noqa: E402
-from kvt.outputs.inference import Network  # noqa: E402
+from kvt.network.inference import Network  # noqa: E402
 from kvt.training.trainer import TrainConfig, train  # noqa: E402
 
 DENSER_TEMPS = "250:1000:50,1500:10000:500"

@@ -41,7 +41,7 @@ from kvt.cli import _quiet_tensorflow_import  # noqa: E402
 _quiet_tensorflow_import()
 
 from kvt.physics import fho  # noqa: E402
-from kvt.outputs.inference import Network  # noqa: E402
+from kvt.network.inference import Network  # noqa: E402
 from kvt.outputs.rundir import open_run, save_run  # noqa: E402
 from kvt.outputs.solver_export import c_header  # noqa: E402
 from kvt.training.trainer import TrainConfig, train  # noqa: E402

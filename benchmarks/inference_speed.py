@@ -3,7 +3,7 @@
 Measured side by side in one run on the dense grid (35 levels x 976 temperatures =
 34,160 points), for a study-mode and an accurate-mode network trained here first:
 
-* numpy inference from weights.json (kvt.outputs.inference)             -- what kvt predict uses
+* numpy inference from weights.json (kvt.network.inference)             -- what kvt predict uses
 * Keras ``model.predict`` on the same scaled features, default batch (32) and one batch
 * the vectorised FHO-FR generator (kvt.physics.fho) on the same points
 * cold start: ``kvt predict`` as a fresh process vs ``python -c "import tensorflow"``
@@ -66,7 +66,7 @@ def main():
             t_keras_one = best_time(lambda: model.predict(x, batch_size=n, verbose=0))
             t_fho = best_time(lambda: fho.rate_coefficient(level, T, "Ar"), repeats=3)
             print(f"{mode} network ({model.inputs[0].dtype}):")
-            print(f"  numpy (kvt.outputs.inference)          {t_numpy * 1e3:8.2f} ms  {n / t_numpy / 1e6:7.2f} M points/s")
+            print(f"  numpy (kvt.network.inference)          {t_numpy * 1e3:8.2f} ms  {n / t_numpy / 1e6:7.2f} M points/s")
             print(f"  Keras predict, batch 32        {t_keras * 1e3:8.2f} ms  -> numpy is {t_keras / t_numpy:6.1f}x faster")
             print(f"  Keras predict, one batch       {t_keras_one * 1e3:8.2f} ms  -> numpy is {t_keras_one / t_numpy:6.1f}x faster")
             print(f"  FHO-FR generator (vectorised)  {t_fho * 1e3:8.2f} ms  -> numpy is {t_fho / t_numpy:6.1f}x faster")

@@ -43,7 +43,7 @@ WRAPPER = ("import resource, subprocess, sys, time\n"
 
 LIBRARY = ("import sys\n"
            "import numpy as np\n"
-           "from kvt.outputs.inference import Network\n"
+           "from kvt.network.inference import Network\n"
            "network = Network.load(sys.argv[1])\n"
            "step = float(sys.argv[2])\n"
            "temps = 250.0 + step * np.arange(int(round(9750 / step)) + 1)\n"

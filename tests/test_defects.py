@@ -153,7 +153,7 @@ def _random_bn(layer, rng):
 def test_fold_dense_bn_bn_matches_keras(activation):
     import keras
 
-    from kvt.outputs.inference import _fold_layers, _sigmoid_inplace
+    from kvt.network.inference import _fold_layers, _sigmoid_inplace
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((2,), dtype="float64"),
@@ -178,7 +178,7 @@ def test_fold_refuses_what_the_schema_cannot_represent():
     import keras
 
     from kvt import KvtError
-    from kvt.outputs.inference import _fold_layers
+    from kvt.network.inference import _fold_layers
 
     ends_with_bn = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, activation="sigmoid"),
                                      keras.layers.BatchNormalization()])

@@ -13,7 +13,7 @@ from conftest import error_line, fho_reference_features
 from kvt import KvtError
 from kvt.physics import fho
 from kvt.cli import main
-from kvt.outputs.inference import Network, to_text
+from kvt.network.inference import Network, to_text
 from kvt.outputs.rundir import open_run
 from kvt.training.trainer import TrainConfig, train
 

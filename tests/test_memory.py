@@ -5,7 +5,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from kvt.outputs.inference import Network
+from kvt.network.inference import Network
 
 
 def _spec(units=64, seed=0):
@@ -66,7 +66,7 @@ def test_predict_k_memory_grows_only_by_its_output():
 
 
 def test_evaluate_memory_grows_by_its_table_only():
-    from kvt.outputs.evaluate import evaluate_network
+    from kvt.kinetics.accuracy import evaluate_network
 
     network = Network(_spec())
     peaks = {}

@@ -34,7 +34,7 @@ def negative_run(runs, tmp_path_factory):
     import shutil
 
     from kvt.kinetics import validity
-    from kvt.outputs.inference import Network
+    from kvt.network.inference import Network
 
     study, _ = runs
     out = tmp_path_factory.mktemp("negative") / "run"
@@ -170,7 +170,7 @@ def test_train_records_non_positive_cells_and_relaxation_error(runs):
         meta = json.loads((run / "metadata.json").read_text())
         region, relaxation = meta["metrics"]["nonphysical"], meta["metrics"]["relaxation"]
         assert region["points"] == 35 * 976 and region["grid"]["T_K"] == [250.0, 10000.0]
-        from kvt.outputs.inference import Network
+        from kvt.network.inference import Network
 
         network = Network(json.loads((run / "weights.json").read_text()))
         levels, temps = np.meshgrid(np.arange(1, 36), np.arange(250.0, 10001.0, 10.0), indexing="ij")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from kvt import KvtError
-from kvt.training.trainer import TrainConfig, learning_rate_schedule, train
+from kvt.training.config import TrainConfig, learning_rate_schedule
+from kvt.training.trainer import train
 
 
 def cosine(j, J, lr, min_lr):

@@ -25,7 +25,7 @@ from kvt.physics import fho
 from kvt.outputs import solver_export
 from kvt.outputs import solver_features
 from kvt.cli import main
-from kvt.outputs.inference import FEATURE_SETS, Network
+from kvt.network.inference import FEATURE_SETS, Network
 from kvt.outputs.rundir import open_run
 
 PREFIXES = ("acc", "lsp", "std", "wide", "bad")

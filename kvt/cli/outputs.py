@@ -165,7 +165,7 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
         click.echo(f"wrote the network of {run_dir} as {fmt} to {output}", err=True)
         return
     if fmt == "weights-text":
-        from kvt.outputs.inference import to_text
+        from kvt.network.inference import to_text
 
         atomic.write_text(output, to_text(run.network.spec), force=force, inputs=inputs)
         click.echo(f"wrote the network of {run_dir} as plain text to {output}", err=True)
@@ -188,7 +188,7 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
     from kvt.outputs import atomic
     from kvt.outputs import plots
-    from kvt.outputs.evaluate import NO_REFERENCE, evaluate_network, json_summary
+    from kvt.kinetics.accuracy import NO_REFERENCE, evaluate_network, json_summary
 
     run = _load_run(run_dir)
     levels, temps = _run_grid(run, levels_spec, temps_spec)

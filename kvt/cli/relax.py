@@ -1,4 +1,4 @@
-"""``kvt relax``: heat-bath vibrational relaxation (library: :mod:`kvt.kinetics.relax`, :mod:`kvt.kinetics.heat_bath`)."""
+"""``kvt relax``: heat-bath vibrational relaxation (library: :mod:`kvt.outputs.relax`, :mod:`kvt.kinetics.heat_bath`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
     from pathlib import Path
 
     from kvt.outputs import atomic
-    from kvt.kinetics import relax as relaxation
+    from kvt.outputs import relax as relaxation
     from kvt.data.grid import parse_temperatures
     from kvt.physics.fho import pair_partner
 

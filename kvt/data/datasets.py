@@ -97,19 +97,6 @@ def generated_file_text(pair: str | species.Pair, version: str | None = None) ->
     return header + to_csv_text(generate(pair))
 
 
-def write_generated_files(folder: str | os.PathLike | None = None, pairs=GENERATED_PAIRS) -> list[Path]:
-    """(Re)write the generated pairs' files into ``folder`` (default: the bundled data folder), atomically."""
-    from kvt.outputs import atomic
-
-    folder = Path(folder) if folder is not None else bundled_data_dir()
-    written = []
-    for name in pairs:
-        path = folder / f"{species.pair(name).name}.csv"
-        atomic.write_text(path, generated_file_text(name), force=True)
-        written.append(path)
-    return written
-
-
 def generated_header(pair: str, direction: str) -> list[str]:
     """``#`` lines of a generated table with directions (the plain down table has none, like the bundled files)."""
     from kvt import __version__
@@ -368,7 +355,7 @@ def describe(dataset: Dataset) -> dict:
     elif dataset.pair:
         written = next((line.lstrip("# ") for line in table.header if line.lstrip("# ").startswith("kvt ")), "")
         provenance = (f"bundled, generated ({written}); "
-                      f"regenerate with: kvt.data.datasets.write_generated_files(pairs=['{dataset.pair}'])")
+                      f"regenerate with: kvt.outputs.bundled.write_generated_files(pairs=['{dataset.pair}'])")
     else:
         comments = [line.lstrip("# ") for line in (table.header if table else [])]
         written = next((line for line in comments if line.startswith("kvt ")), None)

@@ -1,7 +1,7 @@
 """Raw input features of kvt's networks: one function per ``features.kind``.
 
 This is the single place where Python computes features from (level i, T in K);
-training (:mod:`kvt.network.preprocessing`) and TF-free inference (:mod:`kvt.outputs.inference`)
+training (:mod:`kvt.network.preprocessing`) and TF-free inference (:mod:`kvt.network.inference`)
 both call :func:`raw_features`. It needs numpy only: the per-level physical
 quantities of the ``fho`` kind are stored with the network (``parameters``), so an
 evaluator needs no physics module (:func:`fho_parameters` computes them once, at

@@ -1,7 +1,7 @@
 """Run directories: everything a training run leaves to reproduce it and predict later.
 
     model.keras        the trained network (with its optimizer)
-    weights.json       the network for TF-free inference (kvt.outputs.inference schema)
+    weights.json       the network for TF-free inference (kvt.network.inference schema)
     scaler.json        feature/target transform parameters (VTScaler / LogSpaceTransform)
     metadata.json      options, seed, versions, dataset hash, split, metrics, wall time
     history.csv        per-epoch losses and metrics
@@ -56,7 +56,7 @@ def default_run_dir(dataset_name: str, optimizer: str, root: str | Path = "runs"
 
 
 def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
-    from kvt.training.trainer import config_dict
+    from kvt.training.config import config_dict
 
     frame = result.dataset.frame
     return {
@@ -137,7 +137,7 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
         (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
         result.history.to_csv(tmp / HISTORY_FILE, index=False, float_format="%.9g")
         result.predictions.to_csv(tmp / PREDICTIONS_FILE, index=False, float_format="%.17g")
-        from kvt.outputs.inference import Network
+        from kvt.network.inference import Network
 
         run = Run(path=tmp, network=Network(result.weights), metadata=metadata)
         level = plot_level or plots.default_level(result.predictions)
@@ -152,7 +152,7 @@ class Run:
     """An opened run directory: its TF-free network and its metadata."""
 
     path: Path
-    network: Any  # kvt.outputs.inference.Network
+    network: Any  # kvt.network.inference.Network
     metadata: dict
 
     @property
@@ -181,7 +181,7 @@ def input_files(path: str | Path) -> list[Path]:
 
 def open_weights(path: str | Path) -> Run:
     """A weights file on its own (``kvt export --format weights``), as a Run without metadata."""
-    from kvt.outputs.inference import Network
+    from kvt.network.inference import Network
 
     return Run(path=Path(path), network=Network.load(path), metadata=None)
 
@@ -203,7 +203,7 @@ def read_metadata(path: str | Path) -> dict:
 
 def open_run(path: str | Path) -> Run:
     """Open a run directory for prediction, without TensorFlow (numpy inference)."""
-    from kvt.outputs.inference import Network
+    from kvt.network.inference import Network
 
     path = Path(path)
     metadata = read_metadata(path)

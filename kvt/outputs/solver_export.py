@@ -1,7 +1,7 @@
 """Solver-ready exports of a trained network: a C99 header, a Fortran 2008 module, an FHO-poly fit.
 
 The C header and the Fortran module evaluate the network exactly as
-:class:`kvt.outputs.inference.Network` does (the same merged layers, the same sigmoid
+:class:`kvt.network.inference.Network` does (the same merged layers, the same sigmoid
 0.5 (1 + tanh(z/2)), the same target transform) for every transition the network
 was trained on, at one temperature per call, and add the reverse rates by detailed
 balance. The FHO-poly form fits ln k of each transition with the six-term polynomial

@@ -53,7 +53,7 @@ _F_LOG1P = (
     "    end if",
     "  end function log1p_dp")
 
-#: features.kind -> generated code of its raw features, in the order of kvt.outputs.inference.FEATURE_SETS.
+#: features.kind -> generated code of its raw features, in the order of kvt.network.inference.FEATURE_SETS.
 FEATURE_CODE = {
     "level_T": FeatureCode(c=("lv", "T"), fortran=("lv", "t")),
     "log_space": FeatureCode(c=_LOG_SPACE_C, fortran=_LOG_SPACE_F),

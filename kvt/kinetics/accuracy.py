@@ -24,7 +24,7 @@ def _summary(rel) -> dict[str, float]:
 
 
 def evaluate_network(network, pair: str | None, levels=ALL_LEVELS, temperatures=None) -> dict:
-    """Relative errors of ``network`` (a :class:`kvt.outputs.inference.Network`) on levels x temperatures.
+    """Relative errors of ``network`` (a :class:`kvt.network.inference.Network`) on levels x temperatures.
 
     Returns ``{"grid": ..., "overall": {median, p95, max}, "worst": {...},
     "per_level": DataFrame, "table": DataFrame}``.
