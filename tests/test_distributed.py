@@ -228,12 +228,13 @@ def test_a_worker_killed_mid_search_does_not_corrupt_the_results(tmp_path):
 
 def test_a_chief_does_not_take_a_worker_folder_made_after_its_check_for_an_earlier_search(tmp_path, monkeypatch):
     """The race of a worker creating --out between the chief's check and its first write."""
-    from kvt import tuning
+    from kvt.tuning.config import PROJECT
+    from kvt.tuning.output import _prepare_out
 
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
     out = tmp_path / "search"
-    folder = tuning._prepare_out(out, {"settings": {}}, resume=False, force=False, role="chief")
-    (out / tuning.PROJECT).mkdir(parents=True, exist_ok=True)  # a worker starts now
-    (out / tuning.PROJECT / "worker1.json").write_text("{}")
+    folder = _prepare_out(out, {"settings": {}}, resume=False, force=False, role="chief")
+    (out / PROJECT).mkdir(parents=True, exist_ok=True)  # a worker starts now
+    (out / PROJECT / "worker1.json").write_text("{}")
     with folder as work:
         assert work == out
