@@ -41,10 +41,10 @@ def free_ports(n):
 
 
 def kvt(args, env, log_dir, name):
-    """Start ``python -m kvt.cli ARGS`` with ``env`` added, output into log files."""
+    """Start ``kvt ARGS`` (this interpreter, ``kvt.cli.main``) with ``env`` added, output into log files."""
     out, err = open(log_dir / f"{name}.out", "w"), open(log_dir / f"{name}.err", "w")
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "kvt.cli", *args], env=full_env, stdout=out, stderr=err,
+    process = subprocess.Popen([sys.executable, "-c", "from kvt.cli import main; main()", *args], env=full_env, stdout=out, stderr=err,
                                stdin=subprocess.DEVNULL)
     process.kvt_logs = (log_dir / f"{name}.out", log_dir / f"{name}.err")
     return process
@@ -141,6 +141,7 @@ main([*args, "--strategy", "mirrored", "--out", sys.argv[1] + "/mirrored"], stan
 restored = originals == (tf_trainer.reduce_per_replica, tf_trainer.TensorFlowTrainer._maybe_symbolic_build)
 print("keras restored after the fit:", restored)
 main([*args, "--out", sys.argv[1] + "/single"], standalone_mode=False)
+main([*args, "--epochs", "2", "--out", sys.argv[1] + "/short"], standalone_mode=False)
 """
 
 
@@ -170,7 +171,10 @@ def test_mirrored_strategy_on_two_replicas_trains_the_single_device_weights(tmp_
     history_two = pd.read_csv(tmp_path / "mirrored" / "history.csv")
     history_one = pd.read_csv(tmp_path / "single" / "history.csv")
     np.testing.assert_allclose(history_two["loss"], history_one["loss"], rtol=1e-5)
-    assert history_one["loss"].iloc[-1] < 0.9 * history_one["loss"].iloc[0]  # the weights did move
+    # The tolerance is far below what the training moves: 2 steps instead of 20 end elsewhere.
+    short = json.loads((tmp_path / "short" / "weights.json").read_text())["layers"]
+    moved = max(np.abs(np.subtract(a["weights"], b["weights"])).max() for a, b in zip(one, short))
+    assert moved > 100 * 2e-5
 
 
 # ---------------------------------------------------------------- two training workers

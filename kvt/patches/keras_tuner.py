@@ -182,7 +182,12 @@ class _KvtOracle:
 
 @contextlib.contextmanager
 def _oracle_lock(oracle):
-    """Keras Tuner's per-oracle lock (the one its ``@synchronized`` methods take), re-entrant per thread."""
+    """Keras Tuner's per-oracle lock (the one its ``@synchronized`` methods take), re-entrant per thread.
+
+    The public ``keras_tuner.synchronized`` decorator takes the same lock but leaves it held
+    when the method raises (no ``finally``), which would hang the chief's gRPC threads; so
+    kvt takes Keras Tuner's private ``LOCKS``/``THREADS`` itself, releasing them always.
+    """
     from keras_tuner.src.engine import oracle as oracle_module
 
     name = threading.current_thread().name
