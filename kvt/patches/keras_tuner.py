@@ -7,8 +7,10 @@ polls every 0.2 s instead of sleeping 20 s at the end, and no probing builds. Th
 override private methods (``BaseTuner._populate_initial_space``,
 ``BaseTuner._try_run_and_update_trial``, ``Tuner._configure_tensorboard_dir``), take the
 private per-oracle lock of ``keras_tuner.src.engine.oracle`` and serve the oracle with
-``keras_tuner.src.distribute.oracle_chief``; :func:`tuner_classes` checks the installed
-keras-tuner with :func:`kvt.patches.require` before any of it is used.
+``keras_tuner.src.distribute.oracle_chief``; :func:`quiet_conditions` silences a debugging
+``print`` of keras-tuner's for the search, and a failed trial's traceback is turned off
+for that trial's call only. :func:`tuner_classes` and :func:`quiet_conditions` check the
+installed keras-tuner with :func:`kvt.patches.require` before any of it is used.
 """
 
 from __future__ import annotations
