@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import error_line
@@ -40,10 +41,10 @@ def free_ports(n):
 
 
 def kvt(args, env, log_dir, name):
-    """Start ``python -m kvt.cli ARGS`` with ``env`` added, output into log files."""
+    """Start ``kvt ARGS`` (this interpreter, ``kvt.cli.main``) with ``env`` added, output into log files."""
     out, err = open(log_dir / f"{name}.out", "w"), open(log_dir / f"{name}.err", "w")
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "kvt.cli", *args], env=full_env, stdout=out, stderr=err,
+    process = subprocess.Popen([sys.executable, "-c", "from kvt.cli import main; main()", *args], env=full_env, stdout=out, stderr=err,
                                stdin=subprocess.DEVNULL)
     process.kvt_logs = (log_dir / f"{name}.out", log_dir / f"{name}.err")
     return process
@@ -124,16 +125,56 @@ def test_custom_train_steps_are_refused_under_a_distributing_strategy(runner, tm
         train(TrainConfig(data="O2-Ar", optimizer=optimizer, strategy="multi-worker", epochs=1))
 
 
-def test_mirrored_strategy_trains_and_records_it(runner, tmp_path):
-    out = tmp_path / "run"
-    result = runner.invoke(main, ["train", "--pair", "O2-Ar", "--optimizer", "adam", "--strategy", "mirrored",
-                                  "--epochs", "4", "--units", "8", "--quiet", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    meta = json.loads((out / "metadata.json").read_text())
+# Two logical CPU devices must be configured before TensorFlow initialises its devices, so the
+# runs go to a fresh interpreter. Full batch (--batch-size 0): no shuffle order, so the only
+# difference between the runs is the distribution itself.
+TWO_REPLICAS = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras.src.backend.tensorflow import trainer as tf_trainer
+originals = (tf_trainer.reduce_per_replica, tf_trainer.TensorFlowTrainer._maybe_symbolic_build)
+from kvt.cli import main
+args = sys.argv[2:]
+main([*args, "--strategy", "mirrored", "--out", sys.argv[1] + "/mirrored"], standalone_mode=False)
+restored = originals == (tf_trainer.reduce_per_replica, tf_trainer.TensorFlowTrainer._maybe_symbolic_build)
+print("keras restored after the fit:", restored)
+main([*args, "--out", sys.argv[1] + "/single"], standalone_mode=False)
+main([*args, "--epochs", "2", "--out", sys.argv[1] + "/short"], standalone_mode=False)
+"""
+
+
+def test_mirrored_strategy_on_two_replicas_trains_the_single_device_weights(tmp_path):
+    """MirroredStrategy over two CPU devices: each replica takes half of the global batch, the
+    gradients are summed over the replicas and batch normalisation sees the global batch, so
+    the weights are those of one device trained on the whole batch (to float32 round-off)."""
+    args = ["train", "--pair", "O2-Ar", "--optimizer", "sgd", "--batch-size", "0", "--epochs", "20",
+            "--units", "8", "--quiet"]
+    done = subprocess.run([sys.executable, "-c", TWO_REPLICAS, str(tmp_path), *args], capture_output=True,
+                          text=True, timeout=PROCESS_TIMEOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "keras restored after the fit: True" in done.stdout
+    assert "weights sha256 (the same on every worker)" in done.stdout
+    meta = json.loads((tmp_path / "mirrored" / "metadata.json").read_text())
     assert meta["options"]["strategy"] == "mirrored"
     assert meta["metrics"]["distribution"]["strategy"] == "mirrored"
-    assert meta["metrics"]["distribution"]["replicas"] >= 1
-    assert "weights sha256 (the same on every worker)" in result.stdout
+    assert meta["metrics"]["distribution"]["replicas"] == 2
+    single = json.loads((tmp_path / "single" / "metadata.json").read_text())
+    assert single["options"]["strategy"] == "default" and "distribution" not in single["metrics"]
+    two = json.loads((tmp_path / "mirrored" / "weights.json").read_text())["layers"]
+    one = json.loads((tmp_path / "single" / "weights.json").read_text())["layers"]
+    assert len(two) == len(one) == 3
+    for layer_two, layer_one in zip(two, one):
+        for key in ("weights", "bias"):
+            np.testing.assert_allclose(layer_two[key], layer_one[key], rtol=0, atol=2e-5)
+    history_two = pd.read_csv(tmp_path / "mirrored" / "history.csv")
+    history_one = pd.read_csv(tmp_path / "single" / "history.csv")
+    np.testing.assert_allclose(history_two["loss"], history_one["loss"], rtol=1e-5)
+    # The tolerance is far below what the training moves: 2 steps instead of 20 end elsewhere.
+    short = json.loads((tmp_path / "short" / "weights.json").read_text())["layers"]
+    moved = max(np.abs(np.subtract(a["weights"], b["weights"])).max() for a, b in zip(one, short))
+    assert moved > 100 * 2e-5
 
 
 # ---------------------------------------------------------------- two training workers
@@ -228,12 +269,13 @@ def test_a_worker_killed_mid_search_does_not_corrupt_the_results(tmp_path):
 
 def test_a_chief_does_not_take_a_worker_folder_made_after_its_check_for_an_earlier_search(tmp_path, monkeypatch):
     """The race of a worker creating --out between the chief's check and its first write."""
-    from kvt import tuning
+    from kvt.tuning.config import PROJECT
+    from kvt.tuning.output import _prepare_out
 
     monkeypatch.setenv("KERASTUNER_TUNER_ID", "chief")
     out = tmp_path / "search"
-    folder = tuning._prepare_out(out, {"settings": {}}, resume=False, force=False, role="chief")
-    (out / tuning.PROJECT).mkdir(parents=True, exist_ok=True)  # a worker starts now
-    (out / tuning.PROJECT / "worker1.json").write_text("{}")
+    folder = _prepare_out(out, {"settings": {}}, resume=False, force=False, role="chief")
+    (out / PROJECT).mkdir(parents=True, exist_ok=True)  # a worker starts now
+    (out / PROJECT / "worker1.json").write_text("{}")
     with folder as work:
         assert work == out

@@ -150,6 +150,11 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(runner, tm
                                            "which is not searched (searched: adamod)"),
     (["--objective", "accuracy"], "Error: unknown objective 'accuracy'; valid objectives: val_mse,"),
     (["--optimizer", "adamm"], "Error: unknown optimizer 'adamm'; valid names: "),
+    (["--optimizer", "adam,,sgd"], "Error: malformed --optimizer 'adam,,sgd'; give a name, a comma-separated list "
+                                   "or all"),
+    (["--optimizer", "adam,all"], "Error: --optimizer 'adam,all': 'all' cannot be combined with other optimizer "
+                                  "names"),
+    (["--optimizer", "adam,Adam"], "Error: --optimizer 'adam,Adam' lists an optimizer twice"),
     (["--mode", "accurate"], "Error: objective val_mse needs a validation split; give --val-fraction"),
     (["--resume", "--force"], "Error: give --resume or --force, not both"),
     (["--max-trials", "many"], "Error: Invalid value for '--max-trials': 'many' is not a valid integer."),

@@ -172,16 +172,18 @@ def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objecti
     if resume and force:
         raise KvtError("give --resume or --force, not both")
     quiet_tensorflow_import()
-    from kvt import tuning
+    from kvt.optimizers.selection import parse_optimizers
+    from kvt.tuning.command import run
+    from kvt.tuning.config import ALGORITHMS, TuneConfig
 
-    config = tuning.TuneConfig(data=_dataset_option(pair, data_file), optimizers=(), algorithm=algorithm,
-                               max_trials=max_trials, objective=objective, space=tuple(spaces), mode=mode,
-                               epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, patience=patience,
-                               units=units, seed=seed, retries=retries, worker_timeout=worker_timeout)
-    if algorithm not in tuning.ALGORITHMS:
+    config = TuneConfig(data=_dataset_option(pair, data_file), optimizers=(), algorithm=algorithm,
+                        max_trials=max_trials, objective=objective, space=tuple(spaces), mode=mode,
+                        epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, patience=patience,
+                        units=units, seed=seed, retries=retries, worker_timeout=worker_timeout)
+    if algorithm not in ALGORITHMS:
         config.validate()  # the algorithm's error before the optimizers'
-    config.optimizers = tuning.parse_optimizers(optimizer_spec)
-    outcome = tuning.run(config, out, resume=resume, force=force, quiet=quiet, command=["kvt", *sys.argv[1:]])
+    config.optimizers = parse_optimizers(optimizer_spec, option="--optimizer")
+    outcome = run(config, out, resume=resume, force=force, quiet=quiet, command=["kvt", *sys.argv[1:]])
     if outcome.role == "worker":
         click.echo(f"{outcome.tuner_id}: ran {outcome.trials_run} trial(s); the chief writes the results")
         return

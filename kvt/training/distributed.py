@@ -24,15 +24,17 @@ K-FAC) are refused under ``mirrored`` and ``multi-worker``: their extra passes
 not match the single-device method.
 
 Keras 3 (through at least 3.15) cannot ``fit`` under MultiWorkerMirroredStrategy
-(keras-team/keras#20585): its symbolic build and its per-step reduction of the logs
-call ``strategy.reduce`` in ways the collective strategy rejects. :func:`get_strategy`
-patches those two functions of Keras's TensorFlow trainer when (and only when) it
-creates a multi-worker strategy; the logs are then averaged over the workers with one
-all-reduce per step.
+(keras-team/keras#20585), nor under MirroredStrategy when a validation batch does not
+split evenly over the replicas: its symbolic build and its per-step reduction of the
+logs call ``strategy.reduce`` in ways these strategies reject. :func:`fit_scope`
+patches those two functions of Keras's TensorFlow trainer for the ``model.fit`` of a
+multi-worker or multi-replica run, and only for it (:mod:`kvt.patches.keras_multi_worker`);
+the logs are then averaged over the workers with one all-reduce per step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -84,7 +86,12 @@ def _address_ok(address: Any) -> bool:
 
 
 def parse_tf_config(text: str | None) -> ClusterTask:
-    """Validate a ``TF_CONFIG`` value; every problem is one ``KvtError`` line."""
+    """Validate a ``TF_CONFIG`` value; every problem is one ``KvtError`` line.
+
+    TensorFlow reads the same variable itself (``TFConfigClusterResolver``, which
+    ``MultiWorkerMirroredStrategy`` uses), but accepts malformed values and fails later,
+    often while waiting for peers, with long runtime errors: kvt checks it first.
+    """
     where = "TF_CONFIG"
     if text is None or not text.strip():
         raise KvtError(f"--strategy multi-worker needs the TF_CONFIG environment variable "
@@ -164,12 +171,15 @@ def get_strategy(name: str):
         return _STRATEGIES[name]
     import tensorflow as tf
 
+    from kvt.patches import keras_multi_worker
+
     if name == "default":
         strategy = tf.distribute.get_strategy()
     elif name == "mirrored":
         strategy = tf.distribute.MirroredStrategy()
     else:
         cluster_task(name)  # validates TF_CONFIG first: TensorFlow's own errors are long
+        keras_multi_worker.check()  # the fit will need the patch: refuse an unsupported Keras now
         if any(isinstance(s, tf.distribute.MultiWorkerMirroredStrategy) for s in _STRATEGIES.values()):
             raise KvtError("a multi-worker strategy already exists in this process")
         options = tf.distribute.experimental.CommunicationOptions(
@@ -180,7 +190,8 @@ def get_strategy(name: str):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise KvtError(f"cannot start the multi-worker strategy: {first[:300]} "
                            f"(it must be created before TensorFlow runs anything in the process)") from None
-        _patch_keras_for_multi_worker()
+    if replicas(strategy) > 1:
+        keras_multi_worker.check()
     _STRATEGIES[name] = strategy
     return strategy
 
@@ -208,56 +219,15 @@ def weights_digest(model) -> str:
     return digest.hexdigest()
 
 
-_PATCHED = False
-
-
-def _patch_keras_for_multi_worker() -> None:
-    """Let Keras 3's TensorFlow trainer fit under MultiWorkerMirroredStrategy.
-
-    * ``_maybe_symbolic_build`` averages the first batch over replicas with
-      ``strategy.reduce`` to get example shapes, which the collective strategy cannot do
-      for a tuple of batches; the first local replica's batch has the same shapes.
-    * ``reduce_per_replica`` reduces scalar logs with ``strategy.reduce(..., axis=0)``,
-      invalid for scalars; kvt stacks them and averages them over the workers in one
-      all-reduce (``axis=None``), so every worker sees the same losses (and early stopping
-      takes the same decision everywhere).
-    """
-    global _PATCHED
-    if _PATCHED:
-        return
+def fit_scope(strategy):
+    """The context of ``model.fit`` under ``strategy``: Keras patched for the fit when it has
+    several replicas in sync or is multi-worker (:mod:`kvt.patches.keras_multi_worker`), else nothing."""
+    if strategy is None:
+        return contextlib.nullcontext()
     import tensorflow as tf
-    from keras.src import tree
-    from keras.src.backend.tensorflow import trainer as tf_trainer
 
-    original_reduce = tf_trainer.reduce_per_replica
+    if replicas(strategy) > 1 or isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        from kvt.patches.keras_multi_worker import patched_fit
 
-    def local(value, strategy):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return strategy.experimental_local_results(value)[0]
-        return value
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
-            flat = tree.flatten(values)
-            if flat and all(len(local(v, strategy).shape) == 0 for v in flat):
-                parts = [local(v, strategy) for v in flat]
-                stacked = tf.stack([tf.cast(p, tf.float64) for p in parts])
-                mean = strategy.reduce("MEAN", stacked, axis=None)
-                reduced = [tf.cast(m, p.dtype) for m, p in zip(tf.unstack(mean), parts)]
-                return tree.pack_sequence_as(values, reduced)
-        return original_reduce(values, strategy, reduction)
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is None:
-            return
-        if iterator is not None:
-            for _, _, it in iterator:
-                batch = next(it)
-                data_batch = tree.map_structure(lambda v: local(v, self.distribute_strategy), batch)
-                break
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    tf_trainer.reduce_per_replica = reduce_per_replica
-    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
-    _PATCHED = True
+        return patched_fit()
+    return contextlib.nullcontext()

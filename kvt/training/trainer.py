@@ -349,13 +349,14 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
             per_keras_epoch=steps if full_batch else 1, show_val=has_val))
 
     started = time.perf_counter()
-    fit = model.fit(
-        **fit_inputs(config, prep, strategy),
-        epochs=keras_epochs,
-        callbacks=callbacks,
-        shuffle=False,  # the tf.data pipeline shuffles every epoch itself
-        verbose=0,
-    )
+    with distributed.fit_scope(strategy):
+        fit = model.fit(
+            **fit_inputs(config, prep, strategy),
+            epochs=keras_epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the tf.data pipeline shuffles every epoch itself
+            verbose=0,
+        )
     if strategy is not None:
         distributed.synchronize_batch_norm(model, False)  # the saved network is an ordinary one
     history = pd.DataFrame(fit.history)
