@@ -71,7 +71,7 @@ def test_lr_and_opt_learning_rate_together_are_refused(runner, small_csv, tmp_pa
 
 
 def test_opt_learning_rate_alone_is_used_in_accurate_mode():
-    from kvt.training.trainer import TrainConfig
+    from kvt.training.config import TrainConfig
 
     config = TrainConfig(mode="accurate", opt={"learning_rate": 0.003}).resolved()
     assert config.optimizer_hyperparameters()["learning_rate"] == 0.003  # not the mode's 1e-2

@@ -19,7 +19,7 @@ def time_to_target(history: pd.DataFrame, target: float) -> tuple[int | None, fl
 
 
 def vt_config(settings: VTSettings, pair: str, optimizer: str, seed: int):
-    from kvt.training.trainer import TrainConfig
+    from kvt.training.config import TrainConfig
 
     return TrainConfig(data=pair, mode="study", optimizer=optimizer, seed=seed, epochs=settings.epochs,
                        units=settings.units, patience=settings.patience)

@@ -57,7 +57,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     """Train the network and write a run directory."""
     from kvt.outputs import atomic
     from kvt.optimizers import parse_options
-    from kvt.training.trainer import TrainConfig
+    from kvt.training.config import TrainConfig
 
     # Options that need no TensorFlow are checked before its import (seconds), so a typo fails at once.
     config = TrainConfig(data=_dataset_option(pair, data_file), mode=mode, optimizer=optimizer, learning_rate=lr,

@@ -16,7 +16,7 @@ from typing import Any
 
 from kvt.errors import KvtError
 from kvt.optimizers.search_spaces import Choice, Range, parse_override, space_for
-from kvt.training.trainer import TrainConfig
+from kvt.training.config import TrainConfig
 
 ALGORITHMS = ("random", "hyperband", "bayesian")
 OBJECTIVES = ("val_mse", "val_loss", "val_mae", "val_log_cosh", "mse", "loss", "mae", "log_cosh")

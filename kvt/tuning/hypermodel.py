@@ -9,7 +9,7 @@ from typing import Any
 
 from kvt.errors import KvtError
 from kvt.optimizers.search_spaces import Choice, Fixed
-from kvt.training.trainer import TrainConfig
+from kvt.training.config import TrainConfig
 from kvt.tuning.config import SETTINGS_HP, TuneConfig
 from kvt.tuning.results import trial_hyperparameters
 

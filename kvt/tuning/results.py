@@ -10,7 +10,7 @@ from typing import Any
 
 from kvt.errors import KvtError
 from kvt.outputs import atomic
-from kvt.training.trainer import TrainConfig
+from kvt.training.config import TrainConfig
 from kvt.tuning.config import BEST_FILE, BEST_RUN, TuneConfig
 
 
@@ -112,7 +112,7 @@ def train_arguments(tune: TuneConfig, base: TrainConfig, optimizer: str, hparams
         args += ["--lr", _literal(hparams.pop("learning_rate"))]
     for key, value in hparams.items():
         args += ["--opt", f"{key}={_literal(value)}"]
-    from kvt.training.trainer import MODE_DEFAULTS
+    from kvt.training.config import MODE_DEFAULTS
 
     if base.finish != MODE_DEFAULTS[base.mode]["finish"]:
         args += ["--finish", base.finish]
