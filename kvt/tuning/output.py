@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from kvt.errors import KvtError
-from kvt.outputs import atomic
+from kvt.outputs import atomic, resumable
 from kvt.tuning.config import PROJECT, SETTINGS_FILE
 
 
@@ -20,19 +19,10 @@ def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool, r
     (:func:`kvt.outputs.atomic.directory`), which a distributed search cannot do (its
     workers write into ``out``).
     """
-    settings_path = out / SETTINGS_FILE
     if resume:
-        if not settings_path.is_file():
-            raise KvtError(f"nothing to resume in {out}: it has no {SETTINGS_FILE} from kvt tune")
-        try:
-            old = json.loads(settings_path.read_text())["settings"]
-        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            raise KvtError(f"{settings_path} is corrupted ({exc.__class__.__name__})") from None
-        for key, value in record["settings"].items():
-            if old.get(key) != value:
-                raise KvtError(f"{out} was searched with {key} {_short(old.get(key))}, not {_short(value)}; "
-                               f"resume with the same options or start a new --out")
-        return atomic.directory(out, "tune", resume=True, inputs=inputs)
+        resumable.reopen(out, SETTINGS_FILE, "settings", record["settings"], "kvt tune",
+                         hint="resume with the same options or start a new --out")
+        return resumable.open_folder(out, "tune", resume=True, inputs=inputs)
     if out.exists() and not out.is_dir():
         raise KvtError(f"{out} is a file, not a directory")
     if role == "chief":
@@ -40,16 +30,15 @@ def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool, r
         # that a worker's folder appearing after this check is not taken for an earlier search.
         out.mkdir(parents=True, exist_ok=True)
     if out.exists() and _only_worker_files(out):
-        return atomic.directory(out, "tune", resume=True, inputs=inputs)
+        return resumable.open_folder(out, "tune", resume=True, inputs=inputs)
     if out.exists():
         if atomic.kind_of(out) is None and any(out.iterdir()):
             raise KvtError(f"{out} exists and is not a kvt tune directory; give a new --out")
-        atomic.check(out, "tune", force, inputs,
-                     exists=f"{out} already exists; pass --resume to continue its search or --force to start over")
-        if role == "chief":
+        if role == "chief" and force:
             raise KvtError(f"--force cannot replace {out} in a distributed search (the workers write into it); "
                            f"give a new --out")
-    return atomic.directory(out, "tune", force=force, inputs=inputs, in_place=True)
+    exists = f"{out} already exists; pass --resume to continue its search or --force to start over"
+    return resumable.open_folder(out, "tune", force=force, inputs=inputs, exists=exists)
 
 
 def _only_worker_files(out: Path) -> bool:
@@ -62,9 +51,3 @@ def _only_worker_files(out: Path) -> bool:
             if not (inner.is_file() and inner.suffix == ".json" and inner.name != "oracle.json"):
                 return False
     return True
-
-
-def _short(value) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else text[:77] + "..."
-
