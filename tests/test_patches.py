@@ -12,7 +12,8 @@ from conftest import error_line
 import kvt.patches
 from kvt import KvtError
 from kvt.cli import main
-from kvt.patches import keras_multi_worker, keras_tuner as kt_patch
+from kvt.patches import keras_multi_worker
+from kvt.tuning import extension as kt_patch
 
 
 def fake_version(monkeypatch, distribution, version):

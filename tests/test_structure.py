@@ -239,3 +239,47 @@ def test_python_dash_m_kvt_cli_runs_the_group():
     done = subprocess.run([sys.executable, "-m", "kvt.cli", "--version"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"kvt, version {kvt.__version__}\n"
+
+
+# The packages in the order of the data's path (docs/architecture.md): a module may import
+# modules of its own layer or of layers before it, never after (function-level imports count).
+LAYERS = [
+    {"kvt", "kvt.errors", "kvt.patches"},
+    {"kvt.physics"},
+    {"kvt.data"},
+    {"kvt.network"},
+    {"kvt.optimizers"},
+    {"kvt.kinetics"},
+    {"kvt.training"},
+    {"kvt.outputs"},
+    {"kvt.bench", "kvt.tuning"},
+    {"kvt.cli"},
+]
+
+
+def layer_of(module: str) -> int:
+    """Index in LAYERS of the package holding ``module`` (the longest matching package name)."""
+    best = None
+    for index, packages in enumerate(LAYERS):
+        for package in packages:
+            if (module == package or module.startswith(package + ".")) and (
+                    best is None or len(package) > len(best[1])):
+                best = (index, package)
+    assert best is not None, f"{module} is in no layer of LAYERS"
+    return best[0]
+
+
+def layer_violations(graph) -> list[str]:
+    return sorted(f"{importer} imports {imported}" for importer, targets in graph.items() for imported in targets
+                  if layer_of(imported) > layer_of(importer) and not imported.startswith(importer + "."))
+
+
+def test_every_module_imports_only_its_own_or_earlier_layers():
+    violations = layer_violations(import_graph(MODULES, module_level=False))
+    assert not violations, "imports against the data's path: " + "; ".join(violations)
+
+
+def test_the_layer_check_finds_an_import_against_the_path():
+    graph = {"kvt.physics.fho": {"kvt.errors"}, "kvt.data.grid": {"kvt.physics.fho", "kvt.outputs.atomic"},
+             "kvt.outputs.atomic": set(), "kvt.errors": set()}
+    assert layer_violations(graph) == ["kvt.data.grid imports kvt.outputs.atomic"]

@@ -12,7 +12,7 @@ with the same options (``--finish none`` in accurate mode), so it reproduces the
 
 The three algorithms are Keras Tuner's own tuners — ``RandomSearch``, ``Hyperband``
 and ``BayesianOptimization`` — around kvt's hyper-model (:mod:`kvt.tuning.hypermodel`),
-with additions to Keras Tuner's private machinery (:mod:`kvt.patches.keras_tuner`,
+with additions to Keras Tuner's private machinery (:mod:`kvt.tuning.extension`,
 version-checked) that make a long or shared search safe:
 
 * Resume: the Keras Tuner project lives in ``OUT/search`` (``overwrite=False``);

@@ -28,7 +28,7 @@ def run(tune: TuneConfig, out, resume: bool = False, force: bool = False, quiet:
     space = resolve_space(tune.optimizers, tune.space)
 
     from kvt.data.datasets import load_dataset
-    from kvt.patches import keras_tuner as kt_patch
+    from kvt.tuning import extension as kt_patch
 
     kt_patch.check()  # before anything is written
 
@@ -56,7 +56,7 @@ def _search(tune, base, dataset, space, digest, out: Path, work: Path, role, com
     import keras_tuner
     import tensorflow as tf
 
-    from kvt.patches import keras_tuner as kt_patch
+    from kvt.tuning import extension as kt_patch
     from kvt.training.trainer import prepare_data
 
     tf.get_logger().setLevel("ERROR")  # retracing notices: every trial builds a new model by design
@@ -124,7 +124,7 @@ def make_tuner(tune: TuneConfig, hypermodel, prep, out: Path, stream=None, quiet
     """The Keras Tuner tuner of ``tune.algorithm`` on project ``out/search`` (reloaded if it exists)."""
     import keras_tuner
 
-    from kvt.patches.keras_tuner import tuner_classes
+    from kvt.tuning.extension import tuner_classes
 
     tuner_cls, oracle_cls = tuner_classes()[tune.algorithm]
     common = dict(objective=keras_tuner.Objective(tune.objective, direction="min"),
