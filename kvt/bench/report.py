@@ -174,7 +174,7 @@ def synthetic_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict)
                  + f"{training['rows']} × {SYNTHETIC['columns']} uniform [0, 1) data, inputs = columns "
                  + ", ".join(f"{a}–{b - 1}" for a, b in SYNTHETIC["groups"])
                  + f", two targets = fixed nonlinear functions of the inputs + {SYNTHETIC['noise']:g} × N(0, 1) noise "
-                 f"(see kvt/bench.py); {training['units']} units per Dense layer; batch {SYNTHETIC['batch_size']}; "
+                 f"(see kvt/bench/synthetic.py); {training['units']} units per Dense layer; batch {SYNTHETIC['batch_size']}; "
                  f"validation 20 %; at most {training['epochs']} epochs; early stopping patience "
                  f"{SYNTHETIC['patience']}, min_delta {SYNTHETIC['min_delta']:g}; registry default hyper-parameters. "
                  f"Machine: {machine['platform']}, {machine['cpu_count']} CPU cores, load average at start "
