@@ -53,10 +53,10 @@ static void read_numbers(FILE *f, double *out, int n, const char *what) {
         if (fscanf(f, "%lf", &out[i]) != 1) fail(what);
 }
 
-/* Number of raw features of each kind, as in kvt.features.FEATURE_SETS. */
+/* Number of raw features of each kind, as in kvt.network.features.FEATURE_SETS. */
 static int kind_size(int kind) { return kind == KIND_LEVEL_T ? 2 : kind == KIND_LOG_SPACE ? 5 : 11; }
 
-/* The raw features f of (level, T): the one place this file computes them (kvt/features.py in Python).
+/* The raw features f of (level, T): the one place this file computes them (kvt/network/features.py in Python).
  * Returns 0, or -1 for a level outside the fho tables. */
 static int raw_features(const Net *net, double level, double T, double *f) {
     if (net->kind == KIND_LEVEL_T) { f[0] = level; f[1] = T; return 0; }

@@ -4,7 +4,7 @@ import pytest
 from kvt import KvtError
 from kvt.physics import fho
 
-# Published FHO-FR values (docs/fho-fr.md): (partner, level, T, k in m^3/s).
+# Published FHO-FR values (the FHO-FR publications; docs/physics.md): (partner, level, T, k in m^3/s).
 PUBLISHED = [
     ("O2", 1, 250, 1.99616651214212e-25), ("O2", 1, 1000, 1.22406698458853e-21),
     ("O2", 1, 10000, 3.35942593314965e-17), ("O2", 2, 250, 5.28552286797793e-25),
