@@ -106,6 +106,8 @@ class AdaHessian(check.CoupledWeightDecay, DeclaredOptimizer):
     :meth:`train_step`). ``apply_gradients`` / ``apply`` without estimates raise a
     ``KvtError`` that says so.
 
+    Described in ``docs/optimizers.md`` (section ``adahessian``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-2``.
         beta_1: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.

@@ -26,6 +26,8 @@ class AdaMod(DeclaredOptimizer):
 
     with m, v and s starting at 0 (so the first steps are small: s₁ = (1 − β₃) η₁).
 
+    Described in ``docs/optimizers.md`` (section ``adamod``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-3``.
         beta_1: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.

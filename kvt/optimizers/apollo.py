@@ -30,6 +30,8 @@ class Apollo(check.CoupledWeightDecay, DeclaredOptimizer):
 
     Σ and ‖·‖₄ run over all elements of the variable.
 
+    Described in ``docs/optimizers.md`` (section ``apollo``).
+
     Args:
         learning_rate: float or schedule, lr (the rate after warm-up). Defaults to ``1e-2``.
         beta: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.

@@ -11,7 +11,7 @@ from kvt.optimizers._common import BASE_ARGUMENTS
 #: subclass's docstring is replaced by it (as Keras does for its own optimizers).
 BASE_OPTIMIZER_KEYWORD_ARGS = """clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
         ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer``."""
+        name: as in ``keras.optimizers.Optimizer``"""
 
 #: Arguments handed to ``keras.optimizers.Optimizer.__init__`` rather than kept as attributes.
 _PASSED_TO_KERAS = ("learning_rate", "weight_decay")

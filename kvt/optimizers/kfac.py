@@ -120,6 +120,8 @@ class KFAC(DeclaredOptimizer):
     n_out²) are created for every rank-2 variable; a kernel with no statistics in
     a step takes the plain momentum step.
 
+    Described in ``docs/optimizers.md`` (section ``kfac``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``0.01``.
         damping: λ > 0; √λ is added to the diagonals of A and G. Defaults to ``1e-2``.

@@ -31,6 +31,8 @@ class LARS(check.CoupledWeightDecay, DeclaredOptimizer):
 
     ‖·‖ is the Euclidean norm over the whole variable; v starts at 0.
 
+    Described in ``docs/optimizers.md`` (section ``lars``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-2``.
         momentum: momentum in [0, 1). Defaults to ``0.9``.
@@ -41,7 +43,7 @@ class LARS(check.CoupledWeightDecay, DeclaredOptimizer):
             weight decay still applies): ``"1d"`` (default) excludes every variable of
             rank <= 1, i.e. biases and BatchNormalization γ/β, as the paper
             recommends; ``None`` adapts every variable; a list of strings excludes
-            the variables whose name / path contains any of them.
+            the variables whose name / path contains any of them. Defaults to ``"1d"``.
         {{base_optimizer_keyword_args}}.
 
     References:

@@ -36,6 +36,8 @@ class MADGRAD(DeclaredOptimizer):
     built (kept in a slot; Keras builds it just before the first step, and a
     reloaded optimizer restores it), independent of how steps are counted.
 
+    Described in ``docs/optimizers.md`` (section ``madgrad``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-2``.
         momentum: momentum in [0, 1); 0 gives pure dual averaging θ = z.

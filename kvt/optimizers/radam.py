@@ -29,6 +29,8 @@ class RAdam(DeclaredOptimizer):
 
     With β₂ = 0.999 the first five steps or so take the un-adapted branch.
 
+    Described in ``docs/optimizers.md`` (section ``radam``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-3``.
         beta_1: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.

@@ -76,6 +76,8 @@ class SAM(DeclaredOptimizer):
     ``sharpness_aware_step(loss_fn, variables)`` or train a
     :class:`kvt.network.model.Network` with ``fit`` (its ``train_step`` calls :meth:`train_step`); ``apply_gradients`` / ``apply`` raise a ``KvtError``.
 
+    Described in ``docs/optimizers.md`` (section ``sam``).
+
     Args:
         learning_rate: float or schedule, passed to the base optimizer. Defaults to
             ``0.03``.

@@ -57,6 +57,8 @@ class Shampoo(DeclaredOptimizer):
     Weight decay is decoupled (Keras's base-class decay): θ ← θ − lr · wd · θ before
     the preconditioned step, on every variable; it does not enter L, R or a.
 
+    Described in ``docs/optimizers.md`` (section ``shampoo``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``0.1``.
         epsilon: ε > 0, initial value εI of L and R (and of a), floor of the
