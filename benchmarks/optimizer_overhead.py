@@ -60,7 +60,6 @@ def main():
     models = {}
     started = time.perf_counter()
     for name in names:
-        entry = optimizers.entry(name)
         keras.utils.set_random_seed(0)
         model = build_model(n_inputs=x.shape[1], units=args.units)
         compile_model(model, optimizers.get(name), steps_per_execution=steps)

@@ -437,7 +437,8 @@ def _hessian_fit(seed, steps_per_execution=3):
     model = build_model(units=4)
     _Z_LOG["z"] = tf.Variable(tf.zeros((6, 2 * 4)))
     _Z_LOG["count"] = tf.Variable(0)
-    model.compile(optimizer=_RecordingAdaHessian(**opts.hyperparameters("adahessian")), loss="mse",
+    optimizer = _RecordingAdaHessian(name="recording_adahessian", **opts.hyperparameters("adahessian"))
+    model.compile(optimizer=optimizer, loss="mse",
                   metrics=["mae", keras.metrics.LogCoshError(name="log_cosh")],
                   steps_per_execution=steps_per_execution)
     rng = np.random.default_rng(1)
@@ -674,3 +675,51 @@ def test_declaration_gives_validation_config_and_registry_keys(name):
         assert parameter.meaning and "\n" not in parameter.meaning
     with pytest.raises(ValueError):  # __init__ runs each declared check
         entry.cls(**{declaration.parameters[1].name: -1})
+
+
+# --------------------------------------------------------------------------- convergence against references
+
+def _reference(name, hp):
+    """The numpy reference of optimizer ``name`` with hyper-parameters ``hp`` (lr rounded as Keras keeps it)."""
+    values = {k: v for k, v in hp.items() if k != "learning_rate"}
+    values["lr"] = _lr(hp["learning_rate"])
+    classes = {"adamod": ref.AdaModRef, "radam": ref.RAdamRef, "madgrad": ref.MADGRADRef, "apollo": ref.ApolloRef,
+               "adahessian": ref.AdaHessianRef, "lars": ref.LARSRef, "kfac": ref.MomentumRef}
+    if name == "sam":
+        return ref.SAMSGDRef(values["lr"], values["rho"])
+    return classes[name](**values)
+
+
+REFERENCED = ["adamod", "radam", "madgrad", "apollo", "adahessian", "lars", "kfac", "sam"]
+
+
+@pytest.mark.parametrize("name", REFERENCED)
+def test_convergence_follows_the_numpy_reference(name):
+    """The quadratic of ``test_convergence`` in float64: the whole trajectory of QUAD_STEPS steps
+    (through the same harness) must be the numpy reference's, which itself must converge; a broken
+    update rule that still lowers the loss fails here."""
+    hp = {**opts.entry(name).declaration.defaults, **TABLE[name]["quadratic"][0]}
+    a, c = _QA.astype("float64"), _QC.astype("float64")
+    theta = tf.Variable(np.array([[2.0, -1.5], [0.5, 3.0]]), dtype=tf.float64)
+    loss_fn = lambda: 0.5 * tf.reduce_sum(a * (theta - c) ** 2)  # noqa: E731  (Hessian diag(a), exact z ⊙ Hz)
+    before = float(loss_fn())
+    _minimise(opts.get(name, **hp), [theta], loss_fn, QUAD_STEPS)
+
+    reference = _reference(name, hp)
+    thetas = [np.array([[2.0, -1.5], [0.5, 3.0]])]
+    for _ in range(QUAD_STEPS):
+        grads = [a * (thetas[0] - c)]
+        if name == "sam":
+            thetas = reference.step(thetas, lambda ths: [a * (ths[0] - c)])
+        elif name == "adahessian":
+            thetas = reference.step(thetas, grads, hessian=[a])
+        elif name == "lars":
+            thetas = reference.step(thetas, grads, adapt=[True])
+        else:
+            thetas = reference.step(thetas, grads)
+    expected = 0.5 * np.sum(a * (thetas[0] - c) ** 2)
+    assert expected * TABLE[name]["quadratic"][1] <= before  # the reference converges
+    # LARS's ratio divides by ||g||, and g = a (θ − c) cancels near the minimum: round-off grows to ~1e-4.
+    rtol = 1e-3 if name == "lars" else 1e-7
+    np.testing.assert_allclose(theta.numpy(), thetas[0], rtol=rtol, atol=1e-9)
+    assert float(loss_fn()) == pytest.approx(expected, rel=10 * rtol, abs=1e-12)
