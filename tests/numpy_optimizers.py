@@ -156,3 +156,26 @@ class SAMSGDRef:
         norm = np.sqrt(sum(np.sum(g * g) for g in grads))
         perturbed = [th + self.rho * g / max(norm, 1e-12) for th, g in zip(thetas, grads)]
         return [th - self.lr * g for th, g in zip(thetas, grad_fn(perturbed))]
+
+
+class ShampooRef(_Reference):
+    """Shampoo on matrix variables with roots refreshed every step and no momentum: L, R start
+    at eps*I; P = L^(-1/4) G R^(-1/4), eigenvalues floored at eps; Keras's decoupled decay first."""
+
+    @staticmethod
+    def inverse_fourth_root(m, floor):
+        values, vectors = np.linalg.eigh(0.5 * (m + m.T))
+        return (vectors * np.maximum(values, floor) ** -0.25) @ vectors.T
+
+    def init_state(self, th):
+        eps = self.hp["epsilon"]
+        return {"L": eps * np.eye(th.shape[0]), "R": eps * np.eye(th.shape[1])}
+
+    def update(self, st, th, g):
+        lr, eps, wd = (self.hp[k] for k in ("lr", "epsilon", "weight_decay"))
+        if th.ndim != 2 or self.hp["update_every"] != 1 or self.hp["momentum"] != 0:
+            raise ValueError("ShampooRef covers matrices, update_every 1 and momentum 0 only")
+        th = th - lr * (wd or 0.0) * th
+        st["L"] = st["L"] + g @ g.T
+        st["R"] = st["R"] + g.T @ g
+        return th - lr * self.inverse_fourth_root(st["L"], eps) @ g @ self.inverse_fourth_root(st["R"], eps)

@@ -10,6 +10,7 @@ import inspect
 import json
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import keras
@@ -615,7 +616,7 @@ def test_old_run_folders_model_classes_load_as_the_network(old_class):
     opts.import_all()
     path = _LEGACY / f"{old_class}.keras"
     assert path.stat().st_size < 100_000
-    assert f'"kvt>{old_class}"' in __import__("zipfile").ZipFile(path).read("config.json").decode()
+    assert f'"kvt>{old_class}"' in zipfile.ZipFile(path).read("config.json").decode()
     model = keras.models.load_model(path)
     assert type(model) is Network
     want = expected[old_class]
@@ -684,13 +685,18 @@ def _reference(name, hp):
     values = {k: v for k, v in hp.items() if k != "learning_rate"}
     values["lr"] = _lr(hp["learning_rate"])
     classes = {"adamod": ref.AdaModRef, "radam": ref.RAdamRef, "madgrad": ref.MADGRADRef, "apollo": ref.ApolloRef,
-               "adahessian": ref.AdaHessianRef, "lars": ref.LARSRef, "kfac": ref.MomentumRef}
+               "adahessian": ref.AdaHessianRef, "lars": ref.LARSRef, "kfac": ref.MomentumRef,
+               "shampoo": ref.ShampooRef}
     if name == "sam":
         return ref.SAMSGDRef(values["lr"], values["rho"])
     return classes[name](**values)
 
 
-REFERENCED = ["adamod", "radam", "madgrad", "apollo", "adahessian", "lars", "kfac", "sam"]
+REFERENCED = ["adamod", "radam", "madgrad", "apollo", "adahessian", "lars", "sam", "shampoo", "kfac"]
+
+
+def test_every_kvt_optimizer_has_a_reference_convergence_test():
+    assert sorted(REFERENCED) == sorted(n for n in opts.names() if opts.entry(n).declaration is not None)
 
 
 @pytest.mark.parametrize("name", REFERENCED)

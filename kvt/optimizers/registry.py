@@ -19,7 +19,7 @@ import ast
 import importlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from kvt.errors import KvtError
 from kvt.optimizers._common import BASE_ARGUMENTS, Declaration
@@ -34,11 +34,6 @@ def import_object(path: str):
     """The object named by ``"package.module:Name"`` (imported now)."""
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
-
-
-def lazy(path: str) -> Callable[[], Any]:
-    """A function returning the object named by ``"package.module:Name"``, imported when called."""
-    return lambda: import_object(path)
 
 
 @dataclass(frozen=True)

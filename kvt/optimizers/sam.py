@@ -74,7 +74,8 @@ class SAM(DeclaredOptimizer):
 
     The step needs the loss as a function, so take steps with
     ``sharpness_aware_step(loss_fn, variables)`` or train a
-    :class:`kvt.network.model.Network` with ``fit`` (its ``train_step`` calls :meth:`train_step`); ``apply_gradients`` / ``apply`` raise a ``KvtError``.
+    :class:`kvt.network.model.Network` with ``fit`` (its ``train_step`` calls
+    :meth:`train_step`); ``apply_gradients`` / ``apply`` raise a ``KvtError``.
 
     Described in ``docs/optimizers.md`` (section ``sam``).
 
