@@ -31,6 +31,7 @@ class Network(keras.Sequential):
 
     def __init__(self, layers=None, trainable=True, name=None, seed=None):
         super().__init__(layers=layers, trainable=trainable, name=name)
+        # named as HessianSequential named it, which old run folders saved
         self.step_seed = keras.random.SeedGenerator(seed, name="hutchinson_seed")
 
     def train_step(self, data):
