@@ -1,8 +1,7 @@
 """Time per training step of every registered optimizer on the study network.
 
-Each optimizer trains its own copy of the study network (64 units; the registry's
-``model_class`` where it has one, e.g. HessianSequential, SAMSequential,
-KFACSequential) with its registry defaults on the scaled O2-Ar data (420 training
+Each optimizer trains its own copy of the study network (64 units; AdaHessian, SAM
+and K-FAC through their own ``train_step``) with its registry defaults on the scaled O2-Ar data (420 training
 rows, batch 32, 14 steps an epoch), fed exactly as ``kvt.training.trainer.train`` feeds it
 (``make_train_dataset``, ``compile_model`` with one compiled execution per epoch);
 no validation pass. Every model is traced and warmed up first, then the optimizers
@@ -61,10 +60,8 @@ def main():
     models = {}
     started = time.perf_counter()
     for name in names:
-        entry = optimizers.entry(name)
         keras.utils.set_random_seed(0)
-        model = build_model(n_inputs=x.shape[1], units=args.units,
-                            model_class=entry.model_class() if entry.model_class else None)
+        model = build_model(n_inputs=x.shape[1], units=args.units)
         compile_model(model, optimizers.get(name), steps_per_execution=steps)
         model.fit(dataset, epochs=2, shuffle=False, verbose=0)  # trace and warm up
         models[name] = model
@@ -91,7 +88,7 @@ def main():
     for name in names:
         median, fastest = statistics.median(times[name]), min(times[name])
         entry = optimizers.entry(name)
-        model_name = entry.model_class().__name__ if entry.model_class else "Sequential"
+        model_name = entry.train_step or "Keras train_step"
         ratios = (f"{median / adam[0]:6.2f}x  {fastest / adam[1]:6.2f}x" if adam
                   else f"{'-':>7}  {'-':>7}")
         flag = "" if np.isfinite(last_loss[name]) else "  (loss not finite at these defaults)"

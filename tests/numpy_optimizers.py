@@ -130,3 +130,52 @@ class LARSRef(_Reference):
         ratio = eta * w_norm / (g_norm + wd * w_norm) if adapt and w_norm > 0 and g_norm > 0 else 1.0
         st["v"] = momentum * st["v"] + lr * ratio * (g + wd * th)
         return th - st["v"]
+
+
+class MomentumRef(_Reference):
+    """Heavy-ball momentum after Keras's decoupled decay (K-FAC on variables of no Dense layer)."""
+
+    def init_state(self, th):
+        return {"v": np.zeros_like(th)}
+
+    def update(self, st, th, g):
+        lr, momentum, wd = (self.hp[k] for k in ("lr", "momentum", "weight_decay"))
+        th = th - lr * (wd or 0.0) * th
+        st["v"] = momentum * st["v"] + g
+        return th - lr * st["v"]
+
+
+class SAMSGDRef:
+    """SAM around plain SGD: ``step(thetas, grad_fn)`` with ``grad_fn(thetas) -> grads``."""
+
+    def __init__(self, lr, rho):
+        self.lr, self.rho = lr, rho
+
+    def step(self, thetas, grad_fn):
+        grads = grad_fn(thetas)
+        norm = np.sqrt(sum(np.sum(g * g) for g in grads))
+        perturbed = [th + self.rho * g / max(norm, 1e-12) for th, g in zip(thetas, grads)]
+        return [th - self.lr * g for th, g in zip(thetas, grad_fn(perturbed))]
+
+
+class ShampooRef(_Reference):
+    """Shampoo on matrix variables with roots refreshed every step and no momentum: L, R start
+    at eps*I; P = L^(-1/4) G R^(-1/4), eigenvalues floored at eps; Keras's decoupled decay first."""
+
+    @staticmethod
+    def inverse_fourth_root(m, floor):
+        values, vectors = np.linalg.eigh(0.5 * (m + m.T))
+        return (vectors * np.maximum(values, floor) ** -0.25) @ vectors.T
+
+    def init_state(self, th):
+        eps = self.hp["epsilon"]
+        return {"L": eps * np.eye(th.shape[0]), "R": eps * np.eye(th.shape[1])}
+
+    def update(self, st, th, g):
+        lr, eps, wd = (self.hp[k] for k in ("lr", "epsilon", "weight_decay"))
+        if th.ndim != 2 or self.hp["update_every"] != 1 or self.hp["momentum"] != 0:
+            raise ValueError("ShampooRef covers matrices, update_every 1 and momentum 0 only")
+        th = th - lr * (wd or 0.0) * th
+        st["L"] = st["L"] + g @ g.T
+        st["R"] = st["R"] + g.T @ g
+        return th - lr * self.inverse_fourth_root(st["L"], eps) @ g @ self.inverse_fourth_root(st["R"], eps)

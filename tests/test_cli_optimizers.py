@@ -12,12 +12,24 @@ def test_list_names_every_optimizer_with_defaults(runner):
     assert "defaults: learning_rate=0.001, beta_1=0.9, beta_2=0.999, beta_3=0.995, epsilon=1e-08" in result.stdout
 
 
+def test_plain_optimizer_shows_no_train_step(runner):
+    result = runner.invoke(main, ["optimizers", "adamod"])
+    assert result.exit_code == 0, result.output
+    assert not any(line.startswith("train step:") for line in result.stdout.splitlines())
+
+
 def test_show_one_in_full(runner):
     result = runner.invoke(main, ["optimizers", "adahessian"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("adahessian: AdaHessian")
-    assert "train step: HessianSequential" in lines
+    assert "train step: AdaHessian.train_step: Hutchinson Hessian-vector products (nested tapes, " \
+           "fresh Rademacher z), then one step" in lines
+    declaration = registry.entry("adahessian").declaration
+    for parameter in declaration.parameters:  # name, default, then the declared meaning
+        at = lines.index(next(line for line in lines if line.split()[:1] == [parameter.name]))
+        assert lines[at].split()[1] == repr(parameter.default)
+        assert lines[at + 1] == f"  {'':<24} {parameter.meaning}"
     for key in registry.entry("adahessian").hyperparameter_names():
         assert any(line.split()[:1] == [key] for line in lines), key
     assert "  hessian_power            1.0  (kvt default)" in lines

@@ -1,4 +1,4 @@
-"""The curvature-aware set: SAM (+ SAMSequential), Shampoo, K-FAC (+ KFACSequential).
+"""The curvature-aware set: SAM, Shampoo, K-FAC (SAM's and K-FAC's own train steps).
 
 Registry entries and defaults, hyper-parameter errors, update rules against numpy
 references written from docs/optimizers.md, the models' train steps (BatchNorm,
@@ -18,9 +18,9 @@ import tensorflow as tf
 import kvt
 import kvt.optimizers as opts
 from kvt.data.datasets import PAIRS
-from kvt.network.model import build_model
-from kvt.optimizers.kfac import KFAC, DenseFactors, KFACSequential
-from kvt.optimizers.sam import SAM, SAMSequential, sam_perturbation
+from kvt.network.model import Network, build_model
+from kvt.optimizers.kfac import KFAC, DenseFactors, dense_records
+from kvt.optimizers.sam import SAM, sam_perturbation
 from kvt.optimizers.shampoo import Shampoo
 from kvt.training.trainer import TrainConfig, train
 
@@ -34,14 +34,14 @@ def _data(n=16, seed=0):
 
 # --------------------------------------------------------------------------- registry
 
-def test_entries_classes_and_model_classes():
+def test_entries_classes_and_train_steps():
     assert opts.names()[-3:] == ["sam", "shampoo", "kfac"]
     for name, cls in CLASSES.items():
         entry = opts.entry(name)
         assert entry.cls is cls and entry.description and entry.notes
-    assert opts.entry("sam").model_class() is SAMSequential
-    assert opts.entry("kfac").model_class() is KFACSequential
-    assert opts.entry("shampoo").model_class is None
+    assert opts.entry("sam").train_step == "SAM.train_step"
+    assert opts.entry("kfac").train_step == "KFAC.train_step"
+    assert opts.entry("shampoo").train_step is None
 
 
 def test_registry_defaults_are_the_curvature_study():
@@ -137,8 +137,7 @@ def test_training_on_every_bundled_pair_stays_finite(name, pair):
     losses = result.history[["loss", "val_loss"]].to_numpy()
     assert np.all(np.isfinite(losses)) and len(losses) == 3
     assert losses[-1, 0] < losses[0, 0]
-    assert type(result.model) is (opts.entry(name).model_class() if opts.entry(name).model_class
-                                  else keras.Sequential)
+    assert type(result.model) is Network
 
 
 @pytest.fixture
@@ -160,7 +159,7 @@ def test_fit_under_xla(name, no_op_determinism):
     and the two-pass step all compile with XLA."""
     entry = opts.entry(name)
     keras.utils.set_random_seed(3)
-    model = build_model(units=4, model_class=entry.model_class() if entry.model_class else None)
+    model = build_model(units=4)
     model.compile(optimizer=opts.get(name), loss="mse", steps_per_execution=2, jit_compile=True)
     assert model.jit_compile
     x, y = _data()
@@ -263,13 +262,13 @@ def test_sam_graph_steps_match_numpy_reference():
 
 def _sam_model(learning_rate, **kwargs):
     keras.utils.set_random_seed(5)
-    model = build_model(units=4, model_class=SAMSequential)
+    model = build_model(units=4)
     model.compile(optimizer=SAM(learning_rate=learning_rate, **kwargs), loss="mse",
                   metrics=["mae"], **({"steps_per_execution": 3}))
     return model
 
 
-def test_sam_sequential_updates_batchnorm_statistics_once_per_step():
+def test_sam_step_updates_batchnorm_statistics_once_per_step():
     x, y = _data(16)
     model = _sam_model(0.0, rho=0.5)  # lr 0: every step sees the same first-pass statistics
     weights = [w.numpy() for w in model.trainable_weights]
@@ -288,7 +287,7 @@ def test_sam_sequential_updates_batchnorm_statistics_once_per_step():
         assert not np.allclose(got, once * (1 - momentum ** 6), rtol=1e-3)
 
 
-def test_sam_sequential_reports_first_pass_loss_and_metrics():
+def test_sam_step_reports_first_pass_loss_and_metrics():
     x, y = _data(16, seed=2)
     model = _sam_model(0.0)
     logs = model.fit(x, y, batch_size=16, epochs=1, verbose=0).history
@@ -297,7 +296,7 @@ def test_sam_sequential_reports_first_pass_loss_and_metrics():
     assert logs["mae"][0] == pytest.approx(np.mean(np.abs(err)), rel=1e-5)
 
 
-def test_sam_sequential_trains_with_validation_and_reloads_base_state(tmp_path):
+def test_sam_step_trains_with_validation_and_reloads_base_state(tmp_path):
     x, y = _data(48, seed=4)
     data = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     model = _sam_model(0.01, base="adam")
@@ -308,7 +307,7 @@ def test_sam_sequential_trains_with_validation_and_reloads_base_state(tmp_path):
     path = tmp_path / "sam.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    assert type(loaded) is SAMSequential and loaded.optimizer.base == "adam"
+    assert type(loaded) is Network and loaded.optimizer.base == "adam"
     assert len(base.variables) > 2  # Adam moments
     for a, b in zip(base.variables, loaded.optimizer.base_optimizer.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -317,11 +316,11 @@ def test_sam_sequential_trains_with_validation_and_reloads_base_state(tmp_path):
 def test_sam_without_second_pass_raises_a_clear_error():
     optimizer = SAM()
     variable = tf.Variable([1.0, 2.0])
-    with pytest.raises(kvt.KvtError, match="SAMSequential"):
+    with pytest.raises(kvt.KvtError, match=r"train a kvt\.network\.model\.Network"):
         optimizer.apply_gradients([(tf.constant([0.1, 0.2]), variable)])
-    model = build_model(units=4)
+    model = keras.Sequential(build_model(units=4).layers)  # plain keras.Sequential
     model.compile(optimizer=SAM(), loss="mse")
-    with pytest.raises(kvt.KvtError, match="SAMSequential"):
+    with pytest.raises(kvt.KvtError, match=r"SAM\.train_step"):
         model.fit(*_data(8), verbose=0)
 
 
@@ -465,15 +464,15 @@ def test_kfac_preconditioned_step_matches_numpy_reference(update_every):
     np.testing.assert_allclose(other.numpy(), want, rtol=1e-12)
 
 
-def test_kfac_sequential_captures_pre_activation_gradients():
+def test_kfac_step_captures_pre_activation_gradients():
     """One sigmoid Dense layer, float64: the step uses a = x and δ = ∂L/∂s, s = xW + b
     (before the sigmoid), checked against the analytic δ of the mean squared error."""
     rng = np.random.default_rng(3)
     # float32-representable: Keras's array adapter feeds float arrays as floatx.
     x, y = (v.astype("float32").astype("float64") for v in (rng.normal(size=(6, 3)), rng.random((6, 2))))
     keras.utils.set_random_seed(1)
-    model = KFACSequential([keras.Input((3,), dtype="float64"),
-                            keras.layers.Dense(2, activation="sigmoid", dtype="float64")])
+    model = Network([keras.Input((3,), dtype="float64"),
+                     keras.layers.Dense(2, activation="sigmoid", dtype="float64")])
     hp = dict(learning_rate=0.5, damping=0.01, momentum=0.5, ema_decay=0.8, weight_decay=None)
     model.compile(optimizer=KFAC(**hp), loss=keras.losses.MeanSquaredError(dtype="float64"))
     w, b = (v.numpy() for v in model.layers[0].weights)
@@ -493,13 +492,13 @@ def test_kfac_sequential_captures_pre_activation_gradients():
     np.testing.assert_allclose(model.layers[0].bias.numpy(), bb, rtol=1e-9, atol=1e-12)
 
 
-def test_kfac_sequential_forward_matches_the_model_and_batchnorm_takes_momentum_steps():
+def test_kfac_forward_matches_the_model_and_batchnorm_takes_momentum_steps():
     x, y = _data(16, seed=6)
     keras.utils.set_random_seed(2)
-    model = build_model(units=4, model_class=KFACSequential)
-    np.testing.assert_allclose(model.forward_with_dense_records(x, training=False)[0].numpy(),
+    model = build_model(units=4)
+    np.testing.assert_allclose(dense_records(model, x, training=False)[0].numpy(),
                                model(x, training=False).numpy(), rtol=1e-6)
-    outputs, records = model.forward_with_dense_records(x, training=False)
+    outputs, records = dense_records(model, x, training=False)
     assert [layer.name for layer, _, _ in records] == ["dense_in", "dense_hidden", "dense_out"]
 
     gamma = model.get_layer("batch_norm_2").gamma
@@ -518,21 +517,12 @@ def test_kfac_sequential_forward_matches_the_model_and_batchnorm_takes_momentum_
 def test_kfac_without_layer_statistics_raises_a_clear_error():
     optimizer = KFAC()
     variable = tf.Variable([[1.0, 2.0]])
-    with pytest.raises(kvt.KvtError, match="KFACSequential"):
+    with pytest.raises(kvt.KvtError, match=r"train a kvt\.network\.model\.Network"):
         optimizer.apply_gradients([(tf.constant([[0.1, 0.2]]), variable)])
-    model = build_model(units=4)
+    model = keras.Sequential(build_model(units=4).layers)  # plain keras.Sequential
     model.compile(optimizer=KFAC(), loss="mse")
-    with pytest.raises(kvt.KvtError, match="KFACSequential"):
+    with pytest.raises(kvt.KvtError, match=r"KFAC\.train_step"):
         model.fit(*_data(8), verbose=0)
-
-
-@pytest.mark.parametrize("cls", [SAMSequential, KFACSequential])
-def test_model_classes_train_normally_with_other_optimizers(cls):
-    keras.utils.set_random_seed(0)
-    model = build_model(units=4, model_class=cls)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    logs = model.fit(np.ones((8, 2), "float32"), np.ones((8, 1), "float32"), verbose=0).history
-    assert np.isfinite(logs["loss"][0])
 
 
 # --------------------------------------------------------------------------- configs, loss scaling

@@ -113,8 +113,8 @@ def test_invalid_tf_config_is_one_error_line(runner, tmp_path, value, message):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("optimizer, model", [("adahessian", "HessianSequential"), ("sam", "SAMSequential"),
-                                              ("kfac", "KFACSequential")])
+@pytest.mark.parametrize("optimizer, model", [("adahessian", "AdaHessian.train_step"), ("sam", "SAM.train_step"),
+                                              ("kfac", "KFAC.train_step")])
 def test_custom_train_steps_are_refused_under_a_distributing_strategy(runner, tmp_path, optimizer, model):
     result = runner.invoke(main, ["train", "--pair", "O2-Ar", "--optimizer", optimizer, "--strategy", "mirrored",
                                   "--epochs", "1", "--quiet", "--out", str(tmp_path / "run")])

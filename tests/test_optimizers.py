@@ -1,11 +1,16 @@
 """Optimizer registry and kvt's own optimizers (AdaMod, MADGRAD, RAdam, Apollo,
 AdaHessian, LARS): convergence, update rules against numpy references,
-serialisation and the AdaHessian training path."""
+serialisation, the AdaHessian training path, the one network class with plain
+optimizers, and old run folders' model classes."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import json
+import re
 import sys
+import zipfile
 from pathlib import Path
 
 import keras
@@ -15,9 +20,9 @@ import tensorflow as tf
 
 import kvt
 import kvt.optimizers as opts
-from kvt.network.model import build_model
+from kvt.network.model import Network, build_model
 from kvt.optimizers import adahessian as ah
-from kvt.optimizers.adahessian import AdaHessian, HessianSequential, hutchinson_estimate
+from kvt.optimizers.adahessian import AdaHessian, hutchinson_estimate
 from kvt.optimizers.adamod import AdaMod
 from kvt.optimizers.apollo import Apollo
 from kvt.optimizers.lars import LARS
@@ -77,8 +82,7 @@ def test_own_optimizers_are_registered_with_their_classes():
     for name, cls in OWN.items():
         entry = opts.entry(name)
         assert entry.cls is cls and entry.description
-        assert (entry.model_class() if entry.model_class else None) is (
-            HessianSequential if name == "adahessian" else None)
+        assert entry.train_step == ("AdaHessian.train_step" if name == "adahessian" else None)
 
 
 # --------------------------------------------------------------------------- convergence
@@ -163,7 +167,7 @@ def test_config_keeps_non_default_hyperparameters(name):
 def test_fit_save_and_reload(name, tmp_path):
     entry = opts.entry(name)
     keras.utils.set_random_seed(11)
-    model = build_model(units=8, model_class=entry.model_class() if entry.model_class else None)
+    model = build_model(units=8)
     model.compile(optimizer=opts.get(name), loss="mse", metrics=["mae"], steps_per_execution=2)
     rng = np.random.default_rng(0)
     x, y = rng.random((32, 2), dtype="float32"), rng.random((32, 1), dtype="float32")
@@ -413,16 +417,16 @@ def test_rademacher_draws_are_fresh_in_graph_mode():
     assert not np.array_equal(first, second)
 
 
-# --------------------------------------------------------------------------- HessianSequential
+# --------------------------------------------------------------------------- AdaHessian.train_step
 
 _Z_LOG: dict = {}
 
 
-class _RecordingHessianSequential(HessianSequential):
+class _RecordingAdaHessian(AdaHessian):
     """Logs the Rademacher vector of the first variable at every step (test hook)."""
 
-    def draw_rademacher(self, variables):
-        vectors = super().draw_rademacher(variables)
+    def rademacher(self, model, variables):
+        vectors = super().rademacher(model, variables)
         log, count = _Z_LOG["z"], _Z_LOG["count"]
         log.scatter_nd_update([[count.read_value()]], tf.reshape(vectors[0], (1, -1)))
         count.assign_add(1)
@@ -431,10 +435,11 @@ class _RecordingHessianSequential(HessianSequential):
 
 def _hessian_fit(seed, steps_per_execution=3):
     keras.utils.set_random_seed(seed)
-    model = build_model(units=4, model_class=_RecordingHessianSequential)
+    model = build_model(units=4)
     _Z_LOG["z"] = tf.Variable(tf.zeros((6, 2 * 4)))
     _Z_LOG["count"] = tf.Variable(0)
-    model.compile(optimizer=opts.get("adahessian"), loss="mse",
+    optimizer = _RecordingAdaHessian(name="recording_adahessian", **opts.hyperparameters("adahessian"))
+    model.compile(optimizer=optimizer, loss="mse",
                   metrics=["mae", keras.metrics.LogCoshError(name="log_cosh")],
                   steps_per_execution=steps_per_execution)
     rng = np.random.default_rng(1)
@@ -444,7 +449,7 @@ def _hessian_fit(seed, steps_per_execution=3):
     return model, history.history, _Z_LOG["z"].numpy(), int(_Z_LOG["count"].numpy())
 
 
-def test_hessian_sequential_fit_draws_fresh_vectors_and_is_repeatable():
+def test_adahessian_fit_draws_fresh_vectors_and_is_repeatable():
     model, logs, z, count = _hessian_fit(seed=4)
     assert count == 6  # 2 epochs x 3 batches, steps_per_execution = 3
     assert set(np.unique(z)) <= {-1.0, 1.0}
@@ -462,9 +467,9 @@ def test_hessian_sequential_fit_draws_fresh_vectors_and_is_repeatable():
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
-def test_hessian_sequential_reports_loss_and_metrics_of_the_step():
+def test_adahessian_step_reports_loss_and_metrics_of_the_step():
     keras.utils.set_random_seed(2)
-    model = build_model(units=4, model_class=HessianSequential)
+    model = build_model(units=4)
     model.compile(optimizer=AdaHessian(learning_rate=0.0, weight_decay=0.0), loss="mse",
                   metrics=["mae", keras.metrics.LogCoshError(name="log_cosh")])
     rng = np.random.default_rng(3)
@@ -484,21 +489,13 @@ def test_hessian_sequential_reports_loss_and_metrics_of_the_step():
 def test_adahessian_without_hessian_raises_a_clear_error():
     optimizer = AdaHessian()
     variable = tf.Variable([1.0, 2.0])
-    with pytest.raises(kvt.KvtError, match="HessianSequential"):
+    with pytest.raises(kvt.KvtError, match=r"train a kvt\.network\.model\.Network"):
         optimizer.apply_gradients([(tf.constant([0.1, 0.2]), variable)])
 
-    model = build_model(units=4)  # plain keras.Sequential
+    model = keras.Sequential(build_model(units=4).layers)  # plain keras.Sequential
     model.compile(optimizer=AdaHessian(), loss="mse")
-    with pytest.raises(kvt.KvtError, match="HessianSequential"):
+    with pytest.raises(kvt.KvtError, match=r"AdaHessian\.train_step"):
         model.fit(np.zeros((8, 2), "float32"), np.zeros((8, 1), "float32"), verbose=0)
-
-
-def test_hessian_sequential_trains_normally_with_other_optimizers():
-    keras.utils.set_random_seed(0)
-    model = build_model(units=4, model_class=HessianSequential)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    logs = model.fit(np.ones((8, 2), "float32"), np.ones((8, 1), "float32"), verbose=0).history
-    assert np.isfinite(logs["loss"][0])
 
 
 # --------------------------------------------------------------------------- registry errors
@@ -578,3 +575,157 @@ def test_docstring_documents_every_argument(name):
     assert "arXiv:" in doc and "Defaults to" in doc
     for key in opts.entry(name).hyperparameter_names():
         assert f"{key}:" in doc or f"{key}," in doc, key
+
+
+# --------------------------------------------------------------------------- the one network class
+
+def _keras_sequential_twin(network):
+    """A plain ``keras.Sequential`` with ``network``'s layers (fresh objects) and weights."""
+    twin = keras.Sequential([keras.Input(shape=network.input_shape[1:], name="features")]
+                            + [keras.layers.deserialize(keras.layers.serialize(layer)) for layer in network.layers])
+    twin.set_weights(network.get_weights())
+    return twin
+
+
+@pytest.mark.parametrize("name", ["adam", "adamod", "shampoo"])
+def test_network_with_a_plain_optimizer_trains_exactly_like_keras_sequential(name):
+    keras.utils.set_random_seed(5)
+    network = build_model(units=4)
+    twin = _keras_sequential_twin(network)
+    assert type(network) is Network and type(twin) is keras.Sequential
+    rng = np.random.default_rng(8)
+    x, y = rng.random((48, 2), dtype="float32"), rng.random((48, 1), dtype="float32")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    for model in (network, twin):
+        model.compile(optimizer=opts.get(name), loss="mse", metrics=["mae"], steps_per_execution=3)
+        model.fit(data, epochs=2, verbose=0, shuffle=False)
+        assert int(model.optimizer.iterations.numpy()) == 12
+    moved = [not np.array_equal(a, b) for a, b in zip(network.get_weights(), _keras_sequential_twin(
+        build_model(units=4)).get_weights())]
+    assert any(moved)  # trained, so the comparison below is not between untouched weights
+    for a, b in zip(network.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+_LEGACY = Path(__file__).resolve().parent / "data" / "legacy_models"
+
+
+@pytest.mark.parametrize("old_class", ["HessianSequential", "SAMSequential", "KFACSequential"])
+def test_old_run_folders_model_classes_load_as_the_network(old_class):
+    expected = json.loads((_LEGACY / "expected.json").read_text())
+    opts.import_all()
+    path = _LEGACY / f"{old_class}.keras"
+    assert path.stat().st_size < 100_000
+    assert f'"kvt>{old_class}"' in zipfile.ZipFile(path).read("config.json").decode()
+    model = keras.models.load_model(path)
+    assert type(model) is Network
+    want = expected[old_class]
+    assert type(model.optimizer) is opts.entry(want["optimizer"]).cls
+    assert int(model.optimizer.iterations.numpy()) == want["iterations"]
+    probe = np.array(expected["inputs"], dtype="float32")
+    np.testing.assert_array_equal(model.predict(probe, verbose=0).astype("float64").ravel(),
+                                  np.array(want["predictions"]))
+    # and trains on through the optimizer's own step
+    model.fit(probe, np.zeros((len(probe), 1), "float32"), batch_size=len(probe), epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == want["iterations"] + 1
+
+
+# --------------------------------------------------------------------------- declared hyper-parameters
+
+DECLARED = [name for name in opts.names() if opts.entry(name).declaration is not None]
+_BASE_KEYS = {"clipnorm", "clipvalue", "global_clipnorm", "use_ema", "ema_momentum", "ema_overwrite_frequency",
+              "loss_scale_factor", "gradient_accumulation_steps", "name"}
+
+
+def test_every_kvt_optimizer_is_declared():
+    assert DECLARED == ["adamod", "madgrad", "radam", "apollo", "adahessian", "lars", "sam", "shampoo", "kfac"]
+
+
+@pytest.mark.parametrize("name", DECLARED)
+def test_docstring_lists_exactly_the_declared_hyperparameters_and_defaults(name):
+    entry = opts.entry(name)
+    doc = inspect.getdoc(entry.cls)
+    args = doc.split("\nArgs:\n", 1)[1].split("\nReferences:", 1)[0]
+    items = re.split(r"\n    (?=[\w, ]+: )", "\n" + args)
+    documented = {}
+    for item in items:
+        key, _, text = item.strip().partition(": ")
+        if key and "," not in key and key not in _BASE_KEYS:
+            found = re.search(r"Defaults to ``([^`]+)``", " ".join(text.split()))
+            documented[key] = ast.literal_eval(found.group(1)) if found else "(no default given)"
+    declared = entry.declaration.defaults
+    assert list(documented) == list(declared)
+    for key, default in declared.items():
+        assert documented[key] == default, (key, documented[key], default)
+    assert f"docs/optimizers.md`` (section ``{name}``)" in " ".join(doc.split())
+    assert "{{" not in doc  # the base-class arguments' template was filled in
+
+
+@pytest.mark.parametrize("name", DECLARED)
+def test_declaration_gives_validation_config_and_registry_keys(name):
+    entry = opts.entry(name)
+    declaration = entry.declaration
+    assert entry.defaults == declaration.study_defaults
+    assert entry.hyperparameter_names()[:len(declaration.names)] == declaration.names
+    optimizer = entry.cls()
+    config = optimizer.get_config()
+    for parameter in declaration.parameters:
+        value = config[parameter.name]
+        shown = parameter.to_config(parameter.default) if parameter.to_config else parameter.default
+        assert value == pytest.approx(shown) if isinstance(shown, float) else value == shown, parameter.name
+        assert parameter.meaning and "\n" not in parameter.meaning
+    with pytest.raises(ValueError):  # __init__ runs each declared check
+        entry.cls(**{declaration.parameters[1].name: -1})
+
+
+# --------------------------------------------------------------------------- convergence against references
+
+def _reference(name, hp):
+    """The numpy reference of optimizer ``name`` with hyper-parameters ``hp`` (lr rounded as Keras keeps it)."""
+    values = {k: v for k, v in hp.items() if k != "learning_rate"}
+    values["lr"] = _lr(hp["learning_rate"])
+    classes = {"adamod": ref.AdaModRef, "radam": ref.RAdamRef, "madgrad": ref.MADGRADRef, "apollo": ref.ApolloRef,
+               "adahessian": ref.AdaHessianRef, "lars": ref.LARSRef, "kfac": ref.MomentumRef,
+               "shampoo": ref.ShampooRef}
+    if name == "sam":
+        return ref.SAMSGDRef(values["lr"], values["rho"])
+    return classes[name](**values)
+
+
+REFERENCED = ["adamod", "radam", "madgrad", "apollo", "adahessian", "lars", "sam", "shampoo", "kfac"]
+
+
+def test_every_kvt_optimizer_has_a_reference_convergence_test():
+    assert sorted(REFERENCED) == sorted(n for n in opts.names() if opts.entry(n).declaration is not None)
+
+
+@pytest.mark.parametrize("name", REFERENCED)
+def test_convergence_follows_the_numpy_reference(name):
+    """The quadratic of ``test_convergence`` in float64: the whole trajectory of QUAD_STEPS steps
+    (through the same harness) must be the numpy reference's, which itself must converge; a broken
+    update rule that still lowers the loss fails here."""
+    hp = {**opts.entry(name).declaration.defaults, **TABLE[name]["quadratic"][0]}
+    a, c = _QA.astype("float64"), _QC.astype("float64")
+    theta = tf.Variable(np.array([[2.0, -1.5], [0.5, 3.0]]), dtype=tf.float64)
+    loss_fn = lambda: 0.5 * tf.reduce_sum(a * (theta - c) ** 2)  # noqa: E731  (Hessian diag(a), exact z ⊙ Hz)
+    before = float(loss_fn())
+    _minimise(opts.get(name, **hp), [theta], loss_fn, QUAD_STEPS)
+
+    reference = _reference(name, hp)
+    thetas = [np.array([[2.0, -1.5], [0.5, 3.0]])]
+    for _ in range(QUAD_STEPS):
+        grads = [a * (thetas[0] - c)]
+        if name == "sam":
+            thetas = reference.step(thetas, lambda ths: [a * (ths[0] - c)])
+        elif name == "adahessian":
+            thetas = reference.step(thetas, grads, hessian=[a])
+        elif name == "lars":
+            thetas = reference.step(thetas, grads, adapt=[True])
+        else:
+            thetas = reference.step(thetas, grads)
+    expected = 0.5 * np.sum(a * (thetas[0] - c) ** 2)
+    assert expected * TABLE[name]["quadratic"][1] <= before  # the reference converges
+    # LARS's ratio divides by ||g||, and g = a (θ − c) cancels near the minimum: round-off grows to ~1e-4.
+    rtol = 1e-3 if name == "lars" else 1e-7
+    np.testing.assert_allclose(theta.numpy(), thetas[0], rtol=rtol, atol=1e-9)
+    assert float(loss_fn()) == pytest.approx(expected, rel=10 * rtol, abs=1e-12)

@@ -34,16 +34,16 @@ def synthetic_data(rows: int, seed: int) -> tuple[tuple[np.ndarray, np.ndarray, 
 def _synthetic_model_class():
     import keras
 
-    from kvt.optimizers.adahessian import HessianSequential, rademacher_like
-    from kvt.optimizers.kfac import KFACSequential, is_kfac_dense
-    from kvt.optimizers.sam import SAMSequential
+    from kvt.optimizers import protocol
+    from kvt.optimizers.kfac import is_kfac_dense
 
     class SyntheticNet(keras.Model):
         """Three inputs -> own Dense each -> concatenate -> Dense -> two Dense(1) heads.
 
-        ``train_step`` dispatches on the optimizer like kvt's Sequential models: AdaHessian
-        (Hutchinson estimates), SAM (two passes), K-FAC (Dense inputs and pre-activation
-        gradients, from :meth:`forward_with_dense_records`), else Keras's own step.
+        ``train_step`` follows kvt's train-step protocol like kvt's network: an optimizer
+        with its own ``train_step`` (AdaHessian draws from ``step_seed``; K-FAC's Dense
+        inputs and pre-activation gradients come from :meth:`forward_with_dense_records`)
+        takes the step, any other trains through Keras's own step.
         """
 
         def __init__(self, units: int, seed=None, **kwargs):
@@ -53,7 +53,7 @@ def _synthetic_model_class():
             self.concatenate = keras.layers.Concatenate(name="concatenate")
             self.shared = keras.layers.Dense(units, activation="relu", name="shared_dense")
             self.heads = [keras.layers.Dense(1, name=f"head_{i + 1}") for i in range(2)]
-            self.hutchinson_seed = keras.random.SeedGenerator(seed, name="hutchinson_seed")
+            self.step_seed = keras.random.SeedGenerator(seed, name="hutchinson_seed")
 
         def forward_with_dense_records(self, inputs, training=True):
             records = []
@@ -75,18 +75,8 @@ def _synthetic_model_class():
             shared = self.shared(self.concatenate(branches))
             return keras.ops.concatenate([head(shared) for head in self.heads], axis=1)
 
-        def draw_rademacher(self, variables):
-            return rademacher_like(variables, self.hutchinson_seed)
-
         def train_step(self, data):
-            optimizer = self.optimizer
-            if hasattr(optimizer, "apply_hessian_gradients"):
-                return HessianSequential.train_step(self, data)
-            if hasattr(optimizer, "sharpness_aware_step"):
-                return SAMSequential.train_step(self, data)
-            if hasattr(optimizer, "apply_kfac_gradients"):
-                return KFACSequential.train_step(self, data)
-            return super().train_step(data)
+            return protocol.train_step(self, data, super().train_step)
 
     return SyntheticNet
 

@@ -21,14 +21,19 @@ def optimizers_command(name):
             click.echo(f"{'':<11}   defaults: {defaults}")
         return
     entry = optimizers.entry(name)
-    quiet_tensorflow_import()  # the hyper-parameters come from the class's signature
+    quiet_tensorflow_import()  # the class tells whether it has its own train step
     click.echo(f"{entry.name}: {entry.description}")
     click.echo(f"class: {entry.class_path}")
-    if entry.model_class:
-        click.echo(f"train step: {entry.model_class().__name__}")
+    if entry.train_step:
+        from kvt.optimizers.protocol import describe
+
+        click.echo(f"train step: {describe(entry.cls)}")
     click.echo("hyper-parameters (--opt key=value; --lr sets learning_rate):")
+    declared = entry.declaration.defaults if entry.declaration else {}
     for key, value in entry.resolved_defaults().items():
         marker = "  (kvt default)" if key in entry.defaults else ""
         click.echo(f"  {key:<24} {value!r}{marker}")
+        if key in declared:
+            click.echo(f"  {'':<24} {entry.declaration[key].meaning}")
     if entry.notes:
         click.echo(f"notes: {entry.notes}")

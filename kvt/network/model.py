@@ -8,22 +8,49 @@ from __future__ import annotations
 import keras
 
 from kvt.errors import KvtError
+from kvt.optimizers.protocol import train_step
 
 DEFAULT_UNITS = 64
 
+#: Names earlier kvt versions saved this network under (one class per optimizer with its
+#: own train step); run folders written then load as :class:`Network`.
+LEGACY_NAMES = ("HessianSequential", "SAMSequential", "KFACSequential")
 
-def build_model(n_inputs: int = 2, units: int = DEFAULT_UNITS, model_class: type | None = None,
-                name: str = "kvt_vt", dtype: str | None = None) -> keras.Model:
-    """A fresh, uncompiled network with ``n_inputs`` features and one output.
 
-    ``model_class`` is a ``keras.Sequential`` subclass with its own ``train_step``
-    (for optimizers such as AdaHessian or SAM); plain ``keras.Sequential`` by default.
+@keras.saving.register_keras_serializable(package="kvt")
+class Network(keras.Sequential):
+    """``keras.Sequential`` whose ``train_step`` follows kvt's train-step protocol.
+
+    An optimizer with its own ``train_step(model, data)`` (AdaHessian, SAM, K-FAC; see
+    :mod:`kvt.optimizers.protocol`) takes the whole step; any other optimizer trains
+    through Keras's own ``train_step``, exactly as with ``keras.Sequential``.
+    ``step_seed`` is the ``keras.random.SeedGenerator`` such steps draw from (AdaHessian's
+    Rademacher vectors), seeded from ``seed``, or from Keras's global seed when None, so
+    ``keras.utils.set_random_seed`` makes runs repeatable; ``seed`` is not saved.
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None, seed=None):
+        super().__init__(layers=layers, trainable=trainable, name=name)
+        # named as HessianSequential named it, which old run folders saved
+        self.step_seed = keras.random.SeedGenerator(seed, name="hutchinson_seed")
+
+    def train_step(self, data):
+        return train_step(self, data, super().train_step)
+
+
+for _legacy in LEGACY_NAMES:
+    keras.saving.get_custom_objects()[f"kvt>{_legacy}"] = Network
+
+
+def build_model(n_inputs: int = 2, units: int = DEFAULT_UNITS, name: str = "kvt_vt",
+                dtype: str | None = None) -> Network:
+    """A fresh, uncompiled :class:`Network` with ``n_inputs`` features and one output.
+
     ``dtype`` ("float32", "float64") sets every layer's dtype policy; Keras's floatx by default.
     """
     if int(units) != units or units < 1:
         raise KvtError(f"--units must be a positive integer, got {units}")
-    model_class = model_class or keras.Sequential
-    return model_class(
+    return Network(
         [
             keras.Input(shape=(n_inputs,), name="features", dtype=dtype),
             keras.layers.Dense(units, activation="linear", name="dense_in", dtype=dtype),
@@ -34,4 +61,3 @@ def build_model(n_inputs: int = 2, units: int = DEFAULT_UNITS, model_class: type
         ],
         name=name,
     )
-

@@ -1,5 +1,5 @@
 """AdaHessian (Adam with a Hutchinson estimate of the Hessian diagonal) and the
-Keras model whose ``train_step`` feeds it Hessian-vector products.
+train step that feeds it Hessian-vector products.
 
 Pieces:
 
@@ -12,8 +12,8 @@ Pieces:
   and the vectors used.
 * ``AdaHessian.apply_hessian_gradients(grads, hessian_estimates, variables)`` takes
   one optimizer step; plain ``apply_gradients`` raises (there is no curvature).
-* ``HessianSequential`` is ``keras.Sequential`` with a ``train_step`` doing the above
-  (the registry's ``model_class`` for ``adahessian``).
+* ``AdaHessian.train_step(model, data)`` does all of the above for one batch (kvt's
+  train-step protocol, :mod:`kvt.optimizers.protocol`).
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from keras import ops
 
 from kvt.errors import KvtError
 from kvt.optimizers import _common as check
+from kvt.optimizers import study
+from kvt.optimizers.base import DeclaredOptimizer
 
 _NO_HESSIAN = (
     "AdaHessian needs Hessian-vector products, which plain apply_gradients() / "
-    "keras.Sequential.train_step do not provide: build the model with "
-    "kvt.optimizers.adahessian.HessianSequential (the 'adahessian' registry entry's "
-    "model_class, e.g. kvt.network.model.build_model(model_class=kvt.optimizers.entry('adahessian')"
-    ".model_class())), or call AdaHessian.apply_hessian_gradients(grads, hessian_estimates, "
-    "variables) in a custom loop")
+    "keras.Sequential.train_step do not provide: train a kvt.network.model.Network "
+    "(kvt.network.model.build_model()), whose train_step calls AdaHessian.train_step, or call "
+    "AdaHessian.apply_hessian_gradients(grads, hessian_estimates, variables) in a custom loop")
 
 
 def rademacher_like(variables, seed=None):
@@ -87,7 +87,7 @@ def hutchinson_estimate(loss_fn, variables, vectors=None, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class AdaHessian(check.CoupledWeightDecay, keras.optimizers.Optimizer):
+class AdaHessian(check.CoupledWeightDecay, DeclaredOptimizer):
     r"""AdaHessian (Adam whose second moment is the squared Hessian diagonal).
 
     Each step uses a Hutchinson estimate D = |z ⊙ (H z)| of the Hessian diagonal,
@@ -101,9 +101,12 @@ class AdaHessian(check.CoupledWeightDecay, keras.optimizers.Optimizer):
 
     The optimizer cannot form D from gradients alone: take steps with
     ``apply_hessian_gradients(grads, hessian_estimates, variables)`` (the estimates
-    z ⊙ (H z), e.g. from ``hutchinson_estimate``), or train a ``HessianSequential``
-    model with ``fit``. ``apply_gradients`` / ``apply`` without estimates raise a
+    z ⊙ (H z), e.g. from ``hutchinson_estimate``), or train a
+    :class:`kvt.network.model.Network` with ``fit`` (its ``train_step`` calls
+    :meth:`train_step`). ``apply_gradients`` / ``apply`` without estimates raise a
     ``KvtError`` that says so.
+
+    Described in ``docs/optimizers.md`` (section ``adahessian``).
 
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-2``.
@@ -113,40 +116,20 @@ class AdaHessian(check.CoupledWeightDecay, keras.optimizers.Optimizer):
         weight_decay: wd >= 0, added inside the step as above (Keras's decoupled decay
             is not used). Defaults to ``1e-3``.
         hessian_power: k in [0, 1]. Defaults to ``1``.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer`` (clipping acts on g only).
+        {{base_optimizer_keyword_args}} (clipping acts on g only).
 
     References:
         Yao, Gholami, Shen, Mustafa, Keutzer & Mahoney, "ADAHESSIAN: An Adaptive
         Second Order Optimizer for Machine Learning", AAAI 2021, arXiv:2006.00719.
     """
 
-    def __init__(self, learning_rate=1e-2, beta_1=0.9, beta_2=0.999, epsilon=1e-4,
-                 weight_decay=1e-3, hessian_power=1.0, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
-                 ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        beta_1 = check.fraction("beta_1", beta_1)
-        beta_2 = check.fraction("beta_2", beta_2)
-        epsilon = check.positive("epsilon", epsilon)
-        weight_decay = check.non_negative("weight_decay", 0.0 if weight_decay is None else weight_decay)
-        hessian_power = check.in_range("hessian_power", hessian_power, 0.0, 1.0, high_open=False)
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay,
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.hessian_power = hessian_power
+    declaration = study.ADAHESSIAN
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         # Hessian-diagonal estimates of the step being applied, keyed by variable;
         # set only for the duration of apply_hessian_gradients().
         self._hessian_estimates = None
-
 
     def build(self, var_list):
         if self.built:
@@ -209,51 +192,33 @@ class AdaHessian(check.CoupledWeightDecay, keras.optimizers.Optimizer):
         step = ops.add(ops.divide(m_hat, denominator), ops.multiply(wd, variable))
         self.assign_sub(variable, ops.multiply(lr, step))
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
-                       "weight_decay": self.weight_decay, "hessian_power": self.hessian_power})
-        return config
+    def rademacher(self, model, variables):
+        """Fresh ±1 vectors for ``variables`` from ``model.step_seed`` (new values every run)."""
+        seed = getattr(model, "step_seed", None)
+        if seed is None:
+            raise KvtError(f"AdaHessian.train_step draws its Rademacher vectors from the model's "
+                           f"step_seed (a keras.random.SeedGenerator), which {type(model).__name__} "
+                           f"does not have; use kvt.network.model.Network")
+        return rademacher_like(variables, seed)
 
+    def train_step(self, model, data):
+        """Hutchinson Hessian-vector products (nested tapes, fresh Rademacher z), then one step.
 
-@keras.saving.register_keras_serializable(package="kvt")
-class HessianSequential(keras.Sequential):
-    """``keras.Sequential`` whose ``train_step`` also computes Hutchinson
-    Hessian-diagonal estimates and steps with ``optimizer.apply_hessian_gradients``.
-
-    Each step draws fresh Rademacher vectors z (one per trainable variable) from
-    the model's ``keras.random.SeedGenerator`` (seeded from ``seed``, or from Keras's
-    global seed when None, so ``keras.utils.set_random_seed`` makes runs
-    repeatable), runs the forward pass with ``training=True`` inside two nested
-    gradient tapes to get the loss, g and H z, hands g and z ⊙ (H z) to the
-    optimizer, and updates the loss tracker and the compiled metrics like Keras's
-    own ``train_step``. With an optimizer that has no ``apply_hessian_gradients``
-    it trains exactly like ``keras.Sequential``. ``seed`` is not saved with the model.
-    """
-
-    def __init__(self, layers=None, trainable=True, name=None, seed=None):
-        super().__init__(layers=layers, trainable=trainable, name=name)
-        self.hutchinson_seed = keras.random.SeedGenerator(seed, name="hutchinson_seed")
-
-    def draw_rademacher(self, variables):
-        """Fresh ±1 vectors for ``variables`` (a TF random op; new values every run)."""
-        return rademacher_like(variables, self.hutchinson_seed)
-
-    def train_step(self, data):
-        optimizer = self.optimizer
-        if not hasattr(optimizer, "apply_hessian_gradients"):
-            return super().train_step(data)
+        Runs the forward pass with ``training=True`` inside two nested gradient tapes to get
+        the loss, g and H z, hands g and z ⊙ (H z) to :meth:`apply_hessian_gradients`, and
+        updates the loss tracker and the compiled metrics like Keras's own ``train_step``.
+        """
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        variables = list(self.trainable_variables)
+        variables = list(model.trainable_variables)
         if not variables:
             warnings.warn("The model does not have any trainable weights.")
-            _, loss, y_pred = check.forward_pass(self, x, y, sample_weight)
+            _, loss, y_pred = check.forward_pass(model, x, y, sample_weight)
         else:
             def forward():
-                return check.forward_pass(self, x, y, sample_weight)
+                return check.forward_pass(model, x, y, sample_weight)
 
             (_, loss, y_pred), grads, estimates, _ = hutchinson_estimate(
-                forward, variables, vectors=self.draw_rademacher(variables))
-            optimizer.apply_hessian_gradients(grads, estimates, variables)
+                forward, variables, vectors=self.rademacher(model, variables))
+            self.apply_hessian_gradients(grads, estimates, variables)
 
-        return check.report_step(self, x, y, y_pred, loss, sample_weight)
+        return check.report_step(model, x, y, y_pred, loss, sample_weight)

@@ -6,10 +6,12 @@ import keras
 from keras import ops
 
 from kvt.optimizers import _common as check
+from kvt.optimizers import study
+from kvt.optimizers.base import DeclaredOptimizer
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class AdaMod(keras.optimizers.Optimizer):
+class AdaMod(DeclaredOptimizer):
     r"""AdaMod (adaptive and momental bound).
 
     Adam's per-element step size is smoothed by an exponential moving average
@@ -24,6 +26,8 @@ class AdaMod(keras.optimizers.Optimizer):
 
     with m, v and s starting at 0 (so the first steps are small: s₁ = (1 − β₃) η₁).
 
+    Described in ``docs/optimizers.md`` (section ``adamod``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-3``.
         beta_1: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.
@@ -32,34 +36,14 @@ class AdaMod(keras.optimizers.Optimizer):
         epsilon: ε > 0 added to √v. Defaults to ``1e-8``.
         weight_decay: Keras's decoupled decay θ ← θ − lr·wd·θ before the step, or
             ``None`` (off, as in the study). Defaults to ``None``.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer``.
+        {{base_optimizer_keyword_args}}.
 
     References:
         Ding, Ren, Luo & Sun, "An Adaptive and Momental Bound Method for Stochastic
         Learning", 2019, arXiv:1910.12249.
     """
 
-    def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, beta_3=0.995, epsilon=1e-8,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
-                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        beta_1 = check.fraction("beta_1", beta_1)
-        beta_2 = check.fraction("beta_2", beta_2)
-        beta_3 = check.fraction("beta_3", beta_3)
-        epsilon = check.positive("epsilon", epsilon)
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=check.optional_weight_decay(weight_decay),
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.beta_3 = beta_3
-        self.epsilon = epsilon
+    declaration = study.ADAMOD
 
     def build(self, var_list):
         if self.built:
@@ -84,9 +68,3 @@ class AdaMod(keras.optimizers.Optimizer):
                           ops.add(ops.sqrt(v), eps))
         self.assign(s, ops.add(ops.multiply(b3, s), ops.multiply(1.0 - b3, step)))
         self.assign_sub(variable, ops.multiply(ops.minimum(step, s), m))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "beta_3": self.beta_3,
-                       "epsilon": self.epsilon})
-        return config

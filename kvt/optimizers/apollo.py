@@ -6,10 +6,12 @@ import keras
 from keras import ops
 
 from kvt.optimizers import _common as check
+from kvt.optimizers import study
+from kvt.optimizers.base import DeclaredOptimizer
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class Apollo(check.CoupledWeightDecay, keras.optimizers.Optimizer):
+class Apollo(check.CoupledWeightDecay, DeclaredOptimizer):
     r"""Apollo (adaptive parameter-wise diagonal quasi-Newton).
 
     Keeps a diagonal curvature estimate B, updated from the change of the
@@ -28,6 +30,8 @@ class Apollo(check.CoupledWeightDecay, keras.optimizers.Optimizer):
 
     Σ and ‖·‖₄ run over all elements of the variable.
 
+    Described in ``docs/optimizers.md`` (section ``apollo``).
+
     Args:
         learning_rate: float or schedule, lr (the rate after warm-up). Defaults to ``1e-2``.
         beta: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.
@@ -37,36 +41,14 @@ class Apollo(check.CoupledWeightDecay, keras.optimizers.Optimizer):
         warmup: number of linear warm-up steps from ``init_lr`` to lr (0 = none).
             Defaults to ``100``.
         init_lr: learning rate at the first warm-up step, >= 0. Defaults to ``1e-2``.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer``.
+        {{base_optimizer_keyword_args}}.
 
     References:
         Ma, "Apollo: An Adaptive Parameter-wise Diagonal Quasi-Newton Method for
         Nonconvex Stochastic Optimization", 2020, arXiv:2009.13586.
     """
 
-    def __init__(self, learning_rate=1e-2, beta=0.9, epsilon=1e-4, weight_decay=1e-3, warmup=100,
-                 init_lr=1e-2, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
-                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        beta = check.fraction("beta", beta)
-        epsilon = check.positive("epsilon", epsilon)
-        weight_decay = check.non_negative("weight_decay", 0.0 if weight_decay is None else weight_decay)
-        warmup = check.non_negative_int("warmup", warmup)
-        init_lr = check.non_negative("init_lr", init_lr)
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay,
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.beta = beta
-        self.epsilon = epsilon
-        self.warmup = warmup
-        self.init_lr = init_lr
-
+    declaration = study.APOLLO
 
     def build(self, var_list):
         if self.built:
@@ -101,9 +83,3 @@ class Apollo(check.CoupledWeightDecay, keras.optimizers.Optimizer):
         self.assign_add(b, ops.multiply(delta, w))
         self.assign(d, ops.divide(m, ops.maximum(ops.abs(b), 1.0)))
         self.assign_sub(variable, ops.multiply(lr_t, d))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta": self.beta, "epsilon": self.epsilon, "weight_decay": self.weight_decay,
-                       "warmup": self.warmup, "init_lr": self.init_lr})
-        return config

@@ -1,5 +1,5 @@
-"""K-FAC (Kronecker-factored approximate curvature) for Dense layers, and the Keras
-model whose ``train_step`` captures what it needs.
+"""K-FAC (Kronecker-factored approximate curvature) for Dense layers, and the train
+step that captures what it needs.
 
 Pieces:
 
@@ -10,10 +10,11 @@ Pieces:
 * ``KFAC.apply_kfac_gradients(grads, variables, layers)`` updates the factors A and
   G of each layer, preconditions its [W; b] gradient and takes the momentum step.
   Plain ``apply_gradients`` / ``apply`` raise (no layer statistics).
-* ``KFACSequential`` is ``keras.Sequential`` whose ``train_step`` runs the layers one
-  by one, computing each Dense layer's pre-activation explicitly (its kernel and
-  bias, then its activation) inside the gradient tape, and hands the statistics to
-  the optimizer (the registry's ``model_class`` for ``kfac``).
+* ``dense_records(model, x)`` runs a ``keras.Sequential`` layer by layer, computing each
+  Dense layer's pre-activation explicitly (its kernel and bias, then its activation)
+  so that its input and output are tensors of the gradient tape.
+* ``KFAC.train_step(model, data)`` does one such pass and one K-FAC step (kvt's
+  train-step protocol, :mod:`kvt.optimizers.protocol`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from keras import ops
 
 from kvt.errors import KvtError
 from kvt.optimizers import _common as check
+from kvt.optimizers import curvature
+from kvt.optimizers.base import DeclaredOptimizer
 
 _NO_FACTORS = (
     "K-FAC needs each Dense layer's inputs and pre-activation gradients, which plain "
-    "apply_gradients() / keras.Sequential.train_step do not provide: build the model with "
-    "kvt.optimizers.kfac.KFACSequential (the 'kfac' registry entry's model_class, e.g. "
-    "kvt.network.model.build_model(model_class=kvt.optimizers.entry('kfac').model_class())), or call "
-    "KFAC.apply_kfac_gradients(grads, variables, layers) in a custom loop")
+    "apply_gradients() / keras.Sequential.train_step do not provide: train a "
+    "kvt.network.model.Network (kvt.network.model.build_model()), whose train_step calls "
+    "KFAC.train_step, or call KFAC.apply_kfac_gradients(grads, variables, layers) in a custom loop")
 
 
 class DenseFactors(NamedTuple):
@@ -52,8 +54,39 @@ def is_kfac_dense(layer) -> bool:
             and getattr(layer, "quantization_mode", None) is None)
 
 
+def dense_records(model, x, training=True):
+    """The output of ``model`` on ``x`` and, per K-FAC Dense layer, (layer, input a, pre-activation s).
+
+    A model with its own ``forward_with_dense_records(x, training)`` (a functional
+    network, e.g. the synthetic benchmark's) is asked for them; a ``keras.Sequential``
+    runs its layers one by one, computing s = a W + b of each trainable Dense layer (no
+    LoRA / quantisation) explicitly from the kernel and bias, then the activation. (A
+    Dense layer's activity regulariser, applied in ``Layer.__call__``, is not applied.)
+    """
+    own = getattr(model, "forward_with_dense_records", None)
+    if own is not None:
+        return own(x, training=training)
+    if not isinstance(model, keras.Sequential):
+        raise KvtError(f"K-FAC needs the Dense layers' inputs and pre-activations: "
+                       f"{type(model).__name__} is not a keras.Sequential and has no "
+                       f"forward_with_dense_records(x, training)")
+    records = []
+    h = x
+    for layer in model.layers:
+        if is_kfac_dense(layer):
+            a = ops.cast(h, layer.compute_dtype)
+            s = ops.matmul(a, layer.kernel)
+            if layer.bias is not None:
+                s = ops.add(s, layer.bias)
+            records.append((layer, a, s))
+            h = layer.activation(s) if layer.activation is not None else s
+        else:
+            h = layer(h, training=training)
+    return h, records
+
+
 @keras.saving.register_keras_serializable(package="kvt")
-class KFAC(keras.optimizers.Optimizer):
+class KFAC(DeclaredOptimizer):
     r"""K-FAC for Dense layers, momentum SGD for everything else.
 
     For each Dense layer with input a (batch of B rows), bias b and pre-activation
@@ -80,11 +113,14 @@ class KFAC(keras.optimizers.Optimizer):
     G); λ therefore matters more than with the true Fisher.
 
     The optimizer cannot form A and G from gradients alone: train a
-    ``KFACSequential`` model with ``fit``, or call
+    :class:`kvt.network.model.Network` with ``fit`` (its ``train_step`` calls
+    :meth:`train_step`), or call
     ``apply_kfac_gradients(grads, variables, layers)``. ``apply_gradients`` /
     ``apply`` raise a ``KvtError`` that says so. Factor slots (A, (n_in+1)²; G,
     n_out²) are created for every rank-2 variable; a kernel with no statistics in
     a step takes the plain momentum step.
+
+    Described in ``docs/optimizers.md`` (section ``kfac``).
 
     Args:
         learning_rate: float or schedule, lr. Defaults to ``0.01``.
@@ -94,9 +130,7 @@ class KFAC(keras.optimizers.Optimizer):
         update_every: k >= 1, recompute the damped inverses every k steps (t = 1,
             1 + k, …; cached in between). Defaults to ``1``.
         weight_decay: None or wd >= 0, decoupled as above. Defaults to ``3e-4``.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer`` (clipping acts on the
+        {{base_optimizer_keyword_args}} (clipping acts on the
             preconditioned gradient P).
 
     References:
@@ -104,29 +138,10 @@ class KFAC(keras.optimizers.Optimizer):
         Approximate Curvature", ICML 2015, arXiv:1503.05671.
     """
 
-    def __init__(self, learning_rate=0.01, damping=1e-2, momentum=0.9, ema_decay=0.95,
-                 update_every=1, weight_decay=3e-4, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
-                 ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        damping = check.positive("damping", damping)
-        momentum = check.fraction("momentum", momentum)
-        ema_decay = check.fraction("ema_decay", ema_decay)
-        update_every = check.non_negative_int("update_every", update_every)
-        if update_every < 1:
-            raise ValueError(f"update_every must be an integer >= 1, got {update_every}")
-        weight_decay = check.optional_weight_decay(weight_decay)
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay,
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.damping = damping
-        self.momentum = momentum
-        self.ema_decay = ema_decay
-        self.update_every = update_every
+    declaration = curvature.KFAC_HP
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
         # Preconditioned gradients of the step being applied are handed to
         # update_step through apply(); this flag is True only inside
         # apply_kfac_gradients().
@@ -255,55 +270,19 @@ class KFAC(keras.optimizers.Optimizer):
             step = v
         self.assign_sub(variable, ops.multiply(lr, step))
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"damping": self.damping, "momentum": self.momentum,
-                       "ema_decay": self.ema_decay, "update_every": self.update_every})
-        return config
+    def train_step(self, model, data):
+        """One backward pass for the gradients and each Dense layer's dL/ds, then one K-FAC step.
 
-
-@keras.saving.register_keras_serializable(package="kvt")
-class KFACSequential(keras.Sequential):
-    """``keras.Sequential`` whose ``train_step`` feeds K-FAC its layer statistics.
-
-    The forward pass runs the layers one by one with ``training=True``; for each
-    trainable Dense layer (no LoRA / quantisation) it computes s = a W + b
-    explicitly from the layer's kernel and bias, then the layer's activation, so
-    that a and s are tensors of the tape. One backward pass gives the gradients
-    of the variables and ∂L/∂s; both go to ``optimizer.apply_kfac_gradients``.
-    Loss tracker and compiled metrics are updated like Keras's own ``train_step``.
-    (A Dense layer's activity regulariser, applied in ``Layer.__call__``, is not
-    applied in this forward pass.) With an optimizer that has no
-    ``apply_kfac_gradients`` it trains exactly like ``keras.Sequential``.
-    """
-
-    def forward_with_dense_records(self, x, training=True):
-        """The model output and, per K-FAC Dense layer, (layer, input a, pre-activation s)."""
-        records = []
-        h = x
-        for layer in self.layers:
-            if is_kfac_dense(layer):
-                a = ops.cast(h, layer.compute_dtype)
-                s = ops.matmul(a, layer.kernel)
-                if layer.bias is not None:
-                    s = ops.add(s, layer.bias)
-                records.append((layer, a, s))
-                h = layer.activation(s) if layer.activation is not None else s
-            else:
-                h = layer(h, training=training)
-        return h, records
-
-    def train_step(self, data):
-        optimizer = self.optimizer
-        if not hasattr(optimizer, "apply_kfac_gradients"):
-            return super().train_step(data)
+        The forward pass (``training=True``) is :func:`dense_records`; the loss tracker and
+        the compiled metrics are updated like Keras's own ``train_step``.
+        """
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        variables = list(self.trainable_variables)
+        variables = list(model.trainable_variables)
         with tf.GradientTape() as tape:
-            y_pred, records = self.forward_with_dense_records(x, training=True)
-            loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                     training=True)
-            scaled = optimizer.scale_loss(loss)
+            y_pred, records = dense_records(model, x, training=True)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                      training=True)
+            scaled = self.scale_loss(loss)
         if not variables:
             warnings.warn("The model does not have any trainable weights.")
         else:
@@ -313,6 +292,6 @@ class KFACSequential(keras.Sequential):
             grads, output_grads = all_grads[:len(variables)], all_grads[len(variables):]
             layers = [DenseFactors(layer.kernel, layer.bias, a, d)
                       for (layer, a, _), d in zip(records, output_grads)]
-            optimizer.apply_kfac_gradients(grads, variables, layers)
+            self.apply_kfac_gradients(grads, variables, layers)
 
-        return check.report_step(self, x, y, y_pred, loss, sample_weight)
+        return check.report_step(model, x, y, y_pred, loss, sample_weight)

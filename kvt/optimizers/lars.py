@@ -6,20 +6,10 @@ import keras
 from keras import ops
 
 from kvt.optimizers import _common as check
+from kvt.optimizers import study
+from kvt.optimizers.base import DeclaredOptimizer
 
-#: ``exclude_from_adaptation`` value that excludes every variable of rank <= 1.
-RANK_1 = "1d"
-
-
-def _normalise_exclusion(value):
-    if value is None or (isinstance(value, str) and value.lower() == "none"):
-        return None
-    if isinstance(value, str) and value.lower() == RANK_1:
-        return RANK_1
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
-        return tuple(value)
-    raise ValueError(f"exclude_from_adaptation must be '1d', None or a list of variable-name "
-                     f"substrings, got {value!r}")
+RANK_1 = study.RANK_1
 
 
 def _variable_name(variable) -> str:
@@ -27,7 +17,7 @@ def _variable_name(variable) -> str:
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class LARS(check.CoupledWeightDecay, keras.optimizers.Optimizer):
+class LARS(check.CoupledWeightDecay, DeclaredOptimizer):
     r"""LARS (layer-wise adaptive rate scaling).
 
     Each variable's step is scaled by a trust ratio comparing the norm of the
@@ -41,6 +31,8 @@ class LARS(check.CoupledWeightDecay, keras.optimizers.Optimizer):
 
     ‖·‖ is the Euclidean norm over the whole variable; v starts at 0.
 
+    Described in ``docs/optimizers.md`` (section ``lars``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-2``.
         momentum: momentum in [0, 1). Defaults to ``0.9``.
@@ -51,36 +43,15 @@ class LARS(check.CoupledWeightDecay, keras.optimizers.Optimizer):
             weight decay still applies): ``"1d"`` (default) excludes every variable of
             rank <= 1, i.e. biases and BatchNormalization γ/β, as the paper
             recommends; ``None`` adapts every variable; a list of strings excludes
-            the variables whose name / path contains any of them.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer``.
+            the variables whose name / path contains any of them. Defaults to ``"1d"``.
+        {{base_optimizer_keyword_args}}.
 
     References:
         You, Gitman & Ginsburg, "Large Batch Training of Convolutional Networks",
         2017, arXiv:1708.03888.
     """
 
-    def __init__(self, learning_rate=1e-2, momentum=0.9, trust_coefficient=1e-3, weight_decay=0.0,
-                 exclude_from_adaptation=RANK_1, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, use_ema=False, ema_momentum=0.99,
-                 ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        momentum = check.fraction("momentum", momentum)
-        trust_coefficient = check.positive("trust_coefficient", trust_coefficient)
-        weight_decay = check.non_negative("weight_decay", 0.0 if weight_decay is None else weight_decay)
-        exclude_from_adaptation = _normalise_exclusion(exclude_from_adaptation)
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay,
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.momentum = momentum
-        self.trust_coefficient = trust_coefficient
-        self.exclude_from_adaptation = exclude_from_adaptation
-
+    declaration = study.LARS_HP
 
     def is_adapted(self, variable) -> bool:
         """Whether ``variable`` gets the trust ratio (False: ratio 1)."""
@@ -119,11 +90,3 @@ class LARS(check.CoupledWeightDecay, keras.optimizers.Optimizer):
         step = ops.multiply(lr * ratio, ops.add(g, ops.multiply(wd, variable)))
         self.assign(velocity, ops.add(ops.multiply(mom, velocity), step))
         self.assign_sub(variable, velocity)
-
-    def get_config(self):
-        config = super().get_config()
-        rule = self.exclude_from_adaptation
-        config.update({"momentum": self.momentum, "trust_coefficient": self.trust_coefficient,
-                       "weight_decay": self.weight_decay,
-                       "exclude_from_adaptation": list(rule) if isinstance(rule, tuple) else rule})
-        return config

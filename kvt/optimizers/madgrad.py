@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from kvt.optimizers import _common as check
+from kvt.optimizers import study
+from kvt.optimizers.base import DeclaredOptimizer
 
 
 def _value_of(variable):
@@ -17,7 +19,7 @@ def _value_of(variable):
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class MADGRAD(keras.optimizers.Optimizer):
+class MADGRAD(DeclaredOptimizer):
     r"""MADGRAD (dual averaging with a cube-root adaptive denominator).
 
     Weighted sums of the gradients (s) and of their squares (ν) define a
@@ -34,6 +36,8 @@ class MADGRAD(keras.optimizers.Optimizer):
     built (kept in a slot; Keras builds it just before the first step, and a
     reloaded optimizer restores it), independent of how steps are counted.
 
+    Described in ``docs/optimizers.md`` (section ``madgrad``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-2``.
         momentum: momentum in [0, 1); 0 gives pure dual averaging θ = z.
@@ -41,9 +45,7 @@ class MADGRAD(keras.optimizers.Optimizer):
         epsilon: ε > 0 in λ and in the denominator. Defaults to ``1e-6``.
         weight_decay: Keras's decoupled decay θ ← θ − lr·wd·θ before the step, or
             ``None`` (off, as in the study). Defaults to ``None``.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer``.
+        {{base_optimizer_keyword_args}}.
 
     References:
         Defazio & Jelassi, "Adaptivity without Compromise: A Momentumized, Adaptive,
@@ -51,21 +53,7 @@ class MADGRAD(keras.optimizers.Optimizer):
         arXiv:2101.11075.
     """
 
-    def __init__(self, learning_rate=1e-2, momentum=0.9, epsilon=1e-6,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
-                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        momentum = check.fraction("momentum", momentum)
-        epsilon = check.positive("epsilon", epsilon)
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=check.optional_weight_decay(weight_decay),
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.momentum = momentum
-        self.epsilon = epsilon
+    declaration = study.MADGRAD_HP
 
     def build(self, var_list):
         if self.built:
@@ -92,8 +80,3 @@ class MADGRAD(keras.optimizers.Optimizer):
         z = ops.subtract(theta0, ops.divide(s, ops.add(ops.power(nu, 1.0 / 3.0), eps)))
         c = 1.0 - mom
         self.assign(variable, ops.add(ops.multiply(1.0 - c, variable), ops.multiply(c, z)))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"momentum": self.momentum, "epsilon": self.epsilon})
-        return config

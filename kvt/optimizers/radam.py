@@ -6,10 +6,12 @@ import keras
 from keras import ops
 
 from kvt.optimizers import _common as check
+from kvt.optimizers import study
+from kvt.optimizers.base import DeclaredOptimizer
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class RAdam(keras.optimizers.Optimizer):
+class RAdam(DeclaredOptimizer):
     r"""RAdam (rectified Adam).
 
     Adam's adaptive step is multiplied by a rectification factor r_t that
@@ -27,6 +29,8 @@ class RAdam(keras.optimizers.Optimizer):
 
     With β₂ = 0.999 the first five steps or so take the un-adapted branch.
 
+    Described in ``docs/optimizers.md`` (section ``radam``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``1e-3``.
         beta_1: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.
@@ -34,32 +38,14 @@ class RAdam(keras.optimizers.Optimizer):
         epsilon: ε > 0 added to √v. Defaults to ``1e-8``.
         weight_decay: Keras's decoupled decay θ ← θ − lr·wd·θ before the step, or
             ``None`` (off, as in the study). Defaults to ``None``.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer``.
+        {{base_optimizer_keyword_args}}.
 
     References:
         Liu, Jiang, He, Chen, Liu, Gao & Han, "On the Variance of the Adaptive
         Learning Rate and Beyond", ICLR 2020, arXiv:1908.03265.
     """
 
-    def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
-                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        beta_1 = check.fraction("beta_1", beta_1)
-        beta_2 = check.fraction("beta_2", beta_2)
-        epsilon = check.positive("epsilon", epsilon)
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=check.optional_weight_decay(weight_decay),
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
+    declaration = study.RADAM
 
     def build(self, var_list):
         if self.built:
@@ -92,8 +78,3 @@ class RAdam(keras.optimizers.Optimizer):
         adapted = ops.divide(lr * r_t * ops.sqrt(1.0 - b2_t) * m_hat, ops.add(ops.sqrt(v), eps))
         plain = ops.multiply(lr, m_hat)
         self.assign_sub(variable, ops.where(rho_t >= 5.0, adapted, plain))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
-        return config

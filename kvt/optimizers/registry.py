@@ -1,10 +1,12 @@
 """Registry of the optimizers ``kvt train --optimizer NAME`` accepts.
 
 Each entry maps a name to a Keras optimizer class, the hyper-parameter defaults
-kvt uses for it (the studies' values where they give one), a one-line
-description, and, for methods that need more than gradients, the Keras model
-class whose ``train_step`` feeds them (AdaHessian needs Hessian-vector products,
-SAM a second gradient pass).
+kvt uses for it (the studies' values where they give one) and a one-line
+description. kvt's own optimizers are entries made by :func:`declared` from their
+hyper-parameter declaration (``kvt.optimizers._common.Declaration``); Keras's own
+keep a defaults mapping and their class's signature. Methods that need more than
+gradients (AdaHessian, SAM, K-FAC) define their own ``train_step(model, data)``
+(:mod:`kvt.optimizers.protocol`); :attr:`OptimizerEntry.train_step` names it.
 
 The declarative part (names, defaults, descriptions, notes) imports neither Keras
 nor TensorFlow: an entry names its class as ``"module:Class"`` and imports it on
@@ -17,9 +19,10 @@ import ast
 import importlib
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from kvt.errors import KvtError
+from kvt.optimizers._common import BASE_ARGUMENTS, Declaration
 
 #: Constructor arguments of ``keras.optimizers.Optimizer`` that every optimizer takes
 #: but that are not tuning knobs of the method; ``--opt`` does not offer them.
@@ -33,11 +36,6 @@ def import_object(path: str):
     return getattr(importlib.import_module(module), name)
 
 
-def lazy(path: str) -> Callable[[], Any]:
-    """A function returning the object named by ``"package.module:Name"``, imported when called."""
-    return lambda: import_object(path)
-
-
 @dataclass(frozen=True)
 class OptimizerEntry:
     name: str
@@ -46,10 +44,10 @@ class OptimizerEntry:
     defaults: Mapping[str, Any]
     description: str
     notes: str = ""
-    #: Keras model class whose train_step this optimizer needs; None = keras.Sequential.
-    model_class: Callable[[], type] | None = None
-    #: Hyper-parameters accepted on top of the class's constructor (e.g. SAM's base).
+    #: Hyper-parameters accepted on top of the class's constructor.
     extra_keys: tuple[str, ...] = field(default=())
+    #: kvt's own optimizers: the one declaration of their hyper-parameters.
+    declaration: Declaration | None = None
 
     @property
     def cls(self) -> type:
@@ -63,8 +61,18 @@ class OptimizerEntry:
             return self.target.replace(":", ".")
         return f"{self.target.__module__}.{self.target.__qualname__}"
 
+    @property
+    def train_step(self) -> str | None:
+        """``"Class.train_step"`` when the optimizer takes whole steps itself (imports the class), else None."""
+        from kvt.optimizers.protocol import step_name
+
+        return step_name(self.cls)
+
     def hyperparameter_names(self) -> list[str]:
         """Every key ``--opt`` accepts for this optimizer, in constructor order."""
+        if self.declaration is not None:
+            names = self.declaration.names + [k for k in BASE_ARGUMENTS if k not in _BASE_ONLY]
+            return names + [k for k in self.extra_keys if k not in names]
         params = inspect.signature(self.cls.__init__).parameters
         names = [n for n, p in params.items() if n != "self" and n not in _BASE_ONLY
                  and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
@@ -72,6 +80,9 @@ class OptimizerEntry:
 
     def resolved_defaults(self) -> dict[str, Any]:
         """Every hyper-parameter with the value kvt uses when none is given."""
+        if self.declaration is not None:
+            values = {**self.declaration.defaults, **BASE_ARGUMENTS}
+            return {key: values[key] for key in self.hyperparameter_names() if key in values}
         params = inspect.signature(self.cls.__init__).parameters
         values = {}
         for key in self.hyperparameter_names():
@@ -80,6 +91,13 @@ class OptimizerEntry:
             elif key in params and params[key].default is not inspect.Parameter.empty:
                 values[key] = params[key].default
         return values
+
+
+def declared(name: str, target: Any, declaration: Declaration, description: str,
+             notes: str = "") -> OptimizerEntry:
+    """The entry of a kvt optimizer: its defaults are the study's values of ``declaration``."""
+    return OptimizerEntry(name, target, declaration.study_defaults, description, notes,
+                          declaration=declaration)
 
 
 _ENTRIES: dict[str, OptimizerEntry] = {}
@@ -144,12 +162,11 @@ def _check_type(optimizer: str, key: str, value: Any, default: Any) -> None:
 
 
 def import_all() -> None:
-    """Import every registered optimizer class (and its model class), registering kvt's
+    """Import every registered optimizer class and kvt's network, registering kvt's
     serialisable Keras objects, as loading a saved model needs."""
     for spec in _ENTRIES.values():
         spec.cls  # noqa: B018
-        if spec.model_class is not None:
-            spec.model_class()
+    importlib.import_module("kvt.network.model")
 
 
 def get(name: str, **hparams) -> "keras.optimizers.Optimizer":  # noqa: F821

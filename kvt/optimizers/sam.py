@@ -1,5 +1,5 @@
 """SAM (sharpness-aware minimisation) around any gradient-only registry optimizer,
-and the Keras model whose ``train_step`` gives it its second gradient pass.
+and the train step that gives it its second gradient pass.
 
 Pieces:
 
@@ -10,8 +10,8 @@ Pieces:
   θ (and of ``frozen_variables``, e.g. BatchNorm moving statistics, to their values
   after the first pass), then one step of the base optimizer with the second
   gradient. Plain ``apply_gradients`` / ``apply`` raise (there is no second pass).
-* ``SAMSequential`` is ``keras.Sequential`` with a ``train_step`` doing the above
-  (the registry's ``model_class`` for ``sam``).
+* ``SAM.train_step(model, data)`` does the above for one batch of a Keras model
+  (kvt's train-step protocol, :mod:`kvt.optimizers.protocol`).
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from keras import ops
 
 from kvt.errors import KvtError
 from kvt.optimizers import _common as check
-from kvt.optimizers import registry
+from kvt.optimizers import curvature, registry
+from kvt.optimizers.base import DeclaredOptimizer
 
 _NO_SECOND_PASS = (
     "SAM needs a second gradient evaluated at the perturbed weights, which plain "
-    "apply_gradients() / keras.Sequential.train_step do not provide: build the model with "
-    "kvt.optimizers.sam.SAMSequential (the 'sam' registry entry's model_class, e.g. "
-    "kvt.network.model.build_model(model_class=kvt.optimizers.entry('sam').model_class())), or call "
-    "SAM.sharpness_aware_step(loss_fn, variables) in a custom loop")
+    "apply_gradients() / keras.Sequential.train_step do not provide: train a "
+    "kvt.network.model.Network (kvt.network.model.build_model()), whose train_step calls "
+    "SAM.train_step, or call SAM.sharpness_aware_step(loss_fn, variables) in a custom loop")
 
 #: Floor of ‖g‖ in e = ρ g / ‖g‖ (g = 0 gives e = 0 rather than 0/0).
 _NORM_FLOOR = 1e-12
@@ -55,13 +55,8 @@ def sam_perturbation(grads, rho):
     return [ops.multiply(ops.cast(scale, g.dtype), g) for g in grads]
 
 
-def _valid_bases():
-    """Registry names SAM can wrap: those that step from gradients alone."""
-    return [n for n in registry.names() if n != "sam" and registry.entry(n).model_class is None]
-
-
 @keras.saving.register_keras_serializable(package="kvt")
-class SAM(keras.optimizers.Optimizer):
+class SAM(DeclaredOptimizer):
     r"""SAM, sharpness-aware minimisation around a base optimizer.
 
     Each step evaluates the loss L twice. With θ all trainable variables together::
@@ -75,11 +70,14 @@ class SAM(keras.optimizers.Optimizer):
     entry's registry defaults and with ``learning_rate`` taken from SAM (setting
     ``SAM.learning_rate`` later sets the base's too). BatchNormalization moving
     statistics (the floating-point non-trainable model variables, in
-    ``SAMSequential``) are updated by the first forward pass only.
+    :meth:`train_step`) are updated by the first forward pass only.
 
     The step needs the loss as a function, so take steps with
-    ``sharpness_aware_step(loss_fn, variables)`` or train a ``SAMSequential``
-    model with ``fit``; ``apply_gradients`` / ``apply`` raise a ``KvtError``.
+    ``sharpness_aware_step(loss_fn, variables)`` or train a
+    :class:`kvt.network.model.Network` with ``fit`` (its ``train_step`` calls
+    :meth:`train_step`); ``apply_gradients`` / ``apply`` raise a ``KvtError``.
+
+    Described in ``docs/optimizers.md`` (section ``sam``).
 
     Args:
         learning_rate: float or schedule, passed to the base optimizer. Defaults to
@@ -103,48 +101,21 @@ class SAM(keras.optimizers.Optimizer):
         Efficiently Improving Generalization", ICLR 2021, arXiv:2010.01412.
     """
 
-    def __init__(self, learning_rate=0.03, rho=0.1, base="sgd", weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
-                 ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        rho = check.positive("rho", rho)
-        weight_decay = check.optional_weight_decay(weight_decay)
-        base = self._check_base(base)
-        if use_ema:
-            raise ValueError("use_ema=True is not supported by SAM; set it on a plain optimizer")
-        if gradient_accumulation_steps:
-            raise ValueError("gradient_accumulation_steps is not supported by SAM, got "
-                             f"{gradient_accumulation_steps}")
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay,
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.rho = rho
-        self.base = base
-        try:
-            self.base_optimizer = registry.get(base, learning_rate=learning_rate)
-        except KvtError as exc:
-            raise ValueError(f"cannot build base optimizer '{base}': {exc}") from None
-        self._stepping = False  # True only inside sharpness_aware_step
+    declaration = curvature.SAM_HP
 
-    @staticmethod
-    def _check_base(base):
-        valid = _valid_bases()
-        if not isinstance(base, str):
-            raise ValueError(f"base must be the registry name of an optimizer (one of "
-                             f"{', '.join(valid)}), got {base!r}")
-        key = base.strip().lower()
-        if key in ("sam", "adahessian") or (key in registry.names()
-                                             and registry.entry(key).model_class is not None):
-            raise ValueError(f"base cannot be '{key}': SAM wraps an optimizer that steps from "
-                             f"gradients alone ('{key}' needs its own train_step); valid bases: "
-                             f"{', '.join(valid)}")
-        if key not in valid:
-            raise ValueError(f"base must be one of {', '.join(valid)}; got {base!r}")
-        return key
+    def check_base_arguments(self, base):
+        if base["use_ema"]:
+            raise ValueError("use_ema=True is not supported by SAM; set it on a plain optimizer")
+        if base["gradient_accumulation_steps"]:
+            raise ValueError("gradient_accumulation_steps is not supported by SAM, got "
+                             f"{base['gradient_accumulation_steps']}")
+
+    def finish_init(self, values):
+        try:
+            self.base_optimizer = registry.get(self.base, learning_rate=values["learning_rate"])
+        except KvtError as exc:
+            raise ValueError(f"cannot build base optimizer '{self.base}': {exc}") from None
+        self._stepping = False  # True only inside sharpness_aware_step
 
     # The learning rate lives in the base optimizer; keep SAM's copy (reported by
     # get_config and read by callbacks) in step with it.
@@ -246,42 +217,27 @@ class SAM(keras.optimizers.Optimizer):
             self._stepping = False
         return result
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"rho": self.rho, "base": self.base})
-        return config
+    def train_step(self, model, data):
+        """Two forward/backward passes (at θ and θ + ρ g/‖g‖), θ restored exactly, one base step.
 
-
-@keras.saving.register_keras_serializable(package="kvt")
-class SAMSequential(keras.Sequential):
-    """``keras.Sequential`` whose ``train_step`` takes SAM's two-pass step.
-
-    Both forward passes run with ``training=True`` (BatchNorm normalises with the
-    batch statistics of each pass); every floating-point non-trainable model
-    variable (BatchNorm's moving mean and variance) keeps the value the first pass
-    gave it, so moving statistics are updated once per step (random-seed states,
-    integer variables, keep advancing). The loss and the compiled
-    metrics are those of the first pass (at the unperturbed weights), as in
-    Keras's own ``train_step``. With an optimizer that has no
-    ``sharpness_aware_step`` it trains exactly like ``keras.Sequential``.
-    """
-
-    def train_step(self, data):
-        optimizer = self.optimizer
-        if not hasattr(optimizer, "sharpness_aware_step"):
-            return super().train_step(data)
+        Both forward passes run with ``training=True`` (BatchNorm normalises with the
+        batch statistics of each pass); every floating-point non-trainable model variable
+        (BatchNorm's moving mean and variance) keeps the value the first pass gave it, so
+        moving statistics are updated once per step (random-seed states, integer
+        variables, keep advancing). The loss and the compiled metrics are those of the
+        first pass (at the unperturbed weights), as in Keras's own ``train_step``.
+        """
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        variables = list(self.trainable_variables)
+        variables = list(model.trainable_variables)
         if not variables:
             warnings.warn("The model does not have any trainable weights.")
-            _, loss, y_pred = check.forward_pass(self, x, y, sample_weight)
+            _, loss, y_pred = check.forward_pass(model, x, y, sample_weight)
         else:
             def forward():
-                return check.forward_pass(self, x, y, sample_weight)
+                return check.forward_pass(model, x, y, sample_weight)
 
             # Moving statistics, not random-seed states (those keep advancing).
-            frozen = [v for v in self.non_trainable_variables if "float" in str(v.dtype)]
-            _, loss, y_pred = optimizer.sharpness_aware_step(forward, variables,
-                                                             frozen_variables=frozen)
+            frozen = [v for v in model.non_trainable_variables if "float" in str(v.dtype)]
+            _, loss, y_pred = self.sharpness_aware_step(forward, variables, frozen_variables=frozen)
 
-        return check.report_step(self, x, y, y_pred, loss, sample_weight)
+        return check.report_step(model, x, y, y_pred, loss, sample_weight)

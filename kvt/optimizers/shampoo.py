@@ -9,6 +9,8 @@ import tensorflow as tf
 from keras import ops
 
 from kvt.optimizers import _common as check
+from kvt.optimizers import curvature
+from kvt.optimizers.base import DeclaredOptimizer
 
 
 def inverse_root(matrix, power, floor):
@@ -27,7 +29,7 @@ def inverse_root(matrix, power, floor):
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class Shampoo(keras.optimizers.Optimizer):
+class Shampoo(DeclaredOptimizer):
     r"""Shampoo (Kronecker-factored preconditioner, with Adagrad on vectors).
 
     For a matrix variable θ (n × c) with gradient G at step t, L and R starting at
@@ -55,6 +57,8 @@ class Shampoo(keras.optimizers.Optimizer):
     Weight decay is decoupled (Keras's base-class decay): θ ← θ − lr · wd · θ before
     the preconditioned step, on every variable; it does not enter L, R or a.
 
+    Described in ``docs/optimizers.md`` (section ``shampoo``).
+
     Args:
         learning_rate: float or schedule, lr. Defaults to ``0.1``.
         epsilon: ε > 0, initial value εI of L and R (and of a), floor of the
@@ -63,9 +67,7 @@ class Shampoo(keras.optimizers.Optimizer):
             ``1`` (every step, as in the paper's algorithm).
         momentum: μ in [0, 1) on the preconditioned gradient. Defaults to ``0.0``.
         weight_decay: None or wd >= 0, decoupled as above. Defaults to ``1e-4``.
-        clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
-        ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps,
-        name: as in ``keras.optimizers.Optimizer`` (clipping acts on G before it
+        {{base_optimizer_keyword_args}} (clipping acts on G before it
             enters L, R and P).
 
     References:
@@ -73,26 +75,7 @@ class Shampoo(keras.optimizers.Optimizer):
         Optimization", ICML 2018, arXiv:1802.09568.
     """
 
-    def __init__(self, learning_rate=0.1, epsilon=1e-4, update_every=1, momentum=0.0,
-                 weight_decay=1e-4, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None,
-                 loss_scale_factor=None, gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = check.learning_rate(learning_rate)
-        epsilon = check.positive("epsilon", epsilon)
-        update_every = check.non_negative_int("update_every", update_every)
-        if update_every < 1:
-            raise ValueError(f"update_every must be an integer >= 1, got {update_every}")
-        momentum = check.fraction("momentum", momentum)
-        weight_decay = check.optional_weight_decay(weight_decay)
-        super().__init__(
-            learning_rate=learning_rate, weight_decay=weight_decay,
-            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm,
-            use_ema=use_ema, ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency, loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps, name=name, **kwargs)
-        self.epsilon = epsilon
-        self.update_every = update_every
-        self.momentum = momentum
+    declaration = curvature.SHAMPOO
 
     @staticmethod
     def is_matrix(variable):
@@ -168,9 +151,3 @@ class Shampoo(keras.optimizers.Optimizer):
             self.assign(m, ops.add(ops.multiply(momentum, m), step))
             step = m
         self.assign_sub(variable, ops.multiply(lr, step))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update({"epsilon": self.epsilon, "update_every": self.update_every,
-                       "momentum": self.momentum})
-        return config

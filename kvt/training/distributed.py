@@ -155,8 +155,8 @@ def check_optimizer(strategy: str, optimizer: str) -> None:
     from kvt import optimizers
 
     entry = optimizers.entry(optimizer)
-    if entry.model_class is not None:
-        raise KvtError(f"optimizer '{entry.name}' trains with its own train step ({entry.model_class().__name__}), "
+    if entry.train_step is not None:
+        raise KvtError(f"optimizer '{entry.name}' trains with its own train step ({entry.train_step}), "
                        f"whose extra passes are not synchronised across replicas; use --strategy default, "
                        f"or a gradient-only optimizer with --strategy {strategy}")
 

@@ -268,8 +268,7 @@ def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[
             config.schedule, hparams.get("learning_rate", entry.resolved_defaults().get("learning_rate")),
             config.min_lr, prep.total_steps)
         optimizer = optimizers.get(config.optimizer, **built)
-        model = build_model(n_inputs=prep.x.shape[1], units=config.units, dtype=config.precision,
-                            model_class=entry.model_class() if entry.model_class else None)
+        model = build_model(n_inputs=prep.x.shape[1], units=config.units, dtype=config.precision)
         # Keras's multi-step loop cannot hold cross-replica collectives: one step per execution.
         compile_model(model, optimizer, steps_per_execution=1 if many else prep.steps,
                       extra_metrics=[m() for m in extra_metrics])
