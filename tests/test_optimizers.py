@@ -729,3 +729,19 @@ def test_convergence_follows_the_numpy_reference(name):
     rtol = 1e-3 if name == "lars" else 1e-7
     np.testing.assert_allclose(theta.numpy(), thetas[0], rtol=rtol, atol=1e-9)
     assert float(loss_fn()) == pytest.approx(expected, rel=10 * rtol, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in opts.names() if opts.entry(n).declaration is not None])
+def test_constructor_signature_is_the_declaration(name):
+    """help()/inspect show the declared hyper-parameters, and the first ones may be given positionally."""
+    import inspect
+
+    entry = opts.entry(name)
+    parameters = inspect.signature(entry.cls).parameters
+    declared = [p.name for p in entry.declaration.parameters]
+    assert list(parameters)[: len(declared)] == declared
+    assert all(parameters[p.name].default == p.default for p in entry.declaration.parameters)
+    first = entry.declaration.parameters[0]
+    assert getattr(entry.cls(first.default), first.name) is not None
+    with pytest.raises(TypeError, match="got two values for argument"):
+        entry.cls(first.default, **{first.name: first.default})

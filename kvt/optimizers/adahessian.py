@@ -125,8 +125,8 @@ class AdaHessian(check.CoupledWeightDecay, DeclaredOptimizer):
 
     declaration = study.ADAHESSIAN
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         # Hessian-diagonal estimates of the step being applied, keyed by variable;
         # set only for the duration of apply_hessian_gradients().
         self._hessian_estimates = None

@@ -3,6 +3,8 @@ docstring's base-class arguments, all from the class's :class:`~kvt.optimizers._
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 
 from kvt.optimizers._common import BASE_ARGUMENTS
@@ -33,9 +35,26 @@ class DeclaredOptimizer(keras.optimizers.Optimizer):
         super().__init_subclass__(**kwargs)
         if cls.__doc__:
             cls.__doc__ = cls.__doc__.replace("{{base_optimizer_keyword_args}}", BASE_OPTIMIZER_KEYWORD_ARGS)
+        if cls.declaration is not None:
+            # The constructor's signature, as help() and inspect show it, is the declaration's.
+            Parameter = inspect.Parameter
+            cls.__signature__ = inspect.Signature(
+                [Parameter(p.name, Parameter.POSITIONAL_OR_KEYWORD, default=p.default)
+                   for p in cls.declaration.parameters]
+                + [Parameter(name, Parameter.KEYWORD_ONLY, default=default) for name, default in BASE_ARGUMENTS.items()
+                   if name not in cls.declaration.defaults]
+                + [Parameter("kwargs", Parameter.VAR_KEYWORD)])
 
-    def __init__(self, **kwargs):
+    def __init__(self, *args, **kwargs):
         declared = self.declaration
+        names = [parameter.name for parameter in declared.parameters]
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} positional arguments "
+                            f"({', '.join(names)}), got {len(args)}")
+        for name, value in zip(names, args):
+            if name in kwargs:
+                raise TypeError(f"{type(self).__name__} got two values for argument '{name}'")
+            kwargs[name] = value
         values = {}
         for parameter in declared.parameters:
             values[parameter.name] = parameter.validate(kwargs.pop(parameter.name, parameter.default))

@@ -140,8 +140,8 @@ class KFAC(DeclaredOptimizer):
 
     declaration = curvature.KFAC_HP
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         # Preconditioned gradients of the step being applied are handed to
         # update_step through apply(); this flag is True only inside
         # apply_kfac_gradients().
