@@ -41,7 +41,7 @@ Two benchmarks, each writing one output folder:
     loss (patience 5, min_delta 1e-3, best weights restored), at most 100 epochs.
     "Epochs" is the number of epochs run until early stopping fired, "best epoch"
     the epoch of the lowest validation loss. Every registry optimizer is supported:
-    the network follows kvt's train-step protocol (:mod:`kvt.optimizers.protocol`), so
+    the network follows kvt's train-step protocol (:mod:`kvt.network.protocol`), so
     AdaHessian, SAM and K-FAC take their own steps (Hessian-vector products, a second
     gradient pass, Dense-layer statistics) exactly as on kvt's VT network.
 

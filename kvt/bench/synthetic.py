@@ -34,7 +34,7 @@ def synthetic_data(rows: int, seed: int) -> tuple[tuple[np.ndarray, np.ndarray, 
 def _synthetic_model_class():
     import keras
 
-    from kvt.optimizers import protocol
+    from kvt.network import protocol
     from kvt.optimizers.kfac import is_kfac_dense
 
     class SyntheticNet(keras.Model):

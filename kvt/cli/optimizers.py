@@ -25,7 +25,7 @@ def optimizers_command(name):
     click.echo(f"{entry.name}: {entry.description}")
     click.echo(f"class: {entry.class_path}")
     if entry.train_step:
-        from kvt.optimizers.protocol import describe
+        from kvt.network.protocol import describe
 
         click.echo(f"train step: {describe(entry.cls)}")
     click.echo("hyper-parameters (--opt key=value; --lr sets learning_rate):")

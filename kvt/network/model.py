@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 
 from kvt.errors import KvtError
-from kvt.optimizers.protocol import train_step
+from kvt.network.protocol import train_step
 
 DEFAULT_UNITS = 64
 
@@ -22,7 +22,7 @@ class Network(keras.Sequential):
     """``keras.Sequential`` whose ``train_step`` follows kvt's train-step protocol.
 
     An optimizer with its own ``train_step(model, data)`` (AdaHessian, SAM, K-FAC; see
-    :mod:`kvt.optimizers.protocol`) takes the whole step; any other optimizer trains
+    :mod:`kvt.network.protocol`) takes the whole step; any other optimizer trains
     through Keras's own ``train_step``, exactly as with ``keras.Sequential``.
     ``step_seed`` is the ``keras.random.SeedGenerator`` such steps draw from (AdaHessian's
     Rademacher vectors), seeded from ``seed``, or from Keras's global seed when None, so

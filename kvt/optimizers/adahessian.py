@@ -13,7 +13,7 @@ Pieces:
 * ``AdaHessian.apply_hessian_gradients(grads, hessian_estimates, variables)`` takes
   one optimizer step; plain ``apply_gradients`` raises (there is no curvature).
 * ``AdaHessian.train_step(model, data)`` does all of the above for one batch (kvt's
-  train-step protocol, :mod:`kvt.optimizers.protocol`).
+  train-step protocol, :mod:`kvt.network.protocol`).
 """
 
 from __future__ import annotations

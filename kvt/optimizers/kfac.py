@@ -14,7 +14,7 @@ Pieces:
   Dense layer's pre-activation explicitly (its kernel and bias, then its activation)
   so that its input and output are tensors of the gradient tape.
 * ``KFAC.train_step(model, data)`` does one such pass and one K-FAC step (kvt's
-  train-step protocol, :mod:`kvt.optimizers.protocol`).
+  train-step protocol, :mod:`kvt.network.protocol`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ description. kvt's own optimizers are entries made by :func:`declared` from thei
 hyper-parameter declaration (``kvt.optimizers._common.Declaration``); Keras's own
 keep a defaults mapping and their class's signature. Methods that need more than
 gradients (AdaHessian, SAM, K-FAC) define their own ``train_step(model, data)``
-(:mod:`kvt.optimizers.protocol`); :attr:`OptimizerEntry.train_step` names it.
+(:mod:`kvt.network.protocol`); :attr:`OptimizerEntry.train_step` names it.
 
 The declarative part (names, defaults, descriptions, notes) imports neither Keras
 nor TensorFlow: an entry names its class as ``"module:Class"`` and imports it on
@@ -64,7 +64,7 @@ class OptimizerEntry:
     @property
     def train_step(self) -> str | None:
         """``"Class.train_step"`` when the optimizer takes whole steps itself (imports the class), else None."""
-        from kvt.optimizers.protocol import step_name
+        from kvt.network.protocol import step_name
 
         return step_name(self.cls)
 

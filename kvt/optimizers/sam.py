@@ -11,7 +11,7 @@ Pieces:
   after the first pass), then one step of the base optimizer with the second
   gradient. Plain ``apply_gradients`` / ``apply`` raise (there is no second pass).
 * ``SAM.train_step(model, data)`` does the above for one batch of a Keras model
-  (kvt's train-step protocol, :mod:`kvt.optimizers.protocol`).
+  (kvt's train-step protocol, :mod:`kvt.network.protocol`).
 """
 
 from __future__ import annotations
