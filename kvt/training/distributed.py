@@ -231,3 +231,66 @@ def fit_scope(strategy):
 
         return patched_fit()
     return contextlib.nullcontext()
+
+
+@dataclass
+class Distribution:
+    """Everything a training run does differently under a ``tf.distribute`` strategy, in one piece.
+
+    :func:`kvt.training.trainer.train` builds one (:meth:`create`) and hands it to the steps
+    that need it: the model is built in :meth:`scope` and prepared by :meth:`prepare_model`,
+    the data are sharded by :meth:`distribute_data`, ``model.fit`` runs in :meth:`fit_scope`,
+    and :meth:`finish` turns the network back into an ordinary one and says what was
+    distributed. The default (``strategy`` None) changes nothing.
+    """
+
+    name: str = "default"
+    strategy: Any = None  # None: TensorFlow's default strategy
+
+    @classmethod
+    def create(cls, name: str, optimizer: str) -> "Distribution":
+        """The distribution ``--strategy name`` gives a run with ``optimizer`` (refused if it cannot be)."""
+        check_name(name)
+        check_optimizer(name, optimizer)
+        # A multi-worker strategy must exist before TensorFlow runs anything else.
+        return cls(name, get_strategy(name) if name != "default" else None)
+
+    @property
+    def replicas(self) -> int:
+        return 1 if self.strategy is None else replicas(self.strategy)
+
+    @property
+    def steps_in_sync(self) -> bool:
+        """True with several replicas in sync: one optimizer step per compiled execution."""
+        return self.replicas > 1
+
+    def scope(self):
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    def prepare_model(self, model) -> None:
+        """Batch normalisation over the global batch when several replicas train in sync."""
+        if self.steps_in_sync:
+            synchronize_batch_norm(model, True)
+
+    def distribute_data(self, train_data, val_data):
+        """The fit's datasets, each worker keeping its share of every global batch under multi-worker."""
+        if self.strategy is None or self.name != "multi-worker":
+            return train_data, val_data
+        import tensorflow as tf
+
+        # Every worker builds the same seeded pipeline and keeps its share of each global batch.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return train_data.with_options(options), (val_data.with_options(options) if val_data is not None else None)
+
+    def fit_scope(self):
+        return fit_scope(self.strategy)
+
+    def finish(self, model) -> dict[str, Any] | None:
+        """After the fit: an ordinary network again, and the record of the distribution (None by default)."""
+        if self.strategy is None:
+            return None
+        synchronize_batch_norm(model, False)  # the saved network is an ordinary one
+        task = cluster_task(self.name)
+        return {"strategy": self.name, "replicas": self.replicas, "workers": task.num_workers if task else 1,
+                "task": task.label if task else None, "weights_sha256": weights_digest(model)}

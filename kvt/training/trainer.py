@@ -39,6 +39,8 @@ from kvt.training.callbacks import stop_on_nan as _stop_on_nan
 from kvt.data.datasets import Dataset, load_dataset
 from kvt.errors import KvtError
 from kvt.network.preprocessing import FEATURES, VTScaler
+from kvt.training import distributed
+from kvt.training.distributed import Distribution
 from kvt.training.config import TrainConfig, learning_rate_schedule
 
 
@@ -248,21 +250,19 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
                         keras_epochs=keras_epochs, total_steps=total_steps, dropped_rows=dropped_rows)
 
 
-def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[str, Any], strategy=None,
-                         extra_metrics=()):
-    """The network of ``config`` with its optimizer (and schedule), compiled in ``strategy``'s scope.
+def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[str, Any],
+                         distribution: Distribution | None = None, extra_metrics=()):
+    """The network of ``config`` with its optimizer (and schedule), compiled in ``distribution``'s scope.
 
-    ``strategy`` None is TensorFlow's default strategy. Seed first (:func:`seed_everything`)
+    ``distribution`` None trains on one device. Seed first (:func:`seed_everything`)
     for a repeatable initialisation.
     """
-    import contextlib
-
     from kvt import optimizers
     from kvt.network.model import build_model
 
+    distribution = distribution or Distribution()
     entry = optimizers.entry(config.optimizer)
-    many = strategy is not None and strategy.num_replicas_in_sync > 1
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+    with distribution.scope():
         built = dict(hparams)
         built["learning_rate"] = learning_rate_schedule(
             config.schedule, hparams.get("learning_rate", entry.resolved_defaults().get("learning_rate")),
@@ -270,16 +270,14 @@ def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[
         optimizer = optimizers.get(config.optimizer, **built)
         model = build_model(n_inputs=prep.x.shape[1], units=config.units, dtype=config.precision)
         # Keras's multi-step loop cannot hold cross-replica collectives: one step per execution.
-        compile_model(model, optimizer, steps_per_execution=1 if many else prep.steps,
+        compile_model(model, optimizer, steps_per_execution=1 if distribution.steps_in_sync else prep.steps,
                       extra_metrics=[m() for m in extra_metrics])
-    if many:
-        from kvt.training.distributed import synchronize_batch_norm
-
-        synchronize_batch_norm(model, True)
+    distribution.prepare_model(model)
     return model
 
 
-def fit_inputs(config: TrainConfig, prep: PreparedData, strategy=None) -> dict[str, Any]:
+def fit_inputs(config: TrainConfig, prep: PreparedData,
+               distribution: Distribution | None = None) -> dict[str, Any]:
     """The data arguments of ``model.fit``: training and validation datasets, steps per epoch."""
     x, y = prep.x, prep.y
     train_data = (make_train_dataset(x[prep.train_idx], y[prep.train_idx], prep.batch, config.seed,
@@ -287,14 +285,7 @@ def fit_inputs(config: TrainConfig, prep: PreparedData, strategy=None) -> dict[s
                   if not prep.full_batch else make_full_batch_dataset(x[prep.train_idx], y[prep.train_idx],
                                                                       config.precision, prep.total_steps))
     val_data = make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision) if prep.has_val else None
-    if strategy is not None and config.strategy == "multi-worker":
-        import tensorflow as tf
-
-        # Every worker builds the same seeded pipeline and keeps its share of each global batch.
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        train_data = train_data.with_options(options)
-        val_data = val_data.with_options(options) if val_data is not None else None
+    train_data, val_data = (distribution or Distribution()).distribute_data(train_data, val_data)
     return {"x": train_data, "validation_data": val_data,
             "steps_per_epoch": prep.steps if prep.full_batch else None}
 
@@ -319,17 +310,15 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
     """
     config = config.resolved()
     from kvt import optimizers
-    from kvt.training import distributed
 
     hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
-    distributed.check_optimizer(config.strategy, config.optimizer)
+    distributed.check_optimizer(config.strategy, config.optimizer)  # before reading any data
     dataset = dataset if dataset is not None else load_dataset(config.data, config.allow_implausible)
     frame = dataset.frame
 
     from kvt.network.inference import export_weights
 
-    # A multi-worker strategy must exist before TensorFlow runs anything else.
-    strategy = distributed.get_strategy(config.strategy) if config.strategy != "default" else None
+    distribution = Distribution.create(config.strategy, config.optimizer)
     seed_everything(config.seed)
     entry = optimizers.entry(config.optimizer)
     prep = prepare_data(config, dataset)
@@ -338,7 +327,7 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
     train_idx, val_idx, has_val = prep.train_idx, prep.val_idx, prep.has_val
     full_batch, steps, keras_epochs = prep.full_batch, prep.steps, prep.keras_epochs
 
-    model = build_compiled_model(config, prep, hparams, strategy)
+    model = build_compiled_model(config, prep, hparams, distribution)
     timer = _epoch_timer()
     callbacks = fit_callbacks(config, prep)
     callbacks.insert(1, timer)
@@ -348,16 +337,15 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
             per_keras_epoch=steps if full_batch else 1, show_val=has_val))
 
     started = time.perf_counter()
-    with distributed.fit_scope(strategy):
+    with distribution.fit_scope():
         fit = model.fit(
-            **fit_inputs(config, prep, strategy),
+            **fit_inputs(config, prep, distribution),
             epochs=keras_epochs,
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles every epoch itself
             verbose=0,
         )
-    if strategy is not None:
-        distributed.synchronize_batch_norm(model, False)  # the saved network is an ordinary one
+    distribution_record = distribution.finish(model)
     history = pd.DataFrame(fit.history)
     # Full batch: one epoch is one optimizer step, and a Keras epoch is a chunk of ``steps`` of them.
     history.insert(0, "epoch", np.minimum(np.arange(1, len(history) + 1) * (steps if full_batch else 1),
@@ -407,12 +395,8 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
         "wall_time_s": wall,
         "steps_per_second": (history["epoch"].iloc[-1] if full_batch else len(history) * steps) / wall,
     }
-    if strategy is not None:
-        task = distributed.cluster_task(config.strategy)
-        metrics["distribution"] = {"strategy": config.strategy, "replicas": distributed.replicas(strategy),
-                                   "workers": task.num_workers if task else 1,
-                                   "task": task.label if task else None,
-                                   "weights_sha256": distributed.weights_digest(model)}
+    if distribution_record is not None:
+        metrics["distribution"] = distribution_record
     from kvt.kinetics import validity
 
     metrics["nonphysical"] = validity.dense_grid_region(network)
