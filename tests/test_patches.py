@@ -234,3 +234,24 @@ def test_keras_tuner_condition_prints_are_silenced_for_the_search_only(capsys):
         with kt_patch.quiet_conditions():
             raise ValueError
     assert "print" not in vars(conditions)
+
+
+def test_keras_optimizer_members_kvt_optimizers_rely_on():
+    """kvt's optimizers subclass keras.optimizers.Optimizer and use some of its protected members
+    (SAM steps its base optimizer itself; the others index their slots as Keras's own optimizers do).
+    An upgrade that renames or reshapes one of them must fail here, not in a training run."""
+    import inspect
+
+    import keras
+
+    optimizer = keras.optimizers.SGD(0.1)
+    variable = keras.Variable([1.0, 2.0])
+    optimizer.build([variable])
+    methods = {"_get_current_learning_rate": [], "_clip_gradients": ["grads"],
+               "_apply_weight_decay": ["variables"], "_get_variable_index": ["variable"], "_var_key": ["variable"]}
+    for name, arguments in methods.items():
+        member = getattr(keras.optimizers.Optimizer, name)
+        assert list(inspect.signature(member).parameters)[1:] == arguments, name
+    assert optimizer._get_variable_index(variable) == 0
+    assert list(optimizer._trainable_variables) == [variable]
+    assert isinstance(optimizer._variables, list) and optimizer._iterations is optimizer.iterations
