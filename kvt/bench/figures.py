@@ -18,7 +18,8 @@ import pandas as pd
 from kvt.bench.records import _curve_name
 from kvt.bench.runs import train_vt
 from kvt.bench.settings import SYNTHETIC, VTSettings
-from kvt.bench.study import PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, study_best_mse
+from kvt.bench.study import (PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
+                             study_best_mse)
 from kvt.outputs import atomic
 
 SMOOTHING = 9  # the loss figures draw a centred rolling median over this many stored points
@@ -108,9 +109,14 @@ def _grouped_bars(summary: pd.DataFrame, value: str, error: str, study: str, yla
     return fig
 
 
-def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int = 32):
-    """Retrain the best optimizer's best seed (deterministic), save the run, draw k_VT(level)."""
+def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int | None = None):
+    """Retrain the best optimizer's best seed (deterministic), save the run, draw k_VT(level).
+
+    ``level`` defaults to :func:`kvt.bench.study.figure_level` of the pair (the study's 32).
+    """
     from kvt.outputs import plots
+
+    level = figure_level(pair) if level is None else level
     from kvt.outputs.rundir import open_run, save_run
 
     settings = VTSettings(pairs=[pair], optimizers=[info["optimizer"]], quick=training.get("quick", False),

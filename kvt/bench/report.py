@@ -14,7 +14,8 @@ from kvt.bench.figures import _grouped_bars, _save_png, synthetic_figures, vt_le
 from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, read_results
 from kvt.bench.settings import SYNTHETIC
 from kvt.bench.stats import _best_per_pair, synthetic_summary, vt_summary
-from kvt.bench.study import PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, study_best_mse
+from kvt.bench.study import (PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
+                             study_best_mse)
 from kvt.errors import KvtError
 from kvt.outputs import atomic
 
@@ -143,8 +144,9 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
         retrained = info.get("retrained_mse")
         note = (f"; retrained for the figure: {retrained:.3g}" if retrained is not None
                 and not math.isclose(retrained, info["mse"], rel_tol=1e-3) else "")
-        lines.append(f"- `k_vt_32_{pair}.png`: k_VT(32→31)(T) on {PAIR_LABEL.get(pair, pair)} by the best "
-                     f"optimizer (lowest mean MSE), {info['optimizer']}, its best seed {info['seed']} "
+        level = figure_level(pair)
+        lines.append(f"- `k_vt_{level}_{pair}.png`: k_VT({level}→{level - 1})(T) on {PAIR_LABEL.get(pair, pair)} "
+                     f"by the best optimizer (lowest mean MSE), {info['optimizer']}, its best seed {info['seed']} "
                      f"(validation MSE {info['mse']:.3g}{note})")
     lines.append("")
     diverged = results[results["status"] != "ok"]
@@ -237,7 +239,8 @@ def report_vt(out: str | Path, log: Callable[[str], None] | None = None, level_f
     best = _best_per_pair(summary, results)
     if level_figures:
         for pair, info in best.items():
-            log(f"k_VT(32→31) figure for {pair}: retraining {info['optimizer']} seed {info['seed']}")
+            level = figure_level(pair)
+            log(f"k_VT({level}→{level - 1}) figure for {pair}: retraining {info['optimizer']} seed {info['seed']}")
             try:
                 info["retrained_mse"] = vt_level_figure(out, pair, info, meta["training"])
             except KvtError as exc:
