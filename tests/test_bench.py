@@ -141,7 +141,9 @@ def test_synthetic_quick_end_to_end(runner, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["vt", "--pairs", "O2-N2"], "Error: unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"),
+    (["vt", "--pairs", "O2-Xe"], "Error: unknown partner 'Xe' in pair 'O2-Xe'; partners: O2, N2, NO, O, N, Ar"),
+    (["vt", "--pairs", ","], "Error: --pairs is empty; give MOLECULE-PARTNER pairs, e.g. O2-O2,N2-N (see `kvt data "
+                            "pairs`)"),
     (["vt", "--optimizers", "adam,nope"], "Error: unknown optimizer 'nope'; valid names: adam, nadam,"),
     (["vt", "--optimizers", "all,adam"], "Error: --optimizers 'all,adam': 'all' cannot be combined with other "
                                          "optimizer names"),
