@@ -88,6 +88,8 @@ def test_quick_defaults_cover_every_registry_optimizer():
     assert SyntheticSettings().resolved().rows == 10000
     assert VTSettings(optimizers="LARS, adamod", quick=True).resolved().optimizers == ["lars", "adamod"]
     assert parse_pairs("O2-O,,O2-Ar,O2-O") == ["O2-O", "O2-Ar"]
+    assert parse_pairs("N2-N, NO-O2,N2-N") == ["N2-N", "NO-O2"]  # any of the 18 air pairs
+    assert VTSettings(pairs="N2-N2,NO-O", quick=True).resolved().pairs == ["N2-N2", "NO-O"]
 
 
 def test_study_tables_and_goals():
