@@ -7,6 +7,7 @@ import click
 from kvt.cli.options import PAIRS_ACCEPTED, option, pair_name
 from kvt.data.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
 from kvt.errors import KvtError
+from kvt.physics.species import MOLECULES
 
 STUDY_TEMPS_SPEC = ",".join(str(t) for t in STUDY_TEMPERATURES)
 
@@ -19,7 +20,7 @@ def data():
 @data.command("generate")
 @option("pair", f"Collision pair: {PAIRS_ACCEPTED}.", required=True)
 @option("levels", "Upper levels i of i -> i-1: 32, 1-35, 1,2,5.",
-        show_default="all of the molecule's: O2 1-35, N2 1-46, NO 1-38")
+        show_default="all of the molecule's: " + ", ".join(f"{m.name} 1-{m.max_level}" for m in MOLECULES.values()))
 @option("temps", "Temperatures in K: 250:10000:10 (start:stop:step) or 300,500,1000.", default=STUDY_TEMPS_SPEC,
         show_default="the study's 15 temperatures")
 @option("direction", "down: k(i -> i-1) (columns level,T_K,k_m3_s); up: k(i-1 -> i) by detailed balance; both. "
