@@ -40,14 +40,6 @@ def run_levels(run, spec, pair=None):
     return parse_levels(spec, max_level=max(species.MOLECULES["O2"].max_level, run.level_range[1]))
 
 
-def _levels(run, level, levels_spec):
-    if level is not None and levels_spec is not None:
-        raise KvtError("give --level or --levels, not both")
-    if level is None and levels_spec is None:
-        raise KvtError("give --level N or --levels SPEC (e.g. 1-35)")
-    return run_levels(run, str(level) if level is not None else levels_spec)
-
-
 def _run_grid(run, levels_spec, temps_spec, pair=None):
     """--levels/--temps, defaulting to the run's trained levels and every 10 K of its trained range."""
     from kvt.kinetics.validity import dense_temperatures
@@ -99,6 +91,8 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
         raise KvtError("give exactly one of --run DIR or --weights FILE")
     if level is not None and levels_spec is not None:
         raise KvtError("give --level or --levels, not both")
+    if level is None and levels_spec is None:
+        raise KvtError("give --level N or --levels SPEC (e.g. 1-35)")
     temps = parse_temperatures(temps_spec)
     if weights_file:
         from kvt.outputs.rundir import open_weights
@@ -106,7 +100,7 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
         run = open_weights(weights_file)
     else:
         run = _load_run(run_dir)
-    levels = _levels(run, level, levels_spec)
+    levels = run_levels(run, str(level) if level is not None else levels_spec)  # the run's molecule's range
     check_rates(run, levels, temps, allow_extrapolation, allow_nonphysical, action="print them")
     if as_csv:
         for chunk in iter_table(run, levels, temps, "long", "m3/s", direction):
