@@ -87,8 +87,10 @@ def _grouped_bars(summary: pd.DataFrame, value: str, error: str, study: str, yla
     width = 0.8 / len(pairs)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(optimizers) + 2), 4.4))
     x = np.arange(len(optimizers))
+    shown = []  # every value drawn: a log axis needs one > 0 (an air pair has no study values to fall back on)
     for i, pair in enumerate(pairs):
         part = summary[summary["pair"] == pair].set_index("optimizer").reindex(optimizers)
+        shown += [part[value].to_numpy(dtype=float), part[study].to_numpy(dtype=float)]
         positions = x - 0.4 + width * (i + 0.5)
         ax.bar(positions, part[value], width, yerr=part[error].fillna(0), capsize=2, color=colors[pair],
                label=PAIR_LABEL.get(pair, pair), error_kw={"lw": 0.8})
@@ -100,7 +102,8 @@ def _grouped_bars(summary: pd.DataFrame, value: str, error: str, study: str, yla
             ax.axhline(study_best_mse(pair), color=colors[pair], ls="--", lw=0.9)
     ax.set_xticks(x)
     ax.set_xticklabels(optimizers, rotation=60, ha="right")
-    if log:
+    values = np.concatenate(shown)
+    if log and (values[np.isfinite(values)] > 0).any():
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -14,7 +14,7 @@ from kvt.bench.figures import _grouped_bars, _save_png, synthetic_figures, vt_le
 from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, read_results
 from kvt.bench.settings import SYNTHETIC
 from kvt.bench.stats import _best_per_pair, synthetic_summary, vt_summary
-from kvt.bench.study import (PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
+from kvt.bench.study import (PAIR_LABEL, STUDY_PAIR_ORDER, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
                              study_best_mse)
 from kvt.errors import KvtError
 from kvt.outputs import atomic
@@ -44,7 +44,8 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
     goals = ", ".join(f"{PAIR_LABEL.get(p, p)} {study_best_mse(p):g}" for p in pairs if f"{p}_mse" in STUDY_VT)
     lines.append(f"Validation MSE on the min-max scaled target (mean ± std over seeds {', '.join(map(str, seeds))}) "
                  "and training time in seconds, beside the study's single-run values (\"study\"). "
-                 f"✓: kvt's mean is at or below the study's best value for that pair ({goals}).")
+                 + (f"✓: kvt's mean is at or below the study's best value for that pair ({goals})." if goals else
+                    f"The study benchmarked {', '.join(STUDY_PAIR_ORDER)} only: no study values for these pairs."))
     lines.append("")
     settings_text = ("quick settings (for tests; not comparable with the study): " if training.get("quick") else "") + \
         f"epochs {training['epochs'] or 1000} max, patience {training['patience'] or 100}, " \
@@ -75,19 +76,27 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
 
-    met = summary[summary["meets_goal"]]
-    missed = summary[~summary["meets_goal"]]
+    has_goal = np.isfinite(summary["goal"].to_numpy(dtype=float))  # the study's pairs
+    without_goal, goal_cells = summary[~has_goal], summary[has_goal]
+    met = goal_cells[goal_cells["meets_goal"]]
+    missed = goal_cells[~goal_cells["meets_goal"]]
     lines.append("## Goal: every optimizer at or below the study's best MSE per pair")
     lines.append("")
-    lines.append(f"Met (mean over seeds) in {len(met)} of {len(summary)} cells; "
-                 f"every single seed met it in {int(summary['all_seeds_meet_goal'].sum())} of {len(summary)} cells.")
+    if len(goal_cells):
+        lines.append(f"Met (mean over seeds) in {len(met)} of {len(goal_cells)} cells; every single seed met it in "
+                     f"{int(goal_cells['all_seeds_meet_goal'].sum())} of {len(goal_cells)} cells.")
+    if len(without_goal):
+        if len(goal_cells):
+            lines.append("")
+        lines.append(f"No goal for {', '.join(_ordered_pairs(without_goal['pair'].unique()))}: the study benchmarked "
+                     f"{', '.join(STUDY_PAIR_ORDER)} only.")
     if len(missed):
         lines.append("")
         lines.append("Cells that miss it: " + "; ".join(
             f"{r.optimizer} on {PAIR_LABEL.get(r.pair, r.pair)} ({_pm(r.mse_mean, r.mse_std)} vs {r.goal:g}"
             + (f", {r.runs - r.ok} of {r.runs} runs diverged" if r.ok < r.runs else "") + ")"
             for r in missed.itertuples()) + ".")
-    partly = summary[summary["meets_goal"] & ~summary["all_seeds_meet_goal"]]
+    partly = goal_cells[goal_cells["meets_goal"] & ~goal_cells["all_seeds_meet_goal"]]
     if len(partly):
         lines.append("")
         lines.append("Met on the mean but not by every seed: " + "; ".join(
