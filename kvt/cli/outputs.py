@@ -19,9 +19,15 @@ def run_molecule(run, pair=None):
     """
     from kvt.physics import species
 
+    if pair:
+        return species.molecule(pair)
+    known = getattr(run.network, "molecule", None)  # the weights document's molecule, where the network reads one
+    if isinstance(known, species.Molecule):
+        return known
     dataset = (run.metadata or {}).get("dataset", {})
     spec = run.network.spec
-    for name in (pair, spec.get("molecule"), dataset.get("molecule"), spec.get("pair"), dataset.get("pair")):
+    for name in (spec.get("molecule"), dataset.get("molecule"), spec.get("pair"), dataset.get("pair")):
+        name = name.get("name") if isinstance(name, dict) else name  # {"name": "N2", "levels": [1, 46]}
         if isinstance(name, str) and name:
             return species.molecule(name)
     return None
