@@ -88,6 +88,8 @@ def test_quick_defaults_cover_every_registry_optimizer():
     assert SyntheticSettings().resolved().rows == 10000
     assert VTSettings(optimizers="LARS, adamod", quick=True).resolved().optimizers == ["lars", "adamod"]
     assert parse_pairs("O2-O,,O2-Ar,O2-O") == ["O2-O", "O2-Ar"]
+    assert parse_pairs("N2-N, NO-O2,N2-N") == ["N2-N", "NO-O2"]  # any of the 18 air pairs
+    assert VTSettings(pairs="N2-N2,NO-O", quick=True).resolved().pairs == ["N2-N2", "NO-O"]
 
 
 def test_study_tables_and_goals():
@@ -141,7 +143,9 @@ def test_synthetic_quick_end_to_end(runner, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["vt", "--pairs", "O2-N2"], "Error: unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"),
+    (["vt", "--pairs", "O2-Xe"], "Error: unknown partner 'Xe' in pair 'O2-Xe'; partners: O2, N2, NO, O, N, Ar"),
+    (["vt", "--pairs", ","], "Error: --pairs is empty; give MOLECULE-PARTNER pairs, e.g. O2-O2,N2-N (see `kvt data "
+                            "pairs`)"),
     (["vt", "--optimizers", "adam,nope"], "Error: unknown optimizer 'nope'; valid names: adam, nadam,"),
     (["vt", "--optimizers", "all,adam"], "Error: --optimizers 'all,adam': 'all' cannot be combined with other "
                                          "optimizer names"),
@@ -269,3 +273,36 @@ def test_notebook_runs_in_quick_mode(tmp_path, monkeypatch):
     assert any("study" in o.data.get("text/markdown", "") for o in shown)
     assert (tmp_path / "notebook" / "vt" / "results.md").is_file()
     assert (tmp_path / "notebook" / "synthetic" / "results.md").is_file()
+
+
+def _vt_row(pair, optimizer, seed, mse):
+    """A results.csv row: ``mse`` None for a diverged run."""
+    row = dict.fromkeys(records.VT_COLUMNS, np.nan)
+    row.update(pair=pair, optimizer=optimizer, seed=seed, status="ok" if mse is not None else "diverged",
+               message="" if mse is not None else "non-finite metrics")
+    if mse is not None:
+        row.update(val_mse_scaled=mse, train_mse_scaled=mse, val_mae_m3_s=1e-18, val_rel_err_median=0.1,
+                   val_rel_err_max=1.0, epochs=3, best_epoch=3, wall_time_s=1.5, steps_per_second=100.0)
+    return row
+
+
+def test_report_of_an_air_pair_has_no_study_goal_and_draws_its_figures(tmp_path):
+    """An air pair beside a study pair: the goals count the study's pairs only; an all-diverged air pair still plots."""
+    from kvt.bench import figures, stats
+
+    results = pd.DataFrame([_vt_row("O2-O", "adam", 0, 0.002), _vt_row("O2-O", "adam", 1, 0.003),
+                            _vt_row("N2-N", "adam", 0, 0.02), _vt_row("N2-N", "adam", 1, 0.03),
+                            _vt_row("NO-O2", "adam", 0, None)])
+    summary = stats.vt_summary(results)
+    meta = {"training": {"quick": True, "epochs": 3, "units": 8, "patience": 100, "target_mse": None},
+            "sessions": [{"machine": {"platform": "test", "cpu_count": 2, "versions": {"tensorflow": "x"},
+                                      "load_average_1_5_15": None}}]}
+    text = report.vt_markdown(results, summary, meta, stats._best_per_pair(summary, results))
+    assert "Met (mean over seeds) in 1 of 1 cells; every single seed met it in 1 of 1 cells." in text
+    assert "No goal for N2-N, NO-O2: the study benchmarked O2-O, O2-Ar, O2-O2 only." in text
+    assert "- `k_vt_32_N2-N.png`: k_VT(32→31)(T) on N2-N by the best optimizer (lowest mean MSE), adam, its best " \
+           "seed 0 (validation MSE 0.02)" in text
+    assert "| adam | 0.0025 ± 0.000707 ✓ |" in text  # O2-O: the study's goal 0.004 is met
+    figures._save_png(figures._grouped_bars(summary[summary["pair"] == "NO-O2"], "mse_mean", "mse_std", "study_mse",
+                                            "MSE", "all diverged", True, True), tmp_path / "mse.png")
+    assert (tmp_path / "mse.png").stat().st_size > 0

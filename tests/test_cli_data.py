@@ -37,9 +37,9 @@ def test_generate_dense_grid_to_file_and_force(runner, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--pair", "O2-N2"], "Error: unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"),
-    (["--pair", "O2-Ar", "--levels", "0"], "Error: level 0 is out of range; allowed levels are 1..35"),
-    (["--pair", "O2-Ar", "--levels", "36"], "Error: level 36 is out of range; allowed levels are 1..35"),
+    (["--pair", "O2-Xe"], "Error: unknown partner 'Xe' in pair 'O2-Xe'; partners: O2, N2, NO, O, N, Ar"),
+    (["--pair", "O2-Ar", "--levels", "0"], "Error: level 0 is out of range; O2 levels are 1..35"),
+    (["--pair", "O2-Ar", "--levels", "36"], "Error: level 36 is out of range; O2 levels are 1..35"),
     (["--pair", "O2-Ar", "--levels", "1.5"], "Error: level '1.5' in '1.5' is not an integer; use e.g. 32, 1-35 or 1,2,5"),
     (["--pair", "O2-Ar", "--temps", "0"], "Error: temperature 0 K in '0' is not allowed; temperatures must be > 0 K"),
     (["--pair", "O2-Ar", "--temps", "hot"], "Error: temperature 'hot' in 'hot' is not a number"),

@@ -145,9 +145,10 @@ def test_train_bad_options(runner, tmp_path, args, message):
 
 def test_train_needs_exactly_one_dataset(runner, tmp_path):
     both = runner.invoke(main, ["train", "--pair", "O2-Ar", "--data", "x.csv"])
-    assert error_line(both) == "Error: give exactly one of --pair (O2-O2, O2-O, O2-Ar) or --data FILE"
+    assert error_line(both) == ("Error: give exactly one of --pair (MOLECULE-PARTNER, e.g. N2-N; see `kvt data "
+                                "pairs`) or --data FILE")
     assert error_line(runner.invoke(main, ["train", "--pair", "O2-Xe"])) == (
-        "Error: unknown pair 'O2-Xe'; valid pairs: O2-O2, O2-O, O2-Ar")
+        "Error: unknown partner 'Xe' in pair 'O2-Xe'; partners: O2, N2, NO, O, N, Ar")
 
 
 def test_train_on_user_csv(runner, tmp_path):
@@ -193,7 +194,7 @@ def test_predict_refuses_extrapolation_unless_allowed(runner, run_dir):
 
 @pytest.mark.parametrize("args, message", [
     (["--run", "nowhere", "--level", "3", "--temps", "300"], "Error: run directory nowhere does not exist"),
-    (["--level", "40", "--temps", "300"], "Error: level 40 is out of range; allowed levels are 1..35"),
+    (["--level", "40", "--temps", "300"], "Error: level 40 is out of range; O2 levels are 1..35"),
     (["--temps", "300"], "Error: give --level N or --levels SPEC (e.g. 1-35)"),
     (["--level", "3", "--temps", "-3"], "Error: temperature -3 K in '-3' is not allowed; temperatures must be > 0 K"),
 ])

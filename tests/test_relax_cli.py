@@ -139,9 +139,10 @@ def test_relax_bad_input(runner, tmp_path):
         (["--table", str(partial), "--temps", "1000", "--reference", "fho"],
          f"Error: {partial} lacks transitions of levels 21-35 at 1000 K; relaxation needs every transition "
          f"1->0 .. 35->34 at each temperature"),
-        ([], "Error: give a rate set: --run DIR, --table FILE or --pair P (O2-O2, O2-O, O2-Ar)"),
+        ([], "Error: give a rate set: --run DIR, --table FILE or --pair P (MOLECULE-PARTNER, e.g. O2-Ar; see "
+             "`kvt data pairs`)"),
         (["--pair", "O2-O", "--reference", "exact"], "Error: unknown reference 'exact'; valid references: fho"),
-        (["--pair", "O2-N2"], "Error: unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"),
+        (["--pair", "O2-Xe"], "Error: unknown partner 'Xe' in pair 'O2-Xe'; partners: O2, N2, NO, O, N, Ar"),
         (["--pair", "O2-O", "--temps", "100"],
          "Error: temperature 100 K is outside 250..20000 K, where the FHO-FR model is defined"),
     ]

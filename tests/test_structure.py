@@ -25,7 +25,7 @@ MAX_LINES = 500
 COMMANDS_AT_817A1B4 = {
     "kvt": ["bench", "data", "evaluate", "export", "optimizers", "plot", "predict", "relax", "train", "tune"],
     "kvt bench": ["synthetic", "vt"],
-    "kvt data": ["generate", "info"],
+    "kvt data": ["generate", "info", "pairs"],  # + pairs: the 18 air pairs (issue 14)
 }
 
 HELP_AT_817A1B4 = Path(__file__).parent / "data" / "cli_help"

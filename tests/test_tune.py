@@ -179,3 +179,25 @@ def test_tune_bad_distribution_variables(runner, tmp_path, env, message):
     result = runner.invoke(main, ["tune", "--pair", "O2-Ar", "--quiet", "--out", str(out)], env=env)
     assert error_line(result).startswith(message)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("pair", ["N2-N", "NO-O2"])
+def test_a_search_on_an_air_pair_records_its_bundled_file(pair):
+    """Any of the 18 pairs: the settings record the pair and the sha256 of its bundled file (hashed here)."""
+    import hashlib
+    from pathlib import Path
+
+    import kvt
+    from kvt.data.datasets import load_dataset
+    from kvt.tuning.config import TuneConfig, resolve_space, settings_record
+    from kvt.tuning.results import train_arguments
+
+    tune = TuneConfig(data=pair, optimizers=("adamod",)).validate()
+    base = tune.train_config()
+    dataset = load_dataset(tune.data)
+    bundled = Path(kvt.__file__).resolve().parent.parent / "data" / f"{pair}.csv"
+    assert dataset.sha256 == hashlib.sha256(bundled.read_bytes()).hexdigest()
+    record = settings_record(tune, base, resolve_space(tune.optimizers, ()), dataset.sha256)
+    assert record["data"] == pair and record["dataset_sha256"] == dataset.sha256
+    args = train_arguments(tune, base, "adamod", {"learning_rate": 0.01}, dataset)
+    assert args[:6] == ["--pair", pair, "--optimizer", "adamod", "--lr", "0.01"]

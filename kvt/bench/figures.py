@@ -18,7 +18,8 @@ import pandas as pd
 from kvt.bench.records import _curve_name
 from kvt.bench.runs import train_vt
 from kvt.bench.settings import SYNTHETIC, VTSettings
-from kvt.bench.study import PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, study_best_mse
+from kvt.bench.study import (PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
+                             study_best_mse)
 from kvt.outputs import atomic
 
 SMOOTHING = 9  # the loss figures draw a centred rolling median over this many stored points
@@ -86,8 +87,10 @@ def _grouped_bars(summary: pd.DataFrame, value: str, error: str, study: str, yla
     width = 0.8 / len(pairs)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(optimizers) + 2), 4.4))
     x = np.arange(len(optimizers))
+    shown = []  # every value drawn: a log axis needs one > 0 (an air pair has no study values to fall back on)
     for i, pair in enumerate(pairs):
         part = summary[summary["pair"] == pair].set_index("optimizer").reindex(optimizers)
+        shown += [part[value].to_numpy(dtype=float), part[study].to_numpy(dtype=float)]
         positions = x - 0.4 + width * (i + 0.5)
         ax.bar(positions, part[value], width, yerr=part[error].fillna(0), capsize=2, color=colors[pair],
                label=PAIR_LABEL.get(pair, pair), error_kw={"lw": 0.8})
@@ -99,7 +102,8 @@ def _grouped_bars(summary: pd.DataFrame, value: str, error: str, study: str, yla
             ax.axhline(study_best_mse(pair), color=colors[pair], ls="--", lw=0.9)
     ax.set_xticks(x)
     ax.set_xticklabels(optimizers, rotation=60, ha="right")
-    if log:
+    values = np.concatenate(shown)
+    if log and (values[np.isfinite(values)] > 0).any():
         ax.set_yscale("log")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -108,9 +112,14 @@ def _grouped_bars(summary: pd.DataFrame, value: str, error: str, study: str, yla
     return fig
 
 
-def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int = 32):
-    """Retrain the best optimizer's best seed (deterministic), save the run, draw k_VT(level)."""
+def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int | None = None):
+    """Retrain the best optimizer's best seed (deterministic), save the run, draw k_VT(level).
+
+    ``level`` defaults to :func:`kvt.bench.study.figure_level` of the pair (the study's 32).
+    """
     from kvt.outputs import plots
+
+    level = figure_level(pair) if level is None else level
     from kvt.outputs.rundir import open_run, save_run
 
     settings = VTSettings(pairs=[pair], optimizers=[info["optimizer"]], quick=training.get("quick", False),

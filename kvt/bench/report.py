@@ -14,7 +14,8 @@ from kvt.bench.figures import _grouped_bars, _save_png, synthetic_figures, vt_le
 from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, read_results
 from kvt.bench.settings import SYNTHETIC
 from kvt.bench.stats import _best_per_pair, synthetic_summary, vt_summary
-from kvt.bench.study import PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, study_best_mse
+from kvt.bench.study import (PAIR_LABEL, STUDY_PAIR_ORDER, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
+                             study_best_mse)
 from kvt.errors import KvtError
 from kvt.outputs import atomic
 
@@ -43,7 +44,8 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
     goals = ", ".join(f"{PAIR_LABEL.get(p, p)} {study_best_mse(p):g}" for p in pairs if f"{p}_mse" in STUDY_VT)
     lines.append(f"Validation MSE on the min-max scaled target (mean ± std over seeds {', '.join(map(str, seeds))}) "
                  "and training time in seconds, beside the study's single-run values (\"study\"). "
-                 f"✓: kvt's mean is at or below the study's best value for that pair ({goals}).")
+                 + (f"✓: kvt's mean is at or below the study's best value for that pair ({goals})." if goals else
+                    f"The study benchmarked {', '.join(STUDY_PAIR_ORDER)} only: no study values for these pairs."))
     lines.append("")
     settings_text = ("quick settings (for tests; not comparable with the study): " if training.get("quick") else "") + \
         f"epochs {training['epochs'] or 1000} max, patience {training['patience'] or 100}, " \
@@ -74,19 +76,27 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
 
-    met = summary[summary["meets_goal"]]
-    missed = summary[~summary["meets_goal"]]
+    has_goal = np.isfinite(summary["goal"].to_numpy(dtype=float))  # the study's pairs
+    without_goal, goal_cells = summary[~has_goal], summary[has_goal]
+    met = goal_cells[goal_cells["meets_goal"]]
+    missed = goal_cells[~goal_cells["meets_goal"]]
     lines.append("## Goal: every optimizer at or below the study's best MSE per pair")
     lines.append("")
-    lines.append(f"Met (mean over seeds) in {len(met)} of {len(summary)} cells; "
-                 f"every single seed met it in {int(summary['all_seeds_meet_goal'].sum())} of {len(summary)} cells.")
+    if len(goal_cells):
+        lines.append(f"Met (mean over seeds) in {len(met)} of {len(goal_cells)} cells; every single seed met it in "
+                     f"{int(goal_cells['all_seeds_meet_goal'].sum())} of {len(goal_cells)} cells.")
+    if len(without_goal):
+        if len(goal_cells):
+            lines.append("")
+        lines.append(f"No goal for {', '.join(_ordered_pairs(without_goal['pair'].unique()))}: the study benchmarked "
+                     f"{', '.join(STUDY_PAIR_ORDER)} only.")
     if len(missed):
         lines.append("")
         lines.append("Cells that miss it: " + "; ".join(
             f"{r.optimizer} on {PAIR_LABEL.get(r.pair, r.pair)} ({_pm(r.mse_mean, r.mse_std)} vs {r.goal:g}"
             + (f", {r.runs - r.ok} of {r.runs} runs diverged" if r.ok < r.runs else "") + ")"
             for r in missed.itertuples()) + ".")
-    partly = summary[summary["meets_goal"] & ~summary["all_seeds_meet_goal"]]
+    partly = goal_cells[goal_cells["meets_goal"] & ~goal_cells["all_seeds_meet_goal"]]
     if len(partly):
         lines.append("")
         lines.append("Met on the mean but not by every seed: " + "; ".join(
@@ -143,8 +153,9 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
         retrained = info.get("retrained_mse")
         note = (f"; retrained for the figure: {retrained:.3g}" if retrained is not None
                 and not math.isclose(retrained, info["mse"], rel_tol=1e-3) else "")
-        lines.append(f"- `k_vt_32_{pair}.png`: k_VT(32→31)(T) on {PAIR_LABEL.get(pair, pair)} by the best "
-                     f"optimizer (lowest mean MSE), {info['optimizer']}, its best seed {info['seed']} "
+        level = figure_level(pair)
+        lines.append(f"- `k_vt_{level}_{pair}.png`: k_VT({level}→{level - 1})(T) on {PAIR_LABEL.get(pair, pair)} "
+                     f"by the best optimizer (lowest mean MSE), {info['optimizer']}, its best seed {info['seed']} "
                      f"(validation MSE {info['mse']:.3g}{note})")
     lines.append("")
     diverged = results[results["status"] != "ok"]
@@ -237,7 +248,8 @@ def report_vt(out: str | Path, log: Callable[[str], None] | None = None, level_f
     best = _best_per_pair(summary, results)
     if level_figures:
         for pair, info in best.items():
-            log(f"k_VT(32→31) figure for {pair}: retraining {info['optimizer']} seed {info['seed']}")
+            level = figure_level(pair)
+            log(f"k_VT({level}→{level - 1}) figure for {pair}: retraining {info['optimizer']} seed {info['seed']}")
             try:
                 info["retrained_mse"] = vt_level_figure(out, pair, info, meta["training"])
             except KvtError as exc:

@@ -30,16 +30,17 @@ SYNTHETIC_QUICK = {"rows": 1000, "epochs": 3, "units": 8, "repeats": 1}
 
 
 def parse_pairs(spec: str | Iterable[str]) -> list[str]:
-    """Comma-separated collision pairs -> validated pair names, in the order given, repeats dropped."""
-    from kvt.physics.fho import pair_partner
+    """Comma-separated pairs (any of the 18, ``N2-N``) -> validated pair names, in the order given, repeats dropped.
+
+    An unknown name is :func:`kvt.physics.species.pair`'s error, which lists the molecules or partners.
+    """
+    from kvt.physics import species
 
     items = [p.strip() for p in (spec.split(",") if isinstance(spec, str) else spec)]
     items = [p for p in items if p]
     if not items:
-        raise KvtError("--pairs is empty; valid pairs: O2-O2, O2-O, O2-Ar")
-    for pair in items:
-        pair_partner(pair)  # "unknown pair 'X'; valid pairs: ..."
-    return list(dict.fromkeys(items))
+        raise KvtError("--pairs is empty; give MOLECULE-PARTNER pairs, e.g. O2-O2,N2-N (see `kvt data pairs`)")
+    return list(dict.fromkeys(species.pair(pair).name for pair in items))
 
 
 def _positive_int(name: str, value) -> int:

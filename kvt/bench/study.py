@@ -54,6 +54,16 @@ def study_best_mse(pair: str) -> float:
 
 PAIR_LABEL = {"O2-O": "O2–O", "O2-Ar": "O2–Ar", "O2-O2": "O2–O2"}
 
+#: The transition the study plots for the best run of each pair: k_VT(32 -> 31)(T).
+STUDY_FIGURE_LEVEL = 32
+
+
+def figure_level(pair: str) -> int:
+    """The upper level of the best-run figure of ``pair``: the study's 32, or the molecule's top level if below."""
+    from kvt.physics import species
+
+    return min(STUDY_FIGURE_LEVEL, species.pair(pair).max_level)
+
 
 def _ordered_optimizers(names: Iterable[str]) -> list[str]:
     """The study's optimizers in its table order, then the others in registry order."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from kvt.cli.options import option
+from kvt.cli.options import PAIRS_ACCEPTED, option
 from kvt.cli.quiet import quiet_tensorflow_import
 
 
@@ -24,7 +24,8 @@ def bench():
 
 
 @bench.command("vt")
-@click.option("--pairs", default="O2-O2,O2-O,O2-Ar", show_default=True, help="Comma-separated collision pairs.")
+@click.option("--pairs", default="O2-O2,O2-O,O2-Ar", show_default=True,
+              help=f"Comma-separated collision pairs, each {PAIRS_ACCEPTED}.")
 @option("optimizers", "'all' (every registry name) or a comma-separated list, e.g. adamod,lars.")
 @option("repeats", "Seeds per optimizer and pair (0, 1, ...) [default: 3; --quick: 1].")
 @option("quick", "Reduced run for tests: 3 epochs, 8 units, 1 repeat.")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import click
 
+#: What --pair (and bench's --pairs) accept, in the words of the help texts.
+PAIRS_ACCEPTED = "any of the 18 air pairs MOLECULE-PARTNER, e.g. N2-N (see `kvt data pairs`)"
+
 # name -> (flags and destination, click.option attributes, the help of the commands that word it alike or None)
 DECLARATIONS = {
     # the dataset: kvt train, kvt tune (and --pair of data, evaluate, relax)
-    "pair": (("--pair",), {}, "Bundled dataset: O2-O2, O2-O or O2-Ar."),
+    "pair": (("--pair",), {}, f"Bundled dataset: {PAIRS_ACCEPTED}."),
     "data": (("--data", "data_file"), {"type": click.Path(dir_okay=False)}, "Your own CSV (level,T_K,k_m3_s)."),
     # training: kvt train, kvt tune (and kvt bench)
     "mode": (("--mode",), {"default": "study", "show_default": True}, None),
@@ -55,3 +58,10 @@ def option(name: str, help: str | None = None, **changes):
     if text is None:
         raise TypeError(f"--{name} is worded by each command: give option('{name}', help=...)")
     return click.option(*flags, **{**attributes, **changes}, help=text)
+
+
+def pair_name(value: str) -> str:
+    """The name of pair ``value`` (any of the 18); an unknown one is an error that lists what exists."""
+    from kvt.physics import species
+
+    return species.pair(value).name

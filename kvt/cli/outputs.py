@@ -7,40 +7,60 @@ from pathlib import Path
 
 import click
 
-from kvt.cli.options import option
+from kvt.cli.options import option, pair_name
 from kvt.data.grid import parse_levels, parse_temperatures
 from kvt.errors import KvtError
 
 
-def _levels(level, levels_spec, default=None):
-    if level is not None and levels_spec is not None:
-        raise KvtError("give --level or --levels, not both")
-    if level is not None:
-        return parse_levels(str(level))
-    if levels_spec is not None:
-        return parse_levels(levels_spec)
-    if default is None:
-        raise KvtError("give --level N or --levels SPEC (e.g. 1-35)")
-    return list(default)
+def run_molecule(run, pair=None):
+    """The molecule whose levels ``run`` predicts: ``pair``'s, else the one its weights or metadata name, else None.
+
+    A run trained on a user table that names no pair names no molecule.
+    """
+    from kvt.physics import species
+
+    if pair:
+        return species.molecule(pair)
+    known = getattr(run.network, "molecule", None)  # the weights document's molecule, where the network reads one
+    if isinstance(known, species.Molecule):
+        return known
+    dataset = (run.metadata or {}).get("dataset", {})
+    spec = run.network.spec
+    for name in (spec.get("molecule"), dataset.get("molecule"), spec.get("pair"), dataset.get("pair")):
+        name = name.get("name") if isinstance(name, dict) else name  # {"name": "N2", "levels": [1, 46]}
+        if isinstance(name, str) and name:
+            return species.molecule(name)
+    return None
 
 
-def _run_grid(run, levels_spec, temps_spec):
+def run_levels(run, spec, pair=None):
+    """Levels of ``spec`` within the run's molecule (an error names its range).
+
+    Without a known molecule, O2's levels 1..35, widened to the run's trained top level if that is higher.
+    """
+    from kvt.physics import species
+
+    molecule = run_molecule(run, pair)
+    if molecule is not None:
+        return parse_levels(spec, molecule=molecule)
+    return parse_levels(spec, max_level=max(species.MOLECULES["O2"].max_level, run.level_range[1]))
+
+
+def _run_grid(run, levels_spec, temps_spec, pair=None):
     """--levels/--temps, defaulting to the run's trained levels and every 10 K of its trained range."""
     from kvt.kinetics.validity import dense_temperatures
 
     lo, hi = run.level_range
-    levels = parse_levels(levels_spec) if levels_spec else list(range(lo, hi + 1))
+    levels = run_levels(run, levels_spec, pair) if levels_spec else list(range(lo, hi + 1))
     temps = parse_temperatures(temps_spec) if temps_spec else dense_temperatures(*run.temperature_range)
     return levels, temps
 
 
 def reference_pair(run, pair):
     """The FHO-FR pair to compare ``run`` with: ``pair`` for a run on a user table, else the run's own."""
-    from kvt.physics.fho import pair_partner
-
     trained = (run.metadata or {}).get("dataset", {}).get("pair")
     if pair:
-        pair_partner(pair)
+        pair = pair_name(pair)
         if trained and pair != trained:
             raise KvtError(f"--pair {pair} differs from the pair the run was trained on ({trained}); --pair names "
                            f"the reference only for runs trained on a user table")
@@ -75,7 +95,10 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
     tables.check_direction(direction)
     if bool(run_dir) == bool(weights_file):
         raise KvtError("give exactly one of --run DIR or --weights FILE")
-    levels = _levels(level, levels_spec)
+    if level is not None and levels_spec is not None:
+        raise KvtError("give --level or --levels, not both")
+    if level is None and levels_spec is None:
+        raise KvtError("give --level N or --levels SPEC (e.g. 1-35)")
     temps = parse_temperatures(temps_spec)
     if weights_file:
         from kvt.outputs.rundir import open_weights
@@ -83,6 +106,7 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
         run = open_weights(weights_file)
     else:
         run = _load_run(run_dir)
+    levels = run_levels(run, str(level) if level is not None else levels_spec)  # the run's molecule's range
     check_rates(run, levels, temps, allow_extrapolation, allow_nonphysical, action="print them")
     if as_csv:
         for chunk in iter_table(run, levels, temps, "long", "m3/s", direction):
@@ -191,8 +215,8 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
     from kvt.kinetics.accuracy import NO_REFERENCE, evaluate_network, json_summary
 
     run = _load_run(run_dir)
-    levels, temps = _run_grid(run, levels_spec, temps_spec)
     pair = reference_pair(run, pair)
+    levels, temps = _run_grid(run, levels_spec, temps_spec, pair)
     if pair is None:
         raise KvtError(NO_REFERENCE)
     out = Path(out) if out else Path(run_dir) / "evaluation"
@@ -231,13 +255,13 @@ def plot_command(run_dir, level, output, force):
     from kvt.outputs import atomic
     from kvt.outputs import plots
 
-    levels = parse_levels(level)
-    if len(levels) != 1:
-        raise KvtError("--level takes one level, e.g. --level 32")
-    (level,) = levels
     if output and Path(output).suffix.lower() != ".png":
         raise KvtError(f"-o {output}: kvt plot writes PNG images; give a file name ending in .png")
     run = _load_run(run_dir)
+    levels = run_levels(run, level)
+    if len(levels) != 1:
+        raise KvtError("--level takes one level, e.g. --level 32")
+    (level,) = levels
     lo, hi = run.level_range
     if not lo <= level <= hi:
         raise KvtError(f"level {level} is outside the trained levels {lo}..{hi}")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from kvt.cli.options import option
+from kvt.cli.options import option, pair_name
 from kvt.errors import KvtError
 
 DEFAULT_TEMPS = "500,1000,2000,5000,10000"
@@ -28,22 +28,22 @@ REFERENCES = ("fho",)
 @option("force", "Replace an existing --out folder written by kvt relax.")
 @option("csv", "Print the relaxation times as CSV.")
 def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force, as_csv):
-    """Isothermal heat-bath relaxation of O2 vibration, solved exactly (eigen-decomposition of the master equation)."""
+    """Isothermal heat-bath relaxation of a molecule's vibration, solved exactly (eigen-decomposition of the master equation)."""
     from pathlib import Path
 
     from kvt.outputs import atomic
     from kvt.outputs import relax as relaxation
     from kvt.data.grid import parse_temperatures
-    from kvt.physics.fho import pair_partner
 
     if run_dir and table:
         raise KvtError("give one of --run DIR, --table FILE or --pair P as the rate set, not both --run and --table")
     if not (run_dir or table or pair):
-        raise KvtError("give a rate set: --run DIR, --table FILE or --pair P (O2-O2, O2-O, O2-Ar)")
+        raise KvtError("give a rate set: --run DIR, --table FILE or --pair P (MOLECULE-PARTNER, e.g. O2-Ar; see "
+                       "`kvt data pairs`)")
     if reference is not None and reference not in REFERENCES:
         raise KvtError(f"unknown reference '{reference}'; valid references: {', '.join(REFERENCES)}")
     if pair:
-        pair_partner(pair)
+        pair = pair_name(pair)
         if (run_dir or table) and reference is None:
             raise KvtError("--pair with --run or --table names the FHO-FR reference; add --reference fho")
     temps = parse_temperatures(temps_spec)
@@ -60,7 +60,7 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
         reference_pair = pair or source.pair
         if reference_pair is None:
             raise KvtError(f"--reference fho needs a pair, and the {source.kind} names none; add --pair "
-                           f"(O2-O2, O2-O, O2-Ar)")
+                           f"(MOLECULE-PARTNER, e.g. O2-Ar; see `kvt data pairs`)")
     result = relaxation.run(source, tv0=tv0, pressure_atm=pressure, reference_pair=reference_pair)
     if as_csv:
         columns = list(relaxation.TAU_COLUMNS) + (list(relaxation.REFERENCE_COLUMNS) if reference_pair else [])

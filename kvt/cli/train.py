@@ -10,19 +10,16 @@ import sys
 
 import click
 
-from kvt.cli.options import option
+from kvt.cli.options import option, pair_name
 from kvt.cli.quiet import quiet_tensorflow_import
 from kvt.errors import KvtError
 
 
 def _dataset_option(pair, data_file):
     if bool(pair) == bool(data_file):
-        raise KvtError("give exactly one of --pair (O2-O2, O2-O, O2-Ar) or --data FILE")
-    if pair:
-        from kvt.physics.fho import pair_partner
-
-        pair_partner(pair)
-    return pair or data_file
+        raise KvtError("give exactly one of --pair (MOLECULE-PARTNER, e.g. N2-N; see `kvt data pairs`) or "
+                       "--data FILE")
+    return pair_name(pair) if pair else data_file
 
 
 @click.command("train")
@@ -171,12 +168,13 @@ def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objecti
     """Search optimizers' hyper-parameters with Keras Tuner, alone or as chief/worker (KERASTUNER_* variables)."""
     if resume and force:
         raise KvtError("give --resume or --force, not both")
+    data = _dataset_option(pair, data_file)  # a bad --pair fails before TensorFlow's import
     quiet_tensorflow_import()
     from kvt.optimizers.selection import parse_optimizers
     from kvt.tuning.command import run
     from kvt.tuning.config import ALGORITHMS, TuneConfig
 
-    config = TuneConfig(data=_dataset_option(pair, data_file), optimizers=(), algorithm=algorithm,
+    config = TuneConfig(data=data, optimizers=(), algorithm=algorithm,
                         max_trials=max_trials, objective=objective, space=tuple(spaces), mode=mode,
                         epochs=epochs, batch_size=batch_size, val_fraction=val_fraction, patience=patience,
                         units=units, seed=seed, retries=retries, worker_timeout=worker_timeout)
