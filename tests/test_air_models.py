@@ -131,7 +131,8 @@ def test_csv_and_weights_exports(models, pair, tmp_path):
     top, molecule = AIR[pair], pair.split("-")[0]
     text = "".join(predict.iter_export(run, np.arange(1, top + 1), TEMPS, layout="wide", direction="both"))
     table = pd.read_csv(io.StringIO(text), comment="#")
-    assert len(table.columns) == 1 + 2 * top and f"k_{top}_{top - 1}_m3_s" in table and f"k_{top - 1}_{top}_m3_s" in table
+    assert len(table.columns) == 1 + 2 * top
+    assert f"k_{top}_{top - 1}_m3_s" in table and f"k_{top - 1}_{top}_m3_s" in table
     k = run.network.predict_k(*np.meshgrid(np.arange(1, top + 1), TEMPS)).reshape(TEMPS.size, top)
     np.testing.assert_allclose(table[[f"k_{i}_{i - 1}_m3_s" for i in range(1, top + 1)]].to_numpy(), k, rtol=1e-10)
     delta = energies_K(molecule, np.arange(1, top + 1)) - energies_K(molecule, np.arange(top))
