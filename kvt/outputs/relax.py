@@ -174,7 +174,7 @@ def run(source: RateSource, tv0: float = 300.0, pressure_atm: float = 1.0,
     if reference_pair is not None:
         if species.pair(reference_pair).molecule.name != source.molecule:
             raise KvtError(f"the reference pair {reference_pair} is not of {source.molecule}, the molecule of "
-                           f"{source.label}; name a {source.molecule} pair")
+                           f"{source.label}; name a pair of {source.molecule}")
         reference = heat_bath.relax(heat_bath.fho_rates(reference_pair, source.temperatures), source.temperatures,
                                    tv0=tv0, pressure_atm=pressure_atm, molecule=source.molecule)
         comparison = heat_bath.compare(solution, reference)
