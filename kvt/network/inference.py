@@ -6,7 +6,8 @@ feature transform, the dense layers with batch normalisation folded in, and the
 target transform, and (``molecule``) the molecule and its level range. The schema
 (version 2; version-1 documents are still read) is documented in
 ``docs/weights-format.md``; this module is its reference implementation and imports
-neither TensorFlow nor scikit-learn, so ``kvt predict`` starts in a fraction of a second. The features themselves are computed by :mod:`kvt.network.features`.
+neither TensorFlow nor scikit-learn, so ``kvt predict`` starts in a fraction of a second.
+The features themselves are computed by :mod:`kvt.network.features`.
 """
 
 from __future__ import annotations
