@@ -9,6 +9,13 @@ temperatures; a user CSV, so the log_space features) to show what the bundled gr
 <= 1 %, median <= 0.05 %, training <= 10 s.
 
     python benchmarks/accuracy.py [--seeds 0,1,2] [--modes study,accurate,denser]
+
+``--air`` instead trains accurate mode (defaults, the first seed) on every one of the 18
+air pairs (kvt.physics.species.PAIRS) and evaluates each on all of its molecule's levels x
+every 10 K from 250 to 10000 K; it prints a markdown table and, with ``--out FILE``, writes
+it there with the machine and its load (benchmarks/results/accuracy_air.md).
+
+    python benchmarks/accuracy.py --air [--seeds 0] [--out benchmarks/results/accuracy_air.md]
 """
 
 import argparse
@@ -35,6 +42,59 @@ def run(config, pair):
     return evaluation, result.metrics["wall_time_s"], result.weights["features"]["kind"]
 
 
+def air_table(seed: int) -> list[str]:
+    """Accurate mode on each of the 18 pairs: the markdown lines of the dense-grid errors and training time."""
+    from kvt.physics.species import PAIRS as AIR_PAIRS
+
+    lines = ["| pair | levels | features | median rel. error | max rel. error | worst (i, T) | "
+             "max τ error 500-10000 K | training, s |", "|---|---|---|---|---|---|---|---|"]
+    for pair, p in AIR_PAIRS.items():
+        result = train(TrainConfig(data=pair, mode="accurate", seed=seed))
+        evaluation = evaluate_network(Network(result.weights), pair)
+        overall, worst = evaluation["overall"], evaluation["worst"]
+        taus = [abs(r["tau_rel_err"]) for r in result.metrics["relaxation"].get("temperatures", [])
+                if r.get("tau_rel_err") is not None]
+        tau = f"{100 * max(taus):.2f} %" if taus else "n/a"
+        lines.append(f"| {pair} | 1..{p.max_level} | {result.weights['features']['kind']} | {overall['median']:.2e} | "
+                     f"{overall['max']:.2e} | ({worst['level']}, {worst['T_K']:g} K) | {tau} | "
+                     f"{result.metrics['wall_time_s']:.1f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def air_main(seed: int, out: str | None) -> None:
+    import datetime
+
+    load_before = os.getloadavg()
+    header = [f"machine: {platform.machine()}, {os.cpu_count()} cores ({platform.platform()}); "
+              f"load average at start {load_before[0]:.1f} (1 min), {load_before[1]:.1f} (5 min)"]
+    print(header[0])
+    print(f"accurate mode (defaults), seed {seed}; relative error vs FHO-FR on every level of the pair's molecule "
+          f"x 976 temperatures (250..10000 K every 10 K)\n", flush=True)
+    lines = air_table(seed)
+    load_after = os.getloadavg()
+    header.append(f"load average at end {load_after[0]:.1f} (1 min), {load_after[1]:.1f} (5 min); "
+                  f"finished {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(header[1])
+    if out:
+        from kvt import __version__
+
+        text = "\n".join([
+            "# Accurate mode on the 18 air pairs", "",
+            f"`python benchmarks/accuracy.py --air --seeds {seed} --out {out}` (kvt {__version__}).", "",
+            "Accurate mode with its defaults (fho features of the pair, float64 full-batch Adam 2000 steps, then "
+            "1500 L-BFGS iterations) trained on each pair's bundled 15 temperatures, one seed; errors "
+            "|k_model - k_FHO| / k_FHO on every level of the molecule (O2 1..35, N2 1..46, NO 1..38) x every "
+            "10 K from 250 to 10000 K; τ error: the heat-bath relaxation time of the network's rates vs FHO-FR's "
+            "at 500, 1000, 2000, 5000, 10000 K (T_v0 300 K), largest |error|. Training seconds are wall time "
+            "of the training alone, on a machine shared with other jobs (load below).", "",
+            *(f"- {line}" for line in header), "", *lines, ""])
+        with open(out + ".tmp", "w") as handle:
+            handle.write(text)
+        os.replace(out + ".tmp", out)
+        print(f"wrote {out}")
+
+
 def span(values, spec):
     lo, hi = min(values), max(values)
     return f"{lo:{spec}}" if f"{lo:{spec}}" == f"{hi:{spec}}" else f"{lo:{spec}} - {hi:{spec}}"
@@ -44,8 +104,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}")
+    parser.add_argument("--air", action="store_true", help="accurate mode on all 18 air pairs, the first seed")
+    parser.add_argument("--out", help="with --air: write the markdown table to this file")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.air:
+        return air_main(seeds[0], args.out)
     modes = args.modes.split(",")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores ({platform.platform()}), "
           f"load average {os.getloadavg()[0]:.1f}")

@@ -139,3 +139,26 @@ def test_table_errors(tmp_path, text, message):
     with pytest.raises(KvtError) as info:
         load_dataset(path)
     assert str(info.value) == f"{path}: {message}"
+
+
+def test_an_n2_table_converts_directions_with_n2_energies(tmp_path):
+    """Excitation-only N2 rows read back as de-excitation through N2's level energies (not O2's)."""
+    from kvt.data import tables
+    from kvt.data.datasets import read_table
+    from kvt.physics import constants, species
+
+    assert tables.header_pair(["# pair: N2-N"]) == "N2-N" and tables.header_pair(["# pair: N2-Xe"]) is None
+    levels, temps = np.meshgrid([1, 2, 40, 46], TEMPS, indexing="ij")
+    down = pd.DataFrame({"level": levels.ravel(), "T_K": temps.ravel(),
+                         "k_m3_s": fho.rate_coefficient(levels.ravel(), temps.ravel(), "N2-N")})
+    up = tables.with_directions(down, "up", "N2")
+    n2 = species.MOLECULES["N2"]
+    i = down["level"].to_numpy(dtype=float)
+    # E(i) - E(i-1) = c2 (ω_e - 2 ω_e x_e i) of the anharmonic oscillator, written out here
+    quantum = constants.SECOND_RADIATION_CONSTANT * (n2.omega_e_m - 2.0 * n2.omega_e_xe_m * i)
+    np.testing.assert_allclose(up["k_m3_s"], down["k_m3_s"] * np.exp(-quantum / down["T_K"]), rtol=1e-12)
+    path = tmp_path / "n2-up.csv"
+    path.write_text(tables.format_table(up, "long", "m3/s", ["pair: N2-N"], float_format="%.17g"))
+    table, _ = read_table(path)
+    assert table.pair == "N2-N" and table.molecule is n2
+    assert_same_rates(table.down(), down, rtol=1e-13)

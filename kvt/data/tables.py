@@ -55,10 +55,11 @@ def check_units(units: str) -> str:
     return units
 
 
-def with_directions(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
+def with_directions(frame: pd.DataFrame, direction: str, molecule="O2") -> pd.DataFrame:
     """De-excitation rows (level, T_K, k_m3_s) -> canonical rows of ``direction`` (detailed balance for up).
 
-    Row order: down rows (level-major as given), then up rows.
+    The detailed balance uses ``molecule``'s level energies (a molecule, a pair or either's
+    name; default O2). Row order: down rows (level-major as given), then up rows.
     """
     from kvt.physics import fho
 
@@ -68,7 +69,7 @@ def with_directions(frame: pd.DataFrame, direction: str) -> pd.DataFrame:
     if direction in ("down", "both"):
         parts.append(pd.DataFrame({"level_from": level, "level_to": level - 1, "T_K": T, "k_m3_s": k}))
     if direction in ("up", "both"):
-        k_up = k * fho.detailed_balance_factor(level, T)
+        k_up = k * fho.detailed_balance_factor(level, T, molecule)
         parts.append(pd.DataFrame({"level_from": level - 1, "level_to": level, "T_K": T, "k_m3_s": k_up}))
     return pd.concat(parts, ignore_index=True)
 
@@ -114,8 +115,16 @@ class RateTable:
     pair: str | None = None
     header: list[str] = field(default_factory=list)
 
+    @property
+    def molecule(self):
+        """The molecule of the pair the header names (kvt.physics.species.Molecule); O2 when it names none."""
+        from kvt.physics import species
+
+        return species.pair(self.pair).molecule if self.pair else species.MOLECULES["O2"]
+
     def down(self) -> pd.DataFrame:
-        """De-excitation rows as ``level,T_K,k_m3_s``; excitation-only (level, T) converted by detailed balance."""
+        """De-excitation rows as ``level,T_K,k_m3_s``; excitation-only (level, T) converted by detailed balance
+        with the table's molecule's level energies (:attr:`molecule`)."""
         from kvt.physics import fho
 
         f = self.frame
@@ -130,7 +139,7 @@ class RateTable:
             only_up = joined[joined["_merge"] == "left_only"]
             if len(only_up):
                 level, T = only_up["level"].to_numpy(), only_up["T_K"].to_numpy()
-                k = only_up["k_up"].to_numpy() / fho.detailed_balance_factor(level, T)
+                k = only_up["k_up"].to_numpy() / fho.detailed_balance_factor(level, T, self.molecule)
                 result = pd.concat([result, pd.DataFrame({"level": level, "T_K": T, "k_m3_s": k})],
                                    ignore_index=True)
         return result
@@ -145,8 +154,8 @@ def header_units(comments: list[str]) -> str | None:
 
 
 def header_pair(comments: list[str]) -> str | None:
-    """The bundled pair a ``# pair:`` line names, or None (no such line, or not a known pair)."""
-    from kvt.physics.fho import PAIRS
+    """The pair (any of the 18) a ``# pair:`` line names, or None (no such line, or not a known pair)."""
+    from kvt.physics.species import PAIRS
 
     for line in comments:
         match = _HEADER_PAIR.match(line.strip())

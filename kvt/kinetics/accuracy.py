@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from kvt.errors import KvtError
-from kvt.data.grid import ALL_LEVELS
 
 DENSE_TEMPS_SPEC = "250:10000:10"
 CHUNK = 1 << 16  # grid points per FHO-FR evaluation
@@ -23,18 +22,23 @@ def _summary(rel) -> dict[str, float]:
     return {"median": float(np.median(rel)), "p95": float(np.percentile(rel, 95)), "max": float(np.max(rel))}
 
 
-def evaluate_network(network, pair: str | None, levels=ALL_LEVELS, temperatures=None) -> dict:
+def evaluate_network(network, pair: str | None, levels=None, temperatures=None) -> dict:
     """Relative errors of ``network`` (a :class:`kvt.network.inference.Network`) on levels x temperatures.
+
+    ``pair`` is any of the 18; ``levels`` default to every level of its molecule (O2 1..35,
+    N2 1..46, NO 1..38), ``temperatures`` to every 10 K of 250..10000 K.
 
     Returns ``{"grid": ..., "overall": {median, p95, max}, "worst": {...},
     "per_level": DataFrame, "table": DataFrame}``.
     """
-    from kvt.physics import fho
+    from kvt.physics import fho, species
     from kvt.data.grid import parse_temperatures
 
     if pair is None:
         raise KvtError(NO_REFERENCE)
-    partner = fho.pair_partner(pair)
+    reference_pair = species.pair(pair)
+    if levels is None:
+        levels = reference_pair.levels
     if temperatures is None:
         temperatures = parse_temperatures(DENSE_TEMPS_SPEC)
     levels = np.asarray(levels, dtype=int)
@@ -43,7 +47,7 @@ def evaluate_network(network, pair: str | None, levels=ALL_LEVELS, temperatures=
     k_ref = np.empty(len(grid_levels))
     for start in range(0, len(k_ref), CHUNK):  # FHO-FR's temporaries stay CHUNK points long
         part = slice(start, start + CHUNK)
-        k_ref[part] = fho.rate_coefficient(grid_levels[part], grid_temps[part], partner)
+        k_ref[part] = fho.rate_coefficient(grid_levels[part], grid_temps[part], reference_pair)
     k_model = network.predict_k(grid_levels, grid_temps)
     rel = np.abs(k_model - k_ref)
     rel /= k_ref

@@ -1,6 +1,6 @@
 """Kinetics with VT rates: detailed balance and isothermal heat-bath relaxation.
 
-A molecule (O2, levels n = 0..L) is dilute in a bath of partner M at fixed
+A molecule (O2, N2 or NO, levels n = 0..L) is dilute in a bath of partner M at fixed
 temperature T and pressure p. With number density n_M = p / (k_B T) and level
 fractions x_n (sum 1), the master equation is
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kvt.physics import fho
+from kvt.physics import fho, species
 from kvt.errors import KvtError
 
 ATMOSPHERE_PA = 101325.0
@@ -35,13 +35,16 @@ ATMOSPHERE_PA = 101325.0
 CHECK_TEMPERATURES = (500.0, 1000.0, 2000.0, 5000.0, 10000.0)
 #: Characteristic vibrational temperature of O2 for the Millikan-White correlation, K.
 O2_THETA_V_K = 2270.0
+#: θ_v of each molecule for the Millikan-White correlation, K: O2 kvt's original value, N2 and NO
+#: c2 ω_e of kvt.physics.species rounded to 1 K.
+MILLIKAN_WHITE_THETA_V_K = {"O2": O2_THETA_V_K, "N2": 3393.0, "NO": 2740.0}
 #: The largest rounding error of the populations that the exact solution accepts.
 ROUNDING_TOLERANCE = 1e-10
 
 
-def excitation_rates(k_down, levels, temperatures) -> np.ndarray:
-    """k(i-1 -> i, T) from k(i -> i-1, T) by detailed balance (broadcasting)."""
-    return np.asarray(k_down, dtype=float) * fho.detailed_balance_factor(levels, temperatures)
+def excitation_rates(k_down, levels, temperatures, molecule="O2") -> np.ndarray:
+    """k(i-1 -> i, T) from k(i -> i-1, T) by detailed balance with ``molecule``'s energies (broadcasting)."""
+    return np.asarray(k_down, dtype=float) * fho.detailed_balance_factor(levels, temperatures, molecule)
 
 
 def describe_bad_rates(k_down, levels, temperatures) -> str | None:
@@ -158,17 +161,22 @@ def check_conditions(temperatures, tv0: float, pressure_atm: float) -> np.ndarra
     return temperatures
 
 
-def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0) -> Relaxation:
-    """Exact heat-bath relaxation for de-excitation rates ``k_down`` (nT, L) in m^3/s.
+def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0, molecule="O2") -> Relaxation:
+    """Exact heat-bath relaxation for de-excitation rates ``k_down`` (nT, L) in m^3/s of ``molecule``.
 
     Column j of ``k_down`` is the transition (j+1) -> j; every level 1..L of the molecule
-    must be present (the master equation couples them all). Raises ``KvtError`` for a rate
+    must be present (the master equation couples them all), L at most the molecule's top
+    level (O2 35, N2 46, NO 38). ``molecule`` (a molecule, a pair or either's name; default
+    O2) gives the level energies of the detailed balance and of E_v. Raises ``KvtError`` for a rate
     that is <= 0 or not finite, a T_v0 equal to a bath temperature, a non-positive pressure,
     or a start so far from equilibrium that double precision cannot represent the solution.
     """
     k_down = np.atleast_2d(np.asarray(k_down, dtype=float))
     temperatures = check_conditions(np.atleast_1d(temperatures), float(tv0), float(pressure_atm))
     n_levels = k_down.shape[1]
+    m = species.molecule(molecule)
+    if n_levels > m.max_level:
+        raise KvtError(f"k_down has {n_levels} transitions; {m.name} levels are 1..{m.max_level}")
     if k_down.shape[0] != len(temperatures):
         raise KvtError(f"k_down has {k_down.shape[0]} rows for {len(temperatures)} temperatures")
     levels = np.arange(1, n_levels + 1)
@@ -176,9 +184,9 @@ def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0) -
     if problem:
         raise KvtError(f"cannot relax: {problem}; a master equation needs k > 0 "
                        f"(kvt train --mode accurate avoids non-positive rates)")
-    energies = fho.level_energy_K(np.arange(n_levels + 1))
+    energies = fho.level_energy_K(np.arange(n_levels + 1), m)
     T = temperatures[:, None]
-    k_up = excitation_rates(k_down, levels[None, :], T)
+    k_up = excitation_rates(k_down, levels[None, :], T, m)
     symmetric = np.zeros((len(temperatures), n_levels + 1, n_levels + 1))
     diagonal = np.zeros((len(temperatures), n_levels + 1))
     diagonal[:, 1:] -= k_down  # level n loses by n -> n-1
@@ -233,11 +241,16 @@ def _relaxation_time(solution: Relaxation, grid_points: int = 400, halvings: int
     return np.exp(0.5 * (lo + hi))
 
 
-def millikan_white_p_tau(temperatures, partner: fho.Species, theta_v_K: float = O2_THETA_V_K) -> np.ndarray:
+def millikan_white_p_tau(temperatures, partner: fho.Species, theta_v_K: float | None = None,
+                         molecule="O2") -> np.ndarray:
     """Millikan-White p tau in atm s: exp(A (T^(-1/3) - B) - 18.42), A = 1.16e-3 mu^(1/2) theta_v^(4/3),
-    B = 0.015 mu^(1/4), mu the O2-partner reduced mass in atomic mass units."""
-    m_o2 = fho.SPECIES["O2"].molar_mass_g_mol
-    mu = m_o2 * partner.molar_mass_g_mol / (m_o2 + partner.molar_mass_g_mol)  # g/mol = atomic mass units
+    B = 0.015 mu^(1/4), mu the molecule-partner reduced mass in atomic mass units.
+
+    ``molecule`` defaults to O2; ``theta_v_K`` to its MILLIKAN_WHITE_THETA_V_K."""
+    m = species.molecule(molecule)
+    theta_v_K = MILLIKAN_WHITE_THETA_V_K[m.name] if theta_v_K is None else theta_v_K
+    m_ab = m.molar_mass_g_mol
+    mu = m_ab * partner.molar_mass_g_mol / (m_ab + partner.molar_mass_g_mol)  # g/mol = atomic mass units
     a = 1.16e-3 * np.sqrt(mu) * theta_v_K ** (4.0 / 3.0)
     b = 0.015 * mu ** 0.25
     return np.exp(a * (np.asarray(temperatures, dtype=float) ** (-1.0 / 3.0) - b) - 18.42)
@@ -256,16 +269,26 @@ def compare(model: Relaxation, reference: Relaxation, grid_points: int = 4000) -
     return {"tau_rel_err": (model.tau_s - reference.tau_s) / reference.tau_s, "ev_max_dev": deviation}
 
 
-def fho_rates(pair: str, temperatures) -> np.ndarray:
-    """FHO-FR de-excitation rates of every O2 transition, (nT, 35)."""
-    temperatures = np.asarray(temperatures, dtype=float)
-    levels = np.arange(1, fho.O2_MAX_LEVEL + 1)
-    return fho.rate_coefficient(levels[None, :], temperatures[:, None], fho.pair_partner(pair))
+def millikan_white_for_pair(temperatures, pair) -> np.ndarray:
+    """:func:`millikan_white_p_tau` of a pair (any of the 18): its molecule's θ_v and mass, its partner."""
+    p = species.pair(pair)
+    return millikan_white_p_tau(temperatures, p.partner, molecule=p.molecule)
 
 
-def network_rates(network, temperatures) -> np.ndarray:
-    """A trained network's de-excitation rates of every O2 transition, (nT, 35)."""
+def fho_rates(pair, temperatures) -> np.ndarray:
+    """FHO-FR de-excitation rates of every transition of the pair's molecule, (nT, L): O2 35, N2 46, NO 38."""
+    p = species.pair(pair)
     temperatures = np.asarray(temperatures, dtype=float)
-    levels = np.arange(1, fho.O2_MAX_LEVEL + 1)
+    levels = np.arange(1, p.max_level + 1)
+    return fho.rate_coefficient(levels[None, :], temperatures[:, None], p)
+
+
+def network_rates(network, temperatures, molecule=None) -> np.ndarray:
+    """A trained network's de-excitation rates of every transition of its molecule, (nT, L).
+
+    ``molecule`` defaults to the network's (``network.molecule``), else O2."""
+    temperatures = np.asarray(temperatures, dtype=float)
+    m = species.molecule(molecule or getattr(network, "molecule", None) or "O2")
+    levels = np.arange(1, m.max_level + 1)
     grid_levels, grid_temps = np.meshgrid(levels, temperatures)
     return network.predict_k(grid_levels.ravel(), grid_temps.ravel()).reshape(len(temperatures), len(levels))

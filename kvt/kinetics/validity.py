@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from kvt.kinetics import heat_bath
-from kvt.physics import fho
+from kvt.physics import species
 from kvt.errors import KvtError
 
 NONPHYSICAL_FLAG = "--allow-nonphysical"
@@ -96,19 +96,23 @@ def dense_grid_region(network, step: float = DENSE_T_STEP_K) -> dict:
 
 
 def relaxation_check(network, pair: str, temperatures=heat_bath.CHECK_TEMPERATURES, tv0: float = 300.0) -> dict:
-    """Heat-bath tau of the network's rates against FHO-FR's at each temperature, or why it cannot be had."""
+    """Heat-bath tau of the network's rates against FHO-FR's at each temperature, or why it cannot be had.
+
+    ``pair`` is any of the 18; the relaxation runs over every level of its molecule."""
+    molecule = species.pair(pair).molecule
     lo_level, hi_level = (int(v) for v in network.level_range)
-    if (lo_level, hi_level) != (1, fho.O2_MAX_LEVEL):
-        return {"skipped": f"the run covers levels {lo_level}..{hi_level}; relaxation needs 1..{fho.O2_MAX_LEVEL}"}
+    if (lo_level, hi_level) != (1, molecule.max_level):
+        return {"skipped": f"the run covers levels {lo_level}..{hi_level}; relaxation needs 1..{molecule.max_level}"
+                           f"{'' if molecule.name == 'O2' else f' ({molecule.name})'}"}
     t_lo, t_hi = network.temperature_range
     temperatures = np.asarray([t for t in temperatures if t_lo <= t <= t_hi], dtype=float)
     if not len(temperatures):
         return {"skipped": f"no check temperature lies in the trained range {t_lo:g}..{t_hi:g} K"}
-    reference = heat_bath.relax(heat_bath.fho_rates(pair, temperatures), temperatures, tv0=tv0)
-    rates = heat_bath.network_rates(network, temperatures)
+    reference = heat_bath.relax(heat_bath.fho_rates(pair, temperatures), temperatures, tv0=tv0, molecule=molecule)
+    rates = heat_bath.network_rates(network, temperatures, molecule)
     good = np.all(np.isfinite(rates) & (rates > 0), axis=1)
     rows = []
-    model = heat_bath.relax(rates[good], temperatures[good], tv0=tv0) if good.any() else None
+    model = heat_bath.relax(rates[good], temperatures[good], tv0=tv0, molecule=molecule) if good.any() else None
     comparison = heat_bath.compare(model, reference.select(good)) if model is not None else None
     index = 0
     for j, T in enumerate(temperatures):

@@ -72,14 +72,20 @@ def raw_features(kind: str, level, T, parameters: dict | None = None) -> np.ndar
     return FEATURE_FUNCTIONS[kind](level, T, parameters or {})
 
 
-def fho_parameters(pair: str) -> dict:
-    """The stored quantities of the ``fho`` features for a bundled pair, levels 1..35 (from kvt.physics.fho)."""
-    from kvt.physics import fho
+def fho_parameters(pair) -> dict:
+    """The stored quantities of the ``fho`` features for ``pair`` (any of the 18, a name or a ``Pair``).
 
-    levels = np.arange(1, fho.O2_MAX_LEVEL + 1, dtype=float)
-    theta = fho.level_energy_K(levels) - fho.level_energy_K(levels - 1.0)
-    p = fho.PairParameters.for_partner(fho.pair_partner(pair))
+    One entry per level 1..max level of the pair's molecule (O2 35, N2 46, NO 38): θ and θ₁
+    of the molecule's transitions with the partner's reduced mass; S and ν of the pair
+    (from :mod:`kvt.physics.fho`).
+    """
+    from kvt.physics import fho, species
+
+    p = species.pair(pair)
+    levels = np.arange(1, p.max_level + 1, dtype=float)
+    theta = fho.level_energy_K(levels, p.molecule) - fho.level_energy_K(levels - 1.0, p.molecule)
+    parameters = fho.PairParameters.for_pair(p)
     omega = theta * fho.BOLTZMANN / fho.HBAR
-    theta_1 = 4.0 * np.pi**2 * omega**2 * p.reduced_mass_kg / (fho.POTENTIAL_RANGE_ALPHA**2 * fho.BOLTZMANN)
-    return {"theta_K": theta.tolist(), "theta1_K": theta_1.tolist(), "steric_factor": float(p.steric_factor),
-            "nu": float(p.nu)}
+    theta_1 = 4.0 * np.pi**2 * omega**2 * parameters.reduced_mass_kg / (fho.POTENTIAL_RANGE_ALPHA**2 * fho.BOLTZMANN)
+    return {"theta_K": theta.tolist(), "theta1_K": theta_1.tolist(), "steric_factor": float(parameters.steric_factor),
+            "nu": float(parameters.nu)}

@@ -3,10 +3,11 @@
 A weights file (``weights.json`` in every run directory; ``kvt export --format
 weights``) holds everything needed to turn (level, T) into k_VT in m^3/s: the
 feature transform, the dense layers with batch normalisation folded in, and the
-target transform. The schema (version 2; version-1 documents are still read) is
-documented in ``docs/weights-format.md``; this module is its reference implementation
-and imports neither TensorFlow nor scikit-learn, so ``kvt predict`` starts in a
-fraction of a second. The features themselves are computed by :mod:`kvt.network.features`.
+target transform, and (``molecule``) the molecule and its level range. The schema
+(version 2; version-1 documents are still read) is documented in
+``docs/weights-format.md``; this module is its reference implementation and imports
+neither TensorFlow nor scikit-learn, so ``kvt predict`` starts in a fraction of a second.
+The features themselves are computed by :mod:`kvt.network.features`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kvt.errors import KvtError
+from kvt.physics import species
 from kvt.network.features import FEATURE_SETS, PARAMETER_KEYS, raw_features  # noqa: F401  (raw_features: public API)
 
 FORMAT = "kvt-weights"
@@ -70,6 +72,22 @@ class Network:
         self.target = target
         self.level_range = tuple(self.spec["valid_range"]["level"])
         self.temperature_range = tuple(self.spec["valid_range"]["T_K"])
+        self.molecule = document_molecule(self.spec)
+
+    def check_levels(self, level) -> None:
+        """Refuse levels outside the network's molecule's (O2 1..35, N2 1..46, NO 1..38), when it is known.
+
+        The trained range is the caller's to enforce (it may allow extrapolation); a level the
+        molecule does not have has no rate at all, so nothing allows it.
+        """
+        if self.molecule is None:
+            return
+        level = np.asarray(level, dtype=float)
+        bad = ~((level >= 1) & (level <= self.molecule.max_level))
+        if np.any(bad):
+            m = self.molecule
+            raise KvtError(f"level {level[bad].flat[0]:g} is out of range of {self.source} (a network of {m.name}); "
+                           f"{m.name} levels are 1..{m.max_level}")
 
     @classmethod
     def load(cls, path: str | Path) -> "Network":
@@ -103,6 +121,7 @@ class Network:
         returned array does not grow with the number of points.
         """
         level, T = np.broadcast_arrays(np.asarray(level).ravel(), np.asarray(T).ravel())
+        self.check_levels(level)
         out = np.empty(level.shape[0], dtype=float)
         for start in range(0, len(out), chunk):
             part = slice(start, start + chunk)
@@ -117,6 +136,46 @@ class Network:
             return (y - t["shift"]) / t["scale"] / t["factor"]
         ln_k = y * t["std"] + t["mean"] + x @ np.asarray(t["baseline_coef"], dtype=float) + t["baseline_intercept"]
         return np.exp(ln_k)
+
+
+def molecule_record(pair) -> dict | None:
+    """The weights document's ``molecule`` entry for ``pair`` (any of the 18; None when unknown)."""
+    if pair is None:
+        return None
+    m = species.pair(pair).molecule
+    return {"name": m.name, "levels": [1, m.max_level]}
+
+
+def document_molecule(spec: dict) -> species.Molecule | None:
+    """The molecule of a validated weights document: its ``molecule`` entry, else its pair's, else None.
+
+    Documents written before the entry existed (schema 1, early schema 2) give it through
+    their pair; one trained on a user table without a known pair has none.
+    """
+    entry = spec.get("molecule")
+    if isinstance(entry, dict):
+        return species.MOLECULES[entry["name"]]
+    pair = spec.get("pair")
+    return species.PAIRS[pair].molecule if pair in species.PAIRS else None
+
+
+def _validate_molecule(spec: dict, source: str) -> None:
+    """The optional ``molecule`` entry: a known molecule, its level range, agreeing with the pair and valid_range."""
+    entry = spec.get("molecule")
+    if entry is None:
+        return
+    if not isinstance(entry, dict) or entry.get("name") not in species.MOLECULES:
+        raise KvtError(f"{source}: molecule must be {{\"name\": one of {', '.join(species.MOLECULES)}, "
+                       f"\"levels\": [1, max level]}}, got {entry!r}")
+    m = species.MOLECULES[entry["name"]]
+    if entry.get("levels") != [1, m.max_level]:
+        raise KvtError(f"{source}: molecule.levels is {entry.get('levels')!r}; {m.name} levels are 1..{m.max_level}")
+    pair = spec.get("pair")
+    if pair in species.PAIRS and species.PAIRS[pair].molecule is not m:
+        raise KvtError(f"{source}: molecule {m.name} does not match pair {pair}")
+    lo, hi = spec["valid_range"]["level"]
+    if lo < 1 or hi > m.max_level:
+        raise KvtError(f"{source}: valid_range.level [{lo:g}, {hi:g}] goes outside {m.name} levels 1..{m.max_level}")
 
 
 def _require(spec, key, where, source):
@@ -213,6 +272,7 @@ def validate(spec: dict, source: str = "weights") -> dict:
         bounds = _matrix(_require(valid, key, "valid_range.", source), f"valid_range.{key}", source)
         if bounds.shape != (2,):
             raise KvtError(f"{source}: valid_range.{key} must be [min, max]")
+    _validate_molecule(spec, source)
     return spec
 
 
@@ -293,11 +353,13 @@ def export_weights(model, transform, metadata: dict) -> dict:
                   "baseline_coef": state["baseline"]["coef"], "baseline_intercept": state["baseline"]["intercept"],
                   "formula": "k = exp(y * std + mean + sum_j baseline_coef[j] * x[j] + baseline_intercept)"}
     dataset = metadata["dataset"]
+    molecule = dataset.get("molecule") or molecule_record(dataset.get("pair"))
     return validate({
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "kvt_version": __version__,
         "pair": dataset.get("pair"),
+        **({"molecule": molecule} if molecule else {}),
         "mode": metadata.get("options", {}).get("mode", "study"),
         "dataset_sha256": dataset.get("sha256"),
         "valid_range": {"level": dataset["level_range"], "T_K": dataset["T_range_K"]},

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvt import __version__
-from kvt.physics import fho
+from kvt.physics import fho, species
 from kvt.errors import KvtError
 from kvt.outputs.solver_export import CHECK_STEP_K, nonphysical_region, trained_levels
 from kvt.kinetics.validity import dense_temperatures, region_clause
@@ -98,10 +98,11 @@ def fit_network(network) -> PolyFit:
 
 
 def fit_exact(pair: str, levels, temperatures) -> PolyFit:
-    """The same fit to exact FHO-FR rates of ``pair`` (``kvt.physics.fho.rate_coefficient``): the form's own error."""
-    partner = fho.pair_partner(pair)
+    """The same fit to exact FHO-FR rates of ``pair`` (any of the 18; ``kvt.physics.fho.rate_coefficient``):
+    the form's own error."""
+    reference = species.pair(pair)
     levels, temperatures = np.asarray(levels), np.asarray(temperatures, dtype=float)
-    return fit(levels, temperatures, fho.rate_coefficient(levels[:, None], temperatures[None, :], partner))
+    return fit(levels, temperatures, fho.rate_coefficient(levels[:, None], temperatures[None, :], reference))
 
 
 def summary(fit_result: PolyFit) -> str:

@@ -31,7 +31,11 @@ class NonphysicalWarning(KvtWarning):
 
 def check_range(run, levels, temperatures, allow_extrapolation: bool = False,
                 flag: str | None = "--allow-extrapolation") -> bool:
-    """True when (levels, temperatures) leave the trained range and ``allow_extrapolation`` lets them."""
+    """True when (levels, temperatures) leave the trained range and ``allow_extrapolation`` lets them.
+
+    Levels the network's molecule does not have are refused first, whatever is allowed.
+    """
+    run.network.check_levels(levels)
     lo_level, hi_level = run.level_range
     lo_t, hi_t = run.temperature_range
     levels, temperatures = np.asarray(levels), np.asarray(temperatures)
@@ -94,7 +98,7 @@ def _down(run, levels, temperatures) -> pd.DataFrame:
 def rows(run, levels, temperatures, direction: str = "down") -> pd.DataFrame:
     """Canonical rows of the network on a grid, unchecked (callers run :func:`check_rates` first)."""
     return tables.with_directions(_down(run, np.asarray(levels, dtype=int), np.asarray(temperatures, dtype=float)),
-                                  direction)
+                                  direction, run.molecule)
 
 
 def scan_nonphysical(run, levels, temperatures) -> dict:

@@ -1,7 +1,7 @@
 """``kvt relax``: heat-bath relaxation with a rate set from a run, a table or the FHO-FR generator.
 
-:func:`load_rates` turns a source into de-excitation rates of every O2 transition at the
-requested temperatures; :func:`run` solves the master equation exactly
+:func:`load_rates` turns a source into de-excitation rates of every transition of its
+molecule (O2 35, N2 46, NO 38) at the requested temperatures; :func:`run` solves the master equation exactly
 (:func:`kvt.kinetics.heat_bath.relax`) and, with a reference pair, compares with FHO-FR's rates;
 :func:`write_folder` saves the tables and figures atomically.
 """
@@ -19,19 +19,19 @@ import pandas as pd
 from kvt import __version__
 from kvt.outputs import atomic
 from kvt.kinetics import heat_bath
-from kvt.physics import fho
+from kvt.physics import fho, species
 from kvt.errors import KvtError
 
 ENERGY_POINTS = 121  # per temperature, log-spaced over 1e-3..1e2 tau, plus t = 0
 POPULATION_TIMES = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)  # in units of tau
 TAU_COLUMNS = ("T_K", "tau_s", "p_tau_atm_s")
 REFERENCE_COLUMNS = ("tau_ref_s", "tau_rel_err", "ev_max_dev")
-ALL_LEVELS = np.arange(1, fho.O2_MAX_LEVEL + 1)
+ALL_LEVELS = np.arange(1, fho.O2_MAX_LEVEL + 1)  # O2's; another molecule's: np.arange(1, m.max_level + 1)
 
 
 @dataclass
 class RateSource:
-    """De-excitation rates (nT, 35) of one source, with what it is."""
+    """De-excitation rates (nT, L) of one source (L = its molecule's top level), with what it is."""
 
     label: str  # e.g. "run runs/x", "table t.csv", "FHO-FR O2-Ar"
     kind: str  # run, table, fho
@@ -39,12 +39,14 @@ class RateSource:
     k_down: np.ndarray
     pair: str | None  # the FHO-FR pair it belongs to, when known
     details: dict
+    molecule: str = "O2"  # whose levels the columns are, and whose energies the detailed balance uses
 
 
 def from_pair(pair: str, temperatures) -> RateSource:
     temperatures = np.asarray(temperatures, dtype=float)
     return RateSource(label=f"FHO-FR {pair}", kind="fho", temperatures=temperatures,
-                      k_down=heat_bath.fho_rates(pair, temperatures), pair=pair, details={"pair": pair})
+                      k_down=heat_bath.fho_rates(pair, temperatures), pair=pair, details={"pair": pair},
+                      molecule=species.pair(pair).molecule.name)
 
 
 def from_run(run_dir, temperatures) -> RateSource:
@@ -52,17 +54,19 @@ def from_run(run_dir, temperatures) -> RateSource:
     from kvt.outputs.rundir import open_run
 
     run = open_run(run_dir)
+    molecule = run.molecule
     lo, hi = run.level_range
-    if (lo, hi) != (1, fho.O2_MAX_LEVEL):
+    if (lo, hi) != (1, molecule.max_level):
         raise KvtError(f"run {run_dir} was trained on levels {lo}..{hi}; relaxation needs every level "
-                       f"1..{fho.O2_MAX_LEVEL} of O2")
-    check_range(run, ALL_LEVELS, temperatures, allow_extrapolation=False, flag=None)
+                       f"1..{molecule.max_level} of {molecule.name}")
+    check_range(run, np.arange(1, molecule.max_level + 1), temperatures, allow_extrapolation=False, flag=None)
     pair = (run.metadata or {}).get("dataset", {}).get("pair")
     mode = (run.metadata or {}).get("options", {}).get("mode", "study")
     return RateSource(label=f"run {run_dir}", kind="run", temperatures=np.asarray(temperatures, dtype=float),
-                      k_down=heat_bath.network_rates(run.network, temperatures), pair=pair,
+                      k_down=heat_bath.network_rates(run.network, temperatures, molecule), pair=pair,
                       details={"run": str(run_dir), "mode": mode,
-                               "dataset_sha256": (run.metadata or {}).get("dataset", {}).get("sha256")})
+                               "dataset_sha256": (run.metadata or {}).get("dataset", {}).get("sha256")},
+                      molecule=molecule.name)
 
 
 def from_table(path, temperatures) -> RateSource:
@@ -70,6 +74,8 @@ def from_table(path, temperatures) -> RateSource:
 
     table, sha256 = read_table(path, allow_nonpositive=True)  # heat_bath.relax names any k <= 0 it meets
     down = table.down()
+    molecule = table.molecule
+    all_levels = np.arange(1, molecule.max_level + 1)
     wanted = np.asarray(temperatures, dtype=float)
     available = np.unique(down["T_K"].to_numpy())
     missing_T = wanted[~np.isin(wanted, available)]
@@ -77,19 +83,20 @@ def from_table(path, temperatures) -> RateSource:
         shown = ", ".join(f"{t:g}" for t in available[:12]) + (" ..." if len(available) > 12 else "")
         raise KvtError(f"{path} has no rates at {', '.join(f'{t:g}' for t in missing_T)} K; its temperatures are "
                        f"{shown} K (give --temps from those)")
-    grid = down.pivot(index="T_K", columns="level", values="k_m3_s").reindex(index=wanted, columns=ALL_LEVELS)
+    grid = down.pivot(index="T_K", columns="level", values="k_m3_s").reindex(index=wanted, columns=all_levels)
     holes = grid.isna().to_numpy()
     if holes.any():
-        levels = ALL_LEVELS[holes.any(axis=0)]
+        levels = all_levels[holes.any(axis=0)]
         temps = wanted[holes.any(axis=1)]
         from kvt.kinetics.validity import compact_levels
 
         raise KvtError(f"{path} lacks transitions of levels {compact_levels(levels)} at "
                        f"{', '.join(f'{t:g}' for t in temps)} K; relaxation needs every transition 1->0 .. "
-                       f"{fho.O2_MAX_LEVEL}->{fho.O2_MAX_LEVEL - 1} at each temperature")
+                       f"{molecule.max_level}->{molecule.max_level - 1} at each temperature"
+                       f"{'' if molecule.name == 'O2' else f' ({molecule.name})'}")
     return RateSource(label=f"table {path}", kind="table", temperatures=wanted, k_down=grid.to_numpy(),
                       pair=table.pair, details={"table": str(path), "layout": table.layout, "units": table.units,
-                                                "sha256": sha256})
+                                                "sha256": sha256}, molecule=molecule.name)
 
 
 def load_rates(run_dir=None, table=None, pair=None, temperatures=heat_bath.CHECK_TEMPERATURES) -> RateSource:
@@ -118,8 +125,7 @@ class RelaxResult:
             table["tau_rel_err"] = self.comparison["tau_rel_err"]
             table["ev_max_dev"] = self.comparison["ev_max_dev"]
         if millikan_white and self.millikan_white_pair:
-            table["p_tau_mw_atm_s"] = heat_bath.millikan_white_p_tau(s.temperatures,
-                                                                    fho.pair_partner(self.millikan_white_pair))
+            table["p_tau_mw_atm_s"] = heat_bath.millikan_white_for_pair(s.temperatures, self.millikan_white_pair)
         return table
 
     @property
@@ -162,11 +168,15 @@ class RelaxResult:
 def run(source: RateSource, tv0: float = 300.0, pressure_atm: float = 1.0,
         reference_pair: str | None = None) -> RelaxResult:
     """Relax ``source``'s rates; with ``reference_pair``, also FHO-FR's and compare the two."""
-    solution = heat_bath.relax(source.k_down, source.temperatures, tv0=tv0, pressure_atm=pressure_atm)
+    solution = heat_bath.relax(source.k_down, source.temperatures, tv0=tv0, pressure_atm=pressure_atm,
+                               molecule=source.molecule)
     reference = comparison = None
     if reference_pair is not None:
+        if species.pair(reference_pair).molecule.name != source.molecule:
+            raise KvtError(f"the reference pair {reference_pair} is not of {source.molecule}, the molecule of "
+                           f"{source.label}; name a pair of {source.molecule}")
         reference = heat_bath.relax(heat_bath.fho_rates(reference_pair, source.temperatures), source.temperatures,
-                                   tv0=tv0, pressure_atm=pressure_atm)
+                                   tv0=tv0, pressure_atm=pressure_atm, molecule=source.molecule)
         comparison = heat_bath.compare(solution, reference)
     return RelaxResult(source=source, solution=solution, reference=reference, reference_pair=reference_pair,
                        comparison=comparison)
@@ -265,7 +275,7 @@ def millikan_white_figure(result: RelaxResult):
     pair = result.millikan_white_pair
     if pair:
         line_T = np.geomspace(temps.min(), temps.max(), 100) if len(temps) > 1 else temps
-        ax.semilogy(line_T ** (-1.0 / 3.0), heat_bath.millikan_white_p_tau(line_T, fho.pair_partner(pair)),
+        ax.semilogy(line_T ** (-1.0 / 3.0), heat_bath.millikan_white_for_pair(line_T, pair),
                     "k-", lw=1, label=f"Millikan-White, {pair}")
     ax.set_xlabel("T^(-1/3), K^(-1/3)")
     ax.set_ylabel("p τ, atm s")

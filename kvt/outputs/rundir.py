@@ -71,6 +71,7 @@ def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
             "pair": result.dataset.pair,
             "file": str(result.dataset.path),
             "sha256": result.dataset.sha256,
+            "molecule": result.weights.get("molecule"),
             "rows": int(len(frame)),
             "level_range": [int(frame["level"].min()), int(frame["level"].max())],
             "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())],
@@ -164,6 +165,13 @@ class Run:
     def temperature_range(self) -> tuple[float, float]:
         lo, hi = self.network.temperature_range
         return float(lo), float(hi)
+
+    @property
+    def molecule(self):
+        """The network's molecule (kvt.physics.species.Molecule); O2, kvt's original molecule, when unknown."""
+        from kvt.physics import species
+
+        return self.network.molecule or species.MOLECULES["O2"]
 
     @property
     def label(self) -> str:

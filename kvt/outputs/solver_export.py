@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvt import __version__
-from kvt.physics import fho
+from kvt.physics import fho, species
 from kvt.kinetics import validity
 from kvt.errors import KvtError
 from kvt.outputs.solver_features import FEATURE_CODE, FeatureCode, feature_code  # noqa: F401  (public API, re-exported)
@@ -46,9 +46,14 @@ def check_prefix(prefix: str, fortran: bool = False) -> str:
 
 # ---------------------------------------------------------------- the k > 0 check
 def trained_levels(network) -> np.ndarray:
-    """The upper levels i of every transition i -> i-1 the network was trained on."""
+    """The upper levels i of every transition i -> i-1 the network was trained on (within its molecule's)."""
     lo, hi = (int(v) for v in network.level_range)
-    return fho.check_levels(np.arange(lo, hi + 1)).astype(int)
+    return fho.check_levels(np.arange(lo, hi + 1), getattr(network, "molecule", None)).astype(int)
+
+
+def network_molecule(network):
+    """The network's molecule (kvt.physics.species.Molecule); O2, kvt's original molecule, when unknown."""
+    return getattr(network, "molecule", None) or species.MOLECULES["O2"]
 
 
 def nonphysical_region(network) -> dict | None:
@@ -108,7 +113,7 @@ def _layout(network):
     spec, target = network.spec, network.target
     code = feature_code(network.feature_kind)
     levels = trained_levels(network)
-    energies = fho.level_energy_K(np.arange(levels[0] - 1, levels[-1] + 1))
+    energies = fho.level_energy_K(np.arange(levels[0] - 1, levels[-1] + 1), network_molecule(network))
     width = max(max(w.shape) for w, _, _ in network.layers)
     return spec, target, code, levels, energies, max(width, len(network.network_inputs))
 
@@ -128,7 +133,8 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, allow_nonp
     p, P = prefix, prefix.upper()
     n_feat = len(code.c)
     comment = "\n".join(f" * {line}".rstrip() for line in [
-        f"{p}_rates.h: VT rate coefficients k(i -> i-1, T) of O2, a kvt network in plain C99 (libm only).",
+        f"{p}_rates.h: VT rate coefficients k(i -> i-1, T) of {network_molecule(network).name}, "
+        f"a kvt network in plain C99 (libm only).",
         *_provenance(network, source, nonphysical), "",
         f"int {p}_rates(double T, double *k_down, double *k_up);",
         f"  T in K; k_down[j] = k(i -> i-1, T) and k_up[j] = k(i-1 -> i, T) in m^3/s for i = {P}_LEVEL_MIN + j,",
@@ -246,7 +252,8 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, allo
     n_feat = len(code.fortran)
     (lo, hi), (t_lo, t_hi) = network.level_range, network.temperature_range
     comment = [f"! {line}".rstrip() for line in [
-        f"{p}_rates_module: VT rate coefficients k(i -> i-1, T) of O2, a kvt network in Fortran 2008.",
+        f"{p}_rates_module: VT rate coefficients k(i -> i-1, T) of {network_molecule(network).name}, "
+        f"a kvt network in Fortran 2008.",
         *_provenance(network, source, nonphysical), "",
         f"status = {p}_rates(T, c_loc(k_down), c_loc(k_up))   ! or c_null_ptr for k_up",
         f"  real(c_double), target :: k_down({P}_N_TRANSITIONS), k_up({P}_N_TRANSITIONS); T in K, k in m^3/s;",
@@ -357,7 +364,7 @@ def export_text(run, fmt: str, prefix: str = "kvt", allow_nonphysical: bool = Fa
               f"({result.temperatures[0]:g}-{result.temperatures[-1]:g} K), vs the network: {fho_poly.summary(result)}"]
     reference = None
     pair = run.network.spec.get("pair")
-    if pair in fho.PAIRS:
+    if pair in species.PAIRS:
         reference = fho_poly.fit_exact(pair, result.levels, result.temperatures)
         report.append(f"the same form fitted to exact FHO-FR data of {pair}: {fho_poly.summary(reference)}")
     return fho_poly.to_csv(result, source, run.network, reference), report

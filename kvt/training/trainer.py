@@ -360,7 +360,11 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
             raise KvtError("the L-BFGS finish diverged (loss is NaN or infinite); try --finish none")
     wall = time.perf_counter() - started
 
+    from kvt.network.inference import molecule_record
+
+    table_pair = dataset.table.pair if dataset.table is not None else None
     metadata_stub = {"dataset": {"pair": dataset.pair, "sha256": dataset.sha256,
+                                 "molecule": molecule_record(dataset.pair or table_pair),
                                  "level_range": [int(frame["level"].min()), int(frame["level"].max())],
                                  "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]},
                      "options": {"mode": config.mode}}
