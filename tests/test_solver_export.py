@@ -385,3 +385,14 @@ def test_fortran_log1p_matches_numpy(tmp_path):
     done = subprocess.run(["./t"], cwd=tmp_path, input="\n".join(repr(float(v)) for v in x) + "\n", check=True,
                           capture_output=True, text=True)
     np.testing.assert_allclose(np.array(done.stdout.split(), dtype=float), np.log1p(x), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("fmt, name", [("c-header", "o2_ar_solver.h"), ("fortran", "o2_ar_solver.f90")])
+def test_the_comment_names_the_file_it_was_written_to(runner, runs, tmp_path, fmt, name):
+    out = tmp_path / name
+    assert _export(runner, runs["acc"], fmt, out).exit_code == 0
+    text = out.read_text()
+    first = next(line.lstrip(" */!") for line in text.splitlines() if line.strip(" /*!"))
+    assert first.startswith(f"{name}:" if fmt == "c-header" else "kvt_rates_module:")
+    assert (f'#include "{name}"' if fmt == "c-header" else f"gfortran -std=f2008 -c {name};") in text
+    assert "kvt_rates.h" not in text and "kvt_rates.f90" not in text

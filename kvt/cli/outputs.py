@@ -182,7 +182,7 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
         return
     if fmt in SOLVER_FORMATS:
         text, report = export_text(run, fmt, prefix="kvt" if prefix is None else prefix,
-                                   allow_nonphysical=allow_nonphysical)
+                                   allow_nonphysical=allow_nonphysical, file_name=Path(output).name)
         atomic.write_text(output, text, force=force, inputs=inputs)
         for line in report:
             click.echo(line)

@@ -125,15 +125,19 @@ def _c_array(name: str, values) -> str:
     return f"static const double {name}[{values.size}] = {{\n{body}\n}};"
 
 
-def c_header(network, prefix: str = "kvt", source: str | None = None, allow_nonphysical: bool = False) -> str:
-    """A self-contained C99 header with ``int <prefix>_rates(double T, double *k_down, double *k_up)``."""
+def c_header(network, prefix: str = "kvt", source: str | None = None, allow_nonphysical: bool = False,
+             file_name: str | None = None) -> str:
+    """A self-contained C99 header with ``int <prefix>_rates(double T, double *k_down, double *k_up)``.
+
+    ``file_name``: what the header will be called, for its comment (default ``<prefix>_rates.h``).
+    """
     prefix = check_prefix(prefix)
     nonphysical = require_physical(network, allow_nonphysical)
     spec, target, code, levels, energies, width = _layout(network)
     p, P = prefix, prefix.upper()
     n_feat = len(code.c)
     comment = "\n".join(f" * {line}".rstrip() for line in [
-        f"{p}_rates.h: VT rate coefficients k(i -> i-1, T) of {network_molecule(network).name}, "
+        f"{file_name or p + '_rates.h'}: VT rate coefficients k(i -> i-1, T) of {network_molecule(network).name}, "
         f"a kvt network in plain C99 (libm only).",
         *_provenance(network, source, nonphysical), "",
         f"int {p}_rates(double T, double *k_down, double *k_up);",
@@ -142,7 +146,7 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, allow_nonp
         "  E in K of kvt.physics.fho.level_energy_K); k_up may be NULL. Return codes:",
         *(f"    {P}_{name} = {value}: {meaning}" for name, value, meaning in RETURN_CODES),
         "  No allocation, no mutable state (thread-safe). Usage:",
-        f"    #include \"{p}_rates.h\"   double kd[{P}_N_TRANSITIONS], ku[{P}_N_TRANSITIONS];",
+        f"    #include \"{file_name or p + '_rates.h'}\"   double kd[{P}_N_TRANSITIONS], ku[{P}_N_TRANSITIONS];",
         f"    if ({p}_rates(T, kd, ku) != {P}_OK) {{ ... }}      cc -std=c99 solver.c -lm"])
     arrays = [_c_array(f"{p}_energy_K_", energies),
               _c_array(f"{p}_feature_scale_", network.feature_scale),
@@ -243,8 +247,12 @@ def _f_array(name: str, values, shape=None) -> list[str]:
     return lines
 
 
-def fortran_module(network, prefix: str = "kvt", source: str | None = None, allow_nonphysical: bool = False) -> str:
-    """A self-contained Fortran 2008 module ``<prefix>_rates_module`` with ``bind(C, name="<prefix>_rates")``."""
+def fortran_module(network, prefix: str = "kvt", source: str | None = None, allow_nonphysical: bool = False,
+                   file_name: str | None = None) -> str:
+    """A self-contained Fortran 2008 module ``<prefix>_rates_module`` with ``bind(C, name="<prefix>_rates")``.
+
+    ``file_name``: what the source file will be called, for its comment (default ``<prefix>_rates.f90``).
+    """
     prefix = check_prefix(prefix, fortran=True)
     nonphysical = require_physical(network, allow_nonphysical)
     spec, target, code, levels, energies, width = _layout(network)
@@ -259,10 +267,10 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, allo
         f"  real(c_double), target :: k_down({P}_N_TRANSITIONS), k_up({P}_N_TRANSITIONS); T in K, k in m^3/s;",
         f"  k_down(j) = k(i -> i-1, T), k_up(j) = k(i-1 -> i, T) = k_down(j) * exp(-(E(i) - E(i-1)) / T)",
         f"  for i = {P}_LEVEL_MIN + j - 1 (E of kvt.physics.fho.level_energy_K). From C it is",
-        f"  int {p}_rates(double T, double *k_down, double *k_up), the same as {p}_rates.h. Return codes:",
+        f"  int {p}_rates(double T, double *k_down, double *k_up), as in kvt's C header. Return codes:",
         *(f"    {P}_{name} = {value}: {meaning}" for name, value, meaning in RETURN_CODES),
         "  No allocation, no saved state (thread-safe).",
-        f"  gfortran -std=f2008 -c {p}_rates.f90; use {p}_rates_module"]]
+        f"  gfortran -std=f2008 -c {file_name or p + '_rates.f90'}; use {p}_rates_module"]]
     decl = [f"  integer(c_int), parameter, public :: {P}_LEVEL_MIN = {int(lo)}, {P}_LEVEL_MAX = {int(hi)}, "
             f"{P}_N_TRANSITIONS = {len(levels)}",
             f"  real(c_double), parameter, public :: {P}_T_MIN_K = {_literal(t_lo)}_dp, "
@@ -348,13 +356,17 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, allo
 SOLVER_FORMATS = ("c-header", "fortran", "fho-poly")
 
 
-def export_text(run, fmt: str, prefix: str = "kvt", allow_nonphysical: bool = False) -> tuple[str, list[str]]:
-    """The file text of ``fmt`` (one of SOLVER_FORMATS) for an opened run, and the lines to report to the user."""
+def export_text(run, fmt: str, prefix: str = "kvt", allow_nonphysical: bool = False,
+                file_name: str | None = None) -> tuple[str, list[str]]:
+    """The file text of ``fmt`` (one of SOLVER_FORMATS) for an opened run, and the lines to report to the user.
+
+    ``file_name``: the name the file will have, which the C and Fortran comments quote.
+    """
     source = f"run directory {run.path}"
     if fmt == "c-header":
-        return c_header(run.network, prefix, source, allow_nonphysical), []
+        return c_header(run.network, prefix, source, allow_nonphysical, file_name), []
     if fmt == "fortran":
-        return fortran_module(run.network, prefix, source, allow_nonphysical), []
+        return fortran_module(run.network, prefix, source, allow_nonphysical, file_name), []
     if fmt != "fho-poly":
         raise KvtError(f"unknown solver format '{fmt}'; valid: {', '.join(SOLVER_FORMATS)}")
     from kvt.outputs import fho_poly
