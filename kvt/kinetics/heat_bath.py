@@ -35,9 +35,9 @@ ATMOSPHERE_PA = 101325.0
 CHECK_TEMPERATURES = (500.0, 1000.0, 2000.0, 5000.0, 10000.0)
 #: Characteristic vibrational temperature of O2 for the Millikan-White correlation, K.
 O2_THETA_V_K = 2270.0
-#: θ_v of each molecule for the Millikan-White correlation, K: O2 kvt's original value, N2 and NO
-#: c2 ω_e of kvt.physics.species rounded to 1 K.
-MILLIKAN_WHITE_THETA_V_K = {"O2": O2_THETA_V_K, "N2": 3393.0, "NO": 2740.0}
+#: θ_v of each molecule for the Millikan-White correlation, K: the characteristic vibrational
+#: temperatures tabulated with the correlation (O2 2270, N2 3395, NO 2739).
+MILLIKAN_WHITE_THETA_V_K = {"O2": O2_THETA_V_K, "N2": 3395.0, "NO": 2739.0}
 #: The largest rounding error of the populations that the exact solution accepts.
 ROUNDING_TOLERANCE = 1e-10
 
