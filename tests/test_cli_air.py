@@ -109,7 +109,7 @@ def test_levels_outside_the_molecule_are_one_error_line(runner, tmp_path, pair, 
 def test_generate_defaults_to_every_level_of_the_molecule(runner, molecule):
     result = runner.invoke(main, ["data", "generate", "--pair", f"{molecule}-Ar", "--temps", "1000"])
     assert result.exit_code == 0, result.output
-    frame = pd.read_csv(pd.io.common.StringIO(result.stdout))
+    frame = pd.read_csv(pd.io.common.StringIO(result.stdout), comment="#")
     assert frame["level"].tolist() == list(range(1, MOLECULE_LEVELS[molecule] + 1))
     assert frame["k_m3_s"].gt(0).all()
 
@@ -155,13 +155,30 @@ def test_the_reference_reproduces_published_values(pair, level, T, published):
 def test_generate_n2_n_against_fho_fr(runner):
     result = runner.invoke(main, ["data", "generate", "--pair", "N2-N", "--levels", "46", "--temps", "10000"])
     assert result.exit_code == 0, result.output
-    lines = result.stdout.strip().split("\n")
+    lines = [line for line in result.stdout.strip().split("\n") if not line.startswith("#")]
     assert lines[0] == "level,T_K,k_m3_s" and len(lines) == 2
+    assert "# pair: N2-N" in result.stdout.split("\n")  # so that kvt reads the N2 levels back
     level, T, k = lines[1].split(",")
     assert (level, T) == ("46", "10000")
     assert abs(float(k) / fho_fr_reference("N2-N", 46, 10000.0) - 1) <= 1e-9
     published = runner.invoke(main, ["data", "generate", "--pair", "N2-N", "--levels", "1", "--temps", "250"])
-    assert abs(float(published.stdout.split("\n")[1].split(",")[2]) / 6.43092109769232e-26 - 1) <= 1e-9
+    row = [line for line in published.stdout.split("\n") if line and not line.startswith("#")][1]
+    assert abs(float(row.split(",")[2]) / 6.43092109769232e-26 - 1) <= 1e-9
+
+
+@pytest.mark.parametrize("pair", ["N2-N", "NO-O", "O2-N"])
+def test_generate_on_the_study_grid_is_the_bundled_file_and_reads_back(runner, pair, tmp_path):
+    from kvt.data.datasets import bundled_data_dir, read_table
+
+    out = tmp_path / f"{pair}.csv"
+    assert runner.invoke(main, ["data", "generate", "--pair", pair, "-o", str(out)]).exit_code == 0
+    assert out.read_bytes() == (bundled_data_dir() / f"{pair}.csv").read_bytes()
+    part = tmp_path / "part.csv"
+    top = MOLECULE_LEVELS[pair.split("-")[0]]
+    assert runner.invoke(main, ["data", "generate", "--pair", pair, "--levels", f"{top}", "--temps", "1000",
+                                "-o", str(part)]).exit_code == 0
+    table, _ = read_table(part)
+    assert table.down()["level"].tolist() == [top]
 
 
 # ------------------------------------------------------------------ train -> predict -> export

@@ -7,6 +7,9 @@ from kvt.data.datasets import PAIRS, bundled_path, generate, load_dataset, to_cs
 from kvt.data.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
 from kvt.data.tables import LAYOUT_HELP
 
+#: What kvt adds to a level error of a table that names no molecule (it is read as O2).
+UNNAMED_MOLECULE = " (the table names no molecule, so it is read as O2's; give it a '# pair: MOLECULE-PARTNER' line)"
+
 
 @pytest.mark.parametrize("pair", PAIRS)
 def test_bundled_file_is_regenerated_exactly(pair):
@@ -56,7 +59,7 @@ def write(tmp_path, text, name="bad.csv"):
     ("level,T_K,k_m3_s\n1,300,1e-20\n1,400,0\n", "column k_m3_s, line 3: 0 must be > 0 m^3/s"),
     ("level,T_K,k_m3_s\n1,-300,1e-20\n", "column T_K, line 2: -300 must be > 0 K"),
     ("level,T_K,k_m3_s\n1.5,300,1e-20\n", "column level, line 2: 1.5 must be an integer 1..35"),
-    ("level,T_K,k_m3_s\n36,300,1e-20\n", "column level, line 2: 36 must be an integer 1..35"),
+    ("level,T_K,k_m3_s\n36,300,1e-20\n", "column level, line 2: 36 must be an integer 1..35" + UNNAMED_MOLECULE),
     ("level,T_K,k_m3_s\n1,300,1e-20\n2,300,1e-20\n1,300.0,2e-20\n",
      "columns level,T_K, line 4: duplicate of an earlier row (level 1, T 300 K)"),
 ])

@@ -50,9 +50,12 @@ def test_force_onto_a_folder_kvt_did_not_write_is_refused(runner, tmp_path):
         result = runner.invoke(main, ["train", *TINY, "--out", str(project), *extra])
         assert error_line(result) == (f"Error: will not replace {project}: kvt did not write it "
                                       f"(it has no .kvt-artifact.json); give a new or empty folder")
-    result = runner.invoke(main, ["bench", "synthetic", "--quick", "--out", str(project), "--force"])
-    assert error_line(result) == (f"Error: will not replace {project}: kvt did not write it "
-                                  f"(it has no .kvt-artifact.json); give a new or empty folder")
+    for command in (["bench", "synthetic", "--quick"],
+                    ["tune", "--pair", "O2-Ar", "--optimizer", "adam", "--max-trials", "1", "--epochs", "1"]):
+        for extra in ([], ["--force"]):
+            result = runner.invoke(main, [*command, "--out", str(project), *extra])
+            assert error_line(result) == (f"Error: will not replace {project}: kvt did not write it "
+                                          f"(it has no .kvt-artifact.json); give a new or empty folder"), command
     assert snapshot(tmp_path) == before
 
 
@@ -344,14 +347,20 @@ def test_force_onto_a_run_whose_evaluation_holds_the_users_files_is_refused(runn
     assert snapshot(tmp_path) == before
 
 
-def test_a_kvt_folder_inside_a_run_is_kvt_s_own_and_checked_as_its_kind(runner, run, tmp_path):
+def test_another_kvt_folder_inside_a_run_is_the_users(runner, run, tmp_path):
+    """Only the run's evaluation/ (kvt evaluate's default place) is kvt's own inside a run: a relax
+    folder put there, or a run named evaluation/, holds the user's results and blocks --force."""
     copy = tmp_path / "run"
     shutil.copytree(run, copy)
     assert runner.invoke(main, ["relax", "--pair", "O2-Ar", "--temps", "1000", "--out", str(copy / "relax")]).exit_code == 0
-    assert atomic.foreign_entries(copy, "run") == []
-    (copy / "relax" / "mine.txt").write_text("my notes")
+    assert atomic.foreign_entries(copy, "run") == ["relax"]
     before = snapshot(tmp_path)
     assert error_line(runner.invoke(main, ["train", *TINY, "--out", str(copy), "--force"])) == (
-        f"Error: will not replace {copy}: it holds relax/mine.txt, which kvt did not write; move them out or give a "
+        f"Error: will not replace {copy}: it holds relax, which kvt did not write; move them out or give a "
         f"new folder")
     assert snapshot(tmp_path) == before
+    shutil.rmtree(copy / "relax")
+    shutil.rmtree(copy / "evaluation")
+    shutil.copytree(run, copy / "evaluation", ignore=shutil.ignore_patterns("evaluation"))
+    assert atomic.kind_of(copy / "evaluation") == "run"
+    assert atomic.foreign_entries(copy, "run") == ["evaluation"]

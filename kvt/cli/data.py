@@ -31,7 +31,7 @@ def data_generate(pair, levels_spec, temps_spec, direction, output, force):
     """Compute an FHO-FR table (columns level,T_K,k_m3_s, or level_from,level_to,T_K,k_m3_s)."""
     from kvt.outputs import atomic
     from kvt.data import tables
-    from kvt.data.datasets import generate, generated_header, to_csv_text
+    from kvt.data.datasets import generate, generated_header, generated_table_text
 
     pair = pair_name(pair)
     tables.check_direction(direction)
@@ -41,7 +41,7 @@ def data_generate(pair, levels_spec, temps_spec, direction, output, force):
         atomic.check(output, None, force)
     frame = generate(pair, levels, temps)
     if direction == "down":
-        text = to_csv_text(frame)
+        text = generated_table_text(pair, frame)
     else:
         text = tables.format_table(tables.with_directions(frame, direction), "long", "m3/s",
                                    generated_header(pair, direction), float_format="%.17g")

@@ -97,6 +97,27 @@ def generated_file_text(pair: str | species.Pair, version: str | None = None) ->
     return header + to_csv_text(generate(pair))
 
 
+def generated_table_text(pair: str | species.Pair, frame: pd.DataFrame) -> str:
+    """The CSV text of a generated de-excitation table (``kvt data generate``) that kvt reads back.
+
+    The study's three O2 pairs are written bare, as their bundled files are; any other pair gets
+    ``#`` lines naming it (so that kvt reads its molecule's levels back): on the study grid the
+    bundled file's own header, so the text equals ``data/<PAIR>.csv``, elsewhere a shorter one.
+    """
+    from kvt import __version__
+
+    p = species.pair(pair)
+    if p.name in species.STUDY_PAIRS:
+        return to_csv_text(frame)
+    full = (sorted(frame["level"].unique()) == list(p.levels)
+            and sorted(frame["T_K"].unique()) == sorted(float(t) for t in STUDY_TEMPERATURES)
+            and len(frame) == len(p.levels) * len(STUDY_TEMPERATURES))
+    header = generated_file_header(p) if full else [
+        f"kvt {__version__} FHO-FR VT rate coefficients; {MODEL_REFERENCE}", f"pair: {p.name}",
+        "units: k in m^3/s, T in K; layout: long"]
+    return "".join(f"# {line}\n" for line in header) + to_csv_text(frame)
+
+
 def generated_header(pair: str, direction: str) -> list[str]:
     """``#`` lines of a generated table with directions (the plain down table has none, like the bundled files)."""
     from kvt import __version__
@@ -207,6 +228,14 @@ def header_molecule(header: list[str]) -> species.Molecule | None:
     return None
 
 
+def _unnamed_molecule_hint(molecule, levels, top: int) -> str:
+    """For a table that names no molecule and has levels above O2's that another molecule has: how to name it."""
+    highest = max(m.max_level for m in species.MOLECULES.values())
+    if molecule is None and np.any((levels > top) & (levels <= highest)):
+        return " (the table names no molecule, so it is read as O2's; give it a '# pair: MOLECULE-PARTNER' line)"
+    return ""
+
+
 def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: list[str] | None = None,
              allow_implausible: bool = False, allow_nonpositive: bool = False) -> tables.RateTable:
     """Check a raw CSV frame (strings) in one of kvt's layouts; return it in canonical form.
@@ -250,13 +279,15 @@ def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: li
         if layout == "long":
             level = levels["level"]
             _first_bad(path, "level", level, (level != np.round(level)) | (level < 1) | (level > top),
-                       f"must be an integer 1..{top}{whose}", lines)
+                       f"must be an integer 1..{top}{whose or _unnamed_molecule_hint(molecule, level, top)}", lines)
             level_from, level_to = level, level - 1
         else:
             level_from, level_to = levels["level_from"], levels["level_to"]
             for column, values in (("level_from", level_from), ("level_to", level_to)):
                 _first_bad(path, column, values, (values != np.round(values)) | (values < 0)
-                           | (values > top), f"must be an integer 0..{top}{whose}", lines)
+                           | (values > top),
+                           f"must be an integer 0..{top}{whose or _unnamed_molecule_hint(molecule, values, top)}",
+                           lines)
             _first_bad(path, "level_to", level_to, np.abs(level_to - level_from) != 1,
                        "must differ from level_from by 1 (single-quantum transitions)", lines)
     k_m3_s = k_values / tables.UNITS[units]

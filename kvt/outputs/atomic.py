@@ -63,9 +63,7 @@ _LEGACY = {
              ("tune.json", "kvt_tune")),
 }
 #: Entries kvt itself writes in a folder of each kind (patterns); anything else in it is the user's,
-#: and ``--force`` refuses to replace a folder that holds it. A sub-folder that is a kvt folder
-#: itself (a run's evaluation/, a search's best_run/, a relax folder put inside a run) is checked
-#: the same way, as its own kind.
+#: and ``--force`` refuses to replace a folder that holds it.
 _OWN = {
     "run": (MARKER, "model.keras", "weights.json", "scaler.json", "metadata.json", "history.csv",
             "predictions.csv", "*.png"),
@@ -74,6 +72,11 @@ _OWN = {
     "tune": (MARKER, "tune.json", "search", "trials.csv", "trials.md", "best.json"),
     "relax": (MARKER, "tau.csv", "energy.csv", "populations.csv", "relax.json", "*.png"),
 }
+#: kvt folders that kvt writes inside a folder of each kind, by name and their kind (a run's
+#: ``evaluation/`` from ``kvt evaluate``, a search's ``best_run/``); they are checked as their own
+#: kind. Any other kvt folder inside (a relax folder put in a run, a run named evaluation/) was put
+#: there by the user and is the user's.
+_NESTED = {"run": {"evaluation": "evaluation"}, "tune": {"best_run": "run"}}
 _TEMP = re.compile(r"^\.(?P<name>.+)\.kvt-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[A-Za-z0-9_]+\.(?P<state>tmp|old)$")
 _kill_counts: dict[str, int] = {}
 
@@ -151,9 +154,9 @@ def foreign_entries(path: str | os.PathLike, kind: str) -> list[str]:
     foreign = []
     for entry in sorted(path.iterdir()):
         nested = kind_of(entry) if entry.is_dir() and not entry.is_symlink() else None
-        if nested is not None:
+        if nested is not None and _NESTED.get(kind, {}).get(entry.name) == nested:
             foreign += [f"{entry.name}/{name}" for name in foreign_entries(entry, nested)]
-        elif not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in _OWN[kind]):
+        elif nested is not None or not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in _OWN[kind]):
             foreign.append(entry.name)
     return foreign
 

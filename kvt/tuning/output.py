@@ -31,13 +31,12 @@ def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool, r
         out.mkdir(parents=True, exist_ok=True)
     if out.exists() and _only_worker_files(out):
         return resumable.open_folder(out, "tune", resume=True, inputs=inputs)
+    exists = f"{out} already exists; pass --resume to continue its search or --force to start over"
     if out.exists():
-        if atomic.kind_of(out) is None and any(out.iterdir()):
-            raise KvtError(f"{out} exists and is not a kvt tune directory; give a new --out")
+        atomic.check(out, "tune", force, inputs, exists=exists)  # a folder kvt did not write, ...: its own error
         if role == "chief" and force:
             raise KvtError(f"--force cannot replace {out} in a distributed search (the workers write into it); "
                            f"give a new --out")
-    exists = f"{out} already exists; pass --resume to continue its search or --force to start over"
     return resumable.open_folder(out, "tune", force=force, inputs=inputs, exists=exists)
 
 
