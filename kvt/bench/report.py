@@ -20,6 +20,18 @@ from kvt.errors import KvtError
 from kvt.outputs import atomic
 
 
+
+def _optimizer_pair_table(header, optimizers, pairs, cell, cells_of) -> list[str]:
+    """Markdown lines of a table with one row per optimizer and ``cells_of(summary row)`` per pair, then a blank."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for optimizer in optimizers:
+        row = [optimizer]
+        for pair in pairs:
+            r = cell.get((pair, optimizer))
+            row += [""] * ((len(header) - 1) // len(pairs)) if r is None else cells_of(r)
+        lines.append("| " + " | ".join(row) + " |")
+    return lines + [""]
+
 def _fmt(value, spec=".3g") -> str:
     return "—" if value is None or not np.isfinite(value) else format(value, spec)
 
@@ -58,23 +70,15 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
     for pair in pairs:
         label = PAIR_LABEL.get(pair, pair)
         header += [f"{label} MSE", "study", f"{label} time, s", "study"]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
-    for optimizer in optimizers:
-        row = [optimizer]
-        for pair in pairs:
-            r = cell.get((pair, optimizer))
-            if r is None:
-                row += ["", "", "", ""]
-                continue
-            mse = _pm(r.mse_mean, r.mse_std)
-            if r.ok < r.runs:
-                mse += f" ({r.runs - r.ok}/{r.runs} diverged)"
-            if r.meets_goal:
-                mse += " ✓"
-            row += [mse, _fmt(r.study_mse), _pm(r.time_mean, r.time_std, ".2f"), _fmt(r.study_time)]
-        lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
+    def mse_cells(r):
+        mse = _pm(r.mse_mean, r.mse_std)
+        if r.ok < r.runs:
+            mse += f" ({r.runs - r.ok}/{r.runs} diverged)"
+        if r.meets_goal:
+            mse += " ✓"
+        return [mse, _fmt(r.study_mse), _pm(r.time_mean, r.time_std, ".2f"), _fmt(r.study_time)]
+
+    lines += _optimizer_pair_table(header, optimizers, pairs, cell, mse_cells)
 
     has_goal = np.isfinite(summary["goal"].to_numpy(dtype=float))  # the study's pairs
     without_goal, goal_cells = summary[~has_goal], summary[has_goal]
@@ -108,17 +112,9 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
     lines.append("")
     header = ["optimizer"] + [f"{PAIR_LABEL.get(p, p)} {what}" for p in pairs
                               for what in ("MAE, m³/s", "median rel. err.", "max rel. err.", "epochs")]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
-    for optimizer in optimizers:
-        row = [optimizer]
-        for pair in pairs:
-            r = cell.get((pair, optimizer))
-            row += ["", "", "", ""] if r is None else [
-                _fmt(r.mae_mean, ".3g"), _fmt(r.rel_median_mean, ".3g"), _fmt(r.rel_max_mean, ".3g"),
-                _fmt(r.epochs_mean, ".0f")]
-        lines.append("| " + " | ".join(row) + " |")
-    lines.append("")
+    lines += _optimizer_pair_table(header, optimizers, pairs, cell, lambda r: [
+        _fmt(r.mae_mean, ".3g"), _fmt(r.rel_median_mean, ".3g"), _fmt(r.rel_max_mean, ".3g"),
+        _fmt(r.epochs_mean, ".0f")])
 
     if "target_mse" in summary and summary["target_mse"].notna().any():
         target = float(summary["target_mse"].dropna().iloc[0])
