@@ -1,4 +1,4 @@
-"""kvt: learn state-to-state VT rate coefficients of O2 with neural networks."""
+"""kvt: learn state-to-state VT rate coefficients of O2, N2 and NO with neural networks."""
 
 import os as _os
 

@@ -12,6 +12,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from conftest import error_line
 from scipy.optimize import brentq
 
@@ -270,3 +271,69 @@ def test_train_predict_export_round_trip(runner, tmp_path, pair):
     energy = level_energies_K(molecule, top)
     np.testing.assert_allclose(k_up / k_down, np.exp(-np.diff(energy)[None, :] / np.array(temps)[:, None]),
                                rtol=1e-12)
+
+
+# ------------------------------------------------------------------ both directions with the molecule's energies
+# N2's and NO's constants as published with their FHO-FR tables (m^-1), and the second radiation constant (m K).
+C2 = 1.4388e-2
+OMEGA = {"N2": (235857.0, 1432.0), "NO": (190420.0, 1407.5)}
+
+
+def quantum_K(molecule, level):
+    """E(i) - E(i-1) of the anharmonic oscillator, in K."""
+    omega_e, omega_e_xe = OMEGA[molecule]
+    return C2 * (omega_e - 2 * omega_e_xe * level)
+
+
+@pytest.mark.parametrize("pair", ["N2-N", "NO-O"])
+def test_generate_both_directions_uses_the_molecule_s_energies(runner, pair, tmp_path):
+    out = tmp_path / "both.csv"
+    result = runner.invoke(main, ["data", "generate", "--pair", pair, "--levels", "1,20", "--temps", "1000,5000",
+                                  "--direction", "both", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, comment="#")
+    down = frame[frame["level_to"] == frame["level_from"] - 1].set_index(["level_from", "T_K"])["k_m3_s"]
+    up = frame[frame["level_to"] == frame["level_from"] + 1].set_index(["level_to", "T_K"])["k_m3_s"]
+    for (level, T), k_down in down.items():
+        assert up[(level, T)] / k_down == pytest.approx(np.exp(-quantum_K(pair[:2], level) / T), rel=1e-9)
+    from kvt.data.datasets import read_table
+
+    table, _ = read_table(out)
+    assert np.allclose(table.down().set_index(["level", "T_K"])["k_m3_s"].sort_index(), down.sort_index(), rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def n2_user_run(tmp_path_factory):
+    """A study-mode run trained on a user table of N2-N (generated, so it names its pair in a # line)."""
+    root = tmp_path_factory.mktemp("n2_user")
+    table = root / "n2.csv"
+    runner = CliRunner()
+    assert runner.invoke(main, ["data", "generate", "--pair", "N2-N", "-o", str(table)]).exit_code == 0
+    shutil.copy(table, root / "renamed.csv")
+    run = root / "run"
+    result = runner.invoke(main, ["train", "--data", str(root / "renamed.csv"), "--epochs", "2", "--units", "4",
+                                  "--quiet", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def test_an_export_of_a_user_table_run_names_its_molecule_and_reads_back(runner, n2_user_run, tmp_path):
+    from kvt.data.datasets import read_table
+
+    out = tmp_path / "up.csv"
+    result = runner.invoke(main, ["export", "--run", str(n2_user_run), "--levels", "40-46", "--temps", "1000,5000",
+                                  "--direction", "up", "--layout", "long", "--allow-nonphysical", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "# molecule: N2" in out.read_text().split("\n")  # the run has no pair to name
+    predicted = runner.invoke(main, ["predict", "--run", str(n2_user_run), "--levels", "40-46", "--temps",
+                                     "1000,5000", "--csv", "--allow-nonphysical"])
+    expected = pd.read_csv(pd.io.common.StringIO(predicted.stdout)).set_index(["level", "T_K"])["k_m3_s"]
+    table, _ = read_table(out)
+    back = table.down().set_index(["level", "T_K"])["k_m3_s"]
+    assert np.allclose(back.sort_index(), expected.sort_index(), rtol=1e-8)
+
+
+def test_evaluate_refuses_a_reference_pair_of_another_molecule(runner, n2_user_run):
+    result = runner.invoke(main, ["evaluate", "--run", str(n2_user_run), "--pair", "O2-Ar"])
+    assert error_line(result) == ("Error: --pair O2-Ar is a pair of O2, but the run's network is of N2; "
+                                  "give a pair of N2")

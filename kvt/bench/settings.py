@@ -19,7 +19,7 @@ from kvt.optimizers.selection import parse_optimizers
 
 #: Reduced settings of ``--quick`` (for tests and a first look): tiny network, few epochs.
 VT_QUICK = {"epochs": 3, "units": 8, "patience": 100, "repeats": 1}
-VT_FULL = {"epochs": None, "units": None, "patience": None, "repeats": 3}  # None: the study's (training.py)
+VT_FULL = {"epochs": None, "units": None, "patience": None, "repeats": 3}  # None: the mode's (MODE_DEFAULTS)
 
 SYNTHETIC = {
     "rows": 10000, "columns": 50, "groups": ((0, 20), (20, 35), (35, 50)), "noise": 0.1, "task_seed": 2023,

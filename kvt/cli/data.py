@@ -43,7 +43,7 @@ def data_generate(pair, levels_spec, temps_spec, direction, output, force):
     if direction == "down":
         text = generated_table_text(pair, frame)
     else:
-        text = tables.format_table(tables.with_directions(frame, direction), "long", "m3/s",
+        text = tables.format_table(tables.with_directions(frame, direction, pair), "long", "m3/s",
                                    generated_header(pair, direction), float_format="%.17g")
     if output:
         atomic.write_text(output, text, force=force)

@@ -19,9 +19,13 @@ def run_molecule(run, pair=None):
     """
     from kvt.physics import species
 
-    if pair:
-        return species.molecule(pair)
     known = getattr(run.network, "molecule", None)  # the weights document's molecule, where the network reads one
+    if pair:
+        molecule = species.molecule(pair)
+        if isinstance(known, species.Molecule) and known.name != molecule.name:
+            raise KvtError(f"--pair {species.pair(pair).name} is a pair of {molecule.name}, but the run's network "
+                           f"is of {known.name}; give a pair of {known.name}")
+        return molecule
     if isinstance(known, species.Molecule):
         return known
     dataset = (run.metadata or {}).get("dataset", {})
@@ -64,6 +68,8 @@ def reference_pair(run, pair):
         if trained and pair != trained:
             raise KvtError(f"--pair {pair} differs from the pair the run was trained on ({trained}); --pair names "
                            f"the reference only for runs trained on a user table")
+    if pair:
+        run_molecule(run, pair)  # a pair of another molecule than the network's is refused
     return pair or trained
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from kvt.physics import fho, species
 from kvt.data import tables
 from kvt.errors import KvtError
-from kvt.data.grid import ALL_LEVELS, STUDY_TEMPERATURES
+from kvt.data.grid import STUDY_TEMPERATURES
 
 COLUMNS = ("level", "T_K", "k_m3_s")
 #: The study's O2 pairs, bundled with the study's data.
@@ -219,13 +219,9 @@ def _plausible(path: Path, k_column: str, k_m3_s, T, lines, allow_implausible: b
 
 
 def header_molecule(header: list[str]) -> species.Molecule | None:
-    """The molecule of the pair a ``# pair:`` line names (any of the 18 pairs), or None."""
-    for line in header:
-        match = tables._HEADER_PAIR.match(line.strip())
-        if match:
-            name = match.group(1)
-            return species.PAIRS[name].molecule if name in species.PAIRS else None
-    return None
+    """The molecule a ``# pair:`` (any of the 18 pairs) or ``# molecule:`` line names, or None."""
+    name = tables.header_molecule_name(header)
+    return species.MOLECULES[name] if name else None
 
 
 def _unnamed_molecule_hint(molecule, levels, top: int) -> str:

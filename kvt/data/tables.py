@@ -33,6 +33,7 @@ LAYOUT_HELP = ("kvt reads these layouts: long level,T_K,k_m3_s (or k_cm3_s); lon
 _WIDE_COLUMN = re.compile(r"k_(\d+)_(\d+)(?:_(m3_s|cm3_s))?")
 _HEADER_UNITS = re.compile(r"#\s*units:\s*k in (c?m)\^3/s")
 _HEADER_PAIR = re.compile(r"#\s*pair:\s*([^;\s]+)")
+_HEADER_MOLECULE = re.compile(r"#\s*molecule:\s*([^;,\s]+)")
 
 
 def unit_tag(units: str) -> str:
@@ -55,7 +56,7 @@ def check_units(units: str) -> str:
     return units
 
 
-def with_directions(frame: pd.DataFrame, direction: str, molecule="O2") -> pd.DataFrame:
+def with_directions(frame: pd.DataFrame, direction: str, molecule) -> pd.DataFrame:
     """De-excitation rows (level, T_K, k_m3_s) -> canonical rows of ``direction`` (detailed balance for up).
 
     The detailed balance uses ``molecule``'s level energies (a molecule, a pair or either's
@@ -120,7 +121,8 @@ class RateTable:
         """The molecule of the pair the header names (kvt.physics.species.Molecule); O2 when it names none."""
         from kvt.physics import species
 
-        return species.pair(self.pair).molecule if self.pair else species.MOLECULES["O2"]
+        return species.MOLECULES[header_molecule_name(self.header) or "O2"] if not self.pair \
+            else species.pair(self.pair).molecule
 
     def down(self) -> pd.DataFrame:
         """De-excitation rows as ``level,T_K,k_m3_s``; excitation-only (level, T) converted by detailed balance
@@ -161,6 +163,24 @@ def header_pair(comments: list[str]) -> str | None:
         match = _HEADER_PAIR.match(line.strip())
         if match:
             return match.group(1) if match.group(1) in PAIRS else None
+    return None
+
+
+def header_molecule_name(comments: list[str]) -> str | None:
+    """The molecule the table is of: its ``# pair:`` line's, else a ``# molecule:`` line's (any of the three), else None.
+
+    kvt writes ``# molecule:`` in an export of a network trained on a user table of N2 or NO,
+    which has no pair to name.
+    """
+    from kvt.physics.species import MOLECULES, PAIRS
+
+    pair = header_pair(comments)
+    if pair is not None:
+        return PAIRS[pair].molecule.name
+    for line in comments:
+        match = _HEADER_MOLECULE.match(line.strip())
+        if match:
+            return match.group(1) if match.group(1) in MOLECULES else None
     return None
 
 

@@ -162,6 +162,7 @@ def header_lines(run, layout: str, units: str, direction: str, allowed: dict) ->
         f"kvt {__version__} VT rate coefficients predicted by a trained network",
         f"pair: {pair or f'none (trained on the user table {run.label})'}; dataset sha256: "
         f"{meta.get('dataset', {}).get('sha256', run.network.spec.get('dataset_sha256'))}",
+        *([f"molecule: {run.molecule.name}"] if not pair and run.molecule.name != "O2" else []),
         f"units: k in {units.replace('3', '^3')}, T in K; layout: {layout}",
         f"direction: {direction}: {what}; excitation from de-excitation by detailed balance, "
         f"k(i-1 -> i) = k(i -> i-1) exp(-(E(i) - E(i-1)) / T)" if direction != "down" else

@@ -19,14 +19,13 @@ import pandas as pd
 from kvt import __version__
 from kvt.outputs import atomic
 from kvt.kinetics import heat_bath
-from kvt.physics import fho, species
+from kvt.physics import species
 from kvt.errors import KvtError
 
 ENERGY_POINTS = 121  # per temperature, log-spaced over 1e-3..1e2 tau, plus t = 0
 POPULATION_TIMES = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)  # in units of tau
 TAU_COLUMNS = ("T_K", "tau_s", "p_tau_atm_s")
 REFERENCE_COLUMNS = ("tau_ref_s", "tau_rel_err", "ev_max_dev")
-ALL_LEVELS = np.arange(1, fho.O2_MAX_LEVEL + 1)  # O2's; another molecule's: np.arange(1, m.max_level + 1)
 
 
 @dataclass
