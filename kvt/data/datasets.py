@@ -218,12 +218,6 @@ def _plausible(path: Path, k_column: str, k_m3_s, T, lines, allow_implausible: b
                         f"VT rate tables: is it {guess}? {hint}")
 
 
-def header_molecule(header: list[str]) -> species.Molecule | None:
-    """The molecule a ``# pair:`` (any of the 18 pairs) or ``# molecule:`` line names, or None."""
-    name = tables.header_molecule_name(header)
-    return species.MOLECULES[name] if name else None
-
-
 def _unnamed_molecule_hint(molecule, levels, top: int) -> str:
     """For a table that names no molecule and has levels above O2's that another molecule has: how to name it."""
     highest = max(m.max_level for m in species.MOLECULES.values())
@@ -242,7 +236,8 @@ def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: li
     the file (comment lines and the header count).
     """
     header = header or []
-    molecule = header_molecule(header)
+    name = tables.header_molecule_name(header)
+    molecule = species.MOLECULES[name] if name else None
     top = molecule.max_level if molecule else fho.O2_MAX_LEVEL
     # O2's wording is kvt's original one; another molecule's range says where it comes from.
     whose = f" ({molecule.name} levels, as the '# pair:' line says)" if molecule and molecule.name != "O2" else ""

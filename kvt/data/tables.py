@@ -118,11 +118,12 @@ class RateTable:
 
     @property
     def molecule(self):
-        """The molecule of the pair the header names (kvt.physics.species.Molecule); O2 when it names none."""
+        """The table's molecule (kvt.physics.species.Molecule): its pair's, else its ``# molecule:`` line's, else O2."""
         from kvt.physics import species
 
-        return species.MOLECULES[header_molecule_name(self.header) or "O2"] if not self.pair \
-            else species.pair(self.pair).molecule
+        if self.pair:
+            return species.pair(self.pair).molecule
+        return species.MOLECULES[header_molecule_name(self.header) or "O2"]
 
     def down(self) -> pd.DataFrame:
         """De-excitation rows as ``level,T_K,k_m3_s``; excitation-only (level, T) converted by detailed balance
@@ -155,15 +156,20 @@ def header_units(comments: list[str]) -> str | None:
     return None
 
 
+def _header_name(comments: list[str], pattern: re.Pattern, known) -> str | None:
+    """The name the first ``pattern`` line gives, if it is in ``known``; None without such a line."""
+    for line in comments:
+        match = pattern.match(line.strip())
+        if match:
+            return match.group(1) if match.group(1) in known else None
+    return None
+
+
 def header_pair(comments: list[str]) -> str | None:
     """The pair (any of the 18) a ``# pair:`` line names, or None (no such line, or not a known pair)."""
     from kvt.physics.species import PAIRS
 
-    for line in comments:
-        match = _HEADER_PAIR.match(line.strip())
-        if match:
-            return match.group(1) if match.group(1) in PAIRS else None
-    return None
+    return _header_name(comments, _HEADER_PAIR, PAIRS)
 
 
 def header_molecule_name(comments: list[str]) -> str | None:
@@ -175,13 +181,7 @@ def header_molecule_name(comments: list[str]) -> str | None:
     from kvt.physics.species import MOLECULES, PAIRS
 
     pair = header_pair(comments)
-    if pair is not None:
-        return PAIRS[pair].molecule.name
-    for line in comments:
-        match = _HEADER_MOLECULE.match(line.strip())
-        if match:
-            return match.group(1) if match.group(1) in MOLECULES else None
-    return None
+    return PAIRS[pair].molecule.name if pair else _header_name(comments, _HEADER_MOLECULE, MOLECULES)
 
 
 def detect_layout(columns: list[str]) -> str | None:
