@@ -222,15 +222,27 @@ def synthetic_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict)
     return "\n".join(lines)
 
 
+def _finished_runs(out: Path, columns: list[str]) -> tuple[dict, pd.DataFrame]:
+    """A benchmark folder's bench.json and its finished runs (refused when there are none)."""
+    meta = json.loads((out / "bench.json").read_text())
+    results = read_results(out / "results.csv", columns)
+    if results.empty:
+        raise KvtError(f"{out}/results.csv has no finished runs to report")
+    results["seed"] = results["seed"].astype(int)
+    return meta, results
+
+
+def _write_tables(out: Path, markdown: str, summary: pd.DataFrame) -> None:
+    atomic.write_text(out / "results.md", markdown + "\n", force=True)
+    atomic.write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+                      force=True)
+
+
 def report_vt(out: str | Path, log: Callable[[str], None] | None = None, level_figures: bool = True) -> pd.DataFrame:
     """(Re)write results.md and the figures of a VT benchmark folder from its results.csv."""
     out = Path(out)
     log = log or (lambda message: None)
-    meta = json.loads((out / "bench.json").read_text())
-    results = read_results(out / "results.csv", VT_COLUMNS)
-    if results.empty:
-        raise KvtError(f"{out}/results.csv has no finished runs to report")
-    results["seed"] = results["seed"].astype(int)
+    meta, results = _finished_runs(out, VT_COLUMNS)
     summary = vt_summary(results)
     pairs = _ordered_pairs(summary["pair"].unique())
     optimizers = _ordered_optimizers(summary["optimizer"].unique())
@@ -250,23 +262,15 @@ def report_vt(out: str | Path, log: Callable[[str], None] | None = None, level_f
                 info["retrained_mse"] = vt_level_figure(out, pair, info, meta["training"])
             except KvtError as exc:
                 log(f"could not draw k_VT for {pair}: {exc}")
-    atomic.write_text(out / "results.md", vt_markdown(results, summary, meta, best) + "\n", force=True)
-    atomic.write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-                      force=True)
+    _write_tables(out, vt_markdown(results, summary, meta, best), summary)
     return results
 
 
 def report_synthetic(out: str | Path) -> pd.DataFrame:
     """(Re)write results.md and the figures of a synthetic benchmark folder from its results.csv."""
     out = Path(out)
-    meta = json.loads((out / "bench.json").read_text())
-    results = read_results(out / "results.csv", SYNTHETIC_COLUMNS)
-    if results.empty:
-        raise KvtError(f"{out}/results.csv has no finished runs to report")
-    results["seed"] = results["seed"].astype(int)
+    meta, results = _finished_runs(out, SYNTHETIC_COLUMNS)
     summary = synthetic_summary(results)
     synthetic_figures(out, summary)
-    atomic.write_text(out / "results.md", synthetic_markdown(results, summary, meta) + "\n", force=True)
-    atomic.write_text(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-                      force=True)
+    _write_tables(out, synthetic_markdown(results, summary, meta), summary)
     return results
