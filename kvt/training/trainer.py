@@ -39,7 +39,6 @@ from kvt.training.callbacks import stop_on_nan as _stop_on_nan
 from kvt.data.datasets import Dataset, load_dataset
 from kvt.errors import KvtError
 from kvt.network.preprocessing import FEATURES, VTScaler
-from kvt.training import distributed
 from kvt.training.distributed import Distribution
 from kvt.training.config import TrainConfig, learning_rate_schedule
 
@@ -312,13 +311,14 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
     from kvt import optimizers
 
     hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
-    distributed.check_optimizer(config.strategy, config.optimizer)  # before reading any data
+    # Refuses an optimizer the strategy cannot distribute before any data are read; a multi-worker
+    # strategy must exist before TensorFlow runs anything else.
+    distribution = Distribution.create(config.strategy, config.optimizer)
     dataset = dataset if dataset is not None else load_dataset(config.data, config.allow_implausible)
     frame = dataset.frame
 
     from kvt.network.inference import export_weights
 
-    distribution = Distribution.create(config.strategy, config.optimizer)
     seed_everything(config.seed)
     entry = optimizers.entry(config.optimizer)
     prep = prepare_data(config, dataset)
