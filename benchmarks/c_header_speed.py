@@ -32,13 +32,14 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import timeit  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from kvt.cli import _quiet_tensorflow_import  # noqa: E402
+from kvt.cli.quiet import quiet_tensorflow_import  # noqa: E402
 
-_quiet_tensorflow_import()
+quiet_tensorflow_import()
 
 from kvt.physics import fho  # noqa: E402
 from kvt.network.inference import Network  # noqa: E402
@@ -84,13 +85,9 @@ int main(int argc, char **argv) {
 
 
 def best_time(fn, repeats=5):
+    """The fastest of ``repeats`` calls of ``fn`` (after one warm-up call), in seconds."""
     fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timeit.repeat(fn, number=1, repeat=repeats))
 
 
 def wall(command, **kwargs):
