@@ -283,3 +283,18 @@ def test_the_layer_check_finds_an_import_against_the_path():
     graph = {"kvt.physics.fho": {"kvt.errors"}, "kvt.data.grid": {"kvt.physics.fho", "kvt.outputs.atomic"},
              "kvt.outputs.atomic": set(), "kvt.errors": set()}
     assert layer_violations(graph) == ["kvt.data.grid imports kvt.outputs.atomic"]
+
+
+def test_every_kvt_name_the_benchmarks_import_exists():
+    """The benchmark scripts are not run by the suite; a name one imports from kvt that moved breaks it silently
+    (benchmarks/c_header_speed.py did after the CLI split)."""
+    import importlib
+
+    missing = []
+    for script in sorted((Path(__file__).parents[1] / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(script.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "kvt":
+                module = importlib.import_module(node.module)
+                missing += [f"{script.name}: {node.module}.{alias.name}" for alias in node.names
+                            if not hasattr(module, alias.name) and f"{node.module}.{alias.name}" not in MODULES]
+    assert not missing, "benchmarks import names kvt does not have: " + ", ".join(missing)
