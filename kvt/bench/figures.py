@@ -122,10 +122,9 @@ def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int
     level = figure_level(pair) if level is None else level
     from kvt.outputs.rundir import open_run, save_run
 
-    settings = VTSettings(pairs=[pair], optimizers=[info["optimizer"]], quick=training.get("quick", False),
-                          epochs=training.get("epochs"), units=training.get("units"),
-                          patience=training.get("patience")).resolved()
-    result = train_vt(settings, pair, info["optimizer"], info["seed"])
+    settings = VTSettings.from_training(training, [pair], [info["optimizer"]])
+    result = train_vt(settings, pair, info["optimizer"], info["seed"], 
+                      opt=info.get("hyperparameters") if settings.protocol == "tuned" else None)
     tmp = Path(tempfile.mkdtemp(prefix=".best-run.", dir=out))
     try:
         run = open_run(save_run(result, tmp / "run", plot_level=level))

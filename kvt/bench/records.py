@@ -24,9 +24,19 @@ from kvt import __version__
 from kvt.errors import KvtError
 from kvt.outputs import atomic, resumable
 
-VT_COLUMNS = ["pair", "optimizer", "seed", "status", "val_mse_scaled", "train_mse_scaled", "val_mae_m3_s",
-              "val_rel_err_median", "val_rel_err_max", "fho_rel_err_median", "epochs", "best_epoch",
-              "wall_time_s", "steps_per_second", "target_mse", "target_epoch", "target_time_s", "message"]
+#: The columns of a VT results.csv written before the protocols (still read; the others are then empty).
+VT_REQUIRED = ["pair", "optimizer", "seed", "status", "val_mse_scaled", "train_mse_scaled", "val_mae_m3_s",
+               "val_rel_err_median", "val_rel_err_max", "fho_rel_err_median", "epochs", "best_epoch",
+               "wall_time_s", "steps_per_second", "target_mse", "target_epoch", "target_time_s", "message"]
+VT_COLUMNS = ["pair", "optimizer", "seed", "protocol", "status",
+              "val_mse_scaled", "train_mse_scaled", "val_mae_m3_s", "val_rel_err_median", "val_rel_err_max",
+              "fho_rel_err_median", "fho_rel_err_max", "nonpositive_fraction", "tau_rel_err_1000K", "tau_rel_err_5000K",
+              "heldout_mse_scaled", "heldout_rel_err_median", "heldout_rel_err_max",
+              "epochs", "best_epoch", "steps_per_epoch", "wall_time_s", "run_time_s", "steps_per_second",
+              "target_mse", "target_epoch", "target_steps", "target_time_s",
+              "rel_target", "rel_target_epoch", "rel_target_steps", "rel_target_time_s", "hyperparameters", "message"]
+#: One row per search trial of the tuned protocol (trials.csv).
+TRIAL_COLUMNS = ["pair", "optimizer", "trial_id", "status", "score", "seconds", "hyperparameters"]
 SYNTHETIC_COLUMNS = ["optimizer", "seed", "status", "val_loss", "val_log_cosh", "train_loss", "epochs",
                      "best_epoch", "wall_time_s", "steps_per_second", "message"]
 CURVE_POINTS = 100  # rows kept per stored validation-loss curve
@@ -53,6 +63,10 @@ def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, forc
     def same_benchmark(meta: dict) -> None:
         if meta.get("kind") != kind:
             raise KvtError(f"cannot resume {out}: it holds a '{meta.get('kind')}' benchmark, not '{kind}'")
+        protocol, theirs = training.get("protocol"), (meta.get("training") or {}).get("protocol", "defaults")
+        if protocol is not None and theirs != protocol:
+            raise KvtError(f"cannot resume {out}: it holds a benchmark of --protocol {theirs}, not {protocol}; "
+                           f"give --protocol {theirs}, or another --out")
 
     meta, folder = resumable.prepare(
         out, "bench", "bench.json", "training", training, "kvt bench", force=force, resume=resume,
@@ -80,8 +94,11 @@ def _finish_session(out: Path, meta: dict, runs_done: int) -> None:
     atomic.write_text(out / "bench.json", json.dumps(meta, indent=2) + "\n", force=True)
 
 
-def read_results(path: Path, columns: list[str]) -> pd.DataFrame:
-    """The rows of a results.csv; a line cut off by an interruption is dropped (and removed)."""
+def read_results(path: Path, columns: list[str], required: list[str] | None = None) -> pd.DataFrame:
+    """The rows of a results.csv; a line cut off by an interruption is dropped (and removed).
+
+    ``required``: the columns a file must have (default ``columns``); the other ``columns`` missing from
+    an older file read as empty."""
     if not path.is_file():
         return pd.DataFrame(columns=columns)
     text = path.read_text()
@@ -91,9 +108,12 @@ def read_results(path: Path, columns: list[str]) -> pd.DataFrame:
     if not text.strip():
         return pd.DataFrame(columns=columns)
     frame = pd.read_csv(io.StringIO(text), keep_default_na=True)
-    missing = [c for c in columns if c not in frame.columns]
+    missing = [c for c in (columns if required is None else required) if c not in frame.columns]
     if missing:
         raise KvtError(f"{path} is not a kvt bench results file (missing columns {', '.join(missing)})")
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = np.nan
     return frame
 
 

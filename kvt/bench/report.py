@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kvt.bench.figures import _grouped_bars, _save_png, synthetic_figures, vt_level_figure, vt_loss_figure
-from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, read_results
+from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, VT_REQUIRED, read_results
 from kvt.bench.settings import SYNTHETIC
 from kvt.bench.stats import _best_per_pair, synthetic_summary, vt_summary
 from kvt.bench.study import (PAIR_LABEL, STUDY_PAIR_ORDER, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
@@ -44,6 +44,21 @@ def _pm(mean, std, spec=".3g") -> str:
     return f"{format(mean, spec)} ± {format(std, spec)}"
 
 
+def _protocol_text(training: dict) -> str:
+    """What a VT benchmark's runs were: its protocol and budget, in words."""
+    protocol = training.get("protocol", "defaults")
+    epochs, units = training.get("epochs") or 1000, training.get("units") or 64
+    stopping = (f"early stopping (patience {training.get('patience') or 100}, best weights restored)"
+                if protocol != "study" or training.get("patience") else "no early stopping (the last weights count)")
+    text = f"protocol {protocol}: at most {epochs} epochs, {stopping}, {units} units, batch 32, validation 20 %, "
+    if protocol == "tuned":
+        held = ", ".join(f"{t:g}" for t in training.get("held_out_K") or [])
+        return text + (f"hyper-parameters from {training.get('trials')} random-search trials per optimizer and pair "
+                       f"(scored on the validation split), temperatures {held} K held out of the search and the "
+                       "training and scored after")
+    return text + "registry default hyper-parameters"
+
+
 def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: dict | None = None) -> str:
     pairs = _ordered_pairs(summary["pair"].unique())
     optimizers = _ordered_optimizers(summary["optimizer"].unique())
@@ -60,8 +75,7 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
                     f"The study benchmarked {', '.join(STUDY_PAIR_ORDER)} only: no study values for these pairs."))
     lines.append("")
     settings_text = ("quick settings (for tests; not comparable with the study): " if training.get("quick") else "") + \
-        f"epochs {training['epochs'] or 1000} max, patience {training['patience'] or 100}, " \
-        f"{training['units'] or 64} units, batch 32, validation 20 %, registry default hyper-parameters"
+        _protocol_text(training)
     lines.append(f"Settings: {settings_text}. Machine: {machine['platform']}, {machine['cpu_count']} CPU cores, "
                  f"TensorFlow {machine['versions'].get('tensorflow')}, load average at start "
                  f"{machine.get('load_average_1_5_15')}.")
@@ -222,10 +236,10 @@ def synthetic_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict)
     return "\n".join(lines)
 
 
-def _finished_runs(out: Path, columns: list[str]) -> tuple[dict, pd.DataFrame]:
+def _finished_runs(out: Path, columns: list[str], required: list[str] | None = None) -> tuple[dict, pd.DataFrame]:
     """A benchmark folder's bench.json and its finished runs (refused when there are none)."""
     meta = json.loads((out / "bench.json").read_text())
-    results = read_results(out / "results.csv", columns)
+    results = read_results(out / "results.csv", columns, required)
     if results.empty:
         raise KvtError(f"{out}/results.csv has no finished runs to report")
     results["seed"] = results["seed"].astype(int)
@@ -242,7 +256,7 @@ def report_vt(out: str | Path, log: Callable[[str], None] | None = None, level_f
     """(Re)write results.md and the figures of a VT benchmark folder from its results.csv."""
     out = Path(out)
     log = log or (lambda message: None)
-    meta, results = _finished_runs(out, VT_COLUMNS)
+    meta, results = _finished_runs(out, VT_COLUMNS, VT_REQUIRED)
     summary = vt_summary(results)
     pairs = _ordered_pairs(summary["pair"].unique())
     optimizers = _ordered_optimizers(summary["optimizer"].unique())

@@ -17,9 +17,22 @@ from kvt.errors import KvtError
 from kvt.optimizers.selection import parse_optimizers
 
 
-#: Reduced settings of ``--quick`` (for tests and a first look): tiny network, few epochs.
-VT_QUICK = {"epochs": 3, "units": 8, "patience": 100, "repeats": 1}
-VT_FULL = {"epochs": None, "units": None, "patience": None, "repeats": 3}  # None: the mode's (MODE_DEFAULTS)
+PROTOCOLS = ("study", "defaults", "tuned")
+
+#: What each protocol trains. ``patience`` None: no early stopping (every epoch runs, the last weights count).
+#: study: the study's budget (30 epochs, registry defaults, batch 32); defaults: kvt's long budget with
+#: early stopping; tuned: ``trials`` random-search trials per optimizer x pair, then ``repeats`` seeds of the best.
+PROTOCOL_PRESETS = {
+    "study": {"epochs": 30, "patience": None, "repeats": 5, "trials": None},
+    "defaults": {"epochs": 1000, "patience": 100, "repeats": 3, "trials": None},
+    "tuned": {"epochs": 150, "patience": 30, "repeats": 5, "trials": 16},
+}
+#: Reduced settings of ``--quick`` (for tests and a first look): tiny network, few epochs (tuned: 2 seeds, 2 trials).
+VT_QUICK = {"epochs": 3, "units": 8, "repeats": 1, "trials": 2}
+VT_UNITS = 64  # the study's hidden-layer width
+DEFAULT_HELD_OUT_K = (750.0, 2500.0, 7000.0)  # whole temperatures the tuned protocol never trains or searches on
+DEFAULT_TARGET_MSE = 0.004  # the study's best validation MSE (AdaMod on O2-O)
+DEFAULT_REL_TARGET = 0.05  # dense-grid median relative error
 
 SYNTHETIC = {
     "rows": 10000, "columns": 50, "groups": ((0, 20), (20, 35), (35, 50)), "noise": 0.1, "task_seed": 2023,
@@ -51,38 +64,78 @@ def _positive_int(name: str, value) -> int:
 
 @dataclass
 class VTSettings:
-    """What ``kvt bench vt`` runs. ``None`` epochs/units/patience: the study's defaults."""
+    """What ``kvt bench vt`` runs. ``None``: the protocol's value (:data:`PROTOCOL_PRESETS`, or ``--quick``'s)."""
 
     pairs: list[str] = field(default_factory=lambda: list(DEFAULT_PAIRS))
     optimizers: list[str] | str = "all"
-    repeats: int | None = None  # None: 3 (quick: 1)
+    protocol: str = "defaults"
+    repeats: int | None = None
     quick: bool = False
     epochs: int | None = None
     units: int | None = None
     patience: int | None = None
-    target_mse: float | None = None
+    target_mse: float | None = DEFAULT_TARGET_MSE
+    rel_target: float | None = DEFAULT_REL_TARGET
+    trials: int | None = None
+    held_out: tuple[float, ...] | None = None
+    workers: int = 1
 
     def resolved(self) -> "VTSettings":
-        base = VT_QUICK if self.quick else VT_FULL
+        if self.protocol not in PROTOCOLS:
+            raise KvtError(f"unknown protocol '{self.protocol}'; valid protocols: {', '.join(PROTOCOLS)}")
+        tuned = self.protocol == "tuned"
+        preset = dict(PROTOCOL_PRESETS[self.protocol])
+        if self.quick:
+            preset.update({k: v for k, v in VT_QUICK.items() if k != "trials" or tuned})
+            preset["repeats"] = 2 if tuned else 1
+        preset.setdefault("units", VT_UNITS)
         values = asdict(self)
-        for key in ("epochs", "units", "patience", "repeats"):
+        if self.protocol == "study" and self.patience is not None:
+            raise KvtError("--patience does not apply to --protocol study: it trains every epoch, without early "
+                           "stopping")
+        if not tuned and self.trials is not None:
+            raise KvtError(f"--trials applies to --protocol tuned only, not {self.protocol}")
+        if not tuned and self.held_out is not None:
+            raise KvtError(f"--held-out applies to --protocol tuned only, not {self.protocol}")
+        for key in ("epochs", "units", "patience", "repeats", "trials"):
             if values[key] is None:
-                values[key] = base[key]
+                values[key] = preset.get(key)
+        if tuned and values["held_out"] is None:
+            values["held_out"] = DEFAULT_HELD_OUT_K
+        if values["held_out"] is not None:
+            values["held_out"] = tuple(sorted(float(t) for t in values["held_out"]))
         values["pairs"] = parse_pairs(self.pairs)
         values["optimizers"] = list(parse_optimizers(self.optimizers))
         settings = VTSettings(**values)
         _positive_int("repeats", settings.repeats)
-        for key in ("epochs", "units", "patience"):
+        if tuned and settings.repeats < 2:
+            raise KvtError(f"--repeats must be at least 2 for --protocol tuned (the spread over seeds is what it "
+                           f"reports), got {settings.repeats}")
+        for key in ("epochs", "units", "patience", "trials", "workers"):
             if getattr(settings, key) is not None:
                 _positive_int(key, getattr(settings, key))
-        if settings.target_mse is not None and not (math.isfinite(settings.target_mse) and settings.target_mse > 0):
-            raise KvtError(f"--target-mse must be a number > 0, got {settings.target_mse!r}")
+        for key, option in (("target_mse", "--target-mse"), ("rel_target", "--rel-target")):
+            value = getattr(settings, key)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise KvtError(f"{option} must be a number > 0, got {value!r}")
         return settings
+
+    @classmethod
+    def from_training(cls, training: dict, pairs, optimizers) -> "VTSettings":
+        """The resolved settings of a benchmark folder's ``training`` record (an older folder: defaults)."""
+        held = training.get("held_out_K")
+        return cls(pairs=list(pairs), optimizers=list(optimizers), protocol=training.get("protocol", "defaults"),
+                   quick=training.get("quick", False), epochs=training.get("epochs"), units=training.get("units"),
+                   patience=training.get("patience"), target_mse=training.get("target_mse"),
+                   rel_target=training.get("rel_target"), trials=training.get("trials"),
+                   held_out=tuple(held) if held else None, repeats=2 if training.get("protocol") == "tuned" else 1,
+                   ).resolved()
 
     def training(self) -> dict[str, Any]:
         """The settings every run's result depends on (checked on --resume)."""
-        return {"quick": self.quick, "epochs": self.epochs, "units": self.units, "patience": self.patience,
-                "target_mse": self.target_mse}
+        return {"protocol": self.protocol, "quick": self.quick, "epochs": self.epochs, "units": self.units,
+                "patience": self.patience, "target_mse": self.target_mse, "rel_target": self.rel_target,
+                "trials": self.trials, "held_out_K": list(self.held_out) if self.held_out else None}
 
 
 @dataclass

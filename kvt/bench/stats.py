@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -82,4 +83,6 @@ def _best_per_pair(summary: pd.DataFrame, results: pd.DataFrame) -> dict:
         runs = results[(results["pair"] == pair) & (results["optimizer"] == optimizer) & (results["status"] == "ok")]
         run = runs.sort_values(["val_mse_scaled", "seed"]).iloc[0]
         best[pair] = {"optimizer": optimizer, "seed": int(run["seed"]), "mse": float(run["val_mse_scaled"])}
+        if isinstance(run.get("hyperparameters"), str) and run["hyperparameters"]:
+            best[pair]["hyperparameters"] = json.loads(run["hyperparameters"])
     return best

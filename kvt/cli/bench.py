@@ -24,26 +24,51 @@ def bench():
 
 
 @bench.command("vt")
+@click.option("--protocol", default="defaults", show_default=True, metavar="study|defaults|tuned",
+              help="study: the study's budget (30 epochs, no early stopping, registry defaults, 5 seeds); "
+                   "defaults: up to 1000 epochs with early stopping (patience 100), registry defaults, 3 seeds; "
+                   "tuned: a random search of --trials per optimizer and pair with --held-out temperatures "
+                   "never seen, then 5 seeds of the best (150 epochs, patience 30).")
 @click.option("--pairs", default="O2-O2,O2-O,O2-Ar", show_default=True,
               help=f"Comma-separated collision pairs, each {PAIRS_ACCEPTED}.")
 @option("optimizers", "'all' (every registry name) or a comma-separated list, e.g. adamod,lars.")
-@option("repeats", "Seeds per optimizer and pair (0, 1, ...) [default: 3; --quick: 1].")
-@option("quick", "Reduced run for tests: 3 epochs, 8 units, 1 repeat.")
-@click.option("--target-mse", type=float, help="Also record time and epochs until the validation MSE first "
-                                               "reaches this value.")
-@option("epochs", "Maximum epochs per run [default: the study's 1000; --quick: 3].")
-@option("units", "Hidden-layer width [default: the study's 64; --quick: 8].")
-@option("patience", "Early-stopping patience [default: the study's 100].")
+@option("repeats", "Seeds per optimizer and pair (0, 1, ...) [default: the protocol's; --quick: 1, tuned 2].")
+@click.option("--trials", type=int, help="Search trials per optimizer and pair (--protocol tuned) "
+                                         "[default: 16; --quick: 2].")
+@click.option("--held-out", "held_out", metavar="K,K,...",
+              help="Temperatures (K) held out of the search and the training and scored after "
+                   "(--protocol tuned) [default: 750,2500,7000].")
+@option("quick", "Reduced run for tests: 3 epochs, 8 units, 1 seed (tuned: 2 seeds, 2 trials).")
+@click.option("--target-mse", type=float, default=0.004, show_default=True,
+              help="Time to result: steps and seconds until the validation MSE (scaled target) first reaches "
+                   "this value (0.004: the study's best).")
+@click.option("--rel-target", type=float, default=0.05, show_default=True,
+              help="Time to result: steps and seconds until the median relative error against FHO-FR (every "
+                   "level, every 50 K) first reaches this value.")
+@option("epochs", "Maximum epochs per run [default: the protocol's: study 30, defaults 1000, tuned 150; "
+                  "--quick: 3].")
+@option("units", "Hidden-layer width [default: 64; --quick: 8].")
+@option("patience", "Early-stopping patience [default: defaults 100, tuned 30; study: no early stopping].")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes that run the optimizer x pair cells side by side, each with its share of the "
+                   "CPU cores.")
 @option("out", "Output folder.", required=True)
 @option("force", "Replace an existing output folder.")
 @option("resume", "Continue an interrupted benchmark: skip the runs in results.csv.")
-def bench_vt(pairs, optimizers_spec, repeats, quick, target_mse, epochs, units, patience, out, force, resume):
-    """Train every optimizer on every pair (the study's Table 3) and write results, tables and figures."""
+def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick, target_mse, rel_target, epochs,
+             units, patience, workers, out, force, resume):
+    """Train every optimizer on every pair (the study's Table 3) and write results, statistics and figures."""
     quiet_tensorflow_import()
     from kvt.bench.settings import VTSettings
 
-    settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, repeats=repeats, quick=quick,
-                          epochs=epochs, units=units, patience=patience, target_mse=target_mse)
+    held = None
+    if held_out is not None:
+        from kvt.bench.tuned import parse_held_out
+
+        held = parse_held_out(held_out)
+    settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, protocol=protocol, repeats=repeats,
+                          quick=quick, epochs=epochs, units=units, patience=patience, target_mse=target_mse,
+                          rel_target=rel_target, trials=trials, held_out=held, workers=workers)
     _quiet_tensorflow_logging()
     from kvt.bench import benchmark as library
 

@@ -62,6 +62,7 @@ class TrainConfig:
     batch_size: int | None = None  # 0: full batch (any mode)
     val_fraction: float | None = None  # 0: no validation split, no early stopping (any mode)
     patience: int | None = None
+    early_stopping: bool = True  # False: train every epoch and keep the last weights (the study's 30-epoch budget)
     units: int | None = None
     seed: int = 0
     schedule: str | None = None  # "constant" or "cosine" (anneal lr -> min_lr over the run)

@@ -290,11 +290,12 @@ def fit_inputs(config: TrainConfig, prep: PreparedData,
 
 
 def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
-    """NaN guard and, with a validation split, early stopping that restores the best weights."""
+    """NaN guard and, with a validation split (and ``config.early_stopping``), early stopping that restores
+    the best weights."""
     import keras
 
     callbacks = [_stop_on_nan()]
-    if prep.has_val:
+    if prep.has_val and config.early_stopping:
         patience = math.ceil(config.patience / prep.steps) if prep.full_batch else config.patience
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                                        restore_best_weights=True))
@@ -307,45 +308,87 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
     ``dataset``: ``config.data`` already loaded (:func:`kvt.data.datasets.load_dataset`), so that a
     caller that validated it does not read it again.
     """
-    config = config.resolved()
+    return SeedRuns(config, dataset).run(config.seed, verbose=verbose, stream=stream)
+
+
+class SeedRuns:
+    """One configuration trained for any number of seeds, its Keras functions traced once.
+
+    ``run(seed)`` gives exactly what ``train(config with that seed)`` gives. The first run
+    builds, compiles and traces the model; on one device, every later run builds the
+    seed's fresh network and optimizer (cheap: no tracing), copies their initial values
+    into the compiled ones and fits again with the already-traced train, test and predict
+    functions (a benchmark's seeds then skip Keras's graph tracing, about 2 s a run on
+    2 cores). ``callbacks(prep)``: extra Keras callbacks for every fit (e.g. a tracker).
+    """
+
+    def __init__(self, config: TrainConfig, dataset: Dataset | None = None, callbacks=None):
+        self.config = config.resolved()
+        self.hparams = self.config.optimizer_hyperparameters()  # validates name, keys, value types
+        # Refuses an optimizer the strategy cannot distribute before any data are read; a multi-worker
+        # strategy must exist before TensorFlow runs anything else.
+        self.distribution = Distribution.create(self.config.strategy, self.config.optimizer)
+        self.dataset = dataset if dataset is not None else load_dataset(self.config.data,
+                                                                         self.config.allow_implausible)
+        self.extra_callbacks = callbacks or (lambda prep: [])
+        self._model = None
+
+    def run(self, seed: int, verbose: bool = False, stream=None) -> TrainResult:
+        from dataclasses import replace
+
+        config = replace(self.config, seed=int(seed))
+        seed_everything(config.seed)
+        prep = prepare_data(config, self.dataset)
+        model = build_compiled_model(config, prep, self.hparams, self.distribution)
+        if self._model is not None:
+            model = _restart(self._model, model)
+        elif self.distribution.name == "default":
+            self._model = model
+        callbacks = fit_callbacks(config, prep)
+        timer = _epoch_timer()
+        callbacks.insert(1, timer)
+        callbacks += self.extra_callbacks(prep)
+        if verbose:
+            callbacks.append(_progress_callback(
+                config.epochs, stream or sys.stderr, unit="step" if prep.full_batch else "epoch",
+                per_keras_epoch=prep.steps if prep.full_batch else 1, show_val=prep.has_val))
+        started = time.perf_counter()
+        with self.distribution.fit_scope():
+            fit = model.fit(
+                **fit_inputs(config, prep, self.distribution),
+                epochs=prep.keras_epochs,
+                callbacks=callbacks,
+                shuffle=False,  # the tf.data pipeline shuffles every epoch itself
+                verbose=0,
+            )
+        distribution_record = self.distribution.finish(model)
+        return _result(config, self.hparams, self.dataset, prep, model, fit, timer, started, distribution_record)
+
+
+def _restart(compiled, fresh):
+    """``compiled`` (traced) holding ``fresh``'s initial network and optimizer state: the run of a new seed."""
+    fresh.optimizer.build(fresh.trainable_variables)
+    if not compiled.optimizer.built:
+        compiled.optimizer.build(compiled.trainable_variables)
+    for target, source in ((compiled.variables, fresh.variables),
+                           (compiled.optimizer.variables, fresh.optimizer.variables)):
+        if len(target) != len(source):
+            raise RuntimeError("a fresh model does not match the compiled one")  # kvt's own invariant
+        for to, value in zip(target, source):
+            to.assign(value)
+    return compiled
+
+
+def _result(config, hparams, dataset, prep, model, fit, timer, started, distribution_record) -> TrainResult:
+    """The :class:`TrainResult` of a finished fit: history, exported weights, predictions, metrics."""
     from kvt import optimizers
 
-    hparams = config.optimizer_hyperparameters()  # validates name, keys, value types
-    # Refuses an optimizer the strategy cannot distribute before any data are read; a multi-worker
-    # strategy must exist before TensorFlow runs anything else.
-    distribution = Distribution.create(config.strategy, config.optimizer)
-    dataset = dataset if dataset is not None else load_dataset(config.data, config.allow_implausible)
-    frame = dataset.frame
-
-    from kvt.network.inference import export_weights
-
-    seed_everything(config.seed)
     entry = optimizers.entry(config.optimizer)
-    prep = prepare_data(config, dataset)
+    frame = dataset.frame
     x, y, transform = prep.x, prep.y, prep.transform
     features, k_true = prep.features, prep.k_true
     train_idx, val_idx, has_val = prep.train_idx, prep.val_idx, prep.has_val
     full_batch, steps, keras_epochs = prep.full_batch, prep.steps, prep.keras_epochs
-
-    model = build_compiled_model(config, prep, hparams, distribution)
-    timer = _epoch_timer()
-    callbacks = fit_callbacks(config, prep)
-    callbacks.insert(1, timer)
-    if verbose:
-        callbacks.append(_progress_callback(
-            config.epochs, stream or sys.stderr, unit="step" if full_batch else "epoch",
-            per_keras_epoch=steps if full_batch else 1, show_val=has_val))
-
-    started = time.perf_counter()
-    with distribution.fit_scope():
-        fit = model.fit(
-            **fit_inputs(config, prep, distribution),
-            epochs=keras_epochs,
-            callbacks=callbacks,
-            shuffle=False,  # the tf.data pipeline shuffles every epoch itself
-            verbose=0,
-        )
-    distribution_record = distribution.finish(model)
     history = pd.DataFrame(fit.history)
     # Full batch: one epoch is one optimizer step, and a Keras epoch is a chunk of ``steps`` of them.
     history.insert(0, "epoch", np.minimum(np.arange(1, len(history) + 1) * (steps if full_batch else 1),
@@ -360,7 +403,7 @@ def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Data
             raise KvtError("the L-BFGS finish diverged (loss is NaN or infinite); try --finish none")
     wall = time.perf_counter() - started
 
-    from kvt.network.inference import molecule_record
+    from kvt.network.inference import export_weights, molecule_record
 
     table_pair = dataset.table.pair if dataset.table is not None else None
     metadata_stub = {"dataset": {"pair": dataset.pair, "sha256": dataset.sha256,
