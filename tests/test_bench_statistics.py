@@ -241,6 +241,12 @@ def test_report_of_new_results_has_the_statistics_sections_and_profiles(tmp_path
     assert "| adam | 0.575 | 0 | 0.023 | 0.0345 |" in users
     assert "held-out" not in users  # only for the tuned protocol
 
+    summary = pd.read_csv(tmp_path / "summary.csv").set_index(["pair", "optimizer"])
+    assert summary.loc[("O2-O2", "lion"), "score_median"] == pytest.approx(5.75e-4)
+    assert summary.loc[("O2-O2", "lion"), "score_mwu_p"] == pytest.approx(2 / 70, rel=1e-5)
+    assert (summary.loc[("O2-O2", "lion"), "score_rank"], summary.loc[("O2-O2", "adam"), "score_rank"]) == (1, 2)
+    assert summary.loc[("O2-O", "lion"), "fho_n"] == 3
+
 
 def test_tuned_protocol_scores_the_held_out_mse_and_shows_held_out_errors():
     text = "\n".join(statistics_markdown(_new_results(), _meta("tuned")))
@@ -265,6 +271,10 @@ def test_report_of_an_old_results_folder_is_written_with_dashes(tmp_path):
     assert "| adam | — | — | — | — |" in users
     timing = _section(text, "Time to result")
     assert "| adam | — | — | — | — | — | — | — | — | — |" in timing  # rel_target columns are absent: not "0/3"
-    # every line of the committed results.md is still there, in order: only sections were added
+    # summary.csv keeps its columns and values and gains the statistics; every line of the committed
+    # results.md is still there, in order: only sections were added
+    old, new = pd.read_csv(COMMITTED / "summary.csv"), pd.read_csv(tmp_path / "summary.csv")
+    pd.testing.assert_frame_equal(new[old.columns], old)
+    assert {"score_median", "score_ci_low", "score_ci_high", "score_mwu_p", "score_rank"} <= set(new.columns)
     new_lines = iter(text.splitlines())
     assert all(any(line == new for new in new_lines) for line in (COMMITTED / "results.md").read_text().splitlines())

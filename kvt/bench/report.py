@@ -13,7 +13,7 @@ import pandas as pd
 from kvt.bench.figures import (_grouped_bars, _save_png, profiles_figure, synthetic_figures, vt_level_figure,
                                vt_loss_figure)
 from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, read_results
-from kvt.bench.report_statistics import statistics_markdown
+from kvt.bench.report_statistics import statistics_markdown, statistics_summary
 from kvt.bench.settings import SYNTHETIC
 from kvt.bench.stats import _best_per_pair, synthetic_summary, vt_summary
 from kvt.bench.study import (PAIR_LABEL, STUDY_PAIR_ORDER, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
@@ -270,7 +270,8 @@ def report_vt(out: str | Path, log: Callable[[str], None] | None = None, level_f
                 info["retrained_mse"] = vt_level_figure(out, pair, info, meta["training"])
             except KvtError as exc:
                 log(f"could not draw k_VT for {pair}: {exc}")
-    _write_tables(out, vt_markdown(results, summary, meta, best), summary)
+    summary_csv = summary.merge(statistics_summary(results, meta), on=["pair", "optimizer"], how="left")
+    _write_tables(out, vt_markdown(results, summary, meta, best), summary_csv)
     return results
 
 

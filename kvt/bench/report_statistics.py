@@ -118,6 +118,20 @@ def _users_tables(results: pd.DataFrame, pairs: list[str], optimizers: list[str]
     return lines
 
 
+def statistics_summary(results: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """Per (pair, optimizer) the statistics of the primary score (``score_*``) and of the dense-grid median
+    relative error vs FHO-FR (``fho_*``): n, median, iqr, ci_low, ci_high, mwu_p, rank — summary.csv's new columns."""
+    keys = ["pair", "optimizer"]
+    merged = None
+    for prefix, column in (("score", primary_score(meta)[0]), ("fho", "fho_rel_err_median")):
+        table = metric_table(results, column)
+        table = table.merge(rank_table(table)[keys + ["rank"]], on=keys, how="left")
+        table = table[keys + ["n", "median", "iqr", "ci_low", "ci_high", "mwu_p", "rank"]]
+        table = table.rename(columns={c: f"{prefix}_{c}" for c in table.columns if c not in keys})
+        merged = table if merged is None else merged.merge(table, on=keys, how="outer")
+    return merged
+
+
 def statistics_markdown(results: pd.DataFrame, meta: dict) -> list[str]:
     """The markdown lines of the sections "Statistics over seeds", "Time to result" and "What users read"."""
     pairs = _ordered_pairs(results["pair"].unique())
