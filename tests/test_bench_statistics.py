@@ -216,6 +216,8 @@ def test_report_of_new_results_has_the_statistics_sections_and_profiles(tmp_path
 
     statistics = _section(text, "Statistics over seeds")
     assert "### Validation MSE (scaled target) (`val_mse_scaled`)" in statistics
+    assert "not corrected for multiple comparisons, 1 test per pair; with 4 runs on each side the smallest p it can give is " \
+           f"{2 / 70:.2g})" in statistics  # 2 of C(8, 4) = 70 orderings
     # O2-O2 lion: 0.5e-3 x (1, 1.1, 1.2, 1.3); median 5.75e-4, quartiles by numpy, 4 vs 4 fully separated from adam
     lion = 0.5e-3 * np.array([1.0, 1.1, 1.2, 1.3])
     q1, q3 = np.percentile(lion, [25, 75])
