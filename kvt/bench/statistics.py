@@ -100,7 +100,8 @@ def metric_table(results: pd.DataFrame, metric: str, reference: str = REFERENCE,
         if optimizer != reference:
             ref_rows = ok & (results["pair"] == pair) & (results["optimizer"] == reference)
             ref = values[ref_rows].to_numpy() if ref_rows.any() else None
-        cell = cell_statistics(values[group.index[ok[group.index].to_numpy()]].to_numpy(), ref, confidence, resamples, seed)
+        mine = values[group.index[ok[group.index].to_numpy()]].to_numpy()
+        cell = cell_statistics(mine, ref, confidence, resamples, seed)
         rows.append({"pair": pair, "optimizer": optimizer, "runs": len(group),
                      "not_ok": int((~ok[group.index]).sum()), **cell})
     return pd.DataFrame(rows, columns=["pair", "optimizer", "runs", "not_ok", *STAT_KEYS])
