@@ -65,8 +65,10 @@ Modules: :mod:`~kvt.bench.study` (the study's tables), :mod:`~kvt.bench.settings
 (what runs, quick/full presets), :mod:`~kvt.bench.records` (bench.json, results.csv,
 curves), :mod:`~kvt.bench.runs` (one VT run), :mod:`~kvt.bench.synthetic` (the
 synthetic data, network and run), :mod:`~kvt.bench.benchmark` (``run_vt``,
-``run_synthetic``), :mod:`~kvt.bench.stats`, :mod:`~kvt.bench.report` (results.md)
-and :mod:`~kvt.bench.figures`.
+``run_synthetic``), :mod:`~kvt.bench.stats` (means per cell), :mod:`~kvt.bench.statistics`
+(medians, bootstrap intervals, Mann–Whitney tests, ranks, performance profiles),
+:mod:`~kvt.bench.report` (results.md) with :mod:`~kvt.bench.report_statistics` (its
+statistics sections), and :mod:`~kvt.bench.figures`.
 """
 
 

@@ -1,8 +1,8 @@
 """The benchmarks' figures, saved as 256-colour PNGs (atomically).
 
 Loss curves per pair, grouped bars of MSE and time beside the study's values, the
-k_VT(32→31)(T) of the best run per pair (retrained, deterministic), and the
-synthetic test's time, epochs and loss curves.
+k_VT(32→31)(T) of the best run per pair (retrained, deterministic), the performance
+profiles of the time to result, and the synthetic test's time, epochs and loss curves.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pandas as pd
 from kvt.bench.records import _curve_name
 from kvt.bench.runs import train_vt
 from kvt.bench.settings import SYNTHETIC, VTSettings
+from kvt.bench.statistics import performance_profile, performance_ratios, profile_measure
 from kvt.bench.study import (PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
                              study_best_mse)
 from kvt.outputs import atomic
@@ -136,6 +137,60 @@ def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result.metrics["val_mse_scaled"]
+
+
+#: The panels of profiles.png: results.csv column, what it counts, the target it reaches.
+PROFILE_PANELS = (("target_steps", "optimizer steps", "validation MSE ≤ {target_mse}"),
+                  ("target_time_s", "seconds", "validation MSE ≤ {target_mse}"),
+                  ("rel_target_steps", "optimizer steps", "dense-grid median rel. error ≤ {rel_target}"))
+PROFILE_TAU_MAX = 4.0
+
+
+def _first_value(results: pd.DataFrame, column: str) -> str:
+    """The first value of ``column`` (a target the runs record), or "target" when none is recorded."""
+    values = pd.to_numeric(results[column], errors="coerce").dropna() if column in results else pd.Series([])
+    return format(float(values.iloc[0]), "g") if len(values) else "target"
+
+
+def profiles_figure(results: pd.DataFrame):
+    """Dolan–Moré performance profiles (tau 1..4) of the cost to reach the targets, one panel per measure.
+
+    Problems are the (pair, seed) of results.csv, solvers the optimizers
+    (:func:`kvt.bench.statistics.profile_measure`); y is the share of problems an optimizer
+    solved within tau times the best optimizer's cost. A panel without any reached value says so.
+    """
+    import matplotlib.pyplot as plt
+
+    targets = {"target_mse": _first_value(results, "target_mse"), "rel_target": _first_value(results, "rel_target")}
+    optimizers = _ordered_optimizers(results["optimizer"].unique())
+    fig, axes = plt.subplots(1, len(PROFILE_PANELS), figsize=(5.0 * len(PROFILE_PANELS), 4.2), sharey=True)
+    drawn = False
+    for ax, (column, unit, target) in zip(axes, PROFILE_PANELS):
+        measure = profile_measure(results, column).reindex(columns=optimizers)
+        ax.set_title(f"{unit} to {target.format(**targets)}", fontsize=10)
+        ax.set_xlim(1.0, PROFILE_TAU_MAX)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("τ (cost ÷ best optimizer's cost on the same pair × seed)")
+        ax.grid(True, alpha=0.25)
+        ratios = performance_ratios(measure).to_numpy()
+        if not np.isfinite(ratios).any():
+            why = "no run reached the target" if column in results else "not recorded in this results.csv"
+            ax.text(0.5, 0.5, f"{why}\n({column})", ha="center", va="center", transform=ax.transAxes)
+            continue
+        # the profiles are step functions: evaluate them at every ratio inside [1, tau_max] and on a fine grid
+        breaks = ratios[np.isfinite(ratios) & (ratios <= PROFILE_TAU_MAX)]
+        taus = np.unique(np.concatenate([np.linspace(1.0, PROFILE_TAU_MAX, 301), breaks]))
+        profile = performance_profile(measure, taus)
+        for index, optimizer in enumerate(optimizers):
+            ax.step(taus, profile[optimizer], where="post", lw=1.2, label=optimizer, **_style(index, optimizer))
+        drawn = True
+    axes[0].set_ylabel(f"share of the {len(results[['pair', 'seed']].drop_duplicates())} (pair, seed) problems")
+    if drawn:
+        fig.legend(*next(ax for ax in axes if ax.lines).get_legend_handles_labels(), loc="center left",
+                   bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1 if len(optimizers) <= 16 else 2)
+    fig.suptitle("Performance profiles (Dolan–Moré) of the time to result; not reached = ∞")
+    fig.tight_layout()
+    return fig
 
 
 def synthetic_figures(out: Path, summary: pd.DataFrame) -> None:

@@ -10,8 +10,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from kvt.bench.figures import _grouped_bars, _save_png, synthetic_figures, vt_level_figure, vt_loss_figure
+from kvt.bench.figures import (_grouped_bars, _save_png, profiles_figure, synthetic_figures, vt_level_figure,
+                               vt_loss_figure)
 from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, VT_REQUIRED, read_results
+from kvt.bench.report_statistics import statistics_markdown, statistics_summary
 from kvt.bench.settings import SYNTHETIC
 from kvt.bench.stats import _best_per_pair, synthetic_summary, vt_summary
 from kvt.bench.study import (PAIR_LABEL, STUDY_PAIR_ORDER, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
@@ -151,6 +153,8 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
 
+    lines += statistics_markdown(results, meta)
+
     lines.append("## Figures")
     lines.append("")
     for pair in pairs:
@@ -159,6 +163,9 @@ def vt_markdown(results: pd.DataFrame, summary: pd.DataFrame, meta: dict, best: 
     lines.append("- `mse.png`: validation MSE per optimizer and pair "
                  "(mean ± std; ✕ the study; dashed: study's best)")
     lines.append("- `time.png`: training time per optimizer and pair (mean ± std; ✕ the study)")
+    lines.append("- `profiles.png`: performance profiles (Dolan–Moré) of the optimizer steps and seconds to "
+                 "validation MSE ≤ target and of the steps to dense-grid median rel. error ≤ target, "
+                 "over the (pair, seed) problems")
     for pair, info in (best or {}).items():
         retrained = info.get("retrained_mse")
         note = (f"; retrained for the figure: {retrained:.3g}" if retrained is not None
@@ -267,6 +274,7 @@ def report_vt(out: str | Path, log: Callable[[str], None] | None = None, level_f
               out / "mse.png")
     _save_png(_grouped_bars(summary, "time_mean", "time_std", "study_time", "training time, s",
                             "Training time per optimizer (mean ± std; ✕ study)", False, False), out / "time.png")
+    _save_png(profiles_figure(results), out / "profiles.png")
     best = _best_per_pair(summary, results)
     if level_figures:
         for pair, info in best.items():
@@ -276,7 +284,8 @@ def report_vt(out: str | Path, log: Callable[[str], None] | None = None, level_f
                 info["retrained_mse"] = vt_level_figure(out, pair, info, meta["training"])
             except KvtError as exc:
                 log(f"could not draw k_VT for {pair}: {exc}")
-    _write_tables(out, vt_markdown(results, summary, meta, best), summary)
+    summary_csv = summary.merge(statistics_summary(results, meta), on=["pair", "optimizer"], how="left")
+    _write_tables(out, vt_markdown(results, summary, meta, best), summary_csv)
     return results
 
 
