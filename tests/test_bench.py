@@ -40,7 +40,8 @@ def vt_run(tmp_path_factory):
 def test_vt_quick_writes_every_file_and_every_cell(vt_run):
     out, result = vt_run
     names = {p.name for p in out.iterdir()}
-    expected = {"bench.json", "results.csv", "results.md", "summary.csv", "mse.png", "time.png", "curves"}
+    expected = {"bench.json", "results.csv", "results.md", "summary.csv", "mse.png", "time.png", "profiles.png",
+                "curves"}
     expected |= {f"val_loss_{pair}.png" for pair in PAIRS} | {f"k_vt_32_{pair}.png" for pair in PAIRS}
     assert expected <= names
     for png in out.glob("*.png"):
@@ -55,10 +56,21 @@ def test_vt_quick_writes_every_file_and_every_cell(vt_run):
         assert np.isfinite(results[column]).all(), column
         assert (results[column] > 0).all(), column
     assert (results["epochs"] == 3).all() and results["best_epoch"].between(1, 3).all()
-    assert (results["target_mse"] == 0.3).all()
-    reached = results["target_epoch"].notna()
-    assert np.isfinite(results.loc[reached, "target_time_s"]).all()
-    assert results.loc[~reached, "target_time_s"].isna().all()
+    assert (results["protocol"] == "defaults").all()
+    assert (results["target_mse"] == 0.3).all() and (results["rel_target"] == 0.05).all()
+    # 420 training rows in batches of 32: 14 steps an epoch
+    assert (results["steps_per_epoch"] == 14).all()
+    for prefix in ("target", "rel_target"):
+        reached = results[f"{prefix}_epoch"].notna()
+        assert np.isfinite(results.loc[reached, f"{prefix}_time_s"]).all()
+        assert (results.loc[reached, f"{prefix}_steps"] == 14 * results.loc[reached, f"{prefix}_epoch"]).all()
+        assert results.loc[~reached, [f"{prefix}_time_s", f"{prefix}_steps"]].isna().all().all()
+    assert results["target_epoch"].notna().any()  # 0.3 is within reach of 3 epochs
+    assert (results["fho_rel_err_max"] >= results["fho_rel_err_median"]).all()
+    assert results["nonpositive_fraction"].between(0, 1).all()
+    assert results["heldout_mse_scaled"].isna().all()  # only the tuned protocol holds rows out
+    sam = results.loc[results["optimizer"] == "sam", "hyperparameters"].map(json.loads)
+    assert len(sam) == 3 and sam.iloc[0] == {"learning_rate": 0.03, "rho": 0.1, "base": "sgd"}  # the registry defaults
     assert len(list((out / "curves").glob("*.csv"))) == len(PAIRS) * len(VT_OPTIMIZERS)
 
     markdown = (out / "results.md").read_text()
@@ -69,7 +81,8 @@ def test_vt_quick_writes_every_file_and_every_cell(vt_run):
     meta = json.loads((out / "bench.json").read_text())
     session = meta["sessions"][0]
     assert session["machine"]["cpu_count"] >= 1 and session["runs"] == len(results) and "finished" in session
-    assert meta["training"] == {"quick": True, "epochs": 3, "units": 8, "patience": 100, "target_mse": 0.3}
+    assert meta["training"] == {"protocol": "defaults", "quick": True, "epochs": 3, "units": 8, "patience": 100,
+                                "target_mse": 0.3, "rel_target": 0.05, "trials": None, "held_out_K": None}
     assert "| optimizer | O2–O MSE" in result.stdout
     assert "Error" not in result.output
     assert not _no_temp_files(out)
@@ -82,7 +95,13 @@ def test_quick_defaults_cover_every_registry_optimizer():
     assert vt.optimizers == optimizers.names() and len(vt.optimizers) == 21
     assert vt.pairs == list(PAIRS) and vt.repeats == 1 and vt.epochs == 3
     full = VTSettings().resolved()
-    assert full.repeats == 3 and full.epochs is None and full.units is None  # the study's defaults
+    assert (full.protocol, full.repeats, full.epochs, full.patience, full.units) == ("defaults", 3, 1000, 100, 64)
+    study_budget = VTSettings(protocol="study").resolved()
+    assert (study_budget.repeats, study_budget.epochs, study_budget.patience) == (5, 30, None)  # no early stopping
+    tuned = VTSettings(protocol="tuned").resolved()
+    assert (tuned.repeats, tuned.trials, tuned.held_out, tuned.epochs, tuned.patience) == (
+        5, 16, (750.0, 2500.0, 7000.0), 150, 30)
+    assert VTSettings(protocol="tuned", quick=True).resolved().repeats == 2  # a spread needs two seeds
     synthetic = SyntheticSettings(quick=True).resolved()
     assert synthetic.optimizers == optimizers.names() and synthetic.repeats == 1 and synthetic.rows == 1000
     assert SyntheticSettings().resolved().rows == 10000
@@ -154,6 +173,16 @@ def test_synthetic_quick_end_to_end(runner, tmp_path):
                                            "a comma-separated list or all"),
     (["vt", "--repeats", "0"], "Error: --repeats must be a positive integer, got 0"),
     (["vt", "--target-mse", "-1"], "Error: --target-mse must be a number > 0, got -1.0"),
+    (["vt", "--rel-target", "0"], "Error: --rel-target must be a number > 0, got 0.0"),
+    (["vt", "--protocol", "fast"], "Error: unknown protocol 'fast'; valid protocols: study, defaults, tuned"),
+    (["vt", "--protocol", "tuned", "--trials", "0"], "Error: --trials must be a positive integer, got 0"),
+    (["vt", "--protocol", "tuned", "--repeats", "1"], "Error: --repeats must be at least 2 for --protocol tuned "
+                                                      "(the spread over seeds is what it reports), got 1"),
+    (["vt", "--protocol", "study", "--trials", "4"], "Error: --trials applies to --protocol tuned only, not study"),
+    (["vt", "--held-out", "750"], "Error: --held-out applies to --protocol tuned only, not defaults"),
+    (["vt", "--protocol", "study", "--patience", "5"], "Error: --patience does not apply to --protocol study: it "
+                                                       "trains every epoch, without early stopping"),
+    (["vt", "--workers", "0"], "Error: --workers must be a positive integer, got 0"),
     (["vt", "--force", "--resume"], "Error: give --force (start again) or --resume (continue), not both"),
     (["synthetic", "--optimizers", "nope"], "Error: unknown optimizer 'nope'; valid names: adam, nadam,"),
     (["synthetic", "--optimizers", "sgd,sgd"], "Error: --optimizers 'sgd,sgd' lists an optimizer twice"),
@@ -183,31 +212,37 @@ def test_existing_output_folder_is_refused_without_force(runner, tmp_path, comma
                                   "(not a kvt bench output?)")
 
 
-def _fake_result(pair, optimizer, seed):
-    """A stand-in for a TrainResult: deterministic, finite metrics and a short history."""
-    mse = 0.001 * (1 + seed) * (1 + len(optimizer))
-    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.3, 0.1, mse], "val_loss": [0.3, 0.1, mse],
-                            "time_s": [0.1, 0.2, 0.3]})
-    errors = {"mae_m3_s": 1e-17, "rel_err_median": 0.01, "rel_err_p95": 0.05, "rel_err_max": 0.2}
-    metrics = {"val_mse_scaled": mse, "train_mse_scaled": mse, "val": errors, "all": errors, "epochs_run": 3,
-               "best_epoch": 3, "wall_time_s": 0.3, "steps_per_second": 100.0,
-               "dense_grid": {"overall": {"median": 0.01}}}
-    return SimpleNamespace(metrics=metrics, history=history)
+class _FakeCell:
+    """A stand-in for a VTCell: deterministic, finite rows and a short history, and a log of the runs asked for."""
+
+    calls: list = []
+    interrupt_at: int | None = None
+
+    def __init__(self, settings, pair, optimizer, trials, log):
+        self.settings, self.pair, self.optimizer, self.trials = settings, pair, optimizer, []
+
+    def run(self, seed):
+        self.calls.append((self.pair, self.optimizer, seed))
+        if len(self.calls) == self.interrupt_at:
+            raise KeyboardInterrupt  # as Ctrl-C during this run
+        if self.optimizer == "lars" and seed == 1:
+            raise KvtError("training diverged at epoch 2 (loss is NaN or infinite) with optimizer 'lars'")
+        mse = 0.001 * (1 + seed) * (1 + len(self.optimizer))
+        history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.3, 0.1, mse], "val_loss": [0.3, 0.1, mse],
+                                "time_s": [0.1, 0.2, 0.3]})
+        row = {"pair": self.pair, "optimizer": self.optimizer, "seed": seed, "protocol": self.settings.protocol,
+               "status": "ok", "val_mse_scaled": mse, "train_mse_scaled": mse, "val_mae_m3_s": 1e-17,
+               "val_rel_err_median": 0.01, "val_rel_err_max": 0.2, "fho_rel_err_median": 0.01, "epochs": 3,
+               "best_epoch": 3, "wall_time_s": 0.3, "steps_per_second": 100.0, "target_mse": 0.004}
+        return row, history
 
 
 def test_interrupted_benchmark_keeps_rows_and_resume_continues(runner, tmp_path, monkeypatch):
     out = tmp_path / "vt"
-    calls, state = [], {"interrupt_at": 3}
-
-    def interrupt_on_third(settings, pair, optimizer, seed):
-        calls.append((pair, optimizer, seed))
-        if len(calls) == state["interrupt_at"]:
-            raise KeyboardInterrupt  # as Ctrl-C during the third run
-        if optimizer == "lars" and seed == 1:
-            raise KvtError("training diverged at epoch 2 (loss is NaN or infinite) with optimizer 'lars'")
-        return _fake_result(pair, optimizer, seed)
-
-    monkeypatch.setattr(benchmark, "train_vt", interrupt_on_third)
+    calls = _FakeCell.calls
+    calls.clear()
+    monkeypatch.setattr(_FakeCell, "interrupt_at", 3)
+    monkeypatch.setattr(benchmark, "VTCell", _FakeCell)
     monkeypatch.setattr(report, "vt_level_figure", lambda out, pair, info, training: info["mse"])
     args = ["bench", "vt", "--quick", "--pairs", "O2-Ar", "--optimizers", "adam,adamod,lars", "--repeats", "2",
             "--out", str(out)]
@@ -216,16 +251,17 @@ def test_interrupted_benchmark_keeps_rows_and_resume_continues(runner, tmp_path,
     assert result.exit_code != 0 and lines[-1] == "Error: aborted"
     assert [line for line in lines if line.startswith("Error")] == ["Error: aborted"]
     rows = pd.read_csv(out / "results.csv")
-    assert list(zip(rows["optimizer"], rows["seed"])) == [("adam", 0), ("adamod", 0)]
-    state["interrupt_at"] = None
+    # a cell's seeds run one after the other on one compiled model
+    assert list(zip(rows["optimizer"], rows["seed"])) == [("adam", 0), ("adam", 1)]
+    monkeypatch.setattr(_FakeCell, "interrupt_at", None)
     assert not (out / "results.md").exists()  # the report is written only when the benchmark completes
     with open(out / "results.csv", "a") as handle:
-        handle.write("O2-Ar,lars,0,ok,0.1")  # a row cut off mid-write: dropped on --resume
+        handle.write("O2-Ar,adamod,0,defaults,ok,0.1")  # a row cut off mid-write: dropped on --resume
 
     calls.clear()
     result = runner.invoke(main, [*args, "--resume"])
     assert result.exit_code == 0, result.output
-    assert calls == [("O2-Ar", "lars", 0), ("O2-Ar", "adam", 1), ("O2-Ar", "adamod", 1), ("O2-Ar", "lars", 1)]
+    assert calls == [("O2-Ar", "adamod", 0), ("O2-Ar", "adamod", 1), ("O2-Ar", "lars", 0), ("O2-Ar", "lars", 1)]
     rows = pd.read_csv(out / "results.csv")
     assert len(rows) == 6 and not rows.duplicated(["pair", "optimizer", "seed"]).any()
     diverged = rows[rows["status"] == "diverged"]
@@ -242,8 +278,11 @@ def test_interrupted_benchmark_keeps_rows_and_resume_continues(runner, tmp_path,
     assert error_line(result) == (f"Error: cannot resume {out}: it was run with units 8, not 16; "
                                   "use the same options or --force to start again")
     result = runner.invoke(main, [*args[:-2], "--target-mse", "0.5", "--out", str(out), "--resume"])
-    assert error_line(result) == (f"Error: cannot resume {out}: it was run with target_mse null, not 0.5; "
+    assert error_line(result) == (f"Error: cannot resume {out}: it was run with target_mse 0.004, not 0.5; "
                                   "use the same options or --force to start again")
+    result = runner.invoke(main, [*args[:-2], "--protocol", "study", "--out", str(out), "--resume"])
+    assert error_line(result) == (f"Error: cannot resume {out}: it holds a benchmark of --protocol defaults, "
+                                  "not study; give --protocol defaults, or another --out")
     result = runner.invoke(main, ["bench", "synthetic", "--quick", "--optimizers", "adam", "--out", str(out),
                                   "--resume"])
     assert error_line(result) == f"Error: cannot resume {out}: it holds a 'vt' benchmark, not 'synthetic'"

@@ -90,10 +90,12 @@ def _statistics_section(results: pd.DataFrame, column: str, name: str, pairs: li
     return lines
 
 
-def _time_table(results: pd.DataFrame, pairs: list[str], optimizers: list[str], steps: str, seconds: str) -> list[str]:
+def _time_table(results: pd.DataFrame, pairs: list[str], optimizers: list[str], steps: str, seconds: str,
+                target: str) -> list[str]:
     ok = results["status"] == "ok"
     steps_values, seconds_values = _column(results, steps), _column(results, seconds)
-    recorded = steps in results or seconds in results  # an older results.csv: not measured, not "0 reached"
+    # a run without its target value (an older results.csv) was not measured: "—", not "0 reached"
+    recorded = _column(results, target).notna()
     header = ["optimizer"] + [f"{PAIR_LABEL.get(p, p)} {w}" for p in pairs for w in ("steps", "s", "reached")]
     rows = []
     for optimizer in optimizers:
@@ -105,7 +107,7 @@ def _time_table(results: pd.DataFrame, pairs: list[str], optimizers: list[str], 
                 continue
             reached = cell & ok & (steps_values.notna() | seconds_values.notna())
             row += [_fmt(steps_values[reached].median(), ".3g"), _fmt(seconds_values[reached].median(), ".3g"),
-                    f"{int(reached.sum())}/{int(cell.sum())}" if recorded else "—"]
+                    f"{int(reached.sum())}/{int(cell.sum())}" if recorded[cell].any() else "—"]
         rows.append(row)
     return _table(header, rows)
 
@@ -174,10 +176,11 @@ def statistics_markdown(results: pd.DataFrame, meta: dict) -> list[str]:
     lines.append("")
     lines.append(f"Validation MSE ≤ {target_mse:g}:")
     lines.append("")
-    lines += _time_table(results, pairs, optimizers, "target_steps", "target_time_s")
+    lines += _time_table(results, pairs, optimizers, "target_steps", "target_time_s", "target_mse")
     lines.append(f"Dense-grid median relative error vs FHO-FR ≤ {rel_target:g}:")
     lines.append("")
-    lines += _time_table(results, pairs, optimizers, "rel_target_steps", "rel_target_time_s")
+    lines += _time_table(results, pairs, optimizers, "rel_target_steps", "rel_target_time_s",
+                         "rel_target")
 
     metrics = USER_METRICS + (HELDOUT_METRICS if column == "heldout_mse_scaled" else ())
     lines.append("## What users read")
