@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from kvt.errors import KvtError
@@ -53,8 +53,12 @@ def _stop_when_set(event):
     return StopWhenSet()
 
 
-def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
-    """A ``keras_tuner.HyperModel`` building kvt's network with each trial's optimizer."""
+def make_hypermodel(tune: TuneConfig, prep, space, digest: str, base: TrainConfig | None = None):
+    """A ``keras_tuner.HyperModel`` building kvt's network with each trial's optimizer.
+
+    Every trial trains with ``tune.train_config`` or, when given, with ``base`` (a resolved
+    :class:`TrainConfig`), its optimizer and hyper-parameters replaced by the trial's.
+    """
     import keras_tuner
     import numpy as np
 
@@ -65,7 +69,7 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
 
         def __init__(self):
             super().__init__(name="kvt", tunable=True)
-            self.tune, self.prep, self.space, self.digest = tune, prep, space, digest
+            self.tune, self.prep, self.space, self.digest, self.base = tune, prep, space, digest, base
             self.stop = threading.Event()
 
         def declare_hyperparameters(self, hp):
@@ -91,7 +95,7 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
                     f"this process's kvt tune options or data differ from the chief's (options digest "
                     f"{self.digest}, the chief's {got}); run every process with the same options and data")
             name, opt = trial_hyperparameters(values)
-            base = asdict(self.tune.train_config(name))
+            base = asdict(self.tune.train_config(name) if self.base is None else replace(self.base, optimizer=name))
             # A searched learning rate replaces the mode's (accurate mode's 1e-2), never the other way.
             config = TrainConfig(**{**base, "opt": opt,
                                     "learning_rate": None if "learning_rate" in opt else base["learning_rate"]})
