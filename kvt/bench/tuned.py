@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -130,7 +131,8 @@ def search_cell(pair: str, optimizer: str, kept: Dataset, trials: int, base_conf
     kt_patch.check()
     base = replace(base_config, optimizer=optimizer, seed=seed).resolved()
     if base.val_fraction == 0:
-        raise KvtError("the tuned protocol scores each trial on a validation split; val_fraction must be > 0, got 0")
+        raise KvtError("the tuned protocol scores each trial on a validation split; val_fraction must be > 0, "
+                       f"got {base.val_fraction:g}")
     # retries 0: a trial is deterministic (same seed), so a failed one would fail again
     tune = TuneConfig(data=kept.source, optimizers=(optimizer,), algorithm="random", max_trials=int(trials),
                       objective=OBJECTIVE, mode=base.mode, epochs=base.epochs, batch_size=base.batch_size,
@@ -175,7 +177,7 @@ def _search_folder(directory, settings: dict[str, Any], digest: str):
 
 def _progress(log, pair: str, optimizer: str, trials: int):
     """The oracle's progress callback: one ``log`` line per finished trial."""
-    from kvt.tuning.results import _last_line, describe
+    from kvt.tuning.results import describe
 
     def report(event, trial, attempt, attempts):
         if event != "end":
@@ -187,14 +189,22 @@ def _progress(log, pair: str, optimizer: str, trials: int):
         if trial.status == "COMPLETED":
             log(f"{head}{took}: {OBJECTIVE} {trial.score:.4g} ({describe(trial.hyperparameters.values)})")
         else:
-            log(f"{head} {trial.status.lower()}{took}: {_last_line(trial.message)}")
+            log(f"{head} {trial.status.lower()}{took}: {_failure(trial.message)}")
 
     return report
 
 
+def _failure(message) -> str | None:
+    """A failed trial's reason: the last line of its traceback, without Keras Tuner's wrapper (kvt's own words)."""
+    from kvt.tuning.results import _last_line
+
+    line = _last_line(message)
+    return re.sub(r"^keras_tuner(\.\w+)*\.FailedTrialError: ", "", line) if line else line
+
+
 def _outcome(pair: str, optimizer: str, oracle, hypermodel) -> SearchOutcome:
     """Every trial of ``oracle`` in trial order, and the best completed one."""
-    from kvt.tuning.results import _last_line, trial_hyperparameters
+    from kvt.tuning.results import trial_hyperparameters
 
     rows, resolved = [], {}
     for trial_id in sorted(oracle.trials, key=int):
@@ -212,7 +222,7 @@ def _outcome(pair: str, optimizer: str, oracle, hypermodel) -> SearchOutcome:
         rows.append({"trial_id": trial_id, "status": trial.status,
                      "score": float(trial.score) if completed else math.nan,
                      "hyperparameters": json.dumps(hparams), "seconds": float(seconds),
-                     "message": None if completed else _last_line(trial.message)})
+                     "message": None if completed else _failure(trial.message)})
     done = [row for row in rows if math.isfinite(row["score"])]
     if not done:
         last = next((row["message"] for row in reversed(rows) if row["message"]), "no trial ran")
