@@ -115,6 +115,10 @@ def test_search_never_sees_the_held_out_rows(o2o2, monkeypatch, tmp_path, capsys
     real_mkdtemp = tempfile.mkdtemp
     monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: made.append(real_mkdtemp(*a, **k)) or made[-1])
     spy = _Spy(monkeypatch)
+    from keras_tuner.src.engine import tuner_utils
+
+    saves = []  # Keras Tuner's per-epoch weight checkpoints: only Hyperband reads them, the search writes none
+    monkeypatch.setattr(tuner_utils.SaveBestEpoch, "_save_model", lambda self: saves.append(self.filepath))
     split = held_out_split(o2o2, HELD)
     lines = []
     outcome = search_cell("O2-O2", "adam", split.kept, 3, TINY, seed=0, log=lines.append)
@@ -164,6 +168,7 @@ def test_search_never_sees_the_held_out_rows(o2o2, monkeypatch, tmp_path, capsys
     assert outcome.best == spy.fits[winner]["hparams"] and outcome.best_score == pytest.approx(bests[winner])
     assert TrainConfig(optimizer="adam", opt=outcome.best).resolved().optimizer_hyperparameters() == outcome.best
 
+    assert saves == []
     assert len(lines) == 3 and lines[0].startswith("O2-O2 adam search, trial 1/3 in ")
     assert capsys.readouterr().out == ""
     # The temporary search folder is gone (autograph leaves its own files there).

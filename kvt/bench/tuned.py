@@ -144,7 +144,7 @@ def search_cell(pair: str, optimizer: str, kept: Dataset, trials: int, base_conf
     digest = settings_digest(settings)
     tf.get_logger().setLevel("ERROR")  # retracing notices: every trial builds a new model by design
     prep = prepare_data(base, kept)
-    hypermodel = make_hypermodel(tune, prep, space, digest, base=base)
+    hypermodel = make_hypermodel(tune, prep, space, digest, base=base, checkpoints=False)
     progress = _progress(log, pair, optimizer, int(trials)) if log is not None else None
     with _search_folder(directory, settings, digest) as work, open(os.devnull, "w") as sink:
         tuner = run_tuner(tune, hypermodel, prep, work, sink, True, progress)  # Keras Tuner's prints: dropped

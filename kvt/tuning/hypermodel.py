@@ -53,11 +53,14 @@ def _stop_when_set(event):
     return StopWhenSet()
 
 
-def make_hypermodel(tune: TuneConfig, prep, space, digest: str, base: TrainConfig | None = None):
+def make_hypermodel(tune: TuneConfig, prep, space, digest: str, base: TrainConfig | None = None,
+                    checkpoints: bool = True):
     """A ``keras_tuner.HyperModel`` building kvt's network with each trial's optimizer.
 
     Every trial trains with ``tune.train_config`` or, when given, with ``base`` (a resolved
     :class:`TrainConfig`), its optimizer and hyper-parameters replaced by the trial's.
+    ``checkpoints`` False drops Keras Tuner's save of the weights at every improving epoch
+    (only Hyperband reads them back, to continue a trial; keras-tuner 1.4.8's ``SaveBestEpoch``).
     """
     import keras_tuner
     import numpy as np
@@ -116,7 +119,12 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str, base: TrainConfi
 
         def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
             config, _ = self.trial_config(hp.values)
-            callbacks = [*trainer.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *(callbacks or [])]
+            callbacks = list(callbacks or [])
+            if not checkpoints:
+                from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+
+                callbacks = [c for c in callbacks if not isinstance(c, SaveBestEpoch)]
+            callbacks = [*trainer.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *callbacks]
             history = model.fit(**trainer.fit_inputs(config, self.prep), epochs=epochs or self.prep.keras_epochs,
                                 initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False, verbose=0)
             losses = np.array([history.history.get(k, []) for k in ("loss", "val_loss") if k in history.history],
