@@ -182,8 +182,8 @@ def test_search_failures_and_a_kept_folder(o2o2, monkeypatch, tmp_path):
 
     builds = []
 
-    def refuse(*args, **kwargs):
-        builds.append(1)
+    def refuse(config, prep, hparams, *args, **kwargs):
+        builds.append(hparams)
         raise KvtError("adam refuses these hyper-parameters")
 
     monkeypatch.setattr(trainer, "build_compiled_model", refuse)
@@ -197,6 +197,10 @@ def test_search_failures_and_a_kept_folder(o2o2, monkeypatch, tmp_path):
     _raises(f"{folder} holds something other than a search with these settings; give an empty or new folder",
             search_cell, "O2-O2", "adam", kept, 2, TrainConfig(mode="study", epochs=3, patience=2, units=8), 0,
             folder)
+    # The draws are the oracle seed's: seed 0 again draws the same hyper-parameters, seed 1 others.
+    _raises(failed, search_cell, "O2-O2", "adam", kept, 2, TINY, 0)
+    _raises(failed, search_cell, "O2-O2", "adam", kept, 2, TINY, 1)
+    assert builds[2:4] == builds[:2] and builds[4:6] != builds[:2] and len(builds) == 6
     _raises("the number of search trials must be a positive integer, got 0", search_cell, "O2-O2", "adam", kept, 0,
             TINY)
     _raises("the tuned protocol scores each trial on a validation split; val_fraction must be > 0, got 0",
