@@ -53,33 +53,47 @@ def run(tune: TuneConfig, out, resume: bool = False, force: bool = False, quiet:
 
 def _search(tune, base, dataset, space, digest, out: Path, work: Path, role, command, stream, quiet) -> TuneOutcome:
     """The search itself, written in ``work`` (``out``, or its replacement being built)."""
-    import keras_tuner
     import tensorflow as tf
 
-    from kvt.tuning import extension as kt_patch
     from kvt.training.trainer import prepare_data
 
     tf.get_logger().setLevel("ERROR")  # retracing notices: every trial builds a new model by design
     prep = prepare_data(base, dataset)
     hypermodel = make_hypermodel(tune, prep, space, digest)
-    progress = _Progress(tune, stream, quiet)
-    # Keras Tuner prints; kvt's stdout is the summary
+    progress = _Progress(tune, stream, quiet) if role != "worker" else None
+    tuner = run_tuner(tune, hypermodel, prep, work, stream, quiet, progress, shown=out)
+    if role == "worker":
+        return TuneOutcome(role="worker", out=out, trials_run=tuner.trials_run, tuner_id=tuner.tuner_id)
+    return _write_results(tune, base, tuner.oracle, out, command, role or "local", stream, quiet, dataset,
+                          work=work)
+
+
+def run_tuner(tune: TuneConfig, hypermodel, prep, work: Path, stream, quiet: bool, progress=None,
+              shown: Path | None = None):
+    """Build the tuner of ``tune`` on ``work`` (:func:`make_tuner`) and run its search; return the tuner.
+
+    Keras Tuner's prints go to ``stream`` (kvt's stdout is its own); ``progress`` (a
+    :class:`_Progress`-like callable) hears every trial's start and end. A fatal trial
+    error, or a search in ``work`` that cannot be reloaded (named as in ``shown``), is one ``KvtError``.
+    """
+    import keras_tuner
+
+    from kvt.tuning import extension as kt_patch
+
     with contextlib.redirect_stdout(stream), kt_patch.quiet_conditions():
         try:
             tuner = make_tuner(tune, hypermodel, prep, work, stream=stream, quiet=quiet)
-            if role != "worker":
+            if progress is not None:
                 tuner.oracle.progress = progress
             tuner.search()
         except keras_tuner.errors.FatalError as exc:
             raise KvtError(_last_line(str(exc)) or exc.__class__.__name__) from None
         except RuntimeError as exc:
             if "Error reloading `Oracle`" in str(exc):
-                raise KvtError(f"cannot reload the search in {out / PROJECT}: {_last_line(str(exc))}") from None
+                where = Path(shown if shown is not None else work) / PROJECT
+                raise KvtError(f"cannot reload the search in {where}: {_last_line(str(exc))}") from None
             raise
-    if role == "worker":
-        return TuneOutcome(role="worker", out=out, trials_run=tuner.trials_run, tuner_id=tuner.tuner_id)
-    return _write_results(tune, base, tuner.oracle, out, command, role or "local", stream, quiet, dataset,
-                          work=work)
+    return tuner
 
 
 class _Progress:

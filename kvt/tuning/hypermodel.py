@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from kvt.errors import KvtError
@@ -53,8 +53,15 @@ def _stop_when_set(event):
     return StopWhenSet()
 
 
-def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
-    """A ``keras_tuner.HyperModel`` building kvt's network with each trial's optimizer."""
+def make_hypermodel(tune: TuneConfig, prep, space, digest: str, base: TrainConfig | None = None,
+                    checkpoints: bool = True):
+    """A ``keras_tuner.HyperModel`` building kvt's network with each trial's optimizer.
+
+    Every trial trains with ``tune.train_config`` or, when given, with ``base`` (a resolved
+    :class:`TrainConfig`), its optimizer and hyper-parameters replaced by the trial's.
+    ``checkpoints`` False drops Keras Tuner's save of the weights at every improving epoch
+    (only Hyperband reads them back, to continue a trial; keras-tuner 1.4.8's ``SaveBestEpoch``).
+    """
     import keras_tuner
     import numpy as np
 
@@ -65,7 +72,7 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
 
         def __init__(self):
             super().__init__(name="kvt", tunable=True)
-            self.tune, self.prep, self.space, self.digest = tune, prep, space, digest
+            self.tune, self.prep, self.space, self.digest, self.base = tune, prep, space, digest, base
             self.stop = threading.Event()
 
         def declare_hyperparameters(self, hp):
@@ -91,7 +98,7 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
                     f"this process's kvt tune options or data differ from the chief's (options digest "
                     f"{self.digest}, the chief's {got}); run every process with the same options and data")
             name, opt = trial_hyperparameters(values)
-            base = asdict(self.tune.train_config(name))
+            base = asdict(self.tune.train_config(name) if self.base is None else replace(self.base, optimizer=name))
             # A searched learning rate replaces the mode's (accurate mode's 1e-2), never the other way.
             config = TrainConfig(**{**base, "opt": opt,
                                     "learning_rate": None if "learning_rate" in opt else base["learning_rate"]})
@@ -112,7 +119,12 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str):
 
         def fit(self, hp, model, *args, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
             config, _ = self.trial_config(hp.values)
-            callbacks = [*trainer.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *(callbacks or [])]
+            callbacks = list(callbacks or [])
+            if not checkpoints:
+                from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+
+                callbacks = [c for c in callbacks if not isinstance(c, SaveBestEpoch)]
+            callbacks = [*trainer.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *callbacks]
             history = model.fit(**trainer.fit_inputs(config, self.prep), epochs=epochs or self.prep.keras_epochs,
                                 initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False, verbose=0)
             losses = np.array([history.history.get(k, []) for k in ("loss", "val_loss") if k in history.history],
