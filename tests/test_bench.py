@@ -100,7 +100,7 @@ def test_quick_defaults_cover_every_registry_optimizer():
     assert (study_budget.repeats, study_budget.epochs, study_budget.patience) == (5, 30, None)  # no early stopping
     tuned = VTSettings(protocol="tuned").resolved()
     assert (tuned.repeats, tuned.trials, tuned.held_out, tuned.epochs, tuned.patience) == (
-        5, 16, (750.0, 2500.0, 7000.0), 150, 30)
+        5, 16, (750.0, 2500.0, 7000.0), 60, 20)
     assert VTSettings(protocol="tuned", quick=True).resolved().repeats == 2  # a spread needs two seeds
     synthetic = SyntheticSettings(quick=True).resolved()
     assert synthetic.optimizers == optimizers.names() and synthetic.repeats == 1 and synthetic.rows == 1000

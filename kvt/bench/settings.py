@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from kvt.bench.study import DEFAULT_PAIRS
+from kvt.bench.tuned import DEFAULT_HELD_OUT_K, DEFAULT_TRIALS
 from kvt.errors import KvtError
 from kvt.optimizers.selection import parse_optimizers
 
@@ -25,12 +26,11 @@ PROTOCOLS = ("study", "defaults", "tuned")
 PROTOCOL_PRESETS = {
     "study": {"epochs": 30, "patience": None, "repeats": 5, "trials": None},
     "defaults": {"epochs": 1000, "patience": 100, "repeats": 3, "trials": None},
-    "tuned": {"epochs": 150, "patience": 30, "repeats": 5, "trials": 16},
+    "tuned": {"epochs": 60, "patience": 20, "repeats": 5, "trials": DEFAULT_TRIALS},
 }
 #: Reduced settings of ``--quick`` (for tests and a first look): tiny network, few epochs (tuned: 2 seeds, 2 trials).
 VT_QUICK = {"epochs": 3, "units": 8, "repeats": 1, "trials": 2}
 VT_UNITS = 64  # the study's hidden-layer width
-DEFAULT_HELD_OUT_K = (750.0, 2500.0, 7000.0)  # whole temperatures the tuned protocol never trains or searches on
 DEFAULT_TARGET_MSE = 0.004  # the study's best validation MSE (AdaMod on O2-O)
 DEFAULT_REL_TARGET = 0.05  # dense-grid median relative error
 

@@ -28,7 +28,7 @@ def bench():
               help="study: the study's budget (30 epochs, no early stopping, registry defaults, 5 seeds); "
                    "defaults: up to 1000 epochs with early stopping (patience 100), registry defaults, 3 seeds; "
                    "tuned: a random search of --trials per optimizer and pair with --held-out temperatures "
-                   "never seen, then 5 seeds of the best (150 epochs, patience 30).")
+                   "never seen, then 5 seeds of the best (60 epochs, patience 20).")
 @click.option("--pairs", default="O2-O2,O2-O,O2-Ar", show_default=True,
               help=f"Comma-separated collision pairs, each {PAIRS_ACCEPTED}.")
 @option("optimizers", "'all' (every registry name) or a comma-separated list, e.g. adamod,lars.")
@@ -45,10 +45,10 @@ def bench():
 @click.option("--rel-target", type=float, default=0.05, show_default=True,
               help="Time to result: steps and seconds until the median relative error against FHO-FR (every "
                    "level, every 50 K) first reaches this value.")
-@option("epochs", "Maximum epochs per run [default: the protocol's: study 30, defaults 1000, tuned 150; "
+@option("epochs", "Maximum epochs per run [default: the protocol's: study 30, defaults 1000, tuned 60; "
                   "--quick: 3].")
 @option("units", "Hidden-layer width [default: 64; --quick: 8].")
-@option("patience", "Early-stopping patience [default: defaults 100, tuned 30; study: no early stopping].")
+@option("patience", "Early-stopping patience [default: defaults 100, tuned 20; study: no early stopping].")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Processes that run the optimizer x pair cells side by side, each with its share of the "
                    "CPU cores.")

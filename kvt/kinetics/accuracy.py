@@ -7,6 +7,8 @@ transition of the grid's levels at every temperature; errors are relative,
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -22,6 +24,22 @@ def _summary(rel) -> dict[str, float]:
     return {"median": float(np.median(rel)), "p95": float(np.percentile(rel, 95)), "max": float(np.max(rel))}
 
 
+@functools.lru_cache(maxsize=8)
+def _reference(pair: str, levels: tuple[int, ...], temperatures: tuple[float, ...]) -> np.ndarray:
+    """FHO-FR's k on levels x temperatures (read-only; computed once per grid, e.g. once per benchmark pair)."""
+    from kvt.physics import fho, species
+
+    reference_pair = species.pair(pair)
+    grid_levels = np.repeat(np.asarray(levels), len(temperatures))
+    grid_temps = np.tile(np.asarray(temperatures, dtype=float), len(levels))
+    k_ref = np.empty(len(grid_levels))
+    for start in range(0, len(k_ref), CHUNK):  # FHO-FR's temporaries stay CHUNK points long
+        part = slice(start, start + CHUNK)
+        k_ref[part] = fho.rate_coefficient(grid_levels[part], grid_temps[part], reference_pair)
+    k_ref.flags.writeable = False
+    return k_ref
+
+
 def evaluate_network(network, pair: str | None, levels=None, temperatures=None) -> dict:
     """Relative errors of ``network`` (a :class:`kvt.network.inference.Network`) on levels x temperatures.
 
@@ -31,7 +49,7 @@ def evaluate_network(network, pair: str | None, levels=None, temperatures=None) 
     Returns ``{"grid": ..., "overall": {median, p95, max}, "worst": {...},
     "per_level": DataFrame, "table": DataFrame}``.
     """
-    from kvt.physics import fho, species
+    from kvt.physics import species
     from kvt.data.grid import parse_temperatures
 
     if pair is None:
@@ -44,10 +62,7 @@ def evaluate_network(network, pair: str | None, levels=None, temperatures=None) 
     levels = np.asarray(levels, dtype=int)
     temperatures = np.asarray(temperatures, dtype=float)
     grid_levels, grid_temps = np.repeat(levels, len(temperatures)), np.tile(temperatures, len(levels))
-    k_ref = np.empty(len(grid_levels))
-    for start in range(0, len(k_ref), CHUNK):  # FHO-FR's temporaries stay CHUNK points long
-        part = slice(start, start + CHUNK)
-        k_ref[part] = fho.rate_coefficient(grid_levels[part], grid_temps[part], reference_pair)
+    k_ref = _reference(reference_pair.name, tuple(levels.tolist()), tuple(temperatures.tolist()))
     k_model = network.predict_k(grid_levels, grid_temps)
     rel = np.abs(k_model - k_ref)
     rel /= k_ref

@@ -7,6 +7,8 @@ far the network's heat-bath relaxation time is from the FHO-FR rates' (:mod:`kvt
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from kvt.kinetics import heat_bath
@@ -95,6 +97,14 @@ def dense_grid_region(network, step: float = DENSE_T_STEP_K) -> dict:
     return region
 
 
+@functools.lru_cache(maxsize=32)
+def _reference_relaxation(pair: str, temperatures: tuple[float, ...], tv0: float):
+    """FHO-FR's heat-bath relaxation of ``pair`` (the same for every run of a benchmark: computed once)."""
+    molecule = species.pair(pair).molecule
+    temperatures = np.asarray(temperatures, dtype=float)
+    return heat_bath.relax(heat_bath.fho_rates(pair, temperatures), temperatures, tv0=tv0, molecule=molecule)
+
+
 def relaxation_check(network, pair: str, temperatures=heat_bath.CHECK_TEMPERATURES, tv0: float = 300.0) -> dict:
     """Heat-bath tau of the network's rates against FHO-FR's at each temperature, or why it cannot be had.
 
@@ -108,7 +118,7 @@ def relaxation_check(network, pair: str, temperatures=heat_bath.CHECK_TEMPERATUR
     temperatures = np.asarray([t for t in temperatures if t_lo <= t <= t_hi], dtype=float)
     if not len(temperatures):
         return {"skipped": f"no check temperature lies in the trained range {t_lo:g}..{t_hi:g} K"}
-    reference = heat_bath.relax(heat_bath.fho_rates(pair, temperatures), temperatures, tv0=tv0, molecule=molecule)
+    reference = _reference_relaxation(pair, tuple(temperatures), float(tv0))
     rates = heat_bath.network_rates(network, temperatures, molecule)
     good = np.all(np.isfinite(rates) & (rates > 0), axis=1)
     rows = []
