@@ -88,6 +88,59 @@ def test_vt_quick_writes_every_file_and_every_cell(vt_run):
     assert not _no_temp_files(out)
 
 
+def _finite_runs(out, pairs, optimizers, seeds):
+    results = pd.read_csv(out / "results.csv")
+    assert list(results.columns) == records.VT_COLUMNS
+    assert sorted(zip(results["pair"], results["optimizer"], results["seed"])) == sorted(
+        (p, o, s) for p in pairs for o in optimizers for s in seeds)
+    assert (results["status"] == "ok").all()
+    for column in ("val_mse_scaled", "fho_rel_err_median", "fho_rel_err_max", "nonpositive_fraction",
+                   "wall_time_s", "run_time_s"):
+        assert np.isfinite(results[column]).all(), column
+    return results
+
+
+def test_study_protocol_quick_in_two_workers(runner, tmp_path):
+    out = tmp_path / "study"
+    result = runner.invoke(main, ["bench", "vt", "--protocol", "study", "--quick", "--optimizers", "adam,sam",
+                                  "--workers", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "running the cells in 2 worker processes" in result.stderr
+    results = _finite_runs(out, PAIRS, ("adam", "sam"), (0,))
+    assert (results["protocol"] == "study").all() and (results["epochs"] == 3).all()  # no early stopping
+    assert json.loads((out / "bench.json").read_text())["training"]["patience"] is None
+    markdown = (out / "results.md").read_text()
+    assert "protocol study: at most 3 epochs, no early stopping" in markdown
+    for section in ("## Statistics over seeds", "## Time to result", "## What users read"):
+        assert section in markdown
+    assert (out / "profiles.png").stat().st_size > 5000 and not (out / "trials.csv").exists()
+
+
+def test_tuned_protocol_quick_searches_then_scores_the_held_out_temperatures(runner, tmp_path):
+    out = tmp_path / "tuned"
+    pairs = ("O2-O", "O2-Ar")
+    result = runner.invoke(main, ["bench", "vt", "--protocol", "tuned", "--quick", "--optimizers", "adam,kfac",
+                                  "--pairs", ",".join(pairs), "--held-out", "2500,750", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    results = _finite_runs(out, pairs, ("adam", "kfac"), (0, 1))
+    for column in ("heldout_mse_scaled", "heldout_rel_err_median", "heldout_rel_err_max"):
+        assert np.isfinite(results[column]).all() and (results[column] > 0).all(), column
+    trials = pd.read_csv(out / "trials.csv")
+    assert list(trials.columns) == records.TRIAL_COLUMNS
+    assert sorted(trials.groupby(["pair", "optimizer"]).size().items()) == sorted(
+        ((p, o), 2) for p in pairs for o in ("adam", "kfac"))
+    # every seed trains the best trial's hyper-parameters
+    for (pair, optimizer), group in results.groupby(["pair", "optimizer"]):
+        cell = trials[(trials["pair"] == pair) & (trials["optimizer"] == optimizer)]
+        best = json.loads(cell.loc[cell["score"].idxmin(), "hyperparameters"])
+        assert all(json.loads(h) == best for h in group["hyperparameters"])
+    meta = json.loads((out / "bench.json").read_text())
+    assert meta["training"]["held_out_K"] == [750.0, 2500.0] and meta["training"]["trials"] == 2
+    markdown = (out / "results.md").read_text()
+    assert "temperatures 750, 2500 K held out of the search and the training" in markdown
+    assert "`heldout_mse_scaled`" in markdown
+
+
 def test_quick_defaults_cover_every_registry_optimizer():
     from kvt import optimizers
 
@@ -183,6 +236,10 @@ def test_synthetic_quick_end_to_end(runner, tmp_path):
     (["vt", "--protocol", "study", "--patience", "5"], "Error: --patience does not apply to --protocol study: it "
                                                        "trains every epoch, without early stopping"),
     (["vt", "--workers", "0"], "Error: --workers must be a positive integer, got 0"),
+    (["vt", "--protocol", "tuned", "--held-out", "800"], "Error: held-out temperature 800 K is not in the data of "
+                                                         "O2-O2; its temperatures are 250, 500, 750, 1000, 1500, 2000, "
+                                                         "2500, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000 K"),
+    (["vt", "--protocol", "tuned", "--held-out", "750,hot"], "Error: --held-out '750,hot': 'hot' is not a number"),
     (["vt", "--force", "--resume"], "Error: give --force (start again) or --resume (continue), not both"),
     (["synthetic", "--optimizers", "nope"], "Error: unknown optimizer 'nope'; valid names: adam, nadam,"),
     (["synthetic", "--optimizers", "sgd,sgd"], "Error: --optimizers 'sgd,sgd' lists an optimizer twice"),
