@@ -5,10 +5,20 @@ Two benchmarks, each writing one output folder:
 ``run_vt`` (``kvt bench vt``)
     Trains every chosen optimizer on every chosen collision pair with the study's
     pipeline (:func:`kvt.training.trainer.train` in ``study`` mode: min-max scaled target,
-    batch 32, 20 % validation, early stopping with patience 100, at most 1000 epochs,
-    64 units) and the registry's default hyper-parameters, for ``repeats`` seeds
-    (0, 1, ...). The study's Table 3 (validation MSE on the scaled target and
-    training time per pair) is :data:`STUDY_VT`.
+    batch 32, 20 % validation, 64 units) under one of three protocols
+    (:data:`kvt.bench.settings.PROTOCOL_PRESETS`): ``study`` (the study's budget: 30
+    epochs, no early stopping, registry defaults, 5 seeds), ``defaults`` (at most 1000
+    epochs, early stopping with patience 100, registry defaults, 3 seeds) and ``tuned``
+    (per optimizer x pair a Keras Tuner random search of 16 trials over the optimizer's
+    declared space, scored on the validation split of the rows left after whole
+    temperatures — 750, 2500, 7000 K — are held out; then 5 seeds of the best
+    configuration, scored on the held-out rows; 60 epochs, patience 20). Every run records
+    the scaled MSE, the dense-grid relative error against FHO-FR, the share of
+    non-positive predictions, the relaxation-time error at 1000 and 5000 K and the steps
+    and seconds until the validation MSE reached 0.004 and the dense-grid median relative
+    error 5 %. The study's Table 3 is :data:`STUDY_VT`; the statistics over seeds
+    (median, IQR, bootstrap interval of the median, Mann–Whitney U against Adam, ranks
+    with ties) and the Dolan–Moré performance profiles are in :mod:`kvt.bench.statistics`.
 
 ``run_synthetic`` (``kvt bench synthetic``)
     The study's synthetic test (Table 2, :data:`STUDY_SYNTHETIC`): a 10000 x 50
@@ -50,20 +60,23 @@ Output folders (both benchmarks)::
     .kvt-artifact.json  the marker saying kvt wrote it (kind "bench"; kvt.outputs.atomic)
     bench.json      settings, machine (platform, cores, load) and versions
     results.csv     one row per run, appended (and fsynced) as each run finishes
+    trials.csv      the tuned protocol's search trials (every one), appended per cell
     curves/         validation-loss history of the first seed of every cell (thinned)
     results.md      the tables beside the study's       (written atomically at the end)
     *.png           figures                             (written atomically at the end)
 
 An interrupted benchmark keeps every finished row; ``resume=True`` skips the
-(pair, optimizer, seed) rows already in ``results.csv`` and runs the rest. ``force``
+(pair, optimizer, seed) rows already in ``results.csv`` and runs the rest (a tuned cell
+whose trials are in ``trials.csv`` trains their best instead of searching again). ``force``
 replaces only an earlier kvt benchmark folder, and only once the new one is
 complete (:func:`kvt.outputs.atomic.directory`). A run
 that diverges (:class:`kvt.KvtError` from training) is recorded with status
 ``diverged`` and the benchmark goes on.
 
 Modules: :mod:`~kvt.bench.study` (the study's tables), :mod:`~kvt.bench.settings`
-(what runs, quick/full presets), :mod:`~kvt.bench.records` (bench.json, results.csv,
-curves), :mod:`~kvt.bench.runs` (one VT run), :mod:`~kvt.bench.synthetic` (the
+(what runs: the protocols, quick presets), :mod:`~kvt.bench.tuned` (the held-out split
+and the search), :mod:`~kvt.bench.records` (bench.json, results.csv, trials.csv,
+curves), :mod:`~kvt.bench.runs` (one optimizer x pair cell and its rows), :mod:`~kvt.bench.synthetic` (the
 synthetic data, network and run), :mod:`~kvt.bench.benchmark` (``run_vt``,
 ``run_synthetic``), :mod:`~kvt.bench.stats` (means per cell), :mod:`~kvt.bench.statistics`
 (medians, bootstrap intervals, Mann–Whitney tests, ranks, performance profiles),
