@@ -86,12 +86,12 @@ statistics sections), and :mod:`~kvt.bench.figures`.
 
 
 from kvt.bench.benchmark import run_synthetic, run_vt
-from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, read_results
+from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, VT_REQUIRED, read_results
 from kvt.bench.report import report_synthetic, report_vt
 from kvt.bench.settings import SyntheticSettings, VTSettings
 from kvt.bench.stats import synthetic_summary, vt_summary
 from kvt.bench.study import STUDY_PAIR_ORDER, STUDY_SYNTHETIC, STUDY_VT
 
 __all__ = ["STUDY_PAIR_ORDER", "STUDY_SYNTHETIC", "STUDY_VT", "SYNTHETIC_COLUMNS", "SyntheticSettings", "VT_COLUMNS",
-           "VTSettings", "read_results", "report_synthetic", "report_vt", "run_synthetic", "run_vt",
+           "VTSettings", "VT_REQUIRED", "read_results", "report_synthetic", "report_vt", "run_synthetic", "run_vt",
            "synthetic_summary", "vt_summary"]
