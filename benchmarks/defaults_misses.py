@@ -15,12 +15,14 @@ with one thing changed at a time, as the defaults protocol trains them otherwise
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help; no options
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from kvt.training.quiet import quiet_tensorflow_import
 

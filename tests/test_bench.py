@@ -402,3 +402,28 @@ def test_report_of_an_air_pair_has_no_study_goal_and_draws_its_figures(tmp_path)
     figures._save_png(figures._grouped_bars(summary[summary["pair"] == "NO-O2"], "mse_mean", "mse_std", "study_mse",
                                             "MSE", "all diverged", True, True), tmp_path / "mse.png")
     assert (tmp_path / "mse.png").stat().st_size > 0
+
+
+def test_a_folder_written_before_the_protocols_resumes_as_the_defaults_protocol(runner, tmp_path, monkeypatch):
+    """The committed defaults run (no protocol in its record) continues under --protocol defaults only."""
+    out = tmp_path / "vt"
+    out.mkdir()
+    for name in ("bench.json", "results.csv"):
+        (out / name).write_bytes((REPO / "benchmarks" / "results" / "vt" / name).read_bytes())
+    _FakeCell.calls.clear()
+    monkeypatch.setattr(benchmark, "VTCell", _FakeCell)
+    monkeypatch.setattr(report, "vt_level_figure", lambda out, pair, info, training: info["mse"])
+    args = ["bench", "vt", "--pairs", "O2-Ar", "--optimizers", "adam", "--out", str(out), "--resume"]
+    result = runner.invoke(main, [*args, "--repeats", "4"])
+    assert result.exit_code == 0, result.output
+    assert _FakeCell.calls == [("O2-Ar", "adam", 3)]  # seeds 0-2 were in results.csv
+    old = pd.read_csv(REPO / "benchmarks" / "results" / "vt" / "results.csv")
+    rows = pd.read_csv(out / "results.csv")  # the old rows, their values kept, under the new header
+    assert list(rows.columns) == records.VT_COLUMNS and len(rows) == len(old) + 1
+    pd.testing.assert_frame_equal(rows.iloc[:-1][list(old.columns)], old)
+    training = json.loads((out / "bench.json").read_text())["training"]
+    assert (training["protocol"], training["epochs"], training["units"], training["patience"]) == (
+        "defaults", 1000, 64, 100)
+    result = runner.invoke(main, [*args, "--protocol", "study"])
+    assert error_line(result) == (f"Error: cannot resume {out}: it holds a benchmark of --protocol defaults, "
+                                  "not study; give --protocol defaults, or another --out")

@@ -59,7 +59,13 @@ def test_held_out_split_refuses(o2o2):
             f"of O2-O2; at least two must remain to search and train on", held_out_split, o2o2, every[:-1])
     _raises(f"give at least one held-out temperature; the temperatures of O2-O2 are {O2_TEMPS} K",
             held_out_split, o2o2, ())
-    assert len(held_out_split(o2o2, every[:-2]).kept.frame) == 2 * 35  # two left: allowed
+    assert len(held_out_split(o2o2, every[1:-1]).kept.frame) == 2 * 35  # the two ends left: allowed
+    _raises("held-out temperature 250 K of O2-O2 lies outside the 500–10000 K left to search and train on; hold "
+            "out temperatures between two kept ones (their score measures interpolation, not extrapolation)",
+            held_out_split, o2o2, (250, 2500))
+    _raises("held-out temperature 9000 K of O2-O2 lies outside the 250–8000 K left to search and train on; hold "
+            "out temperatures between two kept ones (their score measures interpolation, not extrapolation)",
+            held_out_split, o2o2, (9000, 10000))
 
 
 def test_parse_held_out():

@@ -14,7 +14,8 @@ from typing import Callable
 import pandas as pd
 
 from kvt.bench.records import (SYNTHETIC_COLUMNS, TRIAL_COLUMNS, VT_COLUMNS, VT_REQUIRED, _append_row, _curve_name,
-                               _finish_session, _prepare_output, _save_curve, _start_session, read_results)
+                               _finish_session, _prepare_output, _save_curve, _start_session, read_results,
+                               upgrade_results)
 from kvt.bench.report import report_synthetic, report_vt
 from kvt.bench.runs import VTCell, pair_dataset
 from kvt.bench.settings import SyntheticSettings, VTSettings
@@ -51,6 +52,7 @@ def run_vt(settings: VTSettings, out: str | Path, force: bool = False, resume: b
 
 def _run_vt_cells(settings, out: Path, work: Path, meta: dict, resume: bool, log, cell_fn) -> None:
     results_path, trials_path = work / "results.csv", work / "trials.csv"
+    upgrade_results(results_path, VT_COLUMNS, VT_REQUIRED)
     done = read_results(results_path, VT_COLUMNS, VT_REQUIRED)
     finished = {(r.pair, r.optimizer, int(r.seed)) for r in done.itertuples()}
     recorded = read_results(trials_path, TRIAL_COLUMNS)
@@ -82,7 +84,7 @@ def _run_vt_cells(settings, out: Path, work: Path, meta: dict, resume: bool, log
                     f"{row['wall_time_s']:.1f} s")
             _append_row(results_path, VT_COLUMNS, row)
 
-    if settings.workers == 1 or cell_fn is not None:
+    if settings.workers == 1 or len(cells) < 2 or cell_fn is not None:
         for pair, optimizer, seeds in cells:
             run_cell(settings, pair, optimizer, seeds, trials.get((pair, optimizer)), log, cell_fn, record)
     else:
@@ -138,10 +140,11 @@ def _run_in_workers(settings, cells, trials, log, record) -> None:
     import concurrent.futures
     import multiprocessing
 
-    threads = max(1, (os.cpu_count() or 1) // settings.workers)
-    log(f"running the cells in {settings.workers} worker processes, {threads} thread(s) each")
+    workers = min(settings.workers, len(cells))  # no process without a cell
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    log(f"running the cells in {workers} worker processes, {threads} thread(s) each")
     context = multiprocessing.get_context("spawn")  # no forked TensorFlow state
-    with concurrent.futures.ProcessPoolExecutor(settings.workers, mp_context=context, initializer=_start_worker,
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                                 initargs=(threads,)) as pool:
         futures = {pool.submit(_cell_job, settings, pair, optimizer, seeds, trials.get((pair, optimizer))):
                    (pair, optimizer) for pair, optimizer, seeds in cells}

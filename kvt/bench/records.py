@@ -63,6 +63,10 @@ def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, forc
     def same_benchmark(meta: dict) -> None:
         if meta.get("kind") != kind:
             raise KvtError(f"cannot resume {out}: it holds a '{meta.get('kind')}' benchmark, not '{kind}'")
+        if kind == "vt" and isinstance(meta.get("training"), dict) and "protocol" not in meta["training"]:
+            from kvt.bench.settings import upgraded_training
+
+            meta["training"] = upgraded_training(meta["training"], training)
         protocol, theirs = training.get("protocol"), (meta.get("training") or {}).get("protocol", "defaults")
         if protocol is not None and theirs != protocol:
             raise KvtError(f"cannot resume {out}: it holds a benchmark of --protocol {theirs}, not {protocol}; "
@@ -115,6 +119,19 @@ def read_results(path: Path, columns: list[str], required: list[str] | None = No
         if column not in frame.columns:
             frame[column] = np.nan
     return frame
+
+
+def upgrade_results(path: Path, columns: list[str], required: list[str]) -> None:
+    """Rewrite (atomically) a results.csv of an older kvt with every one of ``columns``, so that new rows
+    can be appended to it; its rows keep their values, the new columns empty."""
+    if not path.is_file() or not path.stat().st_size:
+        return
+    with open(path, encoding="utf-8") as handle:
+        header = handle.readline().rstrip("\n").split(",")
+    if header == columns:
+        return
+    frame = read_results(path, columns, required)[columns]
+    atomic.write_text(path, frame.to_csv(index=False, float_format="%.6g", lineterminator="\n"), force=True)
 
 
 def _append_row(path: Path, columns: list[str], row: dict) -> None:

@@ -138,6 +138,17 @@ class VTSettings:
                 "trials": self.trials, "held_out_K": list(self.held_out) if self.held_out else None}
 
 
+def upgraded_training(old: dict, new: dict) -> dict:
+    """The settings record of a VT folder written before the protocols, as this kvt records it.
+
+    Such a folder ran the defaults protocol; its None epochs, units and patience were that
+    protocol's values, and it recorded no relative-error target (its rows have none), so
+    the new session's ``rel_target`` is taken.
+    """
+    settings = VTSettings.from_training({**old, "rel_target": new.get("rel_target")}, DEFAULT_PAIRS, ["adam"])
+    return settings.training()
+
+
 @dataclass
 class SyntheticSettings:
     optimizers: list[str] | str = "all"

@@ -69,8 +69,10 @@ def parse_held_out(spec: str) -> tuple[float, ...]:
 def held_out_split(dataset: Dataset, temperatures) -> HeldOut:
     """Split ``dataset`` into the rows at ``temperatures`` (held out) and the rest (kept).
 
-    Each temperature must be one of the data's, and at least two of the data's temperatures
-    must remain, so that the kept rows still carry a temperature dependence to learn.
+    Each temperature must be one of the data's, at least two of the data's temperatures
+    must remain, so that the kept rows still carry a temperature dependence to learn, and
+    each held-out one must lie between two kept ones (an interpolation score, not an
+    extrapolation).
     """
     frame = dataset.frame
     available = np.unique(frame["T_K"].to_numpy(dtype=float))
@@ -87,6 +89,11 @@ def held_out_split(dataset: Dataset, temperatures) -> HeldOut:
         what = "every temperature" if not left else f"all but {left[0]:g} K"
         raise KvtError(f"held-out temperatures {_kelvin(held)} K are {what} of the {len(available)} in the data "
                        f"of {dataset.name}; at least two must remain to search and train on")
+    outside = [t for t in held if not left[0] < t < left[-1]]
+    if outside:
+        raise KvtError(f"held-out temperature {outside[0]:g} K of {dataset.name} lies outside the {left[0]:g}–"
+                       f"{left[-1]:g} K left to search and train on; hold out temperatures between two kept ones "
+                       f"(their score measures interpolation, not extrapolation)")
     mask = frame["T_K"].isin(held).to_numpy()
     kept_index, held_out_index = np.flatnonzero(~mask), np.flatnonzero(mask)
     kept = replace(dataset, frame=frame.iloc[kept_index].reset_index(drop=True))

@@ -32,7 +32,8 @@ def bench():
 @click.option("--pairs", default="O2-O2,O2-O,O2-Ar", show_default=True,
               help=f"Comma-separated collision pairs, each {PAIRS_ACCEPTED}.")
 @option("optimizers", "'all' (every registry name) or a comma-separated list, e.g. adamod,lars.")
-@option("repeats", "Seeds per optimizer and pair (0, 1, ...) [default: the protocol's; --quick: 1, tuned 2].")
+@option("repeats", "Seeds per optimizer and pair (N: seeds 0 to N-1) [default: the protocol's: study 5, "
+                   "defaults 3, tuned 5; --quick: 1, tuned 2].")
 @click.option("--trials", type=int, help="Search trials per optimizer and pair (--protocol tuned) "
                                          "[default: 16; --quick: 2].")
 @click.option("--held-out", "held_out", metavar="K,K,...",
