@@ -122,6 +122,15 @@ def test_keras_tuner_names_the_extension_overrides_or_calls():
     for name in ("search", "on_trial_begin", "on_trial_end", "pre_create_trial", "on_search_begin",
                  "on_search_end", "_is_worker", "save"):
         assert callable(getattr(base_tuner.BaseTuner, name)), name
+    # the per-epoch checkpoint callback the benchmark's searches leave out (kvt.tuning.extension.without_checkpoints)
+    from keras_tuner.src.engine import tuner_utils
+
+    import inspect
+
+    import keras
+
+    assert issubclass(tuner_utils.SaveBestEpoch, keras.callbacks.Callback)
+    assert "SaveBestEpoch" in inspect.getsource(tuner.Tuner.run_trial)  # the callback every trial's fit gets
     init = [n for n, _ in params(keras_tuner.Tuner.__init__)]
     assert {"oracle", "hypermodel", "directory", "project_name", "overwrite"} <= set(init)
     assert "DEBUG" in vars(kt_config)

@@ -37,6 +37,15 @@ def check() -> str:
     return require("keras-tuner", LOWEST, BELOW, PATCH)
 
 
+def without_checkpoints(callbacks) -> list:
+    """``callbacks`` without Keras Tuner's per-epoch weight checkpoint (``SaveBestEpoch`` of
+    ``keras_tuner.src.engine.tuner_utils``, keras-tuner 1.4.8), which only Hyperband reads back."""
+    check()
+    from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+
+    return [c for c in callbacks if not isinstance(c, SaveBestEpoch)]
+
+
 @contextlib.contextmanager
 def quiet_conditions():
     """Silence keras-tuner's debugging ``print`` of every condition it sends, for one search.

@@ -121,9 +121,9 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str, base: TrainConfi
             config, _ = self.trial_config(hp.values)
             callbacks = list(callbacks or [])
             if not checkpoints:
-                from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+                from kvt.tuning.extension import without_checkpoints
 
-                callbacks = [c for c in callbacks if not isinstance(c, SaveBestEpoch)]
+                callbacks = without_checkpoints(callbacks)
             callbacks = [*trainer.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *callbacks]
             history = model.fit(**trainer.fit_inputs(config, self.prep), epochs=epochs or self.prep.keras_epochs,
                                 initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False, verbose=0)
