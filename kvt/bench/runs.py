@@ -117,7 +117,7 @@ class VTCell:
                 self.trials = [{"pair": pair, "optimizer": optimizer, **trial} for trial in outcome.trials]
                 opt = outcome.best
         self.opt = opt
-        self.tracker = None
+        self.tracker = self.last_result = None
         self.runs = SeedRuns(vt_config(settings, pair, optimizer, opt), dataset, callbacks=self._callbacks)
 
     def _callbacks(self, prep) -> list:
@@ -127,7 +127,7 @@ class VTCell:
     def run(self, seed: int):
         """Train ``seed``; returns (its results.csv row, its history). Raises KvtError if it diverges."""
         started = time.perf_counter()
-        result = self.runs.run(seed)
+        result = self.last_result = self.runs.run(seed)
         tracker = self.tracker
         history = result.history.copy()
         epochs = len(history)
