@@ -47,15 +47,14 @@ def pair_dataset(pair: str):
 @functools.lru_cache(maxsize=None)
 def tracking_reference(pair: str) -> tuple[np.ndarray, np.ndarray]:
     """The tracking grid of ``pair`` (every level x every TRACK_T_STEP_K K) as (level, T) rows and FHO-FR's k there."""
+    from kvt.kinetics.accuracy import _reference
     from kvt.kinetics.validity import dense_temperatures
-    from kvt.physics import fho, species
+    from kvt.physics import species
 
-    reference = species.pair(pair)
-    temps = dense_temperatures(*TRACK_T_RANGE_K, TRACK_T_STEP_K)
-    levels, grid_temps = (a.ravel() for a in np.meshgrid(reference.levels, temps, indexing="ij"))
-    k_ref = fho.rate_coefficient(levels, grid_temps, reference)
-    features = np.column_stack([levels, grid_temps]).astype(float)
-    features.flags.writeable = k_ref.flags.writeable = False
+    levels, temps = species.pair(pair).levels, dense_temperatures(*TRACK_T_RANGE_K, TRACK_T_STEP_K)
+    k_ref = _reference(pair, tuple(int(level) for level in levels), tuple(float(t) for t in temps))
+    features = np.column_stack([np.repeat(levels, len(temps)), np.tile(temps, len(levels))]).astype(float)
+    features.flags.writeable = False
     return features, k_ref
 
 
