@@ -85,13 +85,20 @@ statistics sections), and :mod:`~kvt.bench.figures`.
 """
 
 
-from kvt.bench.benchmark import run_synthetic, run_vt
-from kvt.bench.records import SYNTHETIC_COLUMNS, VT_COLUMNS, VT_REQUIRED, read_results
-from kvt.bench.report import report_synthetic, report_vt
-from kvt.bench.settings import SyntheticSettings, VTSettings
-from kvt.bench.stats import synthetic_summary, vt_summary
-from kvt.bench.study import STUDY_PAIR_ORDER, STUDY_SYNTHETIC, STUDY_VT
+import importlib
 
-__all__ = ["STUDY_PAIR_ORDER", "STUDY_SYNTHETIC", "STUDY_VT", "SYNTHETIC_COLUMNS", "SyntheticSettings", "VT_COLUMNS",
-           "VTSettings", "VT_REQUIRED", "read_results", "report_synthetic", "report_vt", "run_synthetic", "run_vt",
-           "synthetic_summary", "vt_summary"]
+# Where each public name lives. They are imported on first use (PEP 562), not with the package, so
+# that ``kvt bench`` can check its settings and output folder before TensorFlow is imported.
+_PUBLIC = {"run_synthetic": "benchmark", "run_vt": "benchmark",
+           "SYNTHETIC_COLUMNS": "records", "VT_COLUMNS": "records", "VT_REQUIRED": "records",
+           "read_results": "records", "report_synthetic": "report", "report_vt": "report",
+           "SyntheticSettings": "settings", "VTSettings": "settings", "synthetic_summary": "stats",
+           "vt_summary": "stats", "STUDY_PAIR_ORDER": "study", "STUDY_SYNTHETIC": "study", "STUDY_VT": "study"}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f"kvt.bench.{_PUBLIC[name]}"), name)
+    raise AttributeError(f"module 'kvt.bench' has no attribute {name!r}")

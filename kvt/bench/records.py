@@ -53,6 +53,12 @@ def machine_info() -> dict[str, Any]:
             "versions": package_versions()}
 
 
+def check_output(out: Path, kind: str, training: dict, force: bool, resume: bool) -> None:
+    """Refuse an output folder that ``run_vt`` / ``run_synthetic`` would refuse, without opening it: the
+    CLI asks before TensorFlow's import, so that a folder that exists fails at once."""
+    _prepare_output(Path(out), kind, training, {}, force, resume)
+
+
 def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, force: bool,
                     resume: bool) -> tuple[dict, ContextManager[Path]]:
     """Check the output folder (or reopen it with ``resume``) before any run.

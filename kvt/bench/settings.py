@@ -14,7 +14,7 @@ import numpy as np
 
 from kvt.bench.study import DEFAULT_PAIRS
 from kvt.bench.tuned import DEFAULT_HELD_OUT_K, DEFAULT_TRIALS
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 from kvt.optimizers.selection import parse_optimizers
 
 
@@ -82,7 +82,7 @@ class VTSettings:
 
     def resolved(self) -> "VTSettings":
         if self.protocol not in PROTOCOLS:
-            raise KvtError(f"unknown protocol '{self.protocol}'; valid protocols: {', '.join(PROTOCOLS)}")
+            raise unknown("protocol", self.protocol, PROTOCOLS)
         tuned = self.protocol == "tuned"
         preset = dict(PROTOCOL_PRESETS[self.protocol])
         if self.quick:

@@ -10,6 +10,8 @@ holds the group and its error handling and gathers the commands, one module per 
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import warnings
 
@@ -17,11 +19,24 @@ import click
 
 from kvt import __version__
 from kvt.cli import bench, data, optimizers, outputs, relax, train
-from kvt.errors import KvtError, KvtWarning
+from kvt.errors import Interrupted, KvtError, KvtWarning
 
 
 class KvtGroup(click.Group):
-    """A click group whose errors are one ``Error:`` line each (no usage block, no traceback)."""
+    """A click group whose errors are one ``Error:`` line each (no usage block, no traceback).
+
+    Exit status: 0, 1 for an error, 130 when Ctrl-C ended the command (after ``kvt train`` has
+    written the interrupted run, or at once on a second Ctrl-C), 141 when stdout's reader went
+    away (``kvt predict ... | head``), quietly.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise _BrokenPipe() from exc
+        except KeyboardInterrupt:  # a command that keeps work on Ctrl-C says so itself (kvt.errors.Interrupted)
+            raise Interrupted("interrupted; nothing more was written") from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -33,6 +48,11 @@ class KvtGroup(click.Group):
                                   standalone_mode=False, **extra)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+        except _BrokenPipe:
+            # The reader went away (``kvt predict ... | head``): end quietly, as other Unix tools do. Output
+            # still buffered for the closed pipe goes nowhere, and the status is a death by SIGPIPE's.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(128 + signal.SIGPIPE)
         except click.Abort:
             click.echo("Error: aborted", err=True)
             sys.exit(1)
@@ -43,6 +63,10 @@ class KvtGroup(click.Group):
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class _BrokenPipe(Exception):
+    """A write to a closed stdout, carried past click (which would exit 1 on it) to :meth:`KvtGroup.main`."""
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -6,12 +6,14 @@ The library validates the settings and the output folder before any training; it
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
 from kvt.cli.options import PAIRS_ACCEPTED, option
 from kvt.cli.quiet import quiet_tensorflow_import
+from kvt.errors import Interrupted
 
 
 def _log(message: str) -> None:
@@ -59,7 +61,7 @@ def bench():
 def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick, target_mse, rel_target, epochs,
              units, patience, workers, out, force, resume):
     """Train every optimizer on every pair (the study's Table 3) and write results, statistics and figures."""
-    quiet_tensorflow_import()
+    from kvt.bench.records import check_output
     from kvt.bench.settings import VTSettings
 
     held = None
@@ -70,10 +72,13 @@ def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick,
     settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, protocol=protocol, repeats=repeats,
                           quick=quick, epochs=epochs, units=units, patience=patience, target_mse=target_mse,
                           rel_target=rel_target, trials=trials, held_out=held, workers=workers)
+    check_output(out, "vt", settings.resolved().training(), force, resume)  # before TensorFlow's import
+    quiet_tensorflow_import()
     _quiet_tensorflow_logging()
     from kvt.bench import benchmark as library
 
-    library.run_vt(settings, out, force=force, resume=resume, log=_log)
+    with _resumable_on_interrupt(out, resume):
+        library.run_vt(settings, out, force=force, resume=resume, log=_log)
     click.echo((Path(out) / "results.md").read_text(), nl=False)
     _log(f"wrote results.csv, results.md and the figures in {out}")
 
@@ -90,17 +95,36 @@ def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick,
 @option("resume", "Continue an interrupted benchmark: skip the runs in results.csv.")
 def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, force, resume):
     """The study's synthetic test (Table 2): time and epochs to convergence per optimizer."""
-    quiet_tensorflow_import()
+    from kvt.bench.records import check_output
     from kvt.bench.settings import SyntheticSettings
 
     settings = SyntheticSettings(optimizers=optimizers_spec, repeats=repeats, quick=quick, rows=rows,
                                  epochs=epochs, units=units)
+    check_output(out, "synthetic", settings.resolved().training(), force, resume)  # before TensorFlow's import
+    quiet_tensorflow_import()
     _quiet_tensorflow_logging()
     from kvt.bench import benchmark as library
 
-    library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
+    with _resumable_on_interrupt(out, resume):
+        library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
     click.echo((Path(out) / "results.md").read_text(), nl=False)
     _log(f"wrote results.csv, results.md and the figures in {out}")
+
+
+@contextlib.contextmanager
+def _resumable_on_interrupt(out, resume: bool):
+    """Ctrl-C: the runs finished so far stay in ``out`` (written as they finish); say how to continue.
+
+    A new folder is written in place; a --force replacement of an earlier one is built beside it and
+    swapped in only at the end, so an interrupt leaves the earlier folder as it was."""
+    replacing = Path(out).exists() and any(Path(out).iterdir()) and not resume
+    try:
+        yield
+    except KeyboardInterrupt:
+        if replacing:
+            raise Interrupted(f"interrupted; {out} is as it was before (its replacement was not finished)") from None
+        raise Interrupted(f"interrupted; the runs finished so far are kept in {out}: run the same command "
+                          f"{'again' if resume else 'with --resume'} to continue") from None
 
 
 def _quiet_tensorflow_logging():

@@ -60,12 +60,12 @@ def data_generate(pair, levels_spec, temps_spec, direction, output, force):
 @option("allow-implausible", "Accept k or T outside the plausibility bounds.")
 def data_info(pair, path, allow_implausible):
     """Summarise a bundled dataset or a table (read back to level,T_K,k_m3_s)."""
-    from kvt.data.datasets import describe, load_dataset
-
     if bool(pair) == bool(path):
         raise KvtError("give exactly one of --pair or --file")
     if pair:
         pair = pair_name(pair)
+    from kvt.data.datasets import describe, load_dataset
+
     summary = describe(load_dataset(pair or path, allow_implausible=allow_implausible))
     width = max(len(k) for k in summary)
     for key, value in summary.items():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from kvt.cli.quiet import quiet_tensorflow_import
 
 
 @click.command("optimizers")
@@ -20,14 +19,12 @@ def optimizers_command(name):
             click.echo(f"{entry_name:<11} {entry.description}")
             click.echo(f"{'':<11}   defaults: {defaults}")
         return
-    entry = optimizers.entry(name)
-    quiet_tensorflow_import()  # the class tells whether it has its own train step
+    entry = optimizers.entry(name)  # the class is read from its source, not imported (no TensorFlow)
     click.echo(f"{entry.name}: {entry.description}")
     click.echo(f"class: {entry.class_path}")
-    if entry.train_step:
-        from kvt.network.protocol import describe
-
-        click.echo(f"train step: {describe(entry.cls)}")
+    step = entry.train_step_summary()
+    if step:
+        click.echo(f"train step: {step}")
     click.echo("hyper-parameters (--opt key=value; --lr sets learning_rate):")
     declared = entry.declaration.defaults if entry.declaration else {}
     for key, value in entry.resolved_defaults().items():

@@ -9,7 +9,7 @@ import click
 
 from kvt.cli.options import option, pair_name
 from kvt.data.grid import parse_levels, parse_temperatures
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 
 
 def run_molecule(run, pair=None):
@@ -93,12 +93,9 @@ def _load_run(run_dir):
 def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direction, as_csv, allow_extrapolation,
                     allow_nonphysical):
     """Print k_VT in m^3/s predicted by a trained network (numpy only, no TensorFlow)."""
-    from kvt.data import tables
-    import numpy as np
+    from kvt.data.choices import check_direction
 
-    from kvt.outputs.predict import check_rates, iter_chunks, iter_table, rows
-
-    tables.check_direction(direction)
+    check_direction(direction)
     if bool(run_dir) == bool(weights_file):
         raise KvtError("give exactly one of --run DIR or --weights FILE")
     if level is not None and levels_spec is not None:
@@ -106,6 +103,10 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
     if level is None and levels_spec is None:
         raise KvtError("give --level N or --levels SPEC (e.g. 1-35)")
     temps = parse_temperatures(temps_spec)
+    import numpy as np
+
+    from kvt.outputs.predict import check_rates, iter_chunks, iter_table, rows
+
     if weights_file:
         from kvt.outputs.rundir import open_weights
 
@@ -151,21 +152,21 @@ EXPORT_FORMATS = ("csv", "weights", "weights-text", "c-header", "fortran", "fho-
 def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, direction, output, force,
                    allow_extrapolation, prefix, allow_nonphysical):
     """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly)."""
-    from kvt.outputs import atomic
+    if fmt not in EXPORT_FORMATS:
+        raise unknown("format", fmt, EXPORT_FORMATS)
     from kvt.data import tables
+    from kvt.outputs import atomic
     from kvt.outputs.predict import LAYOUTS, UNITS, iter_export
     from kvt.outputs.solver_export import SOLVER_FORMATS, check_prefix, export_text
 
-    if fmt not in EXPORT_FORMATS:
-        raise KvtError(f"unknown format '{fmt}'; valid formats: {', '.join(EXPORT_FORMATS)}")
     if prefix is not None and fmt not in ("c-header", "fortran"):
         raise KvtError(f"--prefix applies to --format c-header and fortran, not {fmt}")
     if fmt in ("c-header", "fortran"):
         check_prefix("kvt" if prefix is None else prefix, fortran=fmt == "fortran")
     if layout not in LAYOUTS:
-        raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
+        raise unknown("layout", layout, LAYOUTS)
     if units not in UNITS:
-        raise KvtError(f"unknown units '{units}'; valid units: {', '.join(UNITS)}")
+        raise unknown("units", units, UNITS, "valid units")
     tables.check_direction(direction)
     if fmt != "csv" and (levels_spec or temps_spec or layout != "wide" or units != "m3/s" or direction != "down"):
         raise KvtError(f"--levels, --temps, --layout, --units and --direction apply to --format csv, not {fmt} "

@@ -7,7 +7,7 @@ import sys
 import click
 
 from kvt.cli.options import option, pair_name
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 
 DEFAULT_TEMPS = "500,1000,2000,5000,10000"
 REFERENCES = ("fho",)
@@ -31,9 +31,8 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
     """Isothermal heat-bath relaxation of a molecule's vibration, solved exactly (eigen-decomposition of the master equation)."""
     from pathlib import Path
 
-    from kvt.outputs import atomic
-    from kvt.outputs import relax as relaxation
     from kvt.data.grid import parse_temperatures
+    from kvt.outputs import atomic
 
     if run_dir and table:
         raise KvtError("give one of --run DIR, --table FILE or --pair P as the rate set, not both --run and --table")
@@ -41,7 +40,7 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
         raise KvtError("give a rate set: --run DIR, --table FILE or --pair P (MOLECULE-PARTNER, e.g. O2-Ar; see "
                        "`kvt data pairs`)")
     if reference is not None and reference not in REFERENCES:
-        raise KvtError(f"unknown reference '{reference}'; valid references: {', '.join(REFERENCES)}")
+        raise unknown("reference", reference, REFERENCES)
     if pair:
         pair = pair_name(pair)
         if (run_dir or table) and reference is None:
@@ -50,6 +49,8 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
     inputs = [p for p in (run_dir, table) if p]
     if out:
         atomic.check(Path(out), "relax", force, inputs)
+    from kvt.outputs import relax as relaxation
+
     source = relaxation.load_rates(run_dir=run_dir, table=table, pair=None if (run_dir or table) else pair,
                                    temperatures=temps)
     reference_pair = None

@@ -12,7 +12,7 @@ import click
 
 from kvt.cli.options import option, pair_name
 from kvt.cli.quiet import quiet_tensorflow_import
-from kvt.errors import KvtError
+from kvt.errors import Interrupted, KvtError
 
 
 def _dataset_option(pair, data_file):
@@ -56,13 +56,14 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     from kvt.optimizers import parse_options
     from kvt.training.config import TrainConfig
 
-    # Options that need no TensorFlow are checked before its import (seconds), so a typo fails at once.
+    # Everything the user typed is checked before TensorFlow's import (seconds), so a mistake fails at once:
+    # the options, the optimizer and its hyper-parameters (read from the classes' sources), the output
+    # folder, and the dataset itself (read and validated once, before training).
     config = TrainConfig(data=_dataset_option(pair, data_file), mode=mode, optimizer=optimizer, learning_rate=lr,
                          opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
                          val_fraction=val_fraction, patience=patience, units=units, seed=seed,
                          schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
                          precision=precision, strategy=strategy, allow_implausible=allow_implausible).resolved()
-    quiet_tensorflow_import()
     config.optimizer_hyperparameters()
     from kvt.training import distributed
 
@@ -71,22 +72,31 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     inputs = [data_file] if data_file else []
     if out:
         atomic.check(out, "run", force, inputs)
-
     from kvt.data.datasets import load_dataset
+
+    dataset = load_dataset(config.data, config.allow_implausible)
+    quiet_tensorflow_import()
     from kvt.outputs.rundir import save_run
+    from kvt.training.interrupt import GracefulInterrupt
     from kvt.training.trainer import train
 
-    dataset = load_dataset(config.data, config.allow_implausible)  # read and validated once, before training
     chief = task is None or task.is_chief
-    result = train(config, verbose=not quiet and chief, dataset=dataset)
-    if not chief:  # under multi-worker only the chief writes the run directory
-        distribution = result.metrics["distribution"]
-        click.echo(f"{task.label}: trained with {distribution['workers']} workers; the chief writes the run "
-                   f"directory")
-        click.echo(f"  weights sha256 (the same on every worker)  {distribution['weights_sha256']}")
-        return
-    path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]], inputs=inputs)
+    with GracefulInterrupt() as interrupt:  # Ctrl-C once: stop and write the run; twice: abort, write nothing
+        result = train(config, verbose=not quiet and chief, dataset=dataset, stop_requested=interrupt)
+        if not chief:
+            _worker_summary(task, result)
+            return
+        path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]], inputs=inputs)
     _print_summary(result, path)
+    if result.metrics.get("interrupted"):
+        raise click.exceptions.Exit(130)  # the run is written; the status says the command did not finish
+
+
+def _worker_summary(task, result):
+    """Under multi-worker only the chief writes the run directory; a worker says what it trained."""
+    distribution = result.metrics["distribution"]
+    click.echo(f"{task.label}: trained with {distribution['workers']} workers; the chief writes the run directory")
+    click.echo(f"  weights sha256 (the same on every worker)  {distribution['weights_sha256']}")
 
 
 def _print_summary(result, path):
@@ -121,6 +131,10 @@ def _print_summary(result, path):
     elif relaxation:
         rows.append(("relaxation time vs FHO-FR", f"not checked: {relaxation['skipped']}"))
     rows.append(("epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})"))
+    if m.get("interrupted"):
+        stop = m["interrupted"]
+        rows.append(("interrupted (Ctrl-C)", f"at epoch {stop['epoch']}, during {stop['phase']}; the run holds "
+                                             f"the best weights so far"))
     if m.get("finish"):
         rows.append(("L-BFGS finish: iterations, MSE", f"{m['finish']['iterations']}, "
                                                        f"{m['finish']['initial_mse']:.3g} -> {m['finish']['final_mse']:.3g}"))
@@ -133,6 +147,29 @@ def _print_summary(result, path):
     click.echo(f"run: {path}  (mode {result.config.mode}, optimizer {result.config.optimizer})")
     for name, value in rows:
         click.echo(f"  {name:<{width}}  {value}")
+    advice = _advice(result)
+    if advice:
+        click.echo(advice)
+
+
+def _advice(result) -> str | None:
+    """The summary's last line when the network is not fit for a kinetics code: what that means, and the option
+    that avoids it."""
+    m = result.metrics
+    bad = (m.get("nonphysical") or {}).get("count", 0)
+    relaxation = m.get("relaxation") or {}
+    no_tau = [row["T_K"] for row in relaxation.get("temperatures", []) if row["tau_rel_err"] is None]
+    if not bad and not no_tau:
+        return None
+    parts = []
+    if bad:
+        parts.append(f"k <= 0 at {bad} points of the dense grid, where a kinetics code would get a zero or negative "
+                     f"rate")
+    if no_tau:
+        parts.append(f"no relaxation time at {', '.join(f'{t:g}' for t in no_tau)} K")
+    fix = ("--mode accurate learns log k, which cannot give k <= 0 (kvt train ... --mode accurate)"
+           if result.config.mode == "study" else "more epochs or another seed may avoid it")
+    return f"Not fit for kinetics as it stands: {'; '.join(parts)}. {fix[0].upper()}{fix[1:]}."
 
 
 # ---------------------------------------------------------------- tune
@@ -168,11 +205,12 @@ def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objecti
     """Search optimizers' hyper-parameters with Keras Tuner, alone or as chief/worker (KERASTUNER_* variables)."""
     if resume and force:
         raise KvtError("give --resume or --force, not both")
-    data = _dataset_option(pair, data_file)  # a bad --pair fails before TensorFlow's import
-    quiet_tensorflow_import()
+    # What the user typed is checked before TensorFlow's import: the dataset option, the settings, the
+    # optimizers and their search spaces, the output folder.
+    data = _dataset_option(pair, data_file)
     from kvt.optimizers.selection import parse_optimizers
-    from kvt.tuning.command import run
-    from kvt.tuning.config import ALGORITHMS, TuneConfig
+    from kvt.tuning.config import ALGORITHMS, TuneConfig, resolve_space
+    from kvt.tuning.output import check_out
 
     config = TuneConfig(data=data, optimizers=(), algorithm=algorithm,
                         max_trials=max_trials, objective=objective, space=tuple(spaces), mode=mode,
@@ -181,7 +219,16 @@ def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objecti
     if algorithm not in ALGORITHMS:
         config.validate()  # the algorithm's error before the optimizers'
     config.optimizers = parse_optimizers(optimizer_spec, option="--optimizer")
-    outcome = run(config, out, resume=resume, force=force, quiet=quiet, command=["kvt", *sys.argv[1:]])
+    resolve_space(config.validate().optimizers, config.space)
+    check_out(out, resume, force, [data_file] if data_file else [])
+    quiet_tensorflow_import()
+    from kvt.tuning.command import run
+
+    try:
+        outcome = run(config, out, resume=resume, force=force, quiet=quiet, command=["kvt", *sys.argv[1:]])
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; the finished trials are kept in {out}: run the same command "
+                          f"{'again' if resume else 'with --resume'} to continue") from None
     if outcome.role == "worker":
         click.echo(f"{outcome.tuner_id}: ran {outcome.trials_run} trial(s); the chief writes the results")
         return

@@ -71,7 +71,13 @@ def _parse_temperature(text: str, spec: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise KvtError(f"temperature '{text}' in '{spec}' is not a number") from None
+        hint = ""
+        if re.fullmatch(r"\s*\d+(\.\d*)?\s*-\s*\d+(\.\d*)?\s*", text):
+            low, high = (piece.strip() for piece in text.split("-"))
+            hint = f"; a range is start:stop:step, e.g. {low}:{high}:100"
+        elif re.fullmatch(r"\s*\d+(\.\d*)?\s*:\s*\d+(\.\d*)?\s*", text):
+            hint = f"; a range needs a step: start:stop:step, e.g. {text.strip()}:100"
+        raise KvtError(f"temperature '{text}' in '{spec}' is not a number{hint}") from None
     if not np.isfinite(value) or value <= 0:
         raise KvtError(f"temperature {text} K in '{spec}' is not allowed; temperatures must be > 0 K")
     if value < T_PLAUSIBLE_K[0] or value > T_PLAUSIBLE_K[1]:

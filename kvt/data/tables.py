@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 
-UNITS = {"m3/s": 1.0, "cm3/s": 1e6}  # value in these units = value in m^3/s * factor
+from kvt.data.choices import DIRECTIONS, UNITS, check_direction, check_units  # noqa: F401  (re-exported)
+
 UNIT_TAGS = {"m3_s": "m3/s", "cm3_s": "cm3/s"}
-DIRECTIONS = ("down", "up", "both")
 CANONICAL = ("level_from", "level_to", "T_K", "k_m3_s")
 LAYOUT_HELP = ("kvt reads these layouts: long level,T_K,k_m3_s (or k_cm3_s); long with directions "
                "level_from,level_to,T_K,k_m3_s (or k_cm3_s); wide T_K,k_1_0_m3_s,k_2_1_m3_s,... "
@@ -42,18 +42,6 @@ def unit_tag(units: str) -> str:
 
 def wide_column(level_from: int, level_to: int, units: str) -> str:
     return f"k_{level_from}_{level_to}_{unit_tag(units)}"
-
-
-def check_direction(direction: str) -> str:
-    if direction not in DIRECTIONS:
-        raise KvtError(f"unknown direction '{direction}'; valid directions: {', '.join(DIRECTIONS)}")
-    return direction
-
-
-def check_units(units: str) -> str:
-    if units not in UNITS:
-        raise KvtError(f"unknown units '{units}'; valid units: {', '.join(UNITS)}")
-    return units
 
 
 def with_directions(frame: pd.DataFrame, direction: str, molecule) -> pd.DataFrame:
@@ -98,7 +86,7 @@ def format_table(frame: pd.DataFrame, layout: str, units: str, header_lines=(), 
             body = frame.loc[:, list(CANONICAL)].rename(columns={"k_m3_s": f"k_{tag}"})
             body[f"k_{tag}"] = body[f"k_{tag}"] * factor
     else:
-        raise KvtError(f"unknown layout '{layout}'; valid layouts: long, wide")
+        raise unknown("layout", layout, ("long", "wide"))
     buffer = io.StringIO()
     for line in header_lines:
         buffer.write(f"# {line}\n")

@@ -58,19 +58,29 @@ def merge_regions(regions) -> dict:
     return merged
 
 
+def kelvin_span(lo: float, hi: float) -> str:
+    """``"250..4180 K"`` or, for one temperature, ``"250 K only"``; kelvin rounded to 0.1 K (grids are in whole K)."""
+    def show(value):
+        return f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+
+    return f"{show(lo)} K only" if show(lo) == show(hi) else f"{show(lo)}..{show(hi)} K"
+
+
+def _levels_phrase(levels: str) -> str:
+    return f"levels {levels}" if any(c in levels for c in "-,") else f"level {levels}"
+
+
 def describe_region(region: dict) -> str:
     if not region["count"]:
         return "none"
-    lo, hi = region["T_K"]
     return (f"{region['count']} of {region['points']} points ({100 * region['fraction']:.1f} %), "
-            f"levels {region['levels']}, {lo:g}..{hi:g} K")
+            f"{_levels_phrase(region['levels'])}, {kelvin_span(*region['T_K'])}")
 
 
 def region_clause(region: dict) -> str:
     """'k <= 0 (or not finite) at N of M points (levels L at a..b K)' of a region with rates <= 0."""
-    lo, hi = region["T_K"]
     return (f"k <= 0 (or not finite) at {region['count']} of {region['points']} points "
-            f"(levels {region['levels']} at {lo:g}..{hi:g} K)")
+            f"({_levels_phrase(region['levels'])} at {kelvin_span(*region['T_K'])})")
 
 
 def refusal_message(region: dict, action: str) -> str:

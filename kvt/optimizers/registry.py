@@ -21,7 +21,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from kvt.errors import KvtError
+from kvt.errors import KvtError, did_you_mean, unknown
 from kvt.optimizers._common import BASE_ARGUMENTS, Declaration
 
 #: Constructor arguments of ``keras.optimizers.Optimizer`` that every optimizer takes
@@ -63,19 +63,48 @@ class OptimizerEntry:
 
     @property
     def train_step(self) -> str | None:
-        """``"Class.train_step"`` when the optimizer takes whole steps itself (imports the class), else None."""
+        """``"Class.train_step"`` when the optimizer takes whole steps itself, else None (read from the class's
+        source where it can be, else from the imported class)."""
+        source = self._source()
+        if source is not None:
+            return f"{source.name}.train_step" if source.has_train_step else None
         from kvt.network.protocol import step_name
 
         return step_name(self.cls)
+
+    def train_step_summary(self) -> str | None:
+        """``"Class.train_step: <first line of its docstring>"``, or None without a train step of its own."""
+        source = self._source()
+        if source is None:
+            from kvt.network.protocol import describe
+
+            return describe(self.cls)
+        if not source.has_train_step:
+            return None
+        summary = (source.train_step_doc or "").split("\n")[0].rstrip(".")
+        return f"{source.name}.train_step" + (f": {summary}" if summary else "")
+
+    def _source(self):
+        """The class's declaration read from its source file (no import), or None."""
+        from kvt.optimizers.source import read_class
+
+        return read_class(self.target) if isinstance(self.target, str) else None
+
+    def _signature(self) -> dict[str, Any]:
+        """The constructor's named arguments -> default (``inspect.Parameter.empty`` where none), in order."""
+        source = self._source()
+        if source is not None and source.arguments is not None:
+            return dict(source.arguments)
+        params = inspect.signature(self.cls.__init__).parameters
+        return {n: p.default for n, p in params.items()
+                if n != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
     def hyperparameter_names(self) -> list[str]:
         """Every key ``--opt`` accepts for this optimizer, in constructor order."""
         if self.declaration is not None:
             names = self.declaration.names + [k for k in BASE_ARGUMENTS if k not in _BASE_ONLY]
             return names + [k for k in self.extra_keys if k not in names]
-        params = inspect.signature(self.cls.__init__).parameters
-        names = [n for n, p in params.items() if n != "self" and n not in _BASE_ONLY
-                 and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        names = [n for n in self._signature() if n not in _BASE_ONLY]
         return names + [k for k in self.extra_keys if k not in names]
 
     def resolved_defaults(self) -> dict[str, Any]:
@@ -83,13 +112,13 @@ class OptimizerEntry:
         if self.declaration is not None:
             values = {**self.declaration.defaults, **BASE_ARGUMENTS}
             return {key: values[key] for key in self.hyperparameter_names() if key in values}
-        params = inspect.signature(self.cls.__init__).parameters
+        signature = self._signature()
         values = {}
         for key in self.hyperparameter_names():
             if key in self.defaults:
                 values[key] = self.defaults[key]
-            elif key in params and params[key].default is not inspect.Parameter.empty:
-                values[key] = params[key].default
+            elif signature.get(key, inspect.Parameter.empty) is not inspect.Parameter.empty:
+                values[key] = signature[key]
         return values
 
 
@@ -119,7 +148,7 @@ def entry(name: str) -> OptimizerEntry:
     try:
         return _ENTRIES[str(name).lower()]
     except KeyError:
-        raise KvtError(f"unknown optimizer '{name}'; valid names: {', '.join(_ENTRIES)}") from None
+        raise unknown("optimizer", name, _ENTRIES, "valid names") from None
 
 
 def hyperparameters(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -129,8 +158,8 @@ def hyperparameters(name: str, overrides: Mapping[str, Any] | None = None) -> di
     overrides = dict(overrides or {})
     unknown = [k for k in overrides if k not in allowed]
     if unknown:
-        raise KvtError(f"unknown hyper-parameter '{unknown[0]}' for optimizer '{spec.name}'; "
-                       f"valid keys: {', '.join(allowed)}")
+        raise KvtError(f"unknown hyper-parameter '{unknown[0]}' for optimizer '{spec.name}'"
+                       f"{did_you_mean(unknown[0], allowed)}; valid keys: {', '.join(allowed)}")
     defaults = spec.resolved_defaults()
     for key, value in overrides.items():
         if key == "learning_rate" and not isinstance(value, (int, float, str, bool)) and value is not None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kvt import __version__
 from kvt.data import tables
-from kvt.errors import KvtError, KvtWarning
+from kvt.errors import KvtError, unknown, KvtWarning
 from kvt.data.tables import DIRECTIONS, UNITS  # noqa: F401  (re-exported for the CLI)
 
 LAYOUTS = ("wide", "long")
@@ -189,7 +189,7 @@ def iter_export(run, levels, temperatures, layout: str = "wide", units: str = "m
     (see :mod:`kvt.data.tables`).
     """
     if layout not in LAYOUTS:
-        raise KvtError(f"unknown layout '{layout}'; valid layouts: {', '.join(LAYOUTS)}")
+        raise unknown("layout", layout, LAYOUTS)
     tables.check_units(units)
     tables.check_direction(direction)
     allowed = check_rates(run, levels, temperatures, allow_extrapolation, allow_nonphysical)

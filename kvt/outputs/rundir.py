@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -82,7 +83,9 @@ def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
         "wall_time_s": result.wall_time_s,
         "versions": package_versions(),
         "platform": {"machine": platform.machine(), "system": platform.platform(),
-                     "processor": platform.processor()},
+                     "processor": platform.processor(),
+                     # kvt caps oneDNN's instruction set so that a seed trains alike on every x86-64 machine
+                     "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA")},
     }
 
 

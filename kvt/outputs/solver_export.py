@@ -19,7 +19,7 @@ import numpy as np
 from kvt import __version__
 from kvt.physics import fho, species
 from kvt.kinetics import validity
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 from kvt.outputs.solver_features import FEATURE_CODE, FeatureCode, feature_code  # noqa: F401  (public API, re-exported)
 from kvt.outputs.solver_features import feature_lines, feature_parameters
 
@@ -368,7 +368,7 @@ def export_text(run, fmt: str, prefix: str = "kvt", allow_nonphysical: bool = Fa
     if fmt == "fortran":
         return fortran_module(run.network, prefix, source, allow_nonphysical, file_name), []
     if fmt != "fho-poly":
-        raise KvtError(f"unknown solver format '{fmt}'; valid: {', '.join(SOLVER_FORMATS)}")
+        raise unknown("solver format", fmt, SOLVER_FORMATS, "valid")
     from kvt.outputs import fho_poly
 
     result = fho_poly.fit_network(run.network)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 from kvt.physics import species as _species
 from kvt.physics.constants import (  # noqa: F401  (re-exported: kvt's callers read them from here)
     AVOGADRO, BOLTZMANN, PLANCK, POTENTIAL_RANGE_ALPHA, SECOND_RADIATION_CONSTANT, WELL_DEPTH_K,
@@ -56,7 +56,7 @@ def pair_partner(pair: str) -> Species:
     try:
         return SPECIES[PAIRS[pair]]
     except KeyError:
-        raise KvtError(f"unknown pair '{pair}'; valid pairs: {', '.join(PAIRS)}") from None
+        raise unknown("pair", pair, PAIRS) from None
 
 
 def level_energy_K(n, molecule: str | Molecule | Pair = "O2") -> np.ndarray:
@@ -181,7 +181,7 @@ def _resolve(pair_or_partner) -> tuple[Molecule, Species, bool]:
         p = _species.pair(pair_or_partner)
         return p.molecule, p.partner, False
     if pair_or_partner not in SPECIES:
-        raise KvtError(f"unknown partner '{pair_or_partner}'; valid partners: {', '.join(SPECIES)}")
+        raise unknown("partner", pair_or_partner, SPECIES)
     return _O2, SPECIES[pair_or_partner], True
 
 

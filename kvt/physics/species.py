@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kvt.errors import KvtError
+from kvt.errors import KvtError, did_you_mean, unknown
 from kvt.physics.constants import AVOGADRO
 
 
@@ -116,21 +116,29 @@ def _names(table) -> str:
     return ", ".join(table)
 
 
+def _spelled(table, name: str):
+    """The key of ``table`` that ``name`` spells in any case (species names differ by more than case), else None."""
+    folded = {key.lower(): key for key in table}
+    return folded.get(str(name).lower())
+
+
 def molecule(name: str | Molecule | Pair) -> Molecule:
-    """The molecule named ``name``, or the molecule of a pair (a ``Pair`` or its name); an error lists the molecules."""
+    """The molecule named ``name`` (any case), or the molecule of a pair (a ``Pair`` or its name); an error lists the
+    molecules."""
     if isinstance(name, Molecule):
         return name
     if isinstance(name, Pair):
         return name.molecule
-    if name in MOLECULES:
-        return MOLECULES[name]
+    if _spelled(MOLECULES, name):
+        return MOLECULES[_spelled(MOLECULES, name)]
     if "-" in str(name):
         return pair(name).molecule
-    raise KvtError(f"unknown molecule '{name}'; molecules: {_names(MOLECULES)}")
+    raise unknown("molecule", name, MOLECULES, "molecules")
 
 
 def pair(name: str | Pair) -> Pair:
-    """The pair ``MOLECULE-PARTNER`` named ``name``; an error says what is wrong and lists what exists."""
+    """The pair ``MOLECULE-PARTNER`` named ``name`` (any case: ``o2-ar`` is O2-Ar); an error says what is wrong and
+    lists what exists."""
     if isinstance(name, Pair):
         return name
     text = str(name)
@@ -140,8 +148,13 @@ def pair(name: str | Pair) -> Pair:
     if len(parts) != 2 or not all(parts):
         raise KvtError(f"'{text}' is not a pair; give MOLECULE-PARTNER, e.g. N2-N2; "
                        f"molecules: {_names(MOLECULES)}; partners: {_names(PARTNERS)}")
-    first, second = parts
-    if first not in MOLECULES:
-        hint = " (the molecule comes first)" if first in PARTNERS and second in MOLECULES else ""
+    first, second = (part.strip() for part in parts)
+    found_molecule, found_partner = _spelled(MOLECULES, first), _spelled(PARTNERS, second)
+    if found_molecule and found_partner:
+        return PAIRS[f"{found_molecule}-{found_partner}"]
+    if not found_molecule:
+        hint = (" (the molecule comes first)" if _spelled(PARTNERS, first) and _spelled(MOLECULES, second)
+                else did_you_mean(first, MOLECULES))
         raise KvtError(f"unknown molecule '{first}' in pair '{text}'{hint}; molecules: {_names(MOLECULES)}")
-    raise KvtError(f"unknown partner '{second}' in pair '{text}'; partners: {_names(PARTNERS)}")
+    raise KvtError(f"unknown partner '{second}' in pair '{text}'{did_you_mean(second, PARTNERS)}; "
+                   f"partners: {_names(PARTNERS)}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 
 
 SCHEDULES = ("constant", "cosine")
@@ -28,7 +28,7 @@ def learning_rate_schedule(name: str, learning_rate: float, min_lr: float, total
             raise KvtError(f"--min-lr {min_lr} is above the learning rate {learning_rate}")
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=learning_rate, decay_steps=total_steps, alpha=min_lr / learning_rate)
-    raise KvtError(f"unknown schedule '{name}'; valid schedules: {', '.join(SCHEDULES)}")
+    raise unknown("schedule", name, SCHEDULES)
 
 
 MODES = ("study", "accurate")
@@ -76,7 +76,7 @@ class TrainConfig:
     def resolved(self) -> "TrainConfig":
         """A copy with every None replaced by the mode's default, validated."""
         if self.mode not in MODES:
-            raise KvtError(f"unknown mode '{self.mode}'; valid modes: {', '.join(MODES)}")
+            raise unknown("mode", self.mode, MODES)
         self._check_one_learning_rate()
         values = asdict(self)
         for key, default in MODE_DEFAULTS[self.mode].items():
@@ -102,15 +102,15 @@ class TrainConfig:
         if self.learning_rate is not None and not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise KvtError(f"--lr must be a number > 0, got {self.learning_rate!r}")
         if self.schedule not in SCHEDULES:
-            raise KvtError(f"unknown schedule '{self.schedule}'; valid schedules: {', '.join(SCHEDULES)}")
+            raise unknown("schedule", self.schedule, SCHEDULES)
         if not (np.isfinite(self.min_lr) and self.min_lr >= 0):
             raise KvtError(f"--min-lr must be a number >= 0, got {self.min_lr!r}")
         if not (isinstance(self.val_fraction, (int, float)) and 0.0 <= self.val_fraction < 1.0):
             raise KvtError(f"--val-fraction must be in [0, 1), got {self.val_fraction!r}")
         if self.finish not in FINISHES:
-            raise KvtError(f"unknown finish '{self.finish}'; valid finishes: {', '.join(FINISHES)}")
+            raise unknown("finish", self.finish, FINISHES, "valid finishes")
         if self.precision not in ("float32", "float64"):
-            raise KvtError(f"unknown precision '{self.precision}'; valid: float32, float64")
+            raise unknown("precision", self.precision, ("float32", "float64"), "valid")
         from kvt.training.distributed import check_name
 
         check_name(self.strategy)

@@ -40,7 +40,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 TASK_TYPES = ("chief", "worker")
@@ -49,7 +49,7 @@ DOCS = "docs/scaling-out.md"
 
 def check_name(name: str) -> str:
     if name not in STRATEGIES:
-        raise KvtError(f"unknown strategy '{name}'; valid strategies: {', '.join(STRATEGIES)}")
+        raise unknown("strategy", name, STRATEGIES, "valid strategies")
     return name
 
 

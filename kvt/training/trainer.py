@@ -36,6 +36,8 @@ import pandas as pd
 from kvt.training.callbacks import epoch_timer as _epoch_timer
 from kvt.training.callbacks import progress_callback as _progress_callback
 from kvt.training.callbacks import stop_on_nan as _stop_on_nan
+from kvt.training.finish import lbfgs_finish
+from kvt.training.interrupt import stop_callback
 from kvt.data.datasets import Dataset, load_dataset
 from kvt.errors import KvtError
 from kvt.network.preprocessing import FEATURES, VTScaler
@@ -154,45 +156,6 @@ def compile_model(model, optimizer, steps_per_execution: int, extra_metrics=()):
     return model
 
 
-def lbfgs_finish(model, x, y, iterations: int) -> dict[str, Any]:
-    """Polish ``model`` with full-batch L-BFGS (scipy) on the MSE, BatchNorm frozen.
-
-    The network is evaluated in inference mode, so batch normalisation is the fixed
-    affine map of its moving statistics (with trainable scale and offset) and the
-    loss is a smooth deterministic function of the weights, as L-BFGS needs.
-    """
-    import tensorflow as tf
-    from scipy.optimize import minimize
-
-    variables = model.trainable_variables
-    shapes = [tuple(v.shape) for v in variables]
-    sizes = [int(np.prod(shape)) for shape in shapes]
-    dtype = variables[0].dtype
-    x_t, y_t = tf.constant(x, dtype=dtype), tf.constant(y, dtype=dtype)
-
-    @tf.function
-    def loss_and_gradient(flat):
-        for variable, part, shape in zip(variables, tf.split(flat, sizes), shapes):
-            variable.assign(tf.reshape(part, shape))
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x_t, training=False) - y_t))
-        gradients = tape.gradient(loss, variables)
-        return loss, tf.concat([tf.reshape(g, [-1]) for g in gradients], axis=0)
-
-    def objective(flat):
-        loss, gradient = loss_and_gradient(tf.constant(flat, dtype=dtype))
-        return float(loss), gradient.numpy().astype(np.float64)
-
-    start = np.concatenate([np.asarray(v.numpy(), dtype=np.float64).ravel() for v in variables])
-    initial_loss = objective(start)[0]
-    result = minimize(objective, start, jac=True, method="L-BFGS-B",
-                      options={"maxiter": iterations, "maxcor": 50, "ftol": 0.0, "gtol": 0.0})
-    best = result.x if np.isfinite(result.fun) and result.fun <= initial_loss else start
-    final_loss = objective(best)[0]  # leaves the model holding ``best``
-    return {"method": "L-BFGS-B (scipy), full batch, BatchNorm frozen", "iterations": int(result.nit),
-            "initial_mse": float(initial_loss), "final_mse": float(final_loss), "message": str(result.message)}
-
-
 @dataclass
 class PreparedData:
     """A dataset transformed and split for training, with the epoch arithmetic of its config."""
@@ -302,13 +265,16 @@ def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
     return callbacks
 
 
-def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Dataset | None = None) -> TrainResult:
+def train(config: TrainConfig, verbose: bool = False, stream=None, dataset: Dataset | None = None,
+          stop_requested=None) -> TrainResult:
     """Train the network as ``config`` says; raise ``KvtError`` on bad options or divergence.
 
     ``dataset``: ``config.data`` already loaded (:func:`kvt.data.datasets.load_dataset`), so that a
-    caller that validated it does not read it again.
+    caller that validated it does not read it again. ``stop_requested()`` true ends training at the
+    next compiled step (or L-BFGS iteration) with the best weights so far, marked interrupted in the
+    metrics (:class:`kvt.training.interrupt.GracefulInterrupt` is such a callable).
     """
-    return SeedRuns(config, dataset).run(config.seed, verbose=verbose, stream=stream)
+    return SeedRuns(config, dataset).run(config.seed, verbose=verbose, stream=stream, stop_requested=stop_requested)
 
 
 class SeedRuns:
@@ -333,7 +299,7 @@ class SeedRuns:
         self.extra_callbacks = callbacks or (lambda prep: [])
         self._model = None
 
-    def run(self, seed: int, verbose: bool = False, stream=None) -> TrainResult:
+    def run(self, seed: int, verbose: bool = False, stream=None, stop_requested=None) -> TrainResult:
         from dataclasses import replace
 
         config = replace(self.config, seed=int(seed))
@@ -348,6 +314,8 @@ class SeedRuns:
         timer = _epoch_timer()
         callbacks.insert(1, timer)
         callbacks += self.extra_callbacks(prep)
+        stopper = stop_callback(stop_requested) if stop_requested is not None else None
+        callbacks += [stopper] if stopper else []
         if verbose:
             callbacks.append(_progress_callback(
                 config.epochs, stream or sys.stderr, unit="step" if prep.full_batch else "epoch",
@@ -362,7 +330,8 @@ class SeedRuns:
                 verbose=0,
             )
         distribution_record = self.distribution.finish(model)
-        return _result(config, self.hparams, self.dataset, prep, model, fit, timer, started, distribution_record)
+        return _result(config, self.hparams, self.dataset, prep, model, fit, timer, started, distribution_record,
+                       stop_requested)
 
 
 def _restart(compiled, fresh):
@@ -379,7 +348,8 @@ def _restart(compiled, fresh):
     return compiled
 
 
-def _result(config, hparams, dataset, prep, model, fit, timer, started, distribution_record) -> TrainResult:
+def _result(config, hparams, dataset, prep, model, fit, timer, started, distribution_record,
+            stop_requested=None) -> TrainResult:
     """The :class:`TrainResult` of a finished fit: history, exported weights, predictions, metrics."""
     from kvt import optimizers
 
@@ -397,8 +367,12 @@ def _result(config, hparams, dataset, prep, model, fit, timer, started, distribu
     loss_columns = ["loss", "val_loss"] if has_val else ["loss"]
     _check_finite(history, loss_columns, entry.name, hparams.get("learning_rate"))
     finish = None
-    if config.finish == "lbfgs" and config.finish_iterations > 0:
-        finish = lbfgs_finish(model, x[train_idx], y[train_idx], config.finish_iterations)
+    interrupted = {"epoch": int(history["epoch"].iloc[-1]), "phase": "training"} \
+        if stop_requested is not None and stop_requested() else None
+    if config.finish == "lbfgs" and config.finish_iterations > 0 and interrupted is None:
+        finish = lbfgs_finish(model, x[train_idx], y[train_idx], config.finish_iterations, stop_requested)
+        if stop_requested is not None and stop_requested():
+            interrupted = {"epoch": int(history["epoch"].iloc[-1]), "phase": "the L-BFGS finish"}
         if not np.isfinite(finish["final_mse"]):
             raise KvtError("the L-BFGS finish diverged (loss is NaN or infinite); try --finish none")
     wall = time.perf_counter() - started
@@ -439,6 +413,7 @@ def _result(config, hparams, dataset, prep, model, fit, timer, started, distribu
         "stopped_early": bool(len(history) < keras_epochs),
         "optimizer_steps": int(history["epoch"].iloc[-1] if full_batch else len(history) * steps),
         "finish": finish,
+        "interrupted": interrupted,
         "wall_time_s": wall,
         "steps_per_second": (history["epoch"].iloc[-1] if full_batch else len(history) * steps) / wall,
     }

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from kvt.errors import KvtError
+from kvt.errors import KvtError, unknown
 from kvt.optimizers.search_spaces import Choice, Range, parse_override, space_for
 from kvt.training.config import TrainConfig
 
@@ -60,11 +60,11 @@ class TuneConfig:
 
     def validate(self) -> "TuneConfig":
         if self.algorithm not in ALGORITHMS:
-            raise KvtError(f"unknown algorithm '{self.algorithm}'; valid algorithms: {', '.join(ALGORITHMS)}")
+            raise unknown("algorithm", self.algorithm, ALGORITHMS)
         if isinstance(self.max_trials, bool) or not isinstance(self.max_trials, int) or self.max_trials < 1:
             raise KvtError(f"--max-trials must be a positive integer, got {self.max_trials!r}")
         if self.objective not in OBJECTIVES:
-            raise KvtError(f"unknown objective '{self.objective}'; valid objectives: {', '.join(OBJECTIVES)}")
+            raise unknown("objective", self.objective, OBJECTIVES)
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise KvtError(f"--retries must be an integer >= 0, got {self.retries!r}")
         if not (isinstance(self.worker_timeout, (int, float)) and math.isfinite(self.worker_timeout)

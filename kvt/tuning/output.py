@@ -31,13 +31,29 @@ def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool, r
         out.mkdir(parents=True, exist_ok=True)
     if out.exists() and _only_worker_files(out):
         return resumable.open_folder(out, "tune", resume=True, inputs=inputs)
-    exists = f"{out} already exists; pass --resume to continue its search or --force to start over"
+    exists = _exists_message(out)
     if out.exists():
         atomic.check(out, "tune", force, inputs, exists=exists)  # a folder kvt did not write, ...: its own error
         if role == "chief" and force:
             raise KvtError(f"--force cannot replace {out} in a distributed search (the workers write into it); "
                            f"give a new --out")
     return resumable.open_folder(out, "tune", force=force, inputs=inputs, exists=exists)
+
+
+def _exists_message(out: Path) -> str:
+    return f"{out} already exists; pass --resume to continue its search or --force to start over"
+
+
+def check_out(out, resume: bool, force: bool, inputs=()) -> None:
+    """The refusals of :func:`_prepare_out` that need no settings, for the CLI to give before TensorFlow's
+    import: a file where the folder should be, a folder kvt did not write, an existing search without --force."""
+    out = Path(out)
+    if resume:
+        return  # resuming compares the recorded settings: the search does that, once its data is read
+    if out.exists() and not out.is_dir():
+        raise KvtError(f"{out} is a file, not a directory")
+    if out.exists() and not _only_worker_files(out):
+        atomic.check(out, "tune", force, inputs, exists=_exists_message(out))
 
 
 def _only_worker_files(out: Path) -> bool:
