@@ -83,7 +83,10 @@ def test_vt_quick_writes_every_file_and_every_cell(vt_run):
     assert session["machine"]["cpu_count"] >= 1 and session["runs"] == len(results) and "finished" in session
     assert meta["training"] == {"protocol": "defaults", "quick": True, "epochs": 3, "units": 8, "patience": 100,
                                 "target_mse": 0.3, "rel_target": 0.05, "trials": None, "held_out_K": None}
-    assert "| optimizer | O2–O MSE" in result.stdout
+    # stdout: the headline and where the report is, not the report itself
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("VT benchmark, protocol defaults: ") and "| optimizer |" not in result.stdout
+    assert lines[-1].startswith(f"report: {out / 'results.md'} (every optimizer, statistics, figures)")
     assert "Error" not in result.output
     assert not _no_temp_files(out)
 
@@ -211,7 +214,8 @@ def test_synthetic_quick_end_to_end(runner, tmp_path):
     markdown = (out / "results.md").read_text()
     assert "| optimizer | time, s | study time, s | epochs | study epochs |" in markdown
     assert "| adahessian | " in markdown and "24.1 ± 0.6" in markdown and "| 30 |" in markdown
-    assert "time, s" in result.stdout and not _no_temp_files(out)
+    assert result.stdout.splitlines()[0].startswith("synthetic benchmark: ") and "| optimizer |" not in result.stdout
+    assert not _no_temp_files(out)
 
 
 @pytest.mark.parametrize("args, message", [
@@ -332,10 +336,10 @@ def test_interrupted_benchmark_keeps_rows_and_resume_continues(runner, tmp_path,
     result = runner.invoke(main, [*args, "--resume"])  # nothing left to do
     assert result.exit_code == 0 and calls == []
     result = runner.invoke(main, [*args[:-2], "--units", "16", "--out", str(out), "--resume"])
-    assert error_line(result) == (f"Error: cannot resume {out}: it was run with units 8, not 16; "
+    assert error_line(result) == (f"Error: cannot resume {out}: it was run with --units 8, not --units 16; "
                                   "use the same options or --force to start again")
     result = runner.invoke(main, [*args[:-2], "--target-mse", "0.5", "--out", str(out), "--resume"])
-    assert error_line(result) == (f"Error: cannot resume {out}: it was run with target_mse 0.004, not 0.5; "
+    assert error_line(result) == (f"Error: cannot resume {out}: it was run with --target-mse 0.004, not --target-mse 0.5; "
                                   "use the same options or --force to start again")
     result = runner.invoke(main, [*args[:-2], "--protocol", "study", "--out", str(out), "--resume"])
     assert error_line(result) == (f"Error: cannot resume {out}: it holds a benchmark of --protocol defaults, "

@@ -131,10 +131,10 @@ def test_optimizer_details_need_no_tensorflow():
 
 
 # ------------------------------------------------------------------ the summary points the way
-def _result(mode, count, taus):
+def _result(mode, count, taus, data="O2-Ar"):
     metrics = {"nonphysical": {"count": count},
                "relaxation": {"temperatures": [{"T_K": t, "tau_rel_err": e} for t, e in taus]}}
-    return SimpleNamespace(metrics=metrics, config=SimpleNamespace(mode=mode))
+    return SimpleNamespace(metrics=metrics, config=SimpleNamespace(mode=mode, data=data))
 
 
 def test_the_summary_says_what_k_below_zero_means_and_what_avoids_it():
@@ -143,7 +143,8 @@ def test_the_summary_says_what_k_below_zero_means_and_what_avoids_it():
     line = _advice(_result("study", 2345, [(500, None), (1000, None), (5000, 0.3)]))
     assert line == ("Not fit for kinetics as it stands: k <= 0 at 2345 points of the dense grid, where a kinetics "
                     "code would get a zero or negative rate; no relaxation time at 500, 1000 K. --mode accurate "
-                    "learns log k, which cannot give k <= 0 (kvt train ... --mode accurate).")
+                    "learns log k, which cannot give k <= 0: kvt train --pair O2-Ar --mode accurate.")
+    assert _advice(_result("study", 5, [], data="my.csv")).endswith("kvt train --data my.csv --mode accurate.")
     assert _advice(_result("study", 0, [(500, 0.01)])) is None
     assert _advice(_result("accurate", 0, [(500, None)])).endswith("More epochs or another seed may avoid it.")
 

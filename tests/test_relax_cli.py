@@ -323,6 +323,7 @@ def test_weights_of_a_network_with_non_positive_rates_are_refused_unless_asked(r
         lo, hi = region["T_K"]
         assert error_line(runner.invoke(main, ["export", "--run", str(run), "--format", fmt, "-o", str(out)])) == (
             f"Error: the network gives k <= 0 (or not finite) at {region['count']} of {region['points']} points "
+            f"of the grid levels 1..35 x every 10 K of 250..10000 K "
             f"(levels {region['levels']} at {lo:g}..{hi:g} K), which no kinetics code can use; train with --mode "
             f"accurate, which avoids them, or pass --allow-nonphysical to export the network anyway")
         allowed = runner.invoke(main, ["export", "--run", str(run), "--format", fmt, "--allow-nonphysical", "-o", str(out)])

@@ -49,13 +49,20 @@ def test_first_differing_setting_is_found_key_by_key():
 
 def test_settings_mismatch_is_one_line_naming_the_setting(tmp_path):
     assert (_message(resumable.check_settings, tmp_path, SETTINGS, {**SETTINGS, "units": 16})
-            == f"cannot resume {tmp_path}: it was run with units 8, not 16; "
+            == f"cannot resume {tmp_path}: it was run with --units 8, not --units 16; "
                "use the same options or --force to start again")
     assert (_message(resumable.check_settings, tmp_path, {"optimizers": ["adam"]}, {"optimizers": ["lars"]},
                      hint="resume with the same options or start a new --out")
-            == f'cannot resume {tmp_path}: it was run with optimizers ["adam"], not ["lars"]; '
+            == f'cannot resume {tmp_path}: it was run with --optimizer adam, not --optimizer lars; '
                "resume with the same options or start a new --out")
     resumable.check_settings(tmp_path, SETTINGS, dict(SETTINGS))  # same: no error
+    # a setting is named by the option that gives it, in the form it is typed
+    assert (_message(resumable.check_settings, tmp_path, {"held_out_K": [750.0, 2500.0, 7000.0]},
+                     {"held_out_K": [800.0]}) == f"cannot resume {tmp_path}: it was run with --held-out "
+            f"750,2500,7000, not --held-out 800; use the same options or --force to start again")
+    assert (_message(resumable.check_settings, tmp_path, {"quick": True}, {"quick": False})
+            == f"cannot resume {tmp_path}: it was run with --quick, not --quick off; use the same options or --force "
+               f"to start again")
 
 
 def test_force_with_resume_is_refused():
@@ -105,7 +112,7 @@ def test_resume_refusals_come_before_any_work(tmp_path):
         raise KvtError(f"cannot resume {out}: it holds a '{record['kind']}' benchmark, not 'synthetic'")
 
     for settings, check, message in (
-            ({**SETTINGS, "epochs": 4}, None, f"cannot resume {out}: it was run with epochs 3, not 4; "
+            ({**SETTINGS, "epochs": 4}, None, f"cannot resume {out}: it was run with --epochs 3, not --epochs 4; "
                                               "use the same options or --force to start again"),
             (SETTINGS, refuse, f"cannot resume {out}: it holds a 'vt' benchmark, not 'synthetic'")):
         assert _message(resumable.prepare, out, "bench", "bench.json", "training", settings, "kvt bench",

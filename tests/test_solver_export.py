@@ -146,7 +146,8 @@ def _nonphysical_error(network):
     bad_levels = np.unique(levels.ravel()[bad])
     assert bad.any() and np.array_equal(bad_levels, np.arange(bad_levels[0], bad_levels[-1] + 1))
     bad_t = temps.ravel()[bad]
-    return (f"the network gives k <= 0 (or not finite) at {bad.sum()} of {bad.size} points (levels "
+    return (f"the network gives k <= 0 (or not finite) at {bad.sum()} of {bad.size} points of the grid levels "
+            f"1..{N} x every 5 K of {CHECK_TEMPS[0]:g}..{CHECK_TEMPS[-1]:g} K (levels "
             f"{bad_levels[0]}-{bad_levels[-1]} at {bad_t.min():g}..{bad_t.max():g} K)")
 
 

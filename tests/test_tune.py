@@ -111,7 +111,7 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(runner, tm
     again = runner.invoke(main, [*args, "--max-trials", "3"])
     assert error_line(again) == f"Error: {out} already exists; pass --resume to continue its search or --force to start over"
     changed = runner.invoke(main, [*args, "--max-trials", "3", "--resume", "--units", "16"])
-    assert error_line(changed) == (f"Error: cannot resume {out}: it was run with units 8, not 16; "
+    assert error_line(changed) == (f"Error: cannot resume {out}: it was run with --units 8, not --units 16; "
                                    f"resume with the same options or start a new --out")
 
     resumed = runner.invoke(main, ["tune", *QUICK[:-1], "--optimizer", "adam", "--out", str(out),

@@ -19,6 +19,7 @@ from kvt.bench.records import (SYNTHETIC_COLUMNS, TRIAL_COLUMNS, VT_COLUMNS, VT_
 from kvt.bench.report import report_synthetic, report_vt
 from kvt.bench.runs import VTCell, pair_dataset
 from kvt.bench.settings import SyntheticSettings, VTSettings
+from kvt.bench.summary import plural
 from kvt.bench.synthetic import train_synthetic
 from kvt.errors import KvtError
 
@@ -63,8 +64,9 @@ def _run_vt_cells(settings, out: Path, work: Path, meta: dict, resume: bool, log
     total = len(settings.pairs) * len(settings.optimizers) * settings.repeats
     todo = sum(len(seeds) for _, _, seeds in cells)
     search = f", {settings.trials} search trials each" if settings.protocol == "tuned" else ""
-    log(f"VT benchmark, protocol {settings.protocol}: {len(settings.optimizers)} optimizers x "
-        f"{len(settings.pairs)} pairs x {settings.repeats} seeds = {total} runs{search} -> {out}")
+    log(f"VT benchmark, protocol {settings.protocol}: {plural(len(settings.optimizers), 'optimizer')} x "
+        f"{plural(len(settings.pairs), 'pair')} x {plural(settings.repeats, 'seed')} = {plural(total, 'run')}{search} "
+        f"-> {out}")
     if resume:
         log(f"resuming {out}: {total - todo} of {total} runs already done")
     counter = iter(range(1, todo + 1))
@@ -180,8 +182,8 @@ def _run_synthetic_jobs(settings, out: Path, work: Path, meta: dict, resume: boo
     finished = {(r.optimizer, int(r.seed)) for r in done.itertuples()}
     jobs = [(optimizer, seed) for seed in range(settings.repeats) for optimizer in settings.optimizers]
     todo = [job for job in jobs if job not in finished]
-    log(f"synthetic benchmark: {len(settings.optimizers)} optimizers x {settings.repeats} seeds = "
-        f"{len(jobs)} runs -> {out}")
+    log(f"synthetic benchmark: {plural(len(settings.optimizers), 'optimizer')} x {plural(settings.repeats, 'seed')} "
+        f"= {plural(len(jobs), 'run')} -> {out}")
     if resume:
         log(f"resuming {out}: {len(jobs) - len(todo)} of {len(jobs)} runs already done")
     for number, (optimizer, seed) in enumerate(todo, 1):

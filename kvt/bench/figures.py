@@ -54,27 +54,75 @@ def _style(index: int, name: str):
     return {"color": colors[index % len(colors)], "linestyle": "-" if name in STUDY_VT.index else "--"}
 
 
-def vt_loss_figure(out: Path, pair: str, optimizers: list[str]):
-    import matplotlib.pyplot as plt
+#: Above this many optimizers the validation-loss figure becomes small multiples: one panel each.
+SINGLE_AXIS_MAX = 8
 
-    fig, ax = plt.subplots(figsize=(8.0, 4.6))
-    for index, optimizer in enumerate(optimizers):
+
+def _seed0_curves(out: Path, pair: str, optimizers: list[str]) -> dict[str, pd.DataFrame]:
+    """Each optimizer's validation-loss curve of seed 0 (or its first seed) on ``pair``."""
+    curves = {}
+    for optimizer in optimizers:
         files = sorted((out / "curves").glob(f"{pair}__{optimizer}__*.csv"))
         path = out / "curves" / _curve_name(pair, optimizer, 0)
         path = path if path.exists() else (files[0] if files else None)
-        if path is None:
-            continue
-        curve = pd.read_csv(path)
-        ax.plot(curve["epoch"], _smoothed(curve["val_loss"]), lw=1.1, label=optimizer, **_style(index, optimizer))
-    if f"{pair}_mse" in STUDY_VT:
-        ax.axhline(study_best_mse(pair), color="k", lw=0.8, ls=":", label=f"study's best ({study_best_mse(pair):g})")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation MSE (scaled target)")
-    ax.set_title(f"{PAIR_LABEL.get(pair, pair)}: validation loss of every optimizer "
-                 f"(seed 0, rolling median of {SMOOTHING} points)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7, ncol=1 if len(optimizers) <= 16 else 2)
+        if path is not None:
+            curves[optimizer] = pd.read_csv(path)
+    return curves
+
+
+def vt_loss_figure(out: Path, pair: str, optimizers: list[str]):
+    """Validation loss against epoch, seed 0: one axis for a few optimizers; for more, small multiples (one panel
+    per optimizer in colour over every other optimizer in grey), since 21 colours cannot be told apart."""
+    import matplotlib.pyplot as plt
+
+    curves = _seed0_curves(out, pair, optimizers)
+    study = study_best_mse(pair) if f"{pair}_mse" in STUDY_VT else None
+    title = (f"{PAIR_LABEL.get(pair, pair)}: validation loss of every optimizer "
+             f"(seed 0, rolling median of {SMOOTHING} points)")
+    if len(curves) <= SINGLE_AXIS_MAX:
+        fig, ax = plt.subplots(figsize=(8.0, 4.6))
+        for index, optimizer in enumerate(optimizers):
+            if optimizer in curves:
+                curve = curves[optimizer]
+                ax.plot(curve["epoch"], _smoothed(curve["val_loss"]), lw=1.1, label=optimizer,
+                        **_style(index, optimizer))
+        if study is not None:
+            ax.axhline(study, color="k", lw=0.8, ls=":", label=f"study's best ({study:g})")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation MSE (scaled target)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        return fig
+    names = [name for name in optimizers if name in curves]
+    columns = 4
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.0 * columns, 2.1 * rows + 0.6), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, optimizer in zip(axes.ravel(), names):
+        for other in names:
+            if other != optimizer:
+                ax.plot(curves[other]["epoch"], _smoothed(curves[other]["val_loss"]), color="0.82", lw=0.7)
+        curve = curves[optimizer]
+        ax.plot(curve["epoch"], _smoothed(curve["val_loss"]), color="C0", lw=1.5)
+        if study is not None:
+            ax.axhline(study, color="k", lw=0.7, ls=":")
+        ax.set_title(optimizer, fontsize=9, pad=2)
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.2)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for column in range(columns):  # the lowest panel of each column carries the epoch axis
+        lowest = axes[max(r for r in range(rows) if r * columns + column < len(names)), column]
+        lowest.xaxis.set_tick_params(labelbottom=True)
+        lowest.set_xlabel("epoch", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("val. MSE", fontsize=8)
+    note = f"; dotted: the study's best ({study:g})" if study is not None else ""
+    fig.suptitle(f"{title}\neach panel: one optimizer (blue) over the others (grey){note}", fontsize=10)
+    fig.tight_layout()
     return fig
 
 

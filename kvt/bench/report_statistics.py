@@ -189,7 +189,14 @@ def statistics_markdown(results: pd.DataFrame, meta: dict) -> list[str]:
                  "FHO-FR on the dense grid (every level, every 10 K from 250 to 10000 K), the fraction of "
                  "dense-grid predictions ≤ 0, and the relative error of the heat-bath relaxation time against "
                  "FHO-FR at 1000 K and 5000 K" + (", and the relative errors on the held-out temperatures"
-                                                  if column == "heldout_mse_scaled" else "") + ". —: not available.")
+                                                  if column == "heldout_mse_scaled" else "") + ". How to read "
+                 "the extremes: a non-positive fraction of 0 says only that every rate is > 0, not that it is "
+                 "right (the max error column says how wrong); a τ error near −1 (−100 %) means the network's "
+                 "relaxation is orders of magnitude faster than FHO-FR's, because some of its rates are far too "
+                 "high; errors of 1e6 and more are rates too high by that factor where k is smallest (low levels, "
+                 "low T). —: no value, either because a rate ≤ 0 or not finite at that temperature leaves the "
+                 "relaxation time undefined (the run's non-positive fraction is then > 0), or because the kvt that "
+                 "wrote the run did not measure it.")
     lines.append("")
     lines += _users_tables(results, pairs, optimizers, metrics)
     return lines

@@ -79,8 +79,9 @@ def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick,
 
     with _resumable_on_interrupt(out, resume):
         library.run_vt(settings, out, force=force, resume=resume, log=_log)
-    click.echo((Path(out) / "results.md").read_text(), nl=False)
-    _log(f"wrote results.csv, results.md and the figures in {out}")
+    from kvt.bench.summary import short_summary
+
+    click.echo(short_summary(Path(out)))
 
 
 @bench.command("synthetic")
@@ -107,8 +108,9 @@ def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, f
 
     with _resumable_on_interrupt(out, resume):
         library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
-    click.echo((Path(out) / "results.md").read_text(), nl=False)
-    _log(f"wrote results.csv, results.md and the figures in {out}")
+    from kvt.bench.summary import short_summary
+
+    click.echo(short_summary(Path(out)))
 
 
 @contextlib.contextmanager

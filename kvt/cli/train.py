@@ -167,8 +167,14 @@ def _advice(result) -> str | None:
                      f"rate")
     if no_tau:
         parts.append(f"no relaxation time at {', '.join(f'{t:g}' for t in no_tau)} K")
-    fix = ("--mode accurate learns log k, which cannot give k <= 0 (kvt train ... --mode accurate)"
-           if result.config.mode == "study" else "more epochs or another seed may avoid it")
+    if result.config.mode == "study":
+        from kvt.physics import species
+
+        data = result.config.data
+        source = f"--pair {data}" if data in species.PAIRS else f"--data {data}"
+        fix = f"--mode accurate learns log k, which cannot give k <= 0: kvt train {source} --mode accurate"
+    else:
+        fix = "more epochs or another seed may avoid it"
     return f"Not fit for kinetics as it stands: {'; '.join(parts)}. {fix[0].upper()}{fix[1:]}."
 
 

@@ -77,9 +77,19 @@ def describe_region(region: dict) -> str:
             f"{_levels_phrase(region['levels'])}, {kelvin_span(*region['T_K'])}")
 
 
+def grid_phrase(region: dict) -> str:
+    """' of the grid levels 1..35 x every 5 K of 250..10000 K' for a region of :func:`dense_grid_region`, else ''
+    (the points the user asked for): the same network gives different counts on grids of different steps."""
+    grid = region.get("grid")
+    if not grid:
+        return ""
+    return (f" of the grid levels {grid['levels'][0]}..{grid['levels'][1]} x every {grid['T_step_K']:g} K of "
+            f"{grid['T_K'][0]:g}..{grid['T_K'][1]:g} K")
+
+
 def region_clause(region: dict) -> str:
-    """'k <= 0 (or not finite) at N of M points (levels L at a..b K)' of a region with rates <= 0."""
-    return (f"k <= 0 (or not finite) at {region['count']} of {region['points']} points "
+    """'k <= 0 (or not finite) at N of M points[ of the grid ...] (levels L at a..b K)' of a region with rates <= 0."""
+    return (f"k <= 0 (or not finite) at {region['count']} of {region['points']} points{grid_phrase(region)} "
             f"({_levels_phrase(region['levels'])} at {kelvin_span(*region['T_K'])})")
 
 

@@ -68,12 +68,34 @@ def level_figure(run, level: int, n_points: int = 400):
 
 
 def loss_figure(history, metadata):
+    """Training (and validation) loss per epoch, the best epoch marked (its weights are the run's), and the
+    L-BFGS finish of accurate mode after the last epoch (one iteration a step, BatchNorm frozen)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.plot(history["epoch"], history["loss"], label="training")
     if "val_loss" in history:
         ax.plot(history["epoch"], history["val_loss"], label="validation")
+    metrics = metadata.get("metrics", {})
+    best = metrics.get("best_epoch")
+    if best is not None and len(history):
+        monitor = "val_loss" if "val_loss" in history else "loss"
+        at = history[history["epoch"] == best]
+        if len(at):
+            ax.axvline(best, color="0.5", ls=":", lw=1)
+            ax.plot([best], [at[monitor].iloc[0]], "o", mfc="none", color="k",
+                    label=f"best epoch {best} (the run's weights)" if not metrics.get("finish") else
+                    f"best epoch {best}")
+    finish = metrics.get("finish")
+    if finish and len(history):
+        last = int(history["epoch"].iloc[-1])
+        trace = finish.get("mse_per_iteration") or [finish["final_mse"]]
+        steps = np.linspace(1, finish["iterations"], len(trace)) if len(trace) > 1 else [finish["iterations"]]
+        ax.plot([last, *(last + np.asarray(steps))], [finish["initial_mse"], *trace], color="C3",
+                label=f"L-BFGS finish (BatchNorm frozen), {finish['iterations']} iterations (the run's weights)")
+        ax.axvspan(last, last + max(finish["iterations"], 1), color="C3", alpha=0.06)
+        ax.set_xlabel("epoch, then L-BFGS iteration")
+    else:
+        ax.set_xlabel("epoch")
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (scaled target)")
     ax.set_title(f"{_label(metadata)}, {metadata['options']['optimizer']}: loss")
     ax.grid(True, which="both", alpha=0.3)

@@ -88,12 +88,38 @@ def show(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: The command-line option of each recorded setting (``kvt bench``'s and ``kvt tune``'s), so that a refusal names
+#: what the user types, not the record's key.
+OPTIONS = {"protocol": "--protocol", "quick": "--quick", "epochs": "--epochs", "units": "--units",
+           "patience": "--patience", "target_mse": "--target-mse", "rel_target": "--rel-target",
+           "trials": "--trials", "held_out_K": "--held-out", "rows": "--rows", "data": "--pair/--data",
+           "optimizers": "--optimizer", "algorithm": "--algorithm", "objective": "--objective",
+           "space": "--space", "mode": "--mode", "batch_size": "--batch-size", "val_fraction": "--val-fraction",
+           "seed": "--seed"}
+
+
+def show_setting(key: str, value: Any) -> str:
+    """A recorded setting as the option that gives it: ``--held-out 750,2500,7000``, ``--quick``, ``--quick off``;
+    a setting without an option as ``key value``."""
+    option = OPTIONS.get(key)
+    if option is None:
+        return f"{key} {show(value)}"
+    if isinstance(value, bool):
+        return option if value else f"{option} off"
+    if value is None:
+        return f"{option} at its default"
+    if isinstance(value, (list, tuple)):
+        return f"{option} {','.join(f'{v:g}' if isinstance(v, float) else str(v) for v in value)}"
+    return f"{option} {show(value)}"
+
+
 def check_settings(out: Path, old: Mapping[str, Any], new: Mapping[str, Any], hint: str = RESUME_HINT) -> None:
-    """Raise KvtError naming the first setting in which ``new`` differs from the recorded ``old``."""
+    """Raise KvtError naming the first setting in which ``new`` differs from the recorded ``old``, as its option."""
     difference = settings_difference(old, new)
     if difference is not None:
         key, was, wanted = difference
-        raise KvtError(f"cannot resume {out}: it was run with {key} {show(was)}, not {show(wanted)}; {hint}")
+        raise KvtError(f"cannot resume {out}: it was run with {show_setting(key, was)}, not "
+                       f"{show_setting(key, wanted)}; {hint}")
 
 
 def reopen(out: Path, name: str, settings_key: str, settings: Mapping[str, Any], command: str,

@@ -39,7 +39,10 @@ def lbfgs_finish(model, x, y, iterations: int, stop_requested=None) -> dict[str,
 
     start = np.concatenate([np.asarray(v.numpy(), dtype=np.float64).ravel() for v in variables])
     initial_loss = objective(start)[0]
+    trace = []  # the MSE after each iteration, for the loss plot
+
     def stop_if_requested(intermediate_result):
+        trace.append(float(intermediate_result.fun))
         if stop_requested is not None and stop_requested():
             raise StopIteration  # scipy ends the minimisation and returns the last iterate
 
@@ -48,4 +51,5 @@ def lbfgs_finish(model, x, y, iterations: int, stop_requested=None) -> dict[str,
     best = result.x if np.isfinite(result.fun) and result.fun <= initial_loss else start
     final_loss = objective(best)[0]  # leaves the model holding ``best``
     return {"method": "L-BFGS-B (scipy), full batch, BatchNorm frozen", "iterations": int(result.nit),
-            "initial_mse": float(initial_loss), "final_mse": float(final_loss), "message": str(result.message)}
+            "initial_mse": float(initial_loss), "final_mse": float(final_loss), "message": str(result.message),
+            "mse_per_iteration": trace}
