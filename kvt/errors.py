@@ -20,15 +20,23 @@ class KvtWarning(UserWarning):
 
 
 def did_you_mean(value, valid) -> str:
-    """``" (did you mean 'adamod'?)"`` when ``value`` is close to one of ``valid`` (difflib's ratio >= 0.6), else ``""``.
+    """``" (did you mean 'adamod'?)"`` when ``value`` is close to one of ``valid``, else ``""``.
 
-    Case is ignored in the comparison; the suggestion is spelled as kvt spells it.
+    Close: difflib's similarity ratio at least 0.75, case ignored; when several names are
+    equally close, all of them are offered (``'beta_1', 'beta_2' or 'beta_3'``). The suggestion
+    is spelled as kvt spells it.
     """
     import difflib
 
     spelled = {str(name).lower(): str(name) for name in valid}
-    close = difflib.get_close_matches(str(value).lower(), list(spelled), n=1, cutoff=0.6)
-    return f" (did you mean '{spelled[close[0]]}'?)" if close else ""
+    typed = str(value).lower()
+    scores = {name: difflib.SequenceMatcher(None, typed, name).ratio() for name in spelled}
+    best = max(scores.values(), default=0.0)
+    if best < 0.75:
+        return ""
+    close = [f"'{spelled[name]}'" for name, score in scores.items() if score == best]
+    offered = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+    return f" (did you mean {offered}?)"
 
 
 def unknown(what: str, value, valid, listed_as: str | None = None) -> KvtError:

@@ -309,8 +309,9 @@ def test_interrupted_benchmark_keeps_rows_and_resume_continues(runner, tmp_path,
             "--out", str(out)]
     result = runner.invoke(main, args)
     lines = result.stderr.strip().splitlines()  # progress lines of the two finished runs, then the error
-    assert result.exit_code != 0 and lines[-1] == "Error: aborted"
-    assert [line for line in lines if line.startswith("Error")] == ["Error: aborted"]
+    resume = f"Error: interrupted; the runs finished so far are kept in {out}: run the same command with --resume to continue"
+    assert result.exit_code == 130 and lines[-1] == resume
+    assert [line for line in lines if line.startswith("Error")] == [resume]
     rows = pd.read_csv(out / "results.csv")
     # a cell's seeds run one after the other on one compiled model
     assert list(zip(rows["optimizer"], rows["seed"])) == [("adam", 0), ("adam", 1)]

@@ -38,7 +38,7 @@ def test_show_one_in_full(runner):
 
 def test_unknown_optimizer_lists_valid_names(runner):
     result = runner.invoke(main, ["optimizers", "adamw2"])
-    assert error_line(result) == f"Error: unknown optimizer 'adamw2'; valid names: {', '.join(registry.names())}"
+    assert error_line(result) == f"Error: unknown optimizer 'adamw2' (did you mean 'adamw'?); valid names: {', '.join(registry.names())}"
 
 
 def test_listing_imports_no_tensorflow():

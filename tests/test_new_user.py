@@ -50,8 +50,8 @@ KVT = [sys.executable, "-m", "kvt.cli"]
      "Error: unknown protocol 'tunned' (did you mean 'tuned'?); valid protocols: study, defaults, tuned"),
     (["data", "generate", "--pair", "O2-Ar", "--direction", "upp"],
      "Error: unknown direction 'upp' (did you mean 'up'?); valid directions: down, up, both"),
-    (["relax", "--pair", "O2-Ar", "--reference", "fh0"],
-     "Error: unknown reference 'fh0' (did you mean 'fho'?); valid references: fho"),
+    (["relax", "--pair", "O2-Ar", "--reference", "fhoo"],
+     "Error: unknown reference 'fhoo' (did you mean 'fho'?); valid references: fho"),
     (["predict", "--run", "nowhere", "--level", "3", "--temps", "1000-2000"],
      "Error: temperature '1000-2000' in '1000-2000' is not a number; a range is start:stop:step, e.g. "
      "1000:2000:100"),

@@ -623,8 +623,10 @@ def test_old_run_folders_model_classes_load_as_the_network(old_class):
     assert type(model.optimizer) is opts.entry(want["optimizer"]).cls
     assert int(model.optimizer.iterations.numpy()) == want["iterations"]
     probe = np.array(expected["inputs"], dtype="float32")
-    np.testing.assert_array_equal(model.predict(probe, verbose=0).astype("float64").ravel(),
-                                  np.array(want["predictions"]))
+    # expected.json was written on a processor whose float32 matrix kernels (AVX-512) round differently from the
+    # AVX2 ones kvt now runs everywhere (kvt/__init__.py): equal to float32 rounding, not bit for bit
+    np.testing.assert_allclose(model.predict(probe, verbose=0).astype("float64").ravel(),
+                               np.array(want["predictions"]), rtol=2e-6, atol=1e-7)
     # and trains on through the optimizer's own step
     model.fit(probe, np.zeros((len(probe), 1), "float32"), batch_size=len(probe), epochs=1, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == want["iterations"] + 1

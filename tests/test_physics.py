@@ -86,7 +86,7 @@ def test_bad_arguments(levels, temps, message):
 def test_unknown_partner_and_pair():
     with pytest.raises(KvtError, match="unknown partner 'N2'; valid partners: O2, O, Ar"):
         fho.rate_coefficient(1, 1000, "N2")
-    with pytest.raises(KvtError, match="unknown pair 'O2-N2'; valid pairs: O2-O2, O2-O, O2-Ar"):
+    with pytest.raises(KvtError, match=r"unknown pair 'O2-N2' \(did you mean 'O2-O2'\?\); valid pairs: O2-O2, O2-O, O2-Ar"):
         fho.pair_partner("O2-N2")
 
 

@@ -121,7 +121,7 @@ def test_existing_run_directory_is_not_overwritten(runner, run_dir):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--optimizer", "adamm"], "Error: unknown optimizer 'adamm'; valid names: "),
+    (["--optimizer", "adamm"], "Error: unknown optimizer 'adamm' (did you mean 'adam'?); valid names: "),
     (["--opt", "betta=0.9"], "Error: unknown hyper-parameter 'betta' for optimizer 'adamod'; valid keys: learning_rate,"),
     (["--opt", "beta_1=fast"], "Error: invalid value 'fast' for 'beta_1' of optimizer 'adamod'; expected a number"),
     (["--opt", "beta_1"], "Error: malformed --opt 'beta_1'; use key=value, e.g. --opt beta_1=0.9"),

@@ -104,7 +104,9 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(runner, tm
 
     monkeypatch.setattr(trainer, "fit_inputs", interrupted)
     first = runner.invoke(main, [*args, "--max-trials", "3"])
-    assert error_line(first) == "Error: aborted"
+    assert first.exit_code == 130
+    assert error_line(first) == (f"Error: interrupted; the finished trials are kept in {out}: run the same command "
+                                 f"with --resume to continue")
     assert not (out / "trials.csv").exists()
     monkeypatch.setattr(trainer, "fit_inputs", real_fit_inputs)
 
@@ -150,7 +152,7 @@ def test_interrupted_search_resumes_without_repeating_finished_trials(runner, tm
     (["--space", "adam.lr=1e-4:1e-2:log"], "Error: --space 'adam.lr=1e-4:1e-2:log' names optimizer 'adam', "
                                            "which is not searched (searched: adamod)"),
     (["--objective", "accuracy"], "Error: unknown objective 'accuracy'; valid objectives: val_mse,"),
-    (["--optimizer", "adamm"], "Error: unknown optimizer 'adamm'; valid names: "),
+    (["--optimizer", "adamm"], "Error: unknown optimizer 'adamm' (did you mean 'adam'?); valid names: "),
     (["--optimizer", "adam,,sgd"], "Error: malformed --optimizer 'adam,,sgd'; give a name, a comma-separated list "
                                    "or all"),
     (["--optimizer", "adam,all"], "Error: --optimizer 'adam,all': 'all' cannot be combined with other optimizer "

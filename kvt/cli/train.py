@@ -215,7 +215,7 @@ def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objecti
     # optimizers and their search spaces, the output folder.
     data = _dataset_option(pair, data_file)
     from kvt.optimizers.selection import parse_optimizers
-    from kvt.tuning.config import ALGORITHMS, TuneConfig, resolve_space
+    from kvt.tuning.config import ALGORITHMS, TuneConfig, distributed_role, resolve_space
     from kvt.tuning.output import check_out
 
     config = TuneConfig(data=data, optimizers=(), algorithm=algorithm,
@@ -226,7 +226,8 @@ def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objecti
         config.validate()  # the algorithm's error before the optimizers'
     config.optimizers = parse_optimizers(optimizer_spec, option="--optimizer")
     resolve_space(config.validate().optimizers, config.space)
-    check_out(out, resume, force, [data_file] if data_file else [])
+    if distributed_role() != "worker":  # a worker writes into the chief's folder
+        check_out(out, resume, force, [data_file] if data_file else [])
     quiet_tensorflow_import()
     from kvt.tuning.command import run
 
