@@ -54,8 +54,10 @@ def _style(index: int, name: str):
     return {"color": colors[index % len(colors)], "linestyle": "-" if name in STUDY_VT.index else "--"}
 
 
-#: Above this many optimizers the validation-loss figure becomes small multiples: one panel each.
+#: Above this many optimizers the validation-loss figure becomes small multiples (one panel each) and the
+#: performance profiles show the PROFILE_LEADERS best of each panel in colour, the others in grey.
 SINGLE_AXIS_MAX = 8
+PROFILE_LEADERS = 6
 
 
 def _seed0_curves(out: Path, pair: str, optimizers: list[str]) -> dict[str, pd.DataFrame]:
@@ -206,6 +208,8 @@ def profiles_figure(results: pd.DataFrame):
     Problems are the (pair, seed) of results.csv, solvers the optimizers
     (:func:`kvt.bench.statistics.profile_measure`); y is the share of problems an optimizer
     solved within tau times the best optimizer's cost. A panel without any reached value says so.
+    With more than ``SINGLE_AXIS_MAX`` optimizers each panel colours and names its ``PROFILE_LEADERS`` best
+    (largest area under the profile) and draws the others in grey.
     """
     import matplotlib.pyplot as plt
 
@@ -229,11 +233,23 @@ def profiles_figure(results: pd.DataFrame):
         breaks = ratios[np.isfinite(ratios) & (ratios <= PROFILE_TAU_MAX)]
         taus = np.unique(np.concatenate([np.linspace(1.0, PROFILE_TAU_MAX, 301), breaks]))
         profile = performance_profile(measure, taus)
-        for index, optimizer in enumerate(optimizers):
-            ax.step(taus, profile[optimizer], where="post", lw=1.2, label=optimizer, **_style(index, optimizer))
+        if len(optimizers) <= SINGLE_AXIS_MAX:
+            for index, optimizer in enumerate(optimizers):
+                ax.step(taus, profile[optimizer], where="post", lw=1.2, label=optimizer, **_style(index, optimizer))
+        else:  # many optimizers: the best few (largest area under the profile) in colour, the others in grey
+            area = {name: float(np.trapezoid(profile[name], taus)) for name in optimizers}
+            leaders = sorted(optimizers, key=lambda name: (-area[name], name))[:PROFILE_LEADERS]
+            for optimizer in optimizers:
+                if optimizer not in leaders:
+                    ax.step(taus, profile[optimizer], where="post", lw=0.8, color="0.78")
+            for index, optimizer in enumerate(leaders):
+                ax.step(taus, profile[optimizer], where="post", lw=1.6, color=f"C{index}",
+                        label=optimizer)
+            ax.plot([], [], color="0.78", lw=0.8, label=f"the other {len(optimizers) - len(leaders)} (grey)")
+            ax.legend(fontsize=7, loc="lower right")
         drawn = True
     axes[0].set_ylabel(f"share of the {len(results[['pair', 'seed']].drop_duplicates())} (pair, seed) problems")
-    if drawn:
+    if drawn and len(optimizers) <= SINGLE_AXIS_MAX:
         fig.legend(*next(ax for ax in axes if ax.lines).get_legend_handles_labels(), loc="center left",
                    bbox_to_anchor=(1.0, 0.5), fontsize=7, ncol=1 if len(optimizers) <= 16 else 2)
     fig.suptitle("Performance profiles (Dolan–Moré) of the time to result; not reached = ∞")
