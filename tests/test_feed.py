@@ -75,3 +75,32 @@ def test_endless_feed_orders_recorded_before_the_change():
     assert epochs[0] == [[5, 16, 17, 10, 4, 2, 15, 12], [9, 7, 18, 8, 6, 0, 19, 11], [14, 3, 1, 13]]
     assert epochs[1] == [[2, 4, 5, 13, 14, 10, 18, 3], [0, 12, 17, 15, 1, 19, 9, 8], [11, 6, 7, 16]]
 
+
+def test_in_graph_validation_logs_what_keras_validation_logs():
+    """Same history (every column, bit for bit) as ``model.fit(validation_data=...)``, early stopping included."""
+    import keras
+
+    from kvt.network.model import build_model
+    from kvt.training.callbacks import in_graph_validation
+    from kvt.training.feed import make_eval_dataset, make_train_dataset
+    from kvt.training.trainer import compile_model
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(60, 2)), rng.normal(size=(60, 1))
+    histories = []
+    for keras_validation in (True, False):
+        keras.utils.set_random_seed(0)
+        model = compile_model(build_model(n_inputs=2, units=4), keras.optimizers.Adam(1e-2), steps_per_execution=5)
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+        data = make_train_dataset(x[:40], y[:40], 8, seed=0, repeat=True)
+        extra = ({"validation_data": make_eval_dataset(x[40:], y[40:])} if keras_validation
+                 else {"callbacks": [in_graph_validation(x[40:], y[40:]), stop]})
+        extra.setdefault("callbacks", [stop])
+        fit = model.fit(data, steps_per_epoch=5, epochs=30, shuffle=False, verbose=0, **extra)
+        histories.append((fit.history, [w.numpy() for w in model.weights]))
+    (keras_history, keras_weights), (history, weights) = histories
+    assert list(history) == list(keras_history)  # the same columns in the same order
+    assert history == keras_history
+    assert any(name.startswith("val_") for name in history)
+    for a, b in zip(weights, keras_weights):
+        np.testing.assert_array_equal(a, b)

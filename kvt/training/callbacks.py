@@ -1,9 +1,10 @@
-"""Keras callbacks of kvt's training: progress bar, epoch timer, silent NaN stop."""
+"""Keras callbacks of kvt's training: progress bar, epoch timer, silent NaN stop, compiled validation."""
 
 from __future__ import annotations
 
 import math
 import time
+import weakref
 
 import numpy as np
 
@@ -81,3 +82,40 @@ def stop_on_nan():
                 self.model.stop_training = True
 
     return StopOnNaN()
+
+
+_VALIDATION_FUNCTIONS = weakref.WeakKeyDictionary()  # model -> its compiled validation function
+
+
+def in_graph_validation(x, y, dtype: str = "float32"):
+    """Validation at every epoch's end as one compiled call on in-memory tensors (one batch).
+
+    What ``model.fit(validation_data=...)`` computes for a validation set of one batch:
+    the model's metrics reset, its own ``test_step`` on the rows, the ``val_``-prefixed
+    results added to the epoch's logs, so the callbacks after this one (early stopping, the
+    progress bar, History) see them as before. Keras's own validation makes an iterator and
+    runs ``evaluate``'s Python loop every epoch (about 7 ms of CPU an epoch on 2 cores); this
+    is one call of a function traced once per model and input shape. Put it first.
+    """
+    import keras
+    import tensorflow as tf
+
+    x_val, y_val = tf.constant(np.asarray(x, dtype=dtype)), tf.constant(np.asarray(y, dtype=dtype))
+
+    class InGraphValidation(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            model = self.model
+            function = _VALIDATION_FUNCTIONS.get(model)
+            if function is None:
+                @tf.function(reduce_retracing=True)
+                def function(x_rows, y_rows):
+                    for metric in model.metrics:
+                        metric.reset_state()
+                    return model.test_step((x_rows, y_rows))
+
+                _VALIDATION_FUNCTIONS[model] = function
+            results = function(x_val, y_val)
+            if logs is not None:
+                logs.update({f"val_{name}": float(np.asarray(value)) for name, value in sorted(results.items())})
+
+    return InGraphValidation()

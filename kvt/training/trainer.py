@@ -4,10 +4,12 @@
 the fitted model, the scaler, the history and the metrics; :mod:`kvt.outputs.rundir` turns a
 result into a run directory.
 
-The data are fed from memory as a cached, shuffled ``tf.data`` pipeline and each
-``model.fit`` call runs a whole epoch per compiled execution
-(``steps_per_execution``), so Keras pays its per-step Python overhead once per
-epoch rather than once per batch (``benchmarks/training_speed.py`` measures this).
+The data are fed from memory as a shuffled ``tf.data`` pipeline (:mod:`kvt.training.feed`:
+one endless dataset, one iterator for the whole fit) and each ``model.fit`` call runs a
+whole epoch per compiled execution (``steps_per_execution``), so Keras pays its per-step
+Python overhead once per epoch rather than once per batch. On one device the validation of
+every epoch is one compiled call too (:func:`kvt.training.callbacks.in_graph_validation`)
+instead of Keras's ``evaluate`` loop (``benchmarks/training_speed.py`` measures all this).
 
 ``TrainConfig.strategy`` picks a ``tf.distribute`` strategy (:mod:`kvt.training.distributed`):
 the optimizer and the network are built and compiled inside its scope and the
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from kvt.training.callbacks import epoch_timer as _epoch_timer
+from kvt.training.callbacks import in_graph_validation as _in_graph_validation
 from kvt.training.callbacks import progress_callback as _progress_callback
 from kvt.training.callbacks import stop_on_nan as _stop_on_nan
 from kvt.data.datasets import Dataset, load_dataset
@@ -246,18 +249,27 @@ def fit_inputs(config: TrainConfig, prep: PreparedData,
                                      dtype=config.precision, drop_remainder=prep.dropped_rows > 0, repeat=repeat)
                   if not prep.full_batch else make_full_batch_dataset(x[prep.train_idx], y[prep.train_idx],
                                                                       config.precision, prep.total_steps))
-    val_data = make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision) if prep.has_val else None
+    val_data = (make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision)
+                if prep.has_val and not _validates_in_graph(prep, distribution) else None)
     train_data, val_data = (distribution or Distribution()).distribute_data(train_data, val_data)
     return {"x": train_data, "validation_data": val_data,
             "steps_per_epoch": prep.steps if prep.full_batch or repeat else None}
 
 
-def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
-    """NaN guard and, with a validation split (and ``config.early_stopping``), early stopping that restores
-    the best weights."""
+def _validates_in_graph(prep: PreparedData, distribution: Distribution | None) -> bool:
+    """Validation by :func:`kvt.training.callbacks.in_graph_validation` (one device, one validation batch)."""
+    return (prep.has_val and len(prep.val_idx) <= feed.EVAL_BATCH_ROWS
+            and (distribution is None or distribution.strategy is None))
+
+
+def fit_callbacks(config: TrainConfig, prep: PreparedData, distribution: Distribution | None = None) -> list:
+    """Validation (on one device; :func:`fit_inputs` then gives no ``validation_data``), NaN guard and, with a
+    validation split (and ``config.early_stopping``), early stopping that restores the best weights."""
     import keras
 
     callbacks = [_stop_on_nan()]
+    if _validates_in_graph(prep, distribution):
+        callbacks.insert(0, _in_graph_validation(prep.x[prep.val_idx], prep.y[prep.val_idx], config.precision))
     if prep.has_val and config.early_stopping:
         patience = math.ceil(config.patience / prep.steps) if prep.full_batch else config.patience
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
@@ -307,9 +319,9 @@ class SeedRuns:
             model = _restart(self._model, model)
         elif self.distribution.name == "default":
             self._model = model
-        callbacks = fit_callbacks(config, prep)
+        callbacks = fit_callbacks(config, prep, self.distribution)
         timer = _epoch_timer()
-        callbacks.insert(1, timer)
+        callbacks.insert(2 if _validates_in_graph(prep, self.distribution) else 1, timer)
         callbacks += self.extra_callbacks(prep)
         if verbose:
             callbacks.append(_progress_callback(
