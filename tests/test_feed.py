@@ -77,11 +77,12 @@ def test_endless_feed_orders_recorded_before_the_change():
 
 
 def test_in_graph_validation_logs_what_keras_validation_logs():
-    """Same history (every column, bit for bit) as ``model.fit(validation_data=...)``, early stopping included."""
+    """Same history (every column, bit for bit) and weights as ``model.fit(validation_data=...)`` without kvt's
+    callbacks, early stopping included; with the compiled metric bookkeeping too."""
     import keras
 
     from kvt.network.model import build_model
-    from kvt.training.callbacks import in_graph_validation
+    from kvt.training.callbacks import compiled_metric_bookkeeping, in_graph_validation
     from kvt.training.feed import make_eval_dataset, make_train_dataset
     from kvt.training.trainer import compile_model
 
@@ -94,7 +95,7 @@ def test_in_graph_validation_logs_what_keras_validation_logs():
         stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
         data = make_train_dataset(x[:40], y[:40], 8, seed=0, repeat=True)
         extra = ({"validation_data": make_eval_dataset(x[40:], y[40:])} if keras_validation
-                 else {"callbacks": [in_graph_validation(x[40:], y[40:]), stop]})
+                 else {"callbacks": [in_graph_validation(x[40:], y[40:]), stop, compiled_metric_bookkeeping()]})
         extra.setdefault("callbacks", [stop])
         fit = model.fit(data, steps_per_epoch=5, epochs=30, shuffle=False, verbose=0, **extra)
         histories.append((fit.history, [w.numpy() for w in model.weights]))

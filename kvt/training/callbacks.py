@@ -119,3 +119,53 @@ def in_graph_validation(x, y, dtype: str = "float32"):
                 logs.update({f"val_{name}": float(np.asarray(value)) for name, value in sorted(results.items())})
 
     return InGraphValidation()
+
+
+_BOOKKEEPING = weakref.WeakKeyDictionary()  # models whose metric bookkeeping is compiled
+
+
+def compiled_metric_bookkeeping():
+    """Keras's per-epoch metric bookkeeping of ``model.fit`` as two compiled calls instead of eager ops.
+
+    Every epoch ``fit`` calls ``model.reset_metrics()`` (an eager ``assign`` per metric
+    variable) and ``model.get_metrics_result()`` (an eager division per metric): about 4 ms
+    of Python an epoch on 2 cores, a third of a 14-step epoch's compute. From
+    ``on_train_begin`` the model's instance answers both with the same methods of its class,
+    traced once every metric is built (same operations, same values; until then, and inside a
+    traced step, the class's methods run as they are); on one device only. The instance
+    attributes stay (they compute exactly what the class's methods compute).
+    """
+    import keras
+    import tensorflow as tf
+
+    class CompiledMetricBookkeeping(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            model = self.model
+            if model in _BOOKKEEPING:
+                return
+            cls = type(model)
+            compiled = {}  # number of metric variables -> (reset, result) traced with every metric built
+
+            def functions():
+                if tf.inside_function() or not all(getattr(m, "built", True) for m in model.metrics):
+                    return None  # inside a traced step, or a metric still to build: the class's own ops
+                key = len(model.metrics_variables)
+                if key not in compiled:
+                    compiled[key] = (tf.function(lambda: cls.reset_metrics(model)),
+                                     tf.function(lambda: cls.get_metrics_result(model)))
+                return compiled[key]
+
+            def reset_metrics():
+                traced = functions()
+                return cls.reset_metrics(model) if traced is None else traced[0]()
+
+            def get_metrics_result():
+                traced = functions()
+                return cls.get_metrics_result(model) if traced is None else traced[1]()
+
+            _BOOKKEEPING[model] = compiled
+            # plain instance attributes, not tracked by Keras or tf.train.Checkpoint
+            object.__setattr__(model, "reset_metrics", reset_metrics)
+            object.__setattr__(model, "get_metrics_result", get_metrics_result)
+
+    return CompiledMetricBookkeeping()

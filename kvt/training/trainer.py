@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kvt.training.callbacks import compiled_metric_bookkeeping as _compiled_metric_bookkeeping
 from kvt.training.callbacks import epoch_timer as _epoch_timer
 from kvt.training.callbacks import in_graph_validation as _in_graph_validation
 from kvt.training.callbacks import progress_callback as _progress_callback
@@ -270,6 +271,8 @@ def fit_callbacks(config: TrainConfig, prep: PreparedData, distribution: Distrib
     callbacks = [_stop_on_nan()]
     if _validates_in_graph(prep, distribution):
         callbacks.insert(0, _in_graph_validation(prep.x[prep.val_idx], prep.y[prep.val_idx], config.precision))
+    if distribution is None or distribution.strategy is None:
+        callbacks.append(_compiled_metric_bookkeeping())
     if prep.has_val and config.early_stopping:
         patience = math.ceil(config.patience / prep.steps) if prep.full_batch else config.patience
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
