@@ -240,12 +240,14 @@ def fit_inputs(config: TrainConfig, prep: PreparedData,
                distribution: Distribution | None = None) -> dict[str, Any]:
     """The data arguments of ``model.fit``: training and validation datasets, steps per epoch.
 
-    On one device the mini-batches come as one endless dataset with ``steps_per_epoch``
-    (one iterator for the whole fit, see :func:`make_train_dataset`); a distributing
-    strategy gets the finite dataset of one epoch, iterated again every epoch.
+    On one device, up to ``feed.ENDLESS_FEED_ROWS`` training rows, the mini-batches come as one
+    endless dataset with ``steps_per_epoch`` (one iterator for the whole fit, see
+    :func:`make_train_dataset`); otherwise (larger tables, a distributing strategy) the finite
+    dataset of one epoch, iterated again every epoch: the same batches.
     """
     x, y = prep.x, prep.y
-    repeat = not prep.full_batch and (distribution is None or distribution.strategy is None)
+    repeat = (not prep.full_batch and len(prep.train_idx) <= feed.ENDLESS_FEED_ROWS
+              and (distribution is None or distribution.strategy is None))
     train_data = (make_train_dataset(x[prep.train_idx], y[prep.train_idx], prep.batch, config.seed,
                                      dtype=config.precision, drop_remainder=prep.dropped_rows > 0, repeat=repeat)
                   if not prep.full_batch else make_full_batch_dataset(x[prep.train_idx], y[prep.train_idx],
