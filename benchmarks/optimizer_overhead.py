@@ -54,7 +54,7 @@ def main():
     train_idx, _ = split_indices(len(frame), 0.2, 0)
     batch = 32
     steps = math.ceil(len(train_idx) / batch)
-    dataset = make_train_dataset(x[train_idx], y[train_idx], batch, 0)
+    dataset = make_train_dataset(x[train_idx], y[train_idx], batch, 0, repeat=True)  # one iterator a fit, as train
 
     names = args.only or optimizers.names()
     models = {}
@@ -63,7 +63,7 @@ def main():
         keras.utils.set_random_seed(0)
         model = build_model(n_inputs=x.shape[1], units=args.units)
         compile_model(model, optimizers.get(name), steps_per_execution=steps)
-        model.fit(dataset, epochs=2, shuffle=False, verbose=0)  # trace and warm up
+        model.fit(dataset, epochs=2, steps_per_epoch=steps, shuffle=False, verbose=0)  # trace and warm up
         models[name] = model
     print(f"traced {len(names)} optimizers in {time.perf_counter() - started:.0f} s; "
           f"{args.rounds} interleaved rounds x {args.epochs} epochs x {steps} steps, batch {batch}, "
@@ -77,7 +77,8 @@ def main():
             order = order[::-1]
         for name in order:
             start = time.perf_counter()
-            history = models[name].fit(dataset, epochs=args.epochs, shuffle=False, verbose=0).history
+            history = models[name].fit(dataset, epochs=args.epochs, steps_per_epoch=steps, shuffle=False,
+                                        verbose=0).history
             times[name].append((time.perf_counter() - start) / (args.epochs * steps) * 1e3)
             last_loss[name] = history["loss"][-1]
 

@@ -81,9 +81,9 @@ def test_evaluate_memory_grows_by_its_table_only():
 
 
 def test_shuffle_buffer_is_capped_and_every_epoch_still_uses_every_row(monkeypatch):
-    from kvt.training import trainer
+    from kvt.training import feed, trainer
 
-    monkeypatch.setattr(trainer, "SHUFFLE_BUFFER_ROWS", 8)
+    monkeypatch.setattr(feed, "SHUFFLE_BUFFER_ROWS", 8)
     x = np.arange(100, dtype=float).reshape(50, 2)
     y = np.arange(50, dtype=float).reshape(50, 1)
     data = trainer.make_train_dataset(x, y, batch_size=10, seed=3, dtype="float64")
@@ -94,12 +94,12 @@ def test_shuffle_buffer_is_capped_and_every_epoch_still_uses_every_row(monkeypat
 
 
 def test_shuffle_buffer_is_recorded(monkeypatch):
-    from kvt.training import trainer
+    from kvt.training import feed, trainer
 
     config = trainer.TrainConfig(data="O2-Ar", epochs=1).resolved()
     record = trainer.batching_record(trainer.prepare_data(config))
     assert record["shuffle_buffer_rows"] == 420  # below the cap: the whole training set
-    monkeypatch.setattr(trainer, "SHUFFLE_BUFFER_ROWS", 64)
+    monkeypatch.setattr(feed, "SHUFFLE_BUFFER_ROWS", 64)
     record = trainer.batching_record(trainer.prepare_data(config))
     assert record["shuffle_buffer_rows"] == 64 and "64 rows" in record["shuffle"]
 

@@ -4,10 +4,12 @@
 the fitted model, the scaler, the history and the metrics; :mod:`kvt.outputs.rundir` turns a
 result into a run directory.
 
-The data are fed from memory as a cached, shuffled ``tf.data`` pipeline and each
-``model.fit`` call runs a whole epoch per compiled execution
-(``steps_per_execution``), so Keras pays its per-step Python overhead once per
-epoch rather than once per batch (``benchmarks/training_speed.py`` measures this).
+The data are fed from memory as a shuffled ``tf.data`` pipeline (:mod:`kvt.training.feed`:
+one endless dataset, one iterator for the whole fit) and each ``model.fit`` call runs a
+whole epoch per compiled execution (``steps_per_execution``), so Keras pays its per-step
+Python overhead once per epoch rather than once per batch. On one device the validation of
+every epoch is one compiled call too (:func:`kvt.training.callbacks.in_graph_validation`)
+instead of Keras's ``evaluate`` loop (``benchmarks/training_speed.py`` measures all this).
 
 ``TrainConfig.strategy`` picks a ``tf.distribute`` strategy (:mod:`kvt.training.distributed`):
 the optimizer and the network are built and compiled inside its scope and the
@@ -33,7 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kvt.training.callbacks import compiled_metric_bookkeeping as _compiled_metric_bookkeeping
 from kvt.training.callbacks import epoch_timer as _epoch_timer
+from kvt.training.callbacks import in_graph_validation as _in_graph_validation
 from kvt.training.callbacks import progress_callback as _progress_callback
 from kvt.training.callbacks import stop_on_nan as _stop_on_nan
 from kvt.training.finish import lbfgs_finish
@@ -41,13 +45,13 @@ from kvt.training.interrupt import stop_callback
 from kvt.data.datasets import Dataset, load_dataset
 from kvt.errors import KvtError
 from kvt.network.preprocessing import FEATURES, VTScaler
+from kvt.training import feed
 from kvt.training.distributed import Distribution
+from kvt.training.feed import make_eval_dataset, make_full_batch_dataset, make_train_dataset  # noqa: F401
 from kvt.training.config import TrainConfig, learning_rate_schedule
 
 
 FULL_BATCH_CHUNK = 50  # full-batch steps per compiled Keras epoch
-SHUFFLE_BUFFER_ROWS = 2 ** 16  # cap of the tf.data shuffle buffer (bounded memory on any table)
-EVAL_BATCH_ROWS = 2 ** 16  # rows per validation batch
 
 
 @dataclass
@@ -89,49 +93,6 @@ def error_summary(k_pred, k_true) -> dict[str, float]:
         "rel_err_p95": float(np.percentile(rel, 95)),
         "rel_err_max": float(np.max(rel)),
     }
-
-
-def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32", drop_remainder: bool = False):
-    """Shuffled mini-batches of the training rows, reshuffled every epoch.
-
-    The rows stay in two in-memory tensors; tf.data shuffles and batches row *indices*
-    and each batch gathers its rows, so the pipeline holds no per-row elements (a
-    cached row-by-row dataset costs about 380 bytes a row) and its shuffle buffer is at
-    most SHUFFLE_BUFFER_ROWS indices. The batches are the same as shuffling the rows
-    themselves with the same seed. ``drop_remainder`` drops the last, incomplete batch
-    of each epoch (a different random remainder every epoch, so every row is still used).
-    """
-    import tensorflow as tf
-
-    if len(x) > SHUFFLE_BUFFER_ROWS:
-        # The buffer holds SHUFFLE_BUFFER_ROWS rows, not the table: permute the rows once
-        # (seeded) so that a window of a sorted table is still a random sample.
-        order = np.random.default_rng(seed).permutation(len(x))
-        x, y = x[order], y[order]
-    x_rows, y_rows = tf.constant(x.astype(dtype)), tf.constant(y.astype(dtype))
-    return (tf.data.Dataset.range(len(x))
-            .shuffle(min(len(x), SHUFFLE_BUFFER_ROWS), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size, drop_remainder=drop_remainder)
-            .map(lambda rows: (tf.gather(x_rows, rows), tf.gather(y_rows, rows)))
-            .prefetch(tf.data.AUTOTUNE))
-
-
-def make_eval_dataset(x, y, dtype: str = "float32"):
-    import tensorflow as tf
-
-    return (tf.data.Dataset.from_tensor_slices((x.astype(dtype), y.astype(dtype)))
-            .batch(min(len(x), EVAL_BATCH_ROWS)).cache())
-
-
-def make_full_batch_dataset(x, y, dtype: str = "float32", steps: int | None = None):
-    """The whole training set as one batch, repeated ``steps`` times (forever if None).
-
-    A finite repeat makes Keras's multi-step execution stop after exactly ``steps``
-    optimizer steps, even when they are not a multiple of ``steps_per_execution``.
-    """
-    import tensorflow as tf
-
-    return tf.data.Dataset.from_tensors((x.astype(dtype), y.astype(dtype))).repeat(steps if steps else -1)
 
 
 def seed_everything(seed: int) -> None:
@@ -240,24 +201,43 @@ def build_compiled_model(config: TrainConfig, prep: PreparedData, hparams: dict[
 
 def fit_inputs(config: TrainConfig, prep: PreparedData,
                distribution: Distribution | None = None) -> dict[str, Any]:
-    """The data arguments of ``model.fit``: training and validation datasets, steps per epoch."""
+    """The data arguments of ``model.fit``: training and validation datasets, steps per epoch.
+
+    On one device, up to ``feed.ENDLESS_FEED_ROWS`` training rows, the mini-batches come as one
+    endless dataset with ``steps_per_epoch`` (one iterator for the whole fit, see
+    :func:`make_train_dataset`); otherwise (larger tables, a distributing strategy) the finite
+    dataset of one epoch, iterated again every epoch: the same batches.
+    """
     x, y = prep.x, prep.y
+    repeat = (not prep.full_batch and len(prep.train_idx) <= feed.ENDLESS_FEED_ROWS
+              and (distribution is None or distribution.strategy is None))
     train_data = (make_train_dataset(x[prep.train_idx], y[prep.train_idx], prep.batch, config.seed,
-                                     dtype=config.precision, drop_remainder=prep.dropped_rows > 0)
+                                     dtype=config.precision, drop_remainder=prep.dropped_rows > 0, repeat=repeat)
                   if not prep.full_batch else make_full_batch_dataset(x[prep.train_idx], y[prep.train_idx],
                                                                       config.precision, prep.total_steps))
-    val_data = make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision) if prep.has_val else None
+    val_data = (make_eval_dataset(x[prep.val_idx], y[prep.val_idx], config.precision)
+                if prep.has_val and not _validates_in_graph(prep, distribution) else None)
     train_data, val_data = (distribution or Distribution()).distribute_data(train_data, val_data)
     return {"x": train_data, "validation_data": val_data,
-            "steps_per_epoch": prep.steps if prep.full_batch else None}
+            "steps_per_epoch": prep.steps if prep.full_batch or repeat else None}
 
 
-def fit_callbacks(config: TrainConfig, prep: PreparedData) -> list:
-    """NaN guard and, with a validation split (and ``config.early_stopping``), early stopping that restores
-    the best weights."""
+def _validates_in_graph(prep: PreparedData, distribution: Distribution | None) -> bool:
+    """Validation by :func:`kvt.training.callbacks.in_graph_validation` (one device, one validation batch)."""
+    return (prep.has_val and len(prep.val_idx) <= feed.EVAL_BATCH_ROWS
+            and (distribution is None or distribution.strategy is None))
+
+
+def fit_callbacks(config: TrainConfig, prep: PreparedData, distribution: Distribution | None = None) -> list:
+    """Validation (on one device; :func:`fit_inputs` then gives no ``validation_data``), NaN guard and, with a
+    validation split (and ``config.early_stopping``), early stopping that restores the best weights."""
     import keras
 
     callbacks = [_stop_on_nan()]
+    if _validates_in_graph(prep, distribution):
+        callbacks.insert(0, _in_graph_validation(prep.x[prep.val_idx], prep.y[prep.val_idx], config.precision))
+    if distribution is None or distribution.strategy is None:
+        callbacks.append(_compiled_metric_bookkeeping())
     if prep.has_val and config.early_stopping:
         patience = math.ceil(config.patience / prep.steps) if prep.full_batch else config.patience
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
@@ -310,9 +290,9 @@ class SeedRuns:
             model = _restart(self._model, model)
         elif self.distribution.name == "default":
             self._model = model
-        callbacks = fit_callbacks(config, prep)
+        callbacks = fit_callbacks(config, prep, self.distribution)
         timer = _epoch_timer()
-        callbacks.insert(1, timer)
+        callbacks.insert(2 if _validates_in_graph(prep, self.distribution) else 1, timer)
         callbacks += self.extra_callbacks(prep)
         stopper = stop_callback(stop_requested) if stop_requested is not None else None
         callbacks += [stopper] if stopper else []
@@ -444,10 +424,10 @@ def batching_record(prep: PreparedData) -> dict[str, Any]:
     """How the training rows were fed: batch size, steps, what happened to a 1-row remainder."""
     return {"full_batch": prep.full_batch, "batch_rows": int(prep.batch), "steps_per_epoch": int(prep.steps),
             "total_steps": int(prep.total_steps),
-            "shuffle_buffer_rows": 0 if prep.full_batch else int(min(len(prep.train_idx), SHUFFLE_BUFFER_ROWS)),
+            "shuffle_buffer_rows": 0 if prep.full_batch else int(min(len(prep.train_idx), feed.SHUFFLE_BUFFER_ROWS)),
             "shuffle": "none (full batch)" if prep.full_batch else (
-                "every epoch, in a buffer of the whole training set" if len(prep.train_idx) <= SHUFFLE_BUFFER_ROWS
-                else f"rows permuted once (seeded), then every epoch in a buffer of {SHUFFLE_BUFFER_ROWS} rows"),
+                "every epoch, in a buffer of the whole training set" if len(prep.train_idx) <= feed.SHUFFLE_BUFFER_ROWS
+                else f"rows permuted once (seeded), then every epoch in a buffer of {feed.SHUFFLE_BUFFER_ROWS} rows"),
             "remainder_rows_dropped_per_epoch": int(prep.dropped_rows),
             "remainder_rule": "a last batch of 1 row is dropped each epoch (reshuffled, so every row is used); "
                               "larger remainders are kept as a smaller last batch"}
