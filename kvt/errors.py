@@ -22,7 +22,8 @@ class KvtWarning(UserWarning):
 def did_you_mean(value, valid) -> str:
     """``" (did you mean 'adamod'?)"`` when ``value`` is close to one of ``valid``, else ``""``.
 
-    Close: difflib's similarity ratio at least 0.75, case ignored; when several names are
+    Close: the name with a zero typed for the letter O (``02``), or difflib's similarity ratio at
+    least 0.75, case ignored; when several names are
     equally close, all of them are offered (``'beta_1', 'beta_2' or 'beta_3'``). The suggestion
     is spelled as kvt spells it.
     """
@@ -30,6 +31,8 @@ def did_you_mean(value, valid) -> str:
 
     spelled = {str(name).lower(): str(name) for name in valid}
     typed = str(value).lower()
+    if typed not in spelled and typed.replace("0", "o") in spelled:  # a zero typed for the letter O (02, n0)
+        return f" (did you mean '{spelled[typed.replace('0', 'o')]}'?)"
     scores = {name: difflib.SequenceMatcher(None, typed, name).ratio() for name in spelled}
     best = max(scores.values(), default=0.0)
     if best < 0.75:

@@ -197,7 +197,7 @@ def test_pair_lookup_errors_name_what_exists(name, message):
     (lambda: fho.check_levels([1, 47], "N2"), "level 47 is out of range; N2 levels are 1..46"),
     (lambda: datasets.generate("N2-Ar", [47]), "level 47 is out of range; N2 levels are 1..46"),
     (lambda: parse_levels("40", molecule="O2-O"), "level 40 is out of range; O2 levels are 1..35"),
-    (lambda: parse_levels("1-47", molecule="N2-N"), "level 47 is out of range; N2 levels are 1..46"),
+    (lambda: parse_levels("1-47", molecule="N2-N"), "level 47 in '1-47' is out of range; N2 levels are 1..46"),
     (lambda: fho.rate_coefficient(46, 20001, "N2-N"),
      "temperature 20001 K is outside 250..20000 K, where the FHO-FR model is defined"),
 ])

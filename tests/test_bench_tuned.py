@@ -90,13 +90,17 @@ class _Spy:
         from kvt.training import trainer
 
         self.fits, original_inputs, original_callbacks = [], trainer.fit_inputs, trainer.fit_callbacks
+        self.validated = []  # the validation rows of the callbacks made for the next fit
 
         def fit_inputs(config, prep, *args, **kwargs):
             # A second, identical set of datasets to read: the one returned is left as the fit finds it.
             fed = original_inputs(config, prep, *args, **kwargs)
+            # an endless feed (steps_per_epoch given) holds every epoch: one epoch has every training row
+            train = fed["x"].take(fed["steps_per_epoch"]) if fed["steps_per_epoch"] else fed["x"]
             self.fits.append({"hparams": config.optimizer_hyperparameters(), "prep": prep,
-                              "train_x": np.concatenate([x.numpy() for x, _ in fed["x"]]),
-                              "val_x": np.concatenate([x.numpy() for x, _ in fed["validation_data"]]),
+                              "train_x": np.concatenate([x.numpy() for x, _ in train]),
+                              "val_x": (np.concatenate([x.numpy() for x, _ in fed["validation_data"]])
+                                        if fed["validation_data"] is not None else self.validated.pop()),
                               "val_mse": []})
             return original_inputs(config, prep, *args, **kwargs)
 
@@ -106,8 +110,13 @@ class _Spy:
             def on_epoch_end(self, epoch, logs=None):
                 spy.fits[-1]["val_mse"].append(float(logs["val_mse"]))
 
-        def fit_callbacks(config, prep):
-            return [*original_callbacks(config, prep), Record()]
+        def fit_callbacks(config, prep, *args, **kwargs):
+            callbacks = original_callbacks(config, prep, *args, **kwargs)
+            # validation in the graph (the fit is then given no validation_data): the rows its callback evaluates
+            rows = [c.validation_data_rows[0].numpy() for c in callbacks if hasattr(c, "validation_data_rows")]
+            assert len(rows) <= 1
+            spy.validated[:] = rows
+            return [*callbacks, Record()]
 
         monkeypatch.setattr(trainer, "fit_inputs", fit_inputs)
         monkeypatch.setattr(trainer, "fit_callbacks", fit_callbacks)

@@ -97,7 +97,7 @@ def test_every_pair_option_gives_the_species_error(runner, tmp_path, bad, messag
     ("O2-O", "40", "Error: level 40 is out of range; O2 levels are 1..35"),
     ("O2-Ar", "36", "Error: level 36 is out of range; O2 levels are 1..35"),
     ("N2-N", "47", "Error: level 47 is out of range; N2 levels are 1..46"),
-    ("NO-O2", "1-39", "Error: level 39 is out of range; NO levels are 1..38"),
+    ("NO-O2", "1-39", "Error: level 39 in '1-39' is out of range; NO levels are 1..38"),
 ])
 def test_levels_outside_the_molecule_are_one_error_line(runner, tmp_path, pair, spec, message):
     out = tmp_path / "k.csv"

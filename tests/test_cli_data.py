@@ -42,7 +42,7 @@ def test_generate_dense_grid_to_file_and_force(runner, tmp_path):
     (["--pair", "O2-Ar", "--levels", "36"], "Error: level 36 is out of range; O2 levels are 1..35"),
     (["--pair", "O2-Ar", "--levels", "1.5"], "Error: level '1.5' in '1.5' is not an integer; use e.g. 32, 1-35 or 1,2,5"),
     (["--pair", "O2-Ar", "--temps", "0"], "Error: temperature 0 K in '0' is not allowed; temperatures must be > 0 K"),
-    (["--pair", "O2-Ar", "--temps", "hot"], "Error: temperature 'hot' in 'hot' is not a number"),
+    (["--pair", "O2-Ar", "--temps", "hot"], "Error: temperature 'hot' is not a number"),
     (["--pair", "O2-Ar", "--temps", "250:1000"],
      "Error: malformed temperature range '250:1000'; use start:stop:step, e.g. 250:10000:10"),
     ([], "Error: Missing option '--pair'."),

@@ -88,7 +88,7 @@ def test_parse_levels(spec, expected):
 
 @pytest.mark.parametrize("spec, message", [
     ("0", "level 0 is out of range; allowed levels are 1..35"),
-    ("1-36", "level 36 is out of range; allowed levels are 1..35"),
+    ("1-36", "level 36 in '1-36' is out of range; allowed levels are 1..35"),
     ("2.5", "level '2.5' in '2.5' is not an integer; use e.g. 32, 1-35 or 1,2,5"),
     ("x", "level 'x' in 'x' is not an integer; use e.g. 32, 1-35 or 1,2,5"),
     ("5-1", "malformed level range '5-1': start 5 is above end 1"),
@@ -112,7 +112,7 @@ def test_parse_temperatures():
 @pytest.mark.parametrize("spec, message", [
     ("0", "temperature 0 K in '0' is not allowed; temperatures must be > 0 K"),
     ("-5", "temperature -5 K in '-5' is not allowed; temperatures must be > 0 K"),
-    ("abc", "temperature 'abc' in 'abc' is not a number"),
+    ("abc", "temperature 'abc' is not a number"),
     ("0.25,10", "temperature 0.25 K in '0.25,10' is outside 50..100000 K, the temperatures of VT rate tables; "
                 "temperatures are in kelvin (not kK or degrees C)"),
     ("1e6", "temperature 1e6 K in '1e6' is outside 50..100000 K, the temperatures of VT rate tables; "

@@ -53,7 +53,7 @@ KVT = [sys.executable, "-m", "kvt.cli"]
     (["relax", "--pair", "O2-Ar", "--reference", "fhoo"],
      "Error: unknown reference 'fhoo' (did you mean 'fho'?); valid references: fho"),
     (["predict", "--run", "nowhere", "--level", "3", "--temps", "1000-2000"],
-     "Error: temperature '1000-2000' in '1000-2000' is not a number; a range is start:stop:step, e.g. "
+     "Error: temperature '1000-2000' is not a number; a range is start:stop:step, e.g. "
      "1000:2000:100"),
     (["predict", "--run", "nowhere", "--level", "3", "--temps", "300,1000-2000"],
      "Error: temperature '1000-2000' in '300,1000-2000' is not a number; a range is start:stop:step, e.g. "

@@ -31,8 +31,7 @@ def short_summary(out: Path, shown: int = 3) -> str:
         runs = int(summary["ok"].sum())
         lines.append(f"VT benchmark, protocol {meta.get('training', {}).get('protocol', 'defaults')}: "
                      f"{plural(optimizers, 'optimizer')} x {plural(len(pairs), 'pair')}, {plural(runs, 'run')} "
-                     f"finished; lowest median {score} (scaled target) per pair, with its rank (1 + the optimizers whose 95 % "
-                     f"interval lies wholly below):")
+                     f"finished; the {shown} lowest median {score}s (scaled target) of each pair, with their rank:")
         for pair in pairs:
             part = summary[summary["pair"] == pair].dropna(subset=["score_median"])
             part = part.sort_values(["score_median", "optimizer"]).head(shown)

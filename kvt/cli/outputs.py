@@ -218,7 +218,6 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
 def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_extrapolation):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
     from kvt.outputs import atomic
-    from kvt.outputs import plots
     from kvt.kinetics.accuracy import NO_REFERENCE, evaluate_network, json_summary
 
     run = _load_run(run_dir)
@@ -235,6 +234,8 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
     summary = json_summary(evaluation)
     summary["trained_range"] = {"level": list(run.level_range), "T_K": list(run.temperature_range)}
     summary["extrapolation_allowed"] = bool(allow_extrapolation)
+    from kvt.outputs import plots  # matplotlib: after every check
+
     with atomic.directory(out, "evaluation", force=force, inputs=[run_dir]) as tmp:
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")

@@ -83,6 +83,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     chief = task is None or task.is_chief
     with GracefulInterrupt() as interrupt:  # Ctrl-C once: stop and write the run; twice: abort, write nothing
         result = train(config, verbose=not quiet and chief, dataset=dataset, stop_requested=interrupt)
+        interrupt.raise_if_aborted()  # a second Ctrl-C whose own exception a finaliser swallowed
         if not chief:
             _worker_summary(task, result)
             return
@@ -133,11 +134,13 @@ def _print_summary(result, path):
     rows.append(("epochs (best)", f"{m['epochs_run']} ({m['best_epoch']})"))
     if m.get("interrupted"):
         stop = m["interrupted"]
-        rows.append(("interrupted (Ctrl-C)", f"at epoch {stop['epoch']}, during {stop['phase']}; the run holds "
-                                             f"the best weights so far"))
+        during = "the L-BFGS finish" if stop["phase"] == "lbfgs" else "training"
+        rows.append(("interrupted (Ctrl-C)", f"at epoch {stop['epoch']}, during {during}; the run holds the best "
+                                             f"weights so far"))
     if m.get("finish"):
-        rows.append(("L-BFGS finish: iterations, MSE", f"{m['finish']['iterations']}, "
-                                                       f"{m['finish']['initial_mse']:.3g} -> {m['finish']['final_mse']:.3g}"))
+        finish = m["finish"]
+        rows.append(("L-BFGS finish (BatchNorm frozen): iterations, MSE",
+                     f"{finish['iterations']}, {finish['initial_mse']:.3g} -> {finish['final_mse']:.3g}"))
     rows.append(("training time, s", f"{m['wall_time_s']:.2f}"))
     if m.get("distribution"):
         dist = m["distribution"]

@@ -62,7 +62,8 @@ def parse_levels(spec: str, max_level: int = O2_MAX_LEVEL, molecule=None) -> lis
             numbers = [_parse_int(part, spec)]
         for n in numbers:
             if n < 1 or n > max_level:
-                raise KvtError(f"level {n} is out of range; {allowed}")
+                where = "" if str(n) == str(spec).strip() else f" in '{spec}'"
+                raise KvtError(f"level {n}{where} is out of range; {allowed}")
             levels.add(n)
     return sorted(levels)
 
@@ -77,7 +78,8 @@ def _parse_temperature(text: str, spec: str) -> float:
             hint = f"; a range is start:stop:step, e.g. {low}:{high}:100"
         elif re.fullmatch(r"\s*\d+(\.\d*)?\s*:\s*\d+(\.\d*)?\s*", text):
             hint = f"; a range needs a step: start:stop:step, e.g. {text.strip()}:100"
-        raise KvtError(f"temperature '{text}' in '{spec}' is not a number{hint}") from None
+        where = "" if text.strip() == str(spec).strip() else f" in '{spec}'"
+        raise KvtError(f"temperature '{text}'{where} is not a number{hint}") from None
     if not np.isfinite(value) or value <= 0:
         raise KvtError(f"temperature {text} K in '{spec}' is not allowed; temperatures must be > 0 K")
     if value < T_PLAUSIBLE_K[0] or value > T_PLAUSIBLE_K[1]:

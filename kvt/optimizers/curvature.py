@@ -4,6 +4,7 @@ entry. Imports neither Keras nor TensorFlow; each optimizer class takes its
 ``declaration`` from here."""
 
 from kvt.optimizers import _common as check
+from kvt.errors import did_you_mean
 from kvt.optimizers import registry
 from kvt.optimizers._common import HyperParameter as H
 from kvt.optimizers._common import declare
@@ -32,7 +33,7 @@ def sam_base(name, base):
                          f"gradients alone ('{key}' needs its own train_step); valid bases: "
                          f"{', '.join(valid)}")
     if key not in valid:
-        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {base!r}")
+        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {base!r}{did_you_mean(key, valid)}")
     return key
 
 

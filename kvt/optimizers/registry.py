@@ -170,6 +170,14 @@ def hyperparameters(name: str, overrides: Mapping[str, Any] | None = None) -> di
         _check_type(spec.name, key, value, defaults.get(key))
     values = dict(spec.defaults)
     values.update(overrides)
+    if spec.declaration is not None:  # kvt's own optimizers: their declared checks need no TensorFlow
+        for key in overrides:
+            if key in spec.declaration.names:
+                try:
+                    spec.declaration[key].validate(values[key])
+                except (ValueError, TypeError) as exc:
+                    shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+                    raise KvtError(f"invalid hyper-parameters for optimizer '{spec.name}' ({shown}): {exc}") from None
     return values
 
 

@@ -103,6 +103,9 @@ def in_graph_validation(x, y, dtype: str = "float32"):
     x_val, y_val = tf.constant(np.asarray(x, dtype=dtype)), tf.constant(np.asarray(y, dtype=dtype))
 
     class InGraphValidation(keras.callbacks.Callback):
+        #: the validation rows it evaluates (features, scaled target), as fed
+        validation_data_rows = (x_val, y_val)
+
         def on_epoch_end(self, epoch, logs=None):
             model = self.model
             function = _VALIDATION_FUNCTIONS.get(model)

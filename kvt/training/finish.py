@@ -43,6 +43,7 @@ def lbfgs_finish(model, x, y, iterations: int, stop_requested=None) -> dict[str,
 
     def stop_if_requested(intermediate_result):
         trace.append(float(intermediate_result.fun))
+        getattr(stop_requested, "raise_if_aborted", lambda: None)()  # a second Ctrl-C: abort
         if stop_requested is not None and stop_requested():
             raise StopIteration  # scipy ends the minimisation and returns the last iterate
 

@@ -9,7 +9,10 @@ not lost. :class:`GracefulInterrupt` replaces the SIGINT handler for the duratio
   after every iteration) and ends as if it had run out of epochs, so early stopping restores
   the best weights and the run is evaluated and written as usual, marked interrupted;
 * a second SIGINT raises ``KeyboardInterrupt`` at once: nothing more is written, and what
-  kvt writes atomically (the run folder) is not left half-written.
+  kvt writes atomically (the run folder) is not left half-written. Python drops an exception
+  raised while it runs a finaliser (TensorFlow's run during training), so the second SIGINT also
+  sets :attr:`GracefulInterrupt.aborted`, which the same polls turn into ``KeyboardInterrupt``
+  (:meth:`GracefulInterrupt.raise_if_aborted`): the abort cannot be lost.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class GracefulInterrupt:
 
     def __init__(self, message: str | None = None, stream=None):
         self.requested = False
+        self.aborted = False
         self.message = message or ("Interrupted: stopping at the end of this step and writing the run with its best "
                                    "weights so far; press Ctrl-C again to abort without writing anything.")
         self.stream = stream
@@ -34,8 +38,14 @@ class GracefulInterrupt:
         """Whether an interrupt was requested (the poll a training loop makes)."""
         return self.requested
 
+    def raise_if_aborted(self) -> None:
+        """``KeyboardInterrupt`` if a second Ctrl-C came (also when its own was swallowed by a finaliser)."""
+        if self.aborted:
+            raise KeyboardInterrupt
+
     def _handle(self, signum, frame):
         if self.requested:
+            self.aborted = True
             raise KeyboardInterrupt
         self.requested = True
         print(f"\n{self.message}", file=self.stream or sys.stderr, flush=True)
@@ -69,9 +79,23 @@ def stop_callback(stop_requested):
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch = epoch
 
+        def on_epoch_end(self, epoch, logs=None):
+            _raise_if_aborted(stop_requested)
+
+        def on_train_end(self, logs=None):
+            _raise_if_aborted(stop_requested)
+
         def on_train_batch_end(self, batch, logs=None):
+            _raise_if_aborted(stop_requested)
             if self.stopped_epoch is None and stop_requested():
                 self.stopped_epoch = self._epoch
                 self.model.stop_training = True
 
     return StopWhenRequested()
+
+
+def _raise_if_aborted(stop_requested) -> None:
+    """The abort poll of a ``stop_requested`` that can abort (a :class:`GracefulInterrupt`); a plain callable cannot."""
+    check = getattr(stop_requested, "raise_if_aborted", None)
+    if check is not None:
+        check()

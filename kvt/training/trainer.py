@@ -352,7 +352,7 @@ def _result(config, hparams, dataset, prep, model, fit, timer, started, distribu
     if config.finish == "lbfgs" and config.finish_iterations > 0 and interrupted is None:
         finish = lbfgs_finish(model, x[train_idx], y[train_idx], config.finish_iterations, stop_requested)
         if stop_requested is not None and stop_requested():
-            interrupted = {"epoch": int(history["epoch"].iloc[-1]), "phase": "the L-BFGS finish"}
+            interrupted = {"epoch": int(history["epoch"].iloc[-1]), "phase": "lbfgs"}
         if not np.isfinite(finish["final_mse"]):
             raise KvtError("the L-BFGS finish diverged (loss is NaN or infinite); try --finish none")
     wall = time.perf_counter() - started
