@@ -118,10 +118,13 @@ def test_no_one_row_batch_reaches_batch_normalisation():
     config = TrainConfig(data="O2-Ar", batch_size=419, epochs=1).resolved()  # 420 training rows
     prep = prepare_data(config)
     assert len(prep.train_idx) == 420
-    sizes = [int(batch[0].shape[0]) for batch in fit_inputs(config, prep)["x"]]
-    assert sizes == [419] and prep.steps == 1 and prep.dropped_rows == 1
+    def three_epochs(inputs):  # the feed may be endless (steps_per_epoch given) or one epoch, iterated again
+        epochs = [inputs["x"].take(3 * inputs["steps_per_epoch"])] if inputs["steps_per_epoch"] else [inputs["x"]] * 3
+        return [int(batch[0].shape[0]) for data in epochs for batch in data]
+
+    assert three_epochs(fit_inputs(config, prep)) == [419] * 3 and prep.steps == 1 and prep.dropped_rows == 1
     config = TrainConfig(data="O2-Ar", batch_size=418, epochs=1).resolved()  # a remainder of 2 is kept
-    assert [int(b[0].shape[0]) for b in fit_inputs(config, prepare_data(config))["x"]] == [418, 2]
+    assert three_epochs(fit_inputs(config, prepare_data(config))) == [418, 2] * 3
 
 
 def test_one_row_remainder_is_recorded(small_csv, tmp_path):
