@@ -13,15 +13,13 @@ import io
 import json
 import math
 import os
-import platform
 from pathlib import Path
-from typing import Any, ContextManager
 
 import numpy as np
 import pandas as pd
 
-from kvt import __version__
 from kvt.errors import KvtError
+from kvt.bench.folder import _prepare_output, check_output, machine_info  # noqa: F401  (re-exported)
 from kvt.outputs import atomic, resumable
 
 #: The columns of a VT results.csv written before the protocols (still read; the others are then empty).
@@ -40,54 +38,6 @@ TRIAL_COLUMNS = ["pair", "optimizer", "trial_id", "status", "score", "seconds", 
 SYNTHETIC_COLUMNS = ["optimizer", "seed", "status", "val_loss", "val_log_cosh", "train_loss", "epochs",
                      "best_epoch", "wall_time_s", "steps_per_second", "message"]
 CURVE_POINTS = 100  # rows kept per stored validation-loss curve
-
-
-def machine_info() -> dict[str, Any]:
-    """The machine a benchmark runs on: platform, CPU cores, load average, package versions."""
-    from kvt.outputs.rundir import package_versions
-
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
-            "python": platform.python_version(), "cpu_count": os.cpu_count(),
-            "load_average_1_5_15": [round(x, 2) for x in load] if load else None,
-            "versions": package_versions()}
-
-
-def check_output(out: Path, kind: str, training: dict, force: bool, resume: bool) -> None:
-    """Refuse an output folder that ``run_vt`` / ``run_synthetic`` would refuse, without opening it: the
-    CLI asks before TensorFlow's import, so that a folder that exists fails at once."""
-    _prepare_output(Path(out), kind, training, {}, force, resume)
-
-
-def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, force: bool,
-                    resume: bool) -> tuple[dict, ContextManager[Path]]:
-    """Check the output folder (or reopen it with ``resume``) before any run.
-
-    Returns its bench.json document, with this session added, and the context
-    manager of the folder to write in (:func:`kvt.outputs.resumable.prepare`).
-    """
-    def same_benchmark(meta: dict) -> None:
-        if meta.get("kind") != kind:
-            raise KvtError(f"cannot resume {out}: it holds a '{meta.get('kind')}' benchmark, not '{kind}'")
-        if kind == "vt" and isinstance(meta.get("training"), dict) and "protocol" not in meta["training"]:
-            from kvt.bench.settings import upgraded_training
-
-            meta["training"] = upgraded_training(meta["training"], training)
-        protocol, theirs = training.get("protocol"), (meta.get("training") or {}).get("protocol", "defaults")
-        if protocol is not None and theirs != protocol:
-            raise KvtError(f"cannot resume {out}: it holds a benchmark of --protocol {theirs}, not {protocol}; "
-                           f"give --protocol {theirs}, or another --out")
-
-    meta, folder = resumable.prepare(
-        out, "bench", "bench.json", "training", training, "kvt bench", force=force, resume=resume,
-        exists=f"{out} already exists; pass --force to overwrite it or --resume to continue it",
-        check_record=same_benchmark)
-    session = {"started": resumable.now(), **invocation, "machine": machine_info()}
-    if meta is None:
-        meta = {"kind": kind, "kvt_version": __version__, "training": training, "sessions": [session]}
-    else:
-        meta.setdefault("sessions", []).append(session)
-    return meta, folder
 
 
 def _start_session(work: Path, meta: dict) -> None:

@@ -12,10 +12,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from kvt.bench.study import DEFAULT_PAIRS
-from kvt.bench.tuned import DEFAULT_HELD_OUT_K, DEFAULT_TRIALS
 from kvt.errors import KvtError, unknown
 from kvt.optimizers.selection import parse_optimizers
+
+# (Declared here, not beside the tables and the search that use them, so that ``kvt bench`` checks its
+# settings without importing pandas.)
+DEFAULT_PAIRS = ("O2-O2", "O2-O", "O2-Ar")  # the study's pairs, in kvt's order
+DEFAULT_HELD_OUT_K = (750.0, 2500.0, 7000.0)  # temperatures the tuned protocol holds out
+DEFAULT_TRIALS = 16  # search trials per optimizer and pair of the tuned protocol
 
 
 PROTOCOLS = ("study", "defaults", "tuned")

@@ -44,7 +44,6 @@ STUDY_SYNTHETIC = pd.read_csv(io.StringIO(_STUDY_SYNTHETIC_TABLE)).set_index("op
 
 #: Pairs in the study's column order (O2-O, O2-Ar, O2-O2).
 STUDY_PAIR_ORDER = ("O2-O", "O2-Ar", "O2-O2")
-DEFAULT_PAIRS = ("O2-O2", "O2-O", "O2-Ar")
 
 
 def study_best_mse(pair: str) -> float:

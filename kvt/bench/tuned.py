@@ -26,8 +26,6 @@ from kvt.data.datasets import Dataset
 from kvt.errors import KvtError
 from kvt.training.config import TrainConfig
 
-DEFAULT_HELD_OUT_K = (750.0, 2500.0, 7000.0)
-DEFAULT_TRIALS = 16
 OBJECTIVE = "val_mse"
 CELL_FILE = "cell.json"  # in a kept search folder: the settings it was searched with
 

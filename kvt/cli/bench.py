@@ -61,7 +61,7 @@ def bench():
 def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick, target_mse, rel_target, epochs,
              units, patience, workers, out, force, resume):
     """Train every optimizer on every pair (the study's Table 3) and write results, statistics and figures."""
-    from kvt.bench.records import check_output
+    from kvt.bench.folder import check_output
     from kvt.bench.settings import VTSettings
 
     held = None
@@ -96,7 +96,7 @@ def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick,
 @option("resume", "Continue an interrupted benchmark: skip the runs in results.csv.")
 def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, force, resume):
     """The study's synthetic test (Table 2): time and epochs to convergence per optimizer."""
-    from kvt.bench.records import check_output
+    from kvt.bench.folder import check_output
     from kvt.bench.settings import SyntheticSettings
 
     settings = SyntheticSettings(optimizers=optimizers_spec, repeats=repeats, quick=quick, rows=rows,
