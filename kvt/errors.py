@@ -23,9 +23,8 @@ def did_you_mean(value, valid) -> str:
     """``" (did you mean 'adamod'?)"`` when ``value`` is close to one of ``valid``, else ``""``.
 
     Close: the name with a zero typed for the letter O (``02``), or difflib's similarity ratio at
-    least 0.75, case ignored; when several names are
-    equally close, all of them are offered (``'beta_1', 'beta_2' or 'beta_3'``). The suggestion
-    is spelled as kvt spells it.
+    least 0.75, case ignored; when several names are equally close, all of them are offered
+    (``'beta_1', 'beta_2' or 'beta_3'``). The suggestion is spelled as kvt spells it.
     """
     import difflib
 

@@ -1,5 +1,8 @@
 import hashlib
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -52,3 +55,32 @@ def fho_reference_features(level, T, pair):
     eps = (p.nu + i) * a * np.exp(-b) + (i * a / 2.0) ** 2 * np.exp(-2.0 * b)  # 1 - C^3 of C's equation at C = 1
     return np.column_stack([i, np.log(i), T ** (-1 / 3), np.log(T), 1000 / T, theta / T, np.log(theta),
                             (theta**2 / T) ** (1 / 3), (theta / T**2) ** (1 / 3), eps, np.log1p(b * eps / 3)])
+
+
+_KVT_IN_ONE_PROCESS = """import json, sys
+from kvt.cli import main
+heavy = lambda: sorted({'tensorflow', 'keras'} & set(sys.modules))
+results = [heavy()]
+for args in json.loads(sys.argv[1]):
+    try:
+        main(args, prog_name='kvt')
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    results.append([code, heavy()])
+print(json.dumps(results))
+"""
+
+
+def kvt_in_one_process(commands, cwd=None):
+    """``kvt ARGS`` for each of ``commands``, one after another in one fresh interpreter.
+
+    Returns (TensorFlow/Keras modules imported by ``import kvt.cli``, [(exit code, TensorFlow/Keras modules
+    imported so far)] per command, stdout, stderr): a command that imports TensorFlow shows in its entry.
+    """
+    done = subprocess.run([sys.executable, "-c", _KVT_IN_ONE_PROCESS, json.dumps(commands)], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+    assert done.returncode == 0, done.stderr
+    imported_by_cli, *runs = json.loads(done.stdout.splitlines()[-1])
+    return imported_by_cli, runs, done.stdout, done.stderr

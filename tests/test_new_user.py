@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import error_line
+from conftest import error_line, kvt_in_one_process
 from kvt.cli import main
 
 KVT = [sys.executable, "-m", "kvt.cli"]
@@ -99,35 +99,20 @@ def test_every_refusal_is_given_before_tensorflow_is_imported(tmp_path):
     finally:
         sys.path.pop(0)
     cases = refusals(tmp_path)
-    code = ("import json, sys\nfrom kvt.cli import main\nresults = []\n"
-            "for label, args in json.loads(sys.argv[1]):\n"
-            "    try:\n        main(args, prog_name='kvt')\n"
-            "    except SystemExit as exc:\n        code = exc.code\n"
-            "    else:\n        code = 0\n"
-            "    results.append([label, code, sorted({'tensorflow', 'keras'} & set(sys.modules))])\n"
-            "print(json.dumps(results))")
-    done = subprocess.run([sys.executable, "-c", code, json.dumps(cases)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    results = json.loads(done.stdout.splitlines()[-1])
-    assert [label for label, _ in cases] == [label for label, _, _ in results]
-    for label, code, imported in results:
+    _, runs, _, stderr = kvt_in_one_process([args for _, args in cases], cwd=tmp_path)
+    assert len(runs) == len(cases)
+    for (label, _), (code, imported) in zip(cases, runs):
         assert code not in (0, None), f"{label}: not refused"
         assert imported == [], f"{label}: refused only after importing {imported}"
-    errors = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == len(cases) and len(done.stderr.strip().splitlines()) == len(cases), done.stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == len(cases) and len(stderr.strip().splitlines()) == len(cases), stderr
 
 
 def test_optimizer_details_need_no_tensorflow():
-    code = ("import sys\nfrom kvt.cli import main\n"
-            "for name in ('adamod', 'sam', 'adahessian', 'kfac', 'adam', 'lamb'):\n"
-            "    try:\n        main(['optimizers', name], prog_name='kvt')\n"
-            "    except SystemExit as exc:\n        assert exc.code == 0, (name, exc.code)\n"
-            "assert not {'tensorflow', 'keras'} & set(sys.modules)\nprint('ok')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1] == "ok"
-    assert "train step: SAM.train_step: Two forward/backward passes" in done.stdout
+    names = ("adamod", "sam", "adahessian", "kfac", "adam", "lamb")
+    _, runs, stdout, _ = kvt_in_one_process([["optimizers", name] for name in names])
+    assert runs == [[0, []]] * len(names)
+    assert "train step: SAM.train_step: Two forward/backward passes" in stdout
 
 
 # ------------------------------------------------------------------ the summary points the way
@@ -213,7 +198,7 @@ def test_one_interrupt_writes_the_run_marked_interrupted(interrupted_run):
     stop = metadata["metrics"]["interrupted"]
     assert stop["phase"] == "training" and 1 <= stop["epoch"] < 5000
     assert metadata["metrics"]["epochs_run"] == stop["epoch"]
-    assert f"interrupted (Ctrl-C)" in stdout and f"at epoch {stop['epoch']}, during training" in stdout
+    assert "interrupted (Ctrl-C)" in stdout and f"at epoch {stop['epoch']}, during training" in stdout
     history = (run / "history.csv").read_text().splitlines()
     assert len(history) == 1 + stop["epoch"]  # every epoch trained, one row each
     for name in ("weights.json", "model.keras", "predictions.csv", "scaler.json", "loss.png"):

@@ -14,8 +14,8 @@ from typing import Callable
 import pandas as pd
 
 from kvt.bench.records import (SYNTHETIC_COLUMNS, TRIAL_COLUMNS, VT_COLUMNS, VT_REQUIRED, _append_row, _curve_name,
-                               _finish_session, _prepare_output, _save_curve, _start_session, read_results,
-                               upgrade_results)
+                               _finish_session, _save_curve, _start_session, read_results, upgrade_results)
+from kvt.bench.folder import _prepare_output
 from kvt.bench.report import report_synthetic, report_vt
 from kvt.bench.runs import VTCell, pair_dataset
 from kvt.bench.settings import SyntheticSettings, VTSettings

@@ -63,8 +63,7 @@ def _open_output(out: Path, kind: str, training: dict, force: bool, resume: bool
             raise KvtError(f"cannot resume {out}: it holds a benchmark of --protocol {theirs}, not {protocol}; "
                            f"give --protocol {theirs}, or another --out")
 
-    meta, folder = resumable.prepare(
+    return resumable.prepare(
         out, "bench", "bench.json", "training", training, "kvt bench", force=force, resume=resume,
         exists=f"{out} already exists; pass --force to overwrite it or --resume to continue it",
         check_record=same_benchmark)
-    return meta, folder

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from kvt.errors import KvtError
-from kvt.bench.folder import _prepare_output, check_output, machine_info  # noqa: F401  (re-exported)
+from kvt.bench.folder import machine_info
 from kvt.outputs import atomic, resumable
 
 #: The columns of a VT results.csv written before the protocols (still read; the others are then empty).

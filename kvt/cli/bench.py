@@ -6,14 +6,13 @@ The library validates the settings and the output folder before any training; it
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
 
 from kvt.cli.options import PAIRS_ACCEPTED, option
 from kvt.cli.quiet import quiet_tensorflow_import
-from kvt.errors import Interrupted
+from kvt.outputs import resumable
 
 
 def _log(message: str) -> None:
@@ -77,7 +76,7 @@ def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick,
     _quiet_tensorflow_logging()
     from kvt.bench import benchmark as library
 
-    with _resumable_on_interrupt(out, resume):
+    with resumable.kept_on_interrupt(out, resume, "the runs finished so far"):
         library.run_vt(settings, out, force=force, resume=resume, log=_log)
     from kvt.bench.summary import short_summary
 
@@ -106,27 +105,11 @@ def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, f
     _quiet_tensorflow_logging()
     from kvt.bench import benchmark as library
 
-    with _resumable_on_interrupt(out, resume):
+    with resumable.kept_on_interrupt(out, resume, "the runs finished so far"):
         library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
     from kvt.bench.summary import short_summary
 
     click.echo(short_summary(Path(out)))
-
-
-@contextlib.contextmanager
-def _resumable_on_interrupt(out, resume: bool):
-    """Ctrl-C: the runs finished so far stay in ``out`` (written as they finish); say how to continue.
-
-    A new folder is written in place; a --force replacement of an earlier one is built beside it and
-    swapped in only at the end, so an interrupt leaves the earlier folder as it was."""
-    replacing = Path(out).exists() and any(Path(out).iterdir()) and not resume
-    try:
-        yield
-    except KeyboardInterrupt:
-        if replacing:
-            raise Interrupted(f"interrupted; {out} is as it was before (its replacement was not finished)") from None
-        raise Interrupted(f"interrupted; the runs finished so far are kept in {out}: run the same command "
-                          f"{'again' if resume else 'with --resume'} to continue") from None
 
 
 def _quiet_tensorflow_logging():

@@ -12,7 +12,7 @@ import click
 
 from kvt.cli.options import option, pair_name
 from kvt.cli.quiet import quiet_tensorflow_import
-from kvt.errors import Interrupted, KvtError
+from kvt.errors import KvtError
 
 
 def _dataset_option(pair, data_file):
@@ -234,11 +234,10 @@ def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objecti
     quiet_tensorflow_import()
     from kvt.tuning.command import run
 
-    try:
+    from kvt.outputs import resumable
+
+    with resumable.kept_on_interrupt(out, resume, "the finished trials"):
         outcome = run(config, out, resume=resume, force=force, quiet=quiet, command=["kvt", *sys.argv[1:]])
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; the finished trials are kept in {out}: run the same command "
-                          f"{'again' if resume else 'with --resume'} to continue") from None
     if outcome.role == "worker":
         click.echo(f"{outcome.tuner_id}: ran {outcome.trials_run} trial(s); the chief writes the results")
         return

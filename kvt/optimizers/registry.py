@@ -176,8 +176,7 @@ def hyperparameters(name: str, overrides: Mapping[str, Any] | None = None) -> di
                 try:
                     spec.declaration[key].validate(values[key])
                 except (ValueError, TypeError) as exc:
-                    shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
-                    raise KvtError(f"invalid hyper-parameters for optimizer '{spec.name}' ({shown}): {exc}") from None
+                    raise _invalid(spec.name, values, exc) from None
     return values
 
 
@@ -217,8 +216,13 @@ def get(name: str, **hparams) -> "keras.optimizers.Optimizer":  # noqa: F821
     try:
         return spec.cls(**values)
     except (ValueError, TypeError) as exc:
-        shown = ", ".join(f"{k}={v!r}" for k, v in hparams.items()) or "defaults"
-        raise KvtError(f"invalid hyper-parameters for optimizer '{spec.name}' ({shown}): {exc}") from None
+        raise _invalid(spec.name, hparams, exc) from None
+
+
+def _invalid(name: str, values: Mapping[str, Any], exc: Exception) -> KvtError:
+    """The error for hyper-parameters an optimizer rejects: every value given, and why."""
+    shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"
+    return KvtError(f"invalid hyper-parameters for optimizer '{name}' ({shown}): {exc}")
 
 
 def parse_value(text: str) -> Any:

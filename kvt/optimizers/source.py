@@ -10,8 +10,9 @@ and its ``def __init__`` is read with :mod:`ast`. Nothing is executed.
 Whatever cannot be read this way (a module layout that changed: None; a class whose ``__init__``
 is inherited or made at import, a default that is not a literal: no ``arguments``) makes the
 caller import the class and ask :mod:`inspect`, as before: slower, never wrong. A train step
-inherited from a base class is not seen here; kvt's optimizers define theirs in the class itself. ``tests/test_optimizers.py`` checks
-that every registered class read here matches :func:`inspect.signature` of the imported class.
+inherited from a base class is not seen here; kvt's optimizers define theirs in the class itself.
+``tests/test_new_user.py`` checks that every registered class read here matches :func:`inspect.signature`
+and the train step of the imported class.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def _module_file(module: str) -> Path | None:
         return None
     if not spec.submodule_search_locations:
         return Path(spec.origin) if not rest and spec.origin else None
-    base = Path(list(spec.submodule_search_locations)[0]).joinpath(*rest.split(".")) if rest else \
-        Path(list(spec.submodule_search_locations)[0])
+    package = Path(list(spec.submodule_search_locations)[0])
+    base = package.joinpath(*rest.split(".")) if rest else package
     for candidate in (base / "__init__.py", base.with_suffix(".py")):
         if candidate.is_file():
             return candidate

@@ -24,13 +24,14 @@ is a :class:`kvt.errors.KvtError`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable, Mapping
 
-from kvt.errors import KvtError
+from kvt.errors import Interrupted, KvtError
 from kvt.outputs import atomic
 
 #: The end of the error line for settings that differ from the recorded ones (``kvt bench``).
@@ -80,6 +81,24 @@ def settings_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple
         if old.get(key) != new.get(key):
             return key, old.get(key), new.get(key)
     return None
+
+
+@contextlib.contextmanager
+def kept_on_interrupt(out, resume: bool, what: str):
+    """Ctrl-C in a command that writes a resumable folder: ``kvt.errors.Interrupted`` saying what stays.
+
+    A new folder is written in place, so ``what`` ("the runs finished so far") stays in it and
+    ``--resume`` continues; a --force replacement of an earlier folder is built beside it and swapped in
+    only at the end, so the earlier folder is as it was.
+    """
+    replacing = Path(out).is_dir() and any(Path(out).iterdir()) and not resume
+    try:
+        yield
+    except KeyboardInterrupt:
+        if replacing:
+            raise Interrupted(f"interrupted; {out} is as it was before (its replacement was not finished)") from None
+        raise Interrupted(f"interrupted; {what} are kept in {out}: run the same command "
+                          f"{'again' if resume else 'with --resume'} to continue") from None
 
 
 def show(value: Any, limit: int = 80) -> str:
