@@ -43,8 +43,8 @@ quiet_tensorflow_import()
 
 from kvt.physics import fho  # noqa: E402
 from kvt.network.inference import Network  # noqa: E402
-from kvt.outputs.rundir import open_run, save_run  # noqa: E402
-from kvt.outputs.solver_export import c_header  # noqa: E402
+from kvt.runs.folder import open_run, save_run  # noqa: E402
+from kvt.exports.c_header import c_header  # noqa: E402
 from kvt.training.trainer import TrainConfig, train  # noqa: E402
 
 CALLS = 20_000  # kvt_rates calls per timed C loop
@@ -109,8 +109,7 @@ def log_space_twin(network):
 def time_c(network, folder):
     """(best s with k_up = NULL, best s with k_up, first call s, transitions, compile s, one-call process s)."""
     folder.mkdir()
-    (folder / "bench_rates.h").write_text(c_header(network, prefix="bench", source="benchmark",
-                                                   allow_nonphysical=True))
+    (folder / "bench_rates.h").write_text(c_header(network, prefix="bench", source="benchmark"))
     (folder / "bench.c").write_text(DRIVER)
     t_compile, _ = wall(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o",
                          "bench", "bench.c", "-lm"], cwd=folder)
@@ -150,7 +149,7 @@ def main():
             t_np_batch = best_time(lambda: network.predict_k(big_l, big_t))
             t_fho_call = best_time(per_call(lambda lv, t: fho.rate_coefficient(lv, t, "Ar")), repeats=3)
             t_fho_batch = best_time(lambda: fho.rate_coefficient(big_l, big_t, "Ar"), repeats=3)
-            code = (f"from kvt.outputs.rundir import open_run; open_run(r'{path}').network.predict_k("
+            code = (f"from kvt.runs.folder import open_run; open_run(r'{path}').network.predict_k("
                     f"list(range(1, {n_tr + 1})), 1234.5)")
             t_py_start = min(wall([sys.executable, "-c", code])[0] for _ in range(3))
 

@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from kvt.physics import fho  # noqa: E402
 from kvt.data.grid import parse_temperatures  # noqa: E402
-from kvt.outputs.rundir import load_keras_model, load_transform, open_run, save_run  # noqa: E402
+from kvt.runs.folder import load_keras_model, load_transform, open_run, save_run  # noqa: E402
 from kvt.training.trainer import TrainConfig, train  # noqa: E402
 
 

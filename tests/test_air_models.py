@@ -24,8 +24,9 @@ from kvt import KvtError
 from kvt.kinetics import heat_bath
 from kvt.kinetics.accuracy import evaluate_network
 from kvt.network.inference import Network, to_text
-from kvt.outputs import fho_poly, predict, solver_export
-from kvt.outputs.rundir import open_run, save_run
+from kvt.exports import c_header, fho_poly, fortran, registry
+from kvt.runs import rates
+from kvt.runs.folder import open_run, save_run
 from kvt.physics import constants, fho, species
 from kvt.training.trainer import TrainConfig, train
 
@@ -116,7 +117,7 @@ def test_run_records_the_molecule_and_predicts_as_keras(models, pair):
     # the weights document evaluated here, from the physics constants (features) and the schema (layers)
     np.testing.assert_allclose(k, forward(spec, pair, level, T), rtol=1e-12)
     # predict: every point in the molecule's range, rates > 0
-    rows, allowed = predict.predict_rates(run, np.arange(1, top + 1), TEMPS, direction="both")
+    rows, allowed = rates.predict_rates(run, np.arange(1, top + 1), TEMPS, direction="both")
     assert allowed["nonphysical"]["count"] == 0 and not allowed["extrapolated"]
     down = rows[rows["level_to"] == rows["level_from"] - 1]
     up = rows[rows["level_to"] == rows["level_from"] + 1]
@@ -129,7 +130,8 @@ def test_run_records_the_molecule_and_predicts_as_keras(models, pair):
 def test_csv_and_weights_exports(models, pair, tmp_path):
     run = open_run(models[pair]["dir"])
     top, molecule = AIR[pair], pair.split("-")[0]
-    text = "".join(predict.iter_export(run, np.arange(1, top + 1), TEMPS, layout="wide", direction="both"))
+    request = registry.ExportRequest(run, tmp_path / "k.csv", np.arange(1, top + 1), TEMPS, direction="both")
+    text = "".join(registry.export(registry.FORMATS["csv"], request).text)
     table = pd.read_csv(io.StringIO(text), comment="#")
     assert len(table.columns) == 1 + 2 * top
     assert f"k_{top}_{top - 1}_m3_s" in table and f"k_{top - 1}_{top}_m3_s" in table
@@ -183,13 +185,13 @@ def test_solver_code_equals_numpy(models, pair, fmt, tmp_path):
     prefix = "air"
     (tmp_path / "main.c").write_text(_driver(prefix, top, fortran=fmt == "fortran"))
     if fmt == "c-header":
-        text = solver_export.c_header(network, prefix)
+        text = c_header.c_header(network, prefix)
         assert f"#define AIR_N_TRANSITIONS {top}" in text and f"static const double air_energy_K_[{top + 1}]" in text
         assert f"k(i -> i-1, T) of {molecule}," in text.splitlines()[1]
         (tmp_path / f"{prefix}_rates.h").write_text(text)
         subprocess.run(["cc", "-std=c99", "-O2", "-o", "main", "main.c", "-lm"], cwd=tmp_path, check=True)
     else:
-        text = solver_export.fortran_module(network, prefix)
+        text = fortran.fortran_module(network, prefix)
         assert f"AIR_N_TRANSITIONS = {top}" in text and f"energy_k({top + 1})" in text
         assert f"k(i -> i-1, T) of {molecule}," in text.splitlines()[0]
         (tmp_path / f"{prefix}_rates.f90").write_text(text)
@@ -205,10 +207,11 @@ def test_solver_code_equals_numpy(models, pair, fmt, tmp_path):
 
 
 @pytest.mark.parametrize("pair", AIR)
-def test_fho_poly_export(models, pair):
+def test_fho_poly_export(models, pair, tmp_path):
     run = open_run(models[pair]["dir"])
     top = AIR[pair]
-    text, report = solver_export.export_text(run, "fho-poly")
+    written = registry.export(registry.FORMATS["fho-poly"], registry.ExportRequest(run, tmp_path / "f.csv", [], None))
+    text, report = written.text, written.report
     table = pd.read_csv(io.StringIO(text), comment="#")
     assert table["level_from"].tolist() == list(range(1, top + 1)) and np.all(table["a0"] == 1.0)
     assert len(report) == 2 and f"exact FHO-FR data of {pair}" in report[1]
@@ -267,7 +270,7 @@ def test_an_o2_weights_file_is_refused_for_n2_levels(models, tmp_path):
     assert str(refused.value) == expected.format(path)
     # even where extrapolation is allowed: level 46 is no O2 level at all
     with pytest.raises(KvtError) as refused:
-        predict.predict_rates(run, [1, 46], TEMPS, allow_extrapolation=True)
+        rates.predict_rates(run, [1, 46], TEMPS, allow_extrapolation=True)
     assert str(refused.value) == expected.format(models["O2-Ar"]["dir"] / "weights.json")
     # a document written before the molecule entry: its pair says O2
     legacy = {key: value for key, value in spec.items() if key != "molecule"}
@@ -279,7 +282,7 @@ def test_an_o2_weights_file_is_refused_for_n2_levels(models, tmp_path):
 
 
 def test_relax_outputs_of_an_n2_run_and_pair(models):
-    from kvt.outputs import relax
+    from kvt.reports import relax
 
     temps = np.array([1000.0, 5000.0])
     source = relax.from_run(models["N2-N2"]["dir"], temps)

@@ -128,7 +128,7 @@ def test_no_one_row_batch_reaches_batch_normalisation():
 
 
 def test_one_row_remainder_is_recorded(small_csv, tmp_path):
-    from kvt.outputs.rundir import save_run
+    from kvt.runs.folder import save_run
     from kvt.training.trainer import TrainConfig, train
 
     # 30 rows, 24 for training: batches of 23 leave 1 row

@@ -1,7 +1,7 @@
 """Faults: ``kvt train``, ``export``, ``bench`` and ``tune`` SIGKILLed in the middle of their writes.
 
 Each killed command replaces (``--force``) an earlier artifact at the same path. The
-kill comes from kvt's one test hook, ``KVT_TEST_KILL_AT=POINT[:N]`` (kvt/outputs/atomic.py):
+kill comes from kvt's one test hook, ``KVT_TEST_KILL_AT=POINT[:N]`` (kvt/files/atomic.py):
 the process SIGKILLs itself the N-th time it reaches POINT. After the kill the earlier
 artifact must be byte for byte what it was (sha256 of every file), or, killed after
 the swap, the new one must be complete; nothing half-written may sit at a visible

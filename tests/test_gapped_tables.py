@@ -52,7 +52,7 @@ def test_train_plot_evaluate_a_table_that_is_not_a_grid(runner, tmp_path, name, 
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["grid"]["points"] == top * 3
     # the reference: FHO-FR and the run's weights, recomputed here
-    from kvt.outputs.rundir import open_run
+    from kvt.runs.folder import open_run
 
     levels, temps = np.repeat(np.arange(1, top + 1), 3), np.tile([lo_t, (lo_t + hi_t) / 2, hi_t], top)
     k = open_run(out).network.predict_k(levels, temps)
@@ -61,7 +61,7 @@ def test_train_plot_evaluate_a_table_that_is_not_a_grid(runner, tmp_path, name, 
 
 
 def test_error_map_shows_what_exists():
-    from kvt.outputs.plots import error_figure
+    from kvt.runs.figures import error_figure
 
     meta = {"options": {"optimizer": "adam", "mode": "study"}, "dataset": {"pair": "O2-Ar"}}
     gap = _gap_table().assign(rel_error=lambda f: np.linspace(1e-3, 1.0, len(f)))

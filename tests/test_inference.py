@@ -14,7 +14,7 @@ from kvt import KvtError
 from kvt.physics import fho
 from kvt.cli import main
 from kvt.network.inference import Network, to_text
-from kvt.outputs.rundir import open_run
+from kvt.runs.folder import open_run
 from kvt.training.trainer import TrainConfig, train
 
 
@@ -298,7 +298,7 @@ def test_accurate_mode_beats_the_study_pipeline_on_max_relative_error(runs):
 
 def test_accurate_mode_on_a_user_csv_uses_the_log_space_features(tmp_path):
     from kvt.data.datasets import generate, to_csv_text
-    from kvt.outputs.rundir import save_run
+    from kvt.runs.folder import save_run
 
     data = tmp_path / "mine.csv"
     data.write_text(to_csv_text(generate("O2-Ar", range(1, 6), [500, 1000, 2000])))
@@ -315,7 +315,7 @@ def test_accurate_mode_on_a_user_csv_uses_the_log_space_features(tmp_path):
 
 def test_evaluate_refuses_user_csv_runs(runner, tmp_path):
     from kvt.data.datasets import generate, to_csv_text
-    from kvt.outputs.rundir import save_run
+    from kvt.runs.folder import save_run
 
     data = tmp_path / "mine.csv"
     data.write_text(to_csv_text(generate("O2-O2", range(1, 6), [500, 1000, 2000])))

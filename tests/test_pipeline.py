@@ -10,7 +10,7 @@ from conftest import error_line
 from kvt import KvtError
 from kvt.physics import fho
 from kvt.cli import main
-from kvt.outputs.rundir import load_keras_model, open_run, save_run
+from kvt.runs.folder import load_keras_model, open_run, save_run
 from kvt.training.trainer import TrainConfig, train
 
 FAST = dict(epochs=12, units=16, patience=100)
@@ -89,7 +89,7 @@ def test_same_seed_same_predictions_and_save_load_identical(tmp_path):
     assert not np.array_equal(first.predictions["k_pred_m3_s"], other.predictions["k_pred_m3_s"])
 
     path = save_run(first, tmp_path / "run")
-    from kvt.outputs.predict import predict_grid
+    from kvt.runs.rates import predict_grid
 
     run = open_run(path)
     frame = first.dataset.frame

@@ -1,4 +1,4 @@
-"""kvt.outputs.resumable: the resumable output folder shared by ``kvt bench`` and ``kvt tune``
+"""kvt.files.resumable: the resumable output folder shared by ``kvt bench`` and ``kvt tune``
 (no training; milliseconds)."""
 
 import datetime as dt
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kvt import KvtError
-from kvt.outputs import atomic, resumable
+from kvt.files import atomic, resumable
 
 SETTINGS = {"quick": True, "epochs": 3, "units": 8, "target_mse": None}
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import error_line, snapshot
-from kvt.outputs import atomic
+from kvt.files import atomic
 from kvt.cli import main
 
 TINY = ["--pair", "O2-Ar", "--epochs", "2", "--units", "4", "--quiet"]

@@ -20,13 +20,13 @@ import pytest
 from conftest import error_line
 
 from kvt import KvtError
-from kvt.outputs import fho_poly
+from kvt.exports import fho_poly
 from kvt.physics import fho
-from kvt.outputs import solver_export
-from kvt.outputs import solver_features
+from kvt.exports import features as solver_features
+from kvt.exports.c_header import c_header
 from kvt.cli import main
 from kvt.network.inference import FEATURE_SETS, Network
-from kvt.outputs.rundir import open_run
+from kvt.runs.folder import open_run
 
 PREFIXES = ("acc", "lsp", "std", "wide", "bad")
 N = 35  # every run here is trained on levels 1..35
@@ -298,8 +298,8 @@ def test_bad_prefix_and_nonphysical_network_errors(runner, runs, tmp_path):
         assert error_line(result) == f"Error: {described}{separator}{advice}"
     assert not out.exists()
     with pytest.raises(KvtError, match="cannot generate solver code for features.kind 'new_kind'"):
-        solver_export.feature_code("new_kind")
-    assert set(solver_export.FEATURE_CODE) == set(FEATURE_SETS)
+        solver_features.feature_code("new_kind")
+    assert set(solver_features.FEATURE_CODE) == set(FEATURE_SETS)
 
 
 def test_fho_poly_reproduces_printed_error(runner, runs, tmp_path):
@@ -343,15 +343,15 @@ def test_fho_poly_fit_of_exact_fho_fr_has_the_reported_error(pair):
 
 def test_level_dependence_follows_tables_and_temporaries(monkeypatch):
     # q reads a per-level table, u reads q, qv only T (its name contains q's): features u and lv are per level
-    code = solver_export.FeatureCode(
+    code = solver_features.FeatureCode(
         c=("u", "qv", "lv * 2.0", "T"), fortran=("u", "qv", "lv * 2.0_dp", "t"), tables=("tab",),
         temporaries=(("q", "{tab} * 2.0", "{tab} * 2.0_dp"), ("u", "q + T", "q + t"), ("qv", "log(T)", "log(t)")))
     for fortran in (False, True):
         assert solver_features.level_dependent(code, fortran) == ([True, True, False], [True, False, True, False])
-    monkeypatch.setitem(solver_export.FEATURE_CODE, "clash", solver_export.FeatureCode(
+    monkeypatch.setitem(solver_features.FEATURE_CODE, "clash", solver_features.FeatureCode(
         c=("k",), fortran=("k",), temporaries=(("K", "T", "t"),)))
     with pytest.raises(KvtError, match=r"FEATURE_CODE\['clash'\]: temporaries \['K'\] reuse names"):
-        solver_export.feature_code("clash")
+        solver_features.feature_code("clash")
 
 
 def test_fho_tables_follow_a_level_range_not_starting_at_1(runs, tmp_path):
@@ -361,7 +361,7 @@ def test_fho_tables_follow_a_level_range_not_starting_at_1(runs, tmp_path):
     spec = json.loads((runs["acc"] / "weights.json").read_text())
     spec["valid_range"]["level"] = [5, 20]
     network = Network(spec)
-    (tmp_path / "sub_rates.h").write_text(solver_export.c_header(network, prefix="sub"))
+    (tmp_path / "sub_rates.h").write_text(c_header(network, prefix="sub"))
     (tmp_path / "main.c").write_text("\n".join([
         '#include <stdio.h>', '#include "sub_rates.h"', "int main(void) {", "    double k[SUB_N_TRANSITIONS]; int j;",
         "    if (sub_rates(777.0, k, NULL) != SUB_OK) return 1;",
@@ -378,7 +378,7 @@ def test_fortran_log1p_matches_numpy(tmp_path):
     x = np.concatenate([[1e-20, 1e-17, 2.0**-53, 2.0**-52], np.geomspace(1e-15, 1e4, 400)])
     (tmp_path / "t.f90").write_text("\n".join([
         "module m", "  use, intrinsic :: iso_c_binding, only: c_double", "  implicit none",
-        "  integer, parameter :: dp = c_double", "contains", *solver_export.FEATURE_CODE["fho"].fortran_functions,
+        "  integer, parameter :: dp = c_double", "contains", *solver_features.FEATURE_CODE["fho"].fortran_functions,
         "end module m", "program t", "  use m", "  implicit none", "  real(dp) :: x", "  integer :: ios",
         "  do", "    read (*, *, iostat=ios) x", "    if (ios /= 0) exit", "    write (*, '(es26.17e3)') log1p_dp(x)",
         "  end do", "end program t", ""]))

@@ -115,7 +115,9 @@ def test_the_walk_finds_every_source_file():
 
 
 def test_no_import_cycle_between_kvt_modules():
-    cycle = find_cycle(import_graph(MODULES))
+    """Function-level imports count: a lazy import closes a cycle as surely as one at the top (it hid
+    exports/fho_poly.py <-> the solver export's module for a while)."""
+    cycle = find_cycle(import_graph(MODULES, module_level=False))
     assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
 
 
@@ -281,14 +283,15 @@ def test_python_dash_m_kvt_cli_runs_the_group():
 # The packages in the order of the data's path (docs/architecture.md): a module may import
 # modules of its own layer or of layers before it, never after (function-level imports count).
 LAYERS = [
-    {"kvt", "kvt.errors", "kvt.patches"},
+    {"kvt", "kvt.errors", "kvt.patches", "kvt.files"},
     {"kvt.physics"},
     {"kvt.data"},
     {"kvt.network"},
     {"kvt.optimizers"},
     {"kvt.kinetics"},
     {"kvt.training"},
-    {"kvt.outputs"},
+    {"kvt.runs"},
+    {"kvt.exports", "kvt.reports"},
     {"kvt.bench", "kvt.tuning"},
     {"kvt.cli"},
 ]
@@ -317,9 +320,9 @@ def test_every_module_imports_only_its_own_or_earlier_layers():
 
 
 def test_the_layer_check_finds_an_import_against_the_path():
-    graph = {"kvt.physics.fho": {"kvt.errors"}, "kvt.data.grid": {"kvt.physics.fho", "kvt.outputs.atomic"},
-             "kvt.outputs.atomic": set(), "kvt.errors": set()}
-    assert layer_violations(graph) == ["kvt.data.grid imports kvt.outputs.atomic"]
+    graph = {"kvt.physics.fho": {"kvt.errors"}, "kvt.data.grid": {"kvt.physics.fho", "kvt.runs.folder"},
+             "kvt.runs.folder": {"kvt.files.atomic"}, "kvt.files.atomic": set(), "kvt.errors": set()}
+    assert layer_violations(graph) == ["kvt.data.grid imports kvt.runs.folder"]
 
 
 def test_every_kvt_name_the_benchmarks_import_exists():

@@ -53,7 +53,7 @@ def fho_run(tmp_path_factory):
 @pytest.mark.parametrize("layout, units, direction",
                          list(itertools.product(["wide", "long"], ["m3/s", "cm3/s"], ["down", "up", "both"])))
 def test_exported_tables_read_back(runner, fho_run, tmp_path, layout, units, direction):
-    from kvt.outputs.rundir import open_run
+    from kvt.runs.folder import open_run
 
     path = tmp_path / "export.csv"
     result = runner.invoke(main, ["export", "--run", str(fho_run), "--levels", "1,2,17,35",

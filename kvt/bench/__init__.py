@@ -57,7 +57,7 @@ Two benchmarks, each writing one output folder:
 
 Output folders (both benchmarks)::
 
-    .kvt-artifact.json  the marker saying kvt wrote it (kind "bench"; kvt.outputs.atomic)
+    .kvt-artifact.json  the marker saying kvt wrote it (kind "bench"; kvt.files.atomic)
     bench.json      settings, machine (platform, cores, load) and versions
     results.csv     one row per run, appended (and fsynced) as each run finishes
     trials.csv      the tuned protocol's search trials (every one), appended per cell
@@ -69,7 +69,7 @@ An interrupted benchmark keeps every finished row; ``resume=True`` skips the
 (pair, optimizer, seed) rows already in ``results.csv`` and runs the rest (a tuned cell
 whose trials are in ``trials.csv`` trains their best instead of searching again). ``force``
 replaces only an earlier kvt benchmark folder, and only once the new one is
-complete (:func:`kvt.outputs.atomic.directory`). A run
+complete (:func:`kvt.files.atomic.directory`). A run
 that diverges (:class:`kvt.KvtError` from training) is recorded with status
 ``diverged`` and the benchmark goes on.
 

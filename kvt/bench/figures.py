@@ -21,7 +21,7 @@ from kvt.bench.settings import SYNTHETIC, VTSettings
 from kvt.bench.statistics import performance_profile, performance_ratios, profile_measure
 from kvt.bench.study import (PAIR_LABEL, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
                              study_best_mse)
-from kvt.outputs import atomic
+from kvt.files import atomic
 
 SMOOTHING = 9  # the loss figures draw a centred rolling median over this many stored points
 PNG_DPI = 100
@@ -168,10 +168,10 @@ def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int
 
     ``level`` defaults to :func:`kvt.bench.study.figure_level` of the pair (the study's 32).
     """
-    from kvt.outputs import plots
+    from kvt.runs import figures
 
     level = figure_level(pair) if level is None else level
-    from kvt.outputs.rundir import open_run, save_run
+    from kvt.runs.folder import open_run, save_run
 
     settings = VTSettings.from_training(training, [pair], [info["optimizer"]])
     result = train_vt(settings, pair, info["optimizer"], info["seed"], 
@@ -179,7 +179,7 @@ def vt_level_figure(out: Path, pair: str, info: dict, training: dict, level: int
     tmp = Path(tempfile.mkdtemp(prefix=".best-run.", dir=out))
     try:
         run = open_run(save_run(result, tmp / "run", plot_level=level))
-        fig = plots.level_figure(run, level)
+        fig = figures.level_figure(run, level)
         fig.axes[0].set_title(f"{PAIR_LABEL.get(pair, pair)}: $k_{{VT}}^{{{level}\\to{level - 1}}}(T)$, best optimizer "
                               f"{info['optimizer']} (seed {info['seed']}, val. MSE "
                               f"{result.metrics['val_mse_scaled']:.3g})", fontsize=10)

@@ -13,12 +13,12 @@ from typing import Any, ContextManager
 
 from kvt import __version__
 from kvt.errors import KvtError
-from kvt.outputs import resumable
+from kvt.files import resumable
 
 
 def machine_info() -> dict[str, Any]:
     """The machine a benchmark runs on: platform, CPU cores, load average, package versions."""
-    from kvt.outputs.rundir import package_versions
+    from kvt.runs.folder import package_versions
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
@@ -38,7 +38,7 @@ def _prepare_output(out: Path, kind: str, training: dict, invocation: dict, forc
     """Check the output folder (or reopen it with ``resume``) before any run.
 
     Returns its bench.json document, with this session added, and the context
-    manager of the folder to write in (:func:`kvt.outputs.resumable.prepare`).
+    manager of the folder to write in (:func:`kvt.files.resumable.prepare`).
     """
     meta, folder = _open_output(out, kind, training, force, resume)
     session = {"started": resumable.now(), **invocation, "machine": machine_info()}

@@ -1,6 +1,6 @@
 """What a benchmark folder holds: bench.json (settings and sessions), results.csv rows, curves.
 
-``bench.json`` is the folder's record for :mod:`kvt.outputs.resumable`: the settings
+``bench.json`` is the folder's record for :mod:`kvt.files.resumable`: the settings
 every run's result depends on (under ``training``) and one entry per session (start,
 finish, machine). results.csv grows one fsynced row per finished run, so that an
 interrupted benchmark keeps every finished row.
@@ -20,7 +20,7 @@ import pandas as pd
 
 from kvt.errors import KvtError
 from kvt.bench.folder import machine_info
-from kvt.outputs import atomic, resumable
+from kvt.files import atomic, resumable
 
 #: The columns of a VT results.csv written before the protocols (still read; the others are then empty).
 VT_REQUIRED = ["pair", "optimizer", "seed", "status", "val_mse_scaled", "train_mse_scaled", "val_mae_m3_s",

@@ -19,7 +19,7 @@ from kvt.bench.stats import _best_per_pair, synthetic_summary, vt_summary
 from kvt.bench.study import (PAIR_LABEL, STUDY_PAIR_ORDER, STUDY_VT, _ordered_optimizers, _ordered_pairs, figure_level,
                              study_best_mse)
 from kvt.errors import KvtError
-from kvt.outputs import atomic
+from kvt.files import atomic
 
 
 

@@ -163,7 +163,7 @@ def _search_folder(directory, settings: dict[str, Any], digest: str):
         with tempfile.TemporaryDirectory(prefix="kvt-search-") as work:
             yield Path(work)
         return
-    from kvt.outputs import atomic
+    from kvt.files import atomic
 
     work = Path(directory)
     record = work / CELL_FILE

@@ -12,7 +12,7 @@ import click
 
 from kvt.cli.options import PAIRS_ACCEPTED, option
 from kvt.cli.quiet import quiet_tensorflow_import
-from kvt.outputs import resumable
+from kvt.files import resumable
 
 
 def _log(message: str) -> None:

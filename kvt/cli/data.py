@@ -29,7 +29,7 @@ def data():
 @option("force", "Overwrite an existing output file.")
 def data_generate(pair, levels_spec, temps_spec, direction, output, force):
     """Compute an FHO-FR table (columns level,T_K,k_m3_s, or level_from,level_to,T_K,k_m3_s)."""
-    from kvt.outputs import atomic
+    from kvt.files import atomic
     from kvt.data import tables
     from kvt.data.datasets import generate, generated_header, generated_table_text
 

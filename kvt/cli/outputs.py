@@ -10,6 +10,7 @@ import click
 from kvt.cli.options import option, pair_name
 from kvt.data.grid import parse_levels, parse_temperatures
 from kvt.errors import KvtError, unknown
+from kvt.exports.registry import FORMAT_HELP
 
 
 def run_molecule(run, pair=None):
@@ -74,7 +75,7 @@ def reference_pair(run, pair):
 
 
 def _load_run(run_dir):
-    from kvt.outputs.rundir import open_run
+    from kvt.runs.folder import open_run
 
     return open_run(run_dir)
 
@@ -105,10 +106,10 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
     temps = parse_temperatures(temps_spec)
     import numpy as np
 
-    from kvt.outputs.predict import check_rates, iter_chunks, iter_table, rows
+    from kvt.runs.rates import check_rates, iter_chunks, iter_table, rows
 
     if weights_file:
-        from kvt.outputs.rundir import open_weights
+        from kvt.runs.folder import open_weights
 
         run = open_weights(weights_file)
     else:
@@ -128,15 +129,9 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
         click.echo("\n".join(lines))
 
 
-EXPORT_FORMATS = ("csv", "weights", "weights-text", "c-header", "fortran", "fho-poly")
-
-
 @click.command("export")
 @option("run", required=True)
-@click.option("--format", "fmt", default="csv", show_default=True,
-              help="csv: a k_VT table; weights: the network as JSON; weights-text: plain text for examples/kvt_eval.c; "
-                   "c-header: a C99 header; fortran: a Fortran 2008 module; fho-poly: per-transition fits in the "
-                   "SPbU solver's form (docs/solver-exports.md).")
+@click.option("--format", "fmt", default="csv", show_default=True, help=FORMAT_HELP)
 @option("levels", "csv: levels [default: the run's trained levels].")
 @option("temps", "csv: temperatures in K [default: every 10 K of the run's trained range].")
 @click.option("--layout", default="wide", show_default=True, help="csv: wide (a column per transition) or long.")
@@ -152,59 +147,32 @@ EXPORT_FORMATS = ("csv", "weights", "weights-text", "c-header", "fortran", "fho-
 def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, direction, output, force,
                    allow_extrapolation, prefix, allow_nonphysical):
     """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly)."""
-    if fmt not in EXPORT_FORMATS:
-        raise unknown("format", fmt, EXPORT_FORMATS)
     from kvt.data import tables
-    from kvt.outputs import atomic
-    from kvt.outputs.predict import LAYOUTS, UNITS, iter_export
-    from kvt.outputs.solver_export import SOLVER_FORMATS, check_prefix, export_text
+    from kvt.exports import registry
+    from kvt.files import atomic
+    from kvt.runs.rates import LAYOUTS, UNITS
 
-    if prefix is not None and fmt not in ("c-header", "fortran"):
-        raise KvtError(f"--prefix applies to --format c-header and fortran, not {fmt}")
-    if fmt in ("c-header", "fortran"):
-        check_prefix("kvt" if prefix is None else prefix, fortran=fmt == "fortran")
+    export_format = registry.export_format(fmt)
+    grid_given = bool(levels_spec or temps_spec or layout != "wide" or units != "m3/s" or direction != "down")
     if layout not in LAYOUTS:
         raise unknown("layout", layout, LAYOUTS)
     if units not in UNITS:
         raise unknown("units", units, UNITS, "valid units")
     tables.check_direction(direction)
-    if fmt != "csv" and (levels_spec or temps_spec or layout != "wide" or units != "m3/s" or direction != "down"):
-        raise KvtError(f"--levels, --temps, --layout, --units and --direction apply to --format csv, not {fmt} "
-                       f"(which covers the run's whole trained range)")
-    from kvt.outputs.rundir import input_files
+    registry.check_options(export_format, prefix, grid_given)
+    from kvt.runs.folder import input_files
 
     inputs = input_files(run_dir)
     atomic.check(output, None, force, inputs)
     run = _load_run(run_dir)
     levels, temps = _run_grid(run, levels_spec, temps_spec)
-    if fmt in ("weights", "weights-text") and not allow_nonphysical:
-        from kvt.kinetics.validity import dense_grid_region, refusal_message
-
-        region = dense_grid_region(run.network)
-        if region["count"]:
-            raise KvtError(refusal_message(region, "export the network"))
-    if fmt == "weights":
-        atomic.write_text(output, json.dumps(run.network.spec, indent=1), force=force, inputs=inputs)
-        click.echo(f"wrote the network of {run_dir} to {output}", err=True)
-        return
-    if fmt in SOLVER_FORMATS:
-        text, report = export_text(run, fmt, prefix="kvt" if prefix is None else prefix,
-                                   allow_nonphysical=allow_nonphysical, file_name=Path(output).name)
-        atomic.write_text(output, text, force=force, inputs=inputs)
-        for line in report:
-            click.echo(line)
-        click.echo(f"wrote the network of {run_dir} as {fmt} to {output}", err=True)
-        return
-    if fmt == "weights-text":
-        from kvt.network.inference import to_text
-
-        atomic.write_text(output, to_text(run.network.spec), force=force, inputs=inputs)
-        click.echo(f"wrote the network of {run_dir} as plain text to {output}", err=True)
-        return
-    chunks = iter_export(run, levels, temps, layout, units, allow_extrapolation, direction, allow_nonphysical)
-    atomic.write_text(output, chunks, force=force, inputs=inputs)
-    click.echo(f"wrote {len(levels)} levels x {len(temps)} temperatures ({layout}, {units}, {direction}) to {output}",
-               err=True)
+    request = registry.ExportRequest(run, Path(output), levels, temps, layout, units, direction,
+                                     "kvt" if prefix is None else prefix, allow_extrapolation, allow_nonphysical)
+    written = registry.export(export_format, request)
+    atomic.write_text(output, written.text, force=force, inputs=inputs)
+    for line in written.report:
+        click.echo(line)
+    click.echo(written.message, err=True)
 
 
 @click.command("evaluate")
@@ -217,7 +185,7 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
 @option("allow-extrapolation", "Also evaluate outside the trained level/temperature range (with a warning).")
 def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_extrapolation):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
-    from kvt.outputs import atomic
+    from kvt.files import atomic
     from kvt.kinetics.accuracy import NO_REFERENCE, evaluate_network, json_summary
 
     run = _load_run(run_dir)
@@ -227,20 +195,20 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
         raise KvtError(NO_REFERENCE)
     out = Path(out) if out else Path(run_dir) / "evaluation"
     atomic.check(out, "evaluation", force, inputs=[run_dir])
-    from kvt.outputs.predict import check_range
+    from kvt.runs.rates import check_range
 
     check_range(run, levels, temps, allow_extrapolation)
     evaluation = evaluate_network(run.network, pair, levels, temps)
     summary = json_summary(evaluation)
     summary["trained_range"] = {"level": list(run.level_range), "T_K": list(run.temperature_range)}
     summary["extrapolation_allowed"] = bool(allow_extrapolation)
-    from kvt.outputs import plots  # matplotlib: after every check
+    from kvt.runs import figures  # matplotlib: after every check
 
     with atomic.directory(out, "evaluation", force=force, inputs=[run_dir]) as tmp:
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
         evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")
         evaluation["table"].to_csv(tmp / "grid.csv", index=False, float_format="%.10e")
-        plots.save_figure(plots.error_figure(evaluation["table"], run.metadata,
+        figures.save_figure(figures.error_figure(evaluation["table"], run.metadata,
                                              title="relative error vs FHO-FR"), tmp / "relative_error.png")
     overall, worst, grid = evaluation["overall"], evaluation["worst"], evaluation["grid"]
     click.echo(f"{run.label} ({run.metadata['options'].get('mode', 'study')} mode): {grid['n_levels']} levels x "
@@ -260,8 +228,8 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_e
 @option("force", "Overwrite an existing file.")
 def plot_command(run_dir, level, output, force):
     """Plot k_VT(T) of one transition: data points and the network's curve."""
-    from kvt.outputs import atomic
-    from kvt.outputs import plots
+    from kvt.files import atomic
+    from kvt.runs import figures
 
     if output and Path(output).suffix.lower() != ".png":
         raise KvtError(f"-o {output}: kvt plot writes PNG images; give a file name ending in .png")
@@ -274,8 +242,8 @@ def plot_command(run_dir, level, output, force):
     if not lo <= level <= hi:
         raise KvtError(f"level {level} is outside the trained levels {lo}..{hi}")
     path = Path(output) if output else Path(run_dir) / f"k_level_{level}.png"
-    from kvt.outputs.rundir import input_files
+    from kvt.runs.folder import input_files
 
     atomic.check(path, None, force, input_files(run_dir))
-    plots.save_figure(plots.level_figure(run, level), path, force=force)
+    figures.save_figure(figures.level_figure(run, level), path, force=force)
     click.echo(f"wrote {path}", err=True)

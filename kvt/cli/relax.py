@@ -1,4 +1,4 @@
-"""``kvt relax``: heat-bath vibrational relaxation (library: :mod:`kvt.outputs.relax`, :mod:`kvt.kinetics.heat_bath`)."""
+"""``kvt relax``: heat-bath vibrational relaxation (library: :mod:`kvt.reports.relax`, :mod:`kvt.kinetics.heat_bath`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
     from pathlib import Path
 
     from kvt.data.grid import parse_temperatures
-    from kvt.outputs import atomic
+    from kvt.files import atomic
 
     if run_dir and table:
         raise KvtError("give one of --run DIR, --table FILE or --pair P as the rate set, not both --run and --table")
@@ -49,7 +49,7 @@ def relax(run_dir, table, pair, temps_spec, tv0, pressure, reference, out, force
     inputs = [p for p in (run_dir, table) if p]
     if out:
         atomic.check(Path(out), "relax", force, inputs)
-    from kvt.outputs import relax as relaxation
+    from kvt.reports import relax as relaxation
 
     source = relaxation.load_rates(run_dir=run_dir, table=table, pair=None if (run_dir or table) else pair,
                                    temperatures=temps)

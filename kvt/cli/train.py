@@ -52,7 +52,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
                   seed, schedule, min_lr, finish, finish_iterations, precision, strategy, out, force,
                   allow_implausible, quiet):
     """Train the network and write a run directory."""
-    from kvt.outputs import atomic
+    from kvt.files import atomic
     from kvt.optimizers import parse_options
     from kvt.training.config import TrainConfig
 
@@ -76,7 +76,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
 
     dataset = load_dataset(config.data, config.allow_implausible)
     quiet_tensorflow_import()
-    from kvt.outputs.rundir import save_run
+    from kvt.runs.folder import save_run
     from kvt.training.interrupt import GracefulInterrupt
     from kvt.training.trainer import train
 
@@ -234,7 +234,7 @@ def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objecti
     quiet_tensorflow_import()
     from kvt.tuning.command import run
 
-    from kvt.outputs import resumable
+    from kvt.files import resumable
 
     with resumable.kept_on_interrupt(out, resume, "the finished trials"):
         outcome = run(config, out, resume=resume, force=force, quiet=quiet, command=["kvt", *sys.argv[1:]])

@@ -377,7 +377,7 @@ def describe(dataset: Dataset) -> dict:
     elif dataset.pair:
         written = next((line.lstrip("# ") for line in table.header if line.lstrip("# ").startswith("kvt ")), "")
         provenance = (f"bundled, generated ({written}); "
-                      f"regenerate with: kvt.outputs.bundled.write_generated_files(pairs=['{dataset.pair}'])")
+                      f"regenerate with: kvt.data.bundled.write_generated_files(pairs=['{dataset.pair}'])")
     else:
         comments = [line.lstrip("# ") for line in (table.header if table else [])]
         written = next((line for line in comments if line.startswith("kvt ")), None)

@@ -8,15 +8,30 @@ far the network's heat-bath relaxation time is from the FHO-FR rates' (:mod:`kvt
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
 from kvt.kinetics import heat_bath
 from kvt.physics import species
-from kvt.errors import KvtError
+from kvt.errors import KvtError, KvtWarning
 
 NONPHYSICAL_FLAG = "--allow-nonphysical"
 DENSE_T_STEP_K = 10.0
+
+
+class NonphysicalWarning(KvtWarning):
+    """Rates <= 0 written because the user asked for them."""
+
+
+def refuse_nonphysical(region: dict, allowed: bool, refusal: str) -> None:
+    """The one refusal of rates <= 0: ``KvtError(refusal)`` where ``region`` has any, unless ``allowed``; then a
+    warning says where they are (the written file says so too)."""
+    if not region["count"]:
+        return
+    if not allowed:
+        raise KvtError(refusal)
+    warnings.warn(f"{describe_region(region)} have k <= 0 ({NONPHYSICAL_FLAG})", NonphysicalWarning, stacklevel=3)
 
 
 def compact_levels(levels) -> str:

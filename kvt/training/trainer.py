@@ -1,7 +1,7 @@
 """Training the study's network on a VT dataset.
 
 :func:`train` takes a :class:`TrainConfig` and returns a :class:`TrainResult` with
-the fitted model, the scaler, the history and the metrics; :mod:`kvt.outputs.rundir` turns a
+the fitted model, the scaler, the history and the metrics; :mod:`kvt.runs.folder` turns a
 result into a run directory.
 
 The data are fed from memory as a shuffled ``tf.data`` pipeline (:mod:`kvt.training.feed`:

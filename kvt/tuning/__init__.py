@@ -40,7 +40,7 @@ workers), ``best.json`` (the best trial, with the ``kvt train`` arguments that
 reproduce it) and ``best_run/`` (the run directory ``kvt train`` writes for them), and
 the marker ``.kvt-artifact.json`` (kind "tune"). A new ``OUT`` is written in place (so
 ``--resume`` can continue it); ``--force`` replaces only an earlier kvt search, built
-aside and swapped in when complete (:func:`kvt.outputs.atomic.directory`).
+aside and swapped in when complete (:func:`kvt.files.atomic.directory`).
 
 The modules, along a search's path: :mod:`~kvt.tuning.config` (the options, spaces and
 settings digest), :mod:`~kvt.tuning.hypermodel`, :mod:`~kvt.tuning.output` (the ``OUT``

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from kvt.errors import KvtError
-from kvt.outputs import atomic
+from kvt.files import atomic
 from kvt.tuning.config import (PROJECT, SETTINGS_FILE, TuneConfig, distributed_role, resolve_space,
                                settings_digest, settings_record)
 from kvt.tuning.hypermodel import make_hypermodel

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from kvt.errors import KvtError
-from kvt.outputs import atomic, resumable
+from kvt.files import atomic, resumable
 from kvt.tuning.config import PROJECT, SETTINGS_FILE
 
 
@@ -16,7 +16,7 @@ def _prepare_out(out: Path, record: dict[str, Any], resume: bool, force: bool, r
     A new ``out`` (or one holding only early workers' files) and a resumed one are
     written in place, so that an interrupted search can be resumed; ``force`` on an
     earlier search builds the new one in a temporary folder swapped in at the end
-    (:func:`kvt.outputs.atomic.directory`), which a distributed search cannot do (its
+    (:func:`kvt.files.atomic.directory`), which a distributed search cannot do (its
     workers write into ``out``).
     """
     if resume:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kvt.errors import KvtError
-from kvt.outputs import atomic
+from kvt.files import atomic
 from kvt.training.config import TrainConfig
 from kvt.tuning.config import BEST_FILE, BEST_RUN, TuneConfig
 
@@ -173,7 +173,7 @@ def _write_results(tune: TuneConfig, base: TrainConfig, oracle, out: Path, comma
             print(f"training the best trial ({best.trial_id}) as kvt train does, into {run_dir}", file=stream,
                   flush=True)
         from kvt.optimizers import parse_options
-        from kvt.outputs.rundir import save_run
+        from kvt.runs.folder import save_run
         from kvt.training.trainer import train
 
         lr = hparams.get("learning_rate")

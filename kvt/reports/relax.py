@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kvt import __version__
-from kvt.outputs import atomic
+from kvt.files import atomic
 from kvt.kinetics import heat_bath
 from kvt.physics import species
 from kvt.errors import KvtError
@@ -49,8 +49,8 @@ def from_pair(pair: str, temperatures) -> RateSource:
 
 
 def from_run(run_dir, temperatures) -> RateSource:
-    from kvt.outputs.predict import check_range
-    from kvt.outputs.rundir import open_run
+    from kvt.runs.rates import check_range
+    from kvt.runs.folder import open_run
 
     run = open_run(run_dir)
     molecule = run.molecule
@@ -190,8 +190,8 @@ def csv_text(frame: pd.DataFrame) -> str:
 
 def write_folder(result: RelaxResult, out, force: bool = False, command=None, inputs=()) -> Path:
     """tau.csv, energy.csv, populations.csv, relax.json and three PNGs in ``out``, atomically."""
-    from kvt.outputs import plots
-    from kvt.outputs.rundir import package_versions
+    from kvt.runs import figures
+    from kvt.runs.folder import package_versions
 
     record = {
         "kvt_version": __version__, "command": command,
@@ -208,9 +208,9 @@ def write_folder(result: RelaxResult, out, force: bool = False, command=None, in
         (tmp / "energy.csv").write_text(csv_text(result.energy_table()))
         (tmp / "populations.csv").write_text(csv_text(result.population_table()))
         (tmp / "relax.json").write_text(json.dumps(record, indent=2))
-        plots.save_figure(populations_figure(result), tmp / "populations.png")
-        plots.save_figure(energy_figure(result), tmp / "energy.png")
-        plots.save_figure(millikan_white_figure(result), tmp / "millikan_white.png")
+        figures.save_figure(populations_figure(result), tmp / "populations.png")
+        figures.save_figure(energy_figure(result), tmp / "energy.png")
+        figures.save_figure(millikan_white_figure(result), tmp / "millikan_white.png")
     return Path(out)
 
 

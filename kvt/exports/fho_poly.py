@@ -19,8 +19,9 @@ import numpy as np
 from kvt import __version__
 from kvt.physics import fho, species
 from kvt.errors import KvtError
-from kvt.outputs.solver_export import CHECK_STEP_K, nonphysical_region, trained_levels
-from kvt.kinetics.validity import dense_temperatures, region_clause
+from kvt.exports import CHECK_STEP_K
+from kvt.exports.codegen import trained_levels
+from kvt.kinetics.validity import dense_temperatures
 
 N_TERMS = 6  # j = 0..5
 COLUMNS = ("level_from", "level_to", "c", *(f"a{j}" for j in range(N_TERMS)))
@@ -86,12 +87,9 @@ def fit(levels, temperatures, k) -> PolyFit:
 def fit_network(network) -> PolyFit:
     """FHO-poly fit of every trained transition of ``network`` on every 5 K of its trained range.
 
-    Refuses (``KvtError``) a network with k <= 0 or non-finite anywhere on that grid, since ln k is fitted.
+    ln k is fitted, so the network must give k > 0 there: ``kvt export`` checks that first
+    (:mod:`kvt.exports.registry`); :func:`fit` refuses any other k <= 0.
     """
-    found = nonphysical_region(network)
-    if found is not None:
-        raise KvtError(f"the network gives {region_clause(found)}; fho-poly fits ln k and needs k > 0 everywhere; "
-                       f"retrain with --mode accurate, whose log-space target avoids them")
     levels, temperatures = trained_levels(network), dense_temperatures(*network.temperature_range, CHECK_STEP_K)
     k = network.predict_k(np.repeat(levels, temperatures.size), np.tile(temperatures, levels.size))
     return fit(levels, temperatures, k.reshape(levels.size, temperatures.size))

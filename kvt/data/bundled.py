@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from kvt.data import datasets
-from kvt.outputs import atomic
+from kvt.files import atomic
 from kvt.physics import species
 
 

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kvt.outputs import atomic  # noqa: E402
+from kvt.files import atomic  # noqa: E402
 
 STUDY_LEVEL = 32  # the study's figure shows k_VT(32 -> 31)
 
@@ -34,7 +34,7 @@ def level_figure(run, level: int, n_points: int = 400):
     """k_VT(level -> level-1) against T: dataset points and the model's curve, log y."""
     import pandas as pd
 
-    from kvt.outputs.predict import predict_grid
+    from kvt.runs.rates import predict_grid
 
     lo_t, hi_t = run.temperature_range
     temps = np.linspace(lo_t, hi_t, n_points)

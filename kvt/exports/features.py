@@ -2,7 +2,7 @@
 
 :data:`FEATURE_CODE` maps a kind to a :class:`FeatureCode`: C and Fortran expressions of the
 features of :mod:`kvt.network.features` in terms of the level ``lv`` and ``T``, with the per-level tables,
-scalar parameters, temporaries and Fortran helper functions they use. :mod:`kvt.outputs.solver_export`
+scalar parameters, temporaries and Fortran helper functions they use. :mod:`kvt.exports.c_header` and :mod:`kvt.exports.fortran`
 turns it into statements (:func:`feature_lines`), once per call or once per transition.
 """
 

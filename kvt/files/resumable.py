@@ -11,8 +11,8 @@ that was run with the same settings:
   ones key by key (:func:`check_settings`): the first that differs is named, with
   its old and new value, in one error line;
 * :func:`open_folder` -- the folder to write in: a resumed one as it is, otherwise
-  checked with :func:`kvt.outputs.atomic.check` and opened with
-  :func:`kvt.outputs.atomic.directory` (``in_place``: a new folder is written where
+  checked with :func:`kvt.files.atomic.check` and opened with
+  :func:`kvt.files.atomic.directory` (``in_place``: a new folder is written where
   it will stay, so that an interrupted run keeps what it finished; an earlier one
   replaced with ``force`` stays intact until the new one is complete);
 * :func:`prepare` -- the three in order, for a command with nothing else to check;
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Iterable, Mapping
 
 from kvt.errors import Interrupted, KvtError
-from kvt.outputs import atomic
+from kvt.files import atomic
 
 #: The end of the error line for settings that differ from the recorded ones (``kvt bench``).
 RESUME_HINT = "use the same options or --force to start again"
@@ -166,7 +166,7 @@ def open_folder(out: Path, kind: str, force: bool = False, resume: bool = False,
 
     With ``resume`` the existing ``out`` is continued in place (entering the block
     refuses a kvt folder of another kind, or one holding an input). Otherwise ``out`` is
-    checked now (:func:`kvt.outputs.atomic.check`: a new or empty folder, or with
+    checked now (:func:`kvt.files.atomic.check`: a new or empty folder, or with
     ``force`` an earlier kvt folder of this kind; ``exists`` is the error line for an
     existing one without ``force``) and a new ``out`` is written in place, while an
     earlier one is replaced only when the block completes. ``inputs`` (files or

@@ -9,7 +9,7 @@
     k_level_<i>.png    k_VT(T) of one transition, data vs model
     loss.png           training/validation loss curves
     relative_error.png relative error over (level, T)
-    .kvt-artifact.json the marker saying kvt wrote it (kind "run"; kvt.outputs.atomic)
+    .kvt-artifact.json the marker saying kvt wrote it (kind "run"; kvt.files.atomic)
 
 The directory is built in a temporary folder and renamed into place at the end.
 Run directories of older kvt versions (no marker) are read the same way.
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kvt import __version__
-from kvt.outputs import atomic
+from kvt.files import atomic
 from kvt.errors import KvtError
 
 MODEL_FILE = "model.keras"
@@ -128,9 +128,9 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
     """Write ``result`` (a TrainResult) as a run directory, atomically. Returns its path.
 
     ``force`` replaces only a run directory kvt wrote, never one holding ``inputs``
-    (the training data file); see :func:`kvt.outputs.atomic.check`.
+    (the training data file); see :func:`kvt.files.atomic.check`.
     """
-    from kvt.outputs import plots
+    from kvt.runs import figures
 
     out = Path(out) if out else default_run_dir(result.dataset.name, result.config.optimizer)
     metadata = build_metadata(result, command)
@@ -144,10 +144,10 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
         from kvt.network.inference import Network
 
         run = Run(path=tmp, network=Network(result.weights), metadata=metadata)
-        level = plot_level or plots.default_level(result.predictions)
-        plots.save_figure(plots.level_figure(run, level), tmp / f"k_level_{level}.png")
-        plots.save_figure(plots.loss_figure(result.history, metadata), tmp / "loss.png")
-        plots.save_figure(plots.error_figure(result.predictions, metadata), tmp / "relative_error.png")
+        level = plot_level or figures.default_level(result.predictions)
+        figures.save_figure(figures.level_figure(run, level), tmp / f"k_level_{level}.png")
+        figures.save_figure(figures.loss_figure(result.history, metadata), tmp / "loss.png")
+        figures.save_figure(figures.error_figure(result.predictions, metadata), tmp / "relative_error.png")
     return out
 
 

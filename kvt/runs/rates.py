@@ -15,7 +15,7 @@ import pandas as pd
 
 from kvt import __version__
 from kvt.data import tables
-from kvt.errors import KvtError, unknown, KvtWarning
+from kvt.errors import KvtError, KvtWarning
 from kvt.data.tables import DIRECTIONS, UNITS  # noqa: F401  (re-exported for the CLI)
 
 LAYOUTS = ("wide", "long")
@@ -23,10 +23,6 @@ LAYOUTS = ("wide", "long")
 
 class ExtrapolationWarning(KvtWarning):
     """A prediction outside the level/temperature range the run was trained on."""
-
-
-class NonphysicalWarning(KvtWarning):
-    """Rates <= 0 written because the user asked for them."""
 
 
 def check_range(run, levels, temperatures, allow_extrapolation: bool = False,
@@ -117,11 +113,7 @@ def check_rates(run, levels, temperatures, allow_extrapolation: bool, allow_nonp
 
     extrapolated = check_range(run, levels, temperatures, allow_extrapolation)
     region = scan_nonphysical(run, levels, temperatures)
-    if region["count"]:
-        if not allow_nonphysical:
-            raise KvtError(validity.refusal_message(region, action))
-        warnings.warn(f"{validity.describe_region(region)} have k <= 0 ({validity.NONPHYSICAL_FLAG})",
-                      NonphysicalWarning, stacklevel=2)
+    validity.refuse_nonphysical(region, allow_nonphysical, validity.refusal_message(region, action))
     return {"extrapolated": extrapolated, "nonphysical": region}
 
 
@@ -178,20 +170,3 @@ def header_lines(run, layout: str, units: str, direction: str, allowed: dict) ->
                  f"{validity.NONPHYSICAL_FLAG} was given" if region["count"] else
                  "non-physical: none (every rate is > 0)")
     return lines
-
-
-def iter_export(run, levels, temperatures, layout: str = "wide", units: str = "m3/s",
-                allow_extrapolation: bool = False, direction: str = "down", allow_nonphysical: bool = False):
-    """CSV text for a CFD code, with a ``#`` header, in chunks (bounded memory); every check runs first.
-
-    ``wide``: one row per temperature, one column per transition (``k_32_31_m3_s``, ``k_31_32_m3_s``);
-    ``long``: columns level, T_K, k_<units> (de-excitation only) or level_from, level_to, T_K, k_<units>
-    (see :mod:`kvt.data.tables`).
-    """
-    if layout not in LAYOUTS:
-        raise unknown("layout", layout, LAYOUTS)
-    tables.check_units(units)
-    tables.check_direction(direction)
-    allowed = check_rates(run, levels, temperatures, allow_extrapolation, allow_nonphysical)
-    return iter_table(run, levels, temperatures, layout, units, direction,
-                      header_lines(run, layout, units, direction, allowed))

@@ -1,1 +1,0 @@
-"""Outputs: run directories, atomic artifacts, weights and TF-free inference, exports, plots, evaluation."""
