@@ -218,8 +218,7 @@ def check(fmt: ExportFormat, request: ExportRequest) -> dict:
         region = rates.scan_nonphysical(run, request.levels, request.temperatures)
     else:
         extrapolated, region = False, validity.dense_grid_region(run.network, fmt.check_step_K or validity.DENSE_T_STEP_K)
-    if region["count"]:
-        validity.refuse_nonphysical(region, request.allow_nonphysical and fmt.can_be_nonphysical, fmt.refusal(region))
+    validity.refuse_nonphysical(region, request.allow_nonphysical and fmt.can_be_nonphysical, fmt.refusal)
     return {"extrapolated": extrapolated, "nonphysical": region}
 
 

@@ -33,11 +33,6 @@ from kvt.errors import KvtError
 ATMOSPHERE_PA = 101325.0
 #: Bath temperatures of kvt's relaxation check (``kvt train``; ``kvt relax`` default).
 CHECK_TEMPERATURES = (500.0, 1000.0, 2000.0, 5000.0, 10000.0)
-#: Characteristic vibrational temperature of O2 for the Millikan-White correlation, K.
-O2_THETA_V_K = 2270.0
-#: θ_v of each molecule for the Millikan-White correlation, K: the characteristic vibrational
-#: temperatures tabulated with the correlation (O2 2270, N2 3395, NO 2739).
-MILLIKAN_WHITE_THETA_V_K = {"O2": O2_THETA_V_K, "N2": 3395.0, "NO": 2739.0}
 #: The largest rounding error of the populations that the exact solution accepts.
 ROUNDING_TOLERANCE = 1e-10
 
@@ -246,9 +241,9 @@ def millikan_white_p_tau(temperatures, partner: fho.Species, theta_v_K: float | 
     """Millikan-White p tau in atm s: exp(A (T^(-1/3) - B) - 18.42), A = 1.16e-3 mu^(1/2) theta_v^(4/3),
     B = 0.015 mu^(1/4), mu the molecule-partner reduced mass in atomic mass units.
 
-    ``molecule`` defaults to O2; ``theta_v_K`` to its MILLIKAN_WHITE_THETA_V_K."""
+    ``molecule`` defaults to O2; ``theta_v_K`` to its θ_v in the species table."""
     m = species.molecule(molecule)
-    theta_v_K = MILLIKAN_WHITE_THETA_V_K[m.name] if theta_v_K is None else theta_v_K
+    theta_v_K = m.millikan_white_theta_v_K if theta_v_K is None else theta_v_K
     m_ab = m.molar_mass_g_mol
     mu = m_ab * partner.molar_mass_g_mol / (m_ab + partner.molar_mass_g_mol)  # g/mol = atomic mass units
     a = 1.16e-3 * np.sqrt(mu) * theta_v_K ** (4.0 / 3.0)

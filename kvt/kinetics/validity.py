@@ -24,13 +24,13 @@ class NonphysicalWarning(KvtWarning):
     """Rates <= 0 written because the user asked for them."""
 
 
-def refuse_nonphysical(region: dict, allowed: bool, refusal: str) -> None:
-    """The one refusal of rates <= 0: ``KvtError(refusal)`` where ``region`` has any, unless ``allowed``; then a
-    warning says where they are (the written file says so too)."""
+def refuse_nonphysical(region: dict, allowed: bool, refusal) -> None:
+    """The one refusal of rates <= 0: where ``region`` has any, ``KvtError(refusal(region))`` unless ``allowed``;
+    then a warning says where they are (the written file says so too). ``refusal``: the region's error line."""
     if not region["count"]:
         return
     if not allowed:
-        raise KvtError(refusal)
+        raise KvtError(refusal(region))
     warnings.warn(f"{describe_region(region)} have k <= 0 ({NONPHYSICAL_FLAG})", NonphysicalWarning, stacklevel=3)
 
 

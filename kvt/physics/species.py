@@ -2,14 +2,16 @@
 
 A *pair* ``MOLECULE-PARTNER`` (``N2-N``, ``NO-O2``) is the vibrating molecule AB whose
 level i falls to i-1 and the collision partner C. Every pair is derived from the two
-tables below (3 molecules x 6 partners = 18 pairs); nothing else in kvt.physics or
-kvt.data spells out per-species numbers.
+tables below (3 molecules x 6 partners = 18 pairs); nothing else in kvt spells out
+per-species numbers.
 
 Where the constants come from: ω_e and ω_e x_e are the molecules' ground-state
 spectroscopic constants (m^-1) as used by the St Petersburg State University (SPbU)
 group's state-to-state tables; R0 is the Lennard-Jones diameter of the SPbU codes for
 N2, O2, NO, O and N and the hard-sphere diameter of the KAPPA particle database for Ar;
-the highest level is the top of each molecule's ladder in those tables. Masses are
+the highest level is the top of each molecule's ladder in those tables; θ_v of the
+Millikan-White correlation is the characteristic vibrational temperature tabulated with it
+(Millikan & White, J. Chem. Phys. 39, 1963: O2 2270 K, N2 3395 K, NO 2739 K). Masses are
 whole atomic masses in g/mol (Ar 39.948). With these constants the FHO-FR formulas of
 :mod:`kvt.physics.fho` reproduce the group's published O2 and N2 tables.
 """
@@ -32,6 +34,7 @@ class Molecule:
     atom_masses_g_mol: tuple[float, float]  # (m_A, m_B); the order matters when A != B
     collision_diameter_m: float  # R0
     max_level: int  # levels 0..max_level are bound; transitions i -> i-1 for i = 1..max_level
+    millikan_white_theta_v_K: float  # θ_v of the Millikan-White correlation, K (tabulated with it)
     agreement: str = ""  # how the FHO-FR rates with these constants compare with published tables
 
     @property
@@ -65,11 +68,11 @@ class Partner:
 
 #: The molecules. For NO, atom A is N (the order enters the mass factor m~ of the FHO-FR model).
 MOLECULES = {m.name: m for m in (
-    Molecule("O2", 158019.0, 1198.0, (16.0, 16.0), 3.458e-10, 35,
+    Molecule("O2", 158019.0, 1198.0, (16.0, 16.0), 3.458e-10, 35, 2270.0,
              "reproduces the SPbU group's published O2-O2 and O2-O tables to ~1e-14"),
-    Molecule("N2", 235857.0, 1432.0, (14.0, 14.0), 3.621e-10, 46,
+    Molecule("N2", 235857.0, 1432.0, (14.0, 14.0), 3.621e-10, 46, 3395.0,
              "reproduces the SPbU group's published N2 tables to ~1e-14"),
-    Molecule("NO", 190420.0, 1407.5, (14.0, 16.0), 3.47e-10, 38,
+    Molecule("NO", 190420.0, 1407.5, (14.0, 16.0), 3.47e-10, 38, 2739.0,
              "the SPbU group's public NO tables lie a constant 2.1e-4 (relative) above these values, "
              "a factor of unknown origin in their collision rate"),
 )}

@@ -113,7 +113,7 @@ def check_rates(run, levels, temperatures, allow_extrapolation: bool, allow_nonp
 
     extrapolated = check_range(run, levels, temperatures, allow_extrapolation)
     region = scan_nonphysical(run, levels, temperatures)
-    validity.refuse_nonphysical(region, allow_nonphysical, validity.refusal_message(region, action))
+    validity.refuse_nonphysical(region, allow_nonphysical, lambda found: validity.refusal_message(found, action))
     return {"extrapolated": extrapolated, "nonphysical": region}
 
 
