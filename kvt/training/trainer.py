@@ -2,7 +2,9 @@
 
 :func:`train` takes a :class:`TrainConfig` and returns a :class:`TrainResult` with
 the fitted model, the scaler, the history and the metrics; :mod:`kvt.runs.folder` turns a
-result into a run directory.
+result into a run directory. This module fits; the evaluation of the new run (the TF-free
+network's predictions, the error summaries, the validity, accuracy and relaxation checks) is
+:func:`kvt.training.evaluation.evaluate_run`, which :func:`train` calls once the fit is done.
 
 The data are fed from memory as a shuffled ``tf.data`` pipeline (:mod:`kvt.training.feed`:
 one endless dataset, one iterator for the whole fit) and each ``model.fit`` call runs a
@@ -47,6 +49,7 @@ from kvt.errors import KvtError
 from kvt.network.preprocessing import FEATURES, VTScaler
 from kvt.training import feed
 from kvt.training.distributed import Distribution
+from kvt.training.evaluation import evaluate_run
 from kvt.training.feed import make_eval_dataset, make_full_batch_dataset, make_train_dataset  # noqa: F401
 from kvt.training.config import TrainConfig, learning_rate_schedule
 
@@ -79,20 +82,6 @@ def split_indices(n_rows: int, val_fraction: float, seed: int) -> tuple[np.ndarr
                        f"for {n_rows} rows")
     order = np.random.default_rng(seed).permutation(n_rows)
     return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
-def relative_error(k_pred, k_true) -> np.ndarray:
-    return np.abs(np.asarray(k_pred) - np.asarray(k_true)) / np.asarray(k_true)
-
-
-def error_summary(k_pred, k_true) -> dict[str, float]:
-    rel = relative_error(k_pred, k_true)
-    return {
-        "mae_m3_s": float(np.mean(np.abs(np.asarray(k_pred) - np.asarray(k_true)))),
-        "rel_err_median": float(np.median(rel)),
-        "rel_err_p95": float(np.percentile(rel, 95)),
-        "rel_err_max": float(np.max(rel)),
-    }
 
 
 def seed_everything(seed: int) -> None:
@@ -330,13 +319,12 @@ def _restart(compiled, fresh):
 
 def _result(config, hparams, dataset, prep, model, fit, timer, started, distribution_record,
             stop_requested=None) -> TrainResult:
-    """The :class:`TrainResult` of a finished fit: history, exported weights, predictions, metrics."""
+    """The :class:`TrainResult` of a finished fit: history, exported weights, and the evaluation of the run
+    (:func:`kvt.training.evaluation.evaluate_run`: predictions, error summaries, physics checks) in its metrics."""
     from kvt import optimizers
 
     entry = optimizers.entry(config.optimizer)
-    frame = dataset.frame
     x, y, transform = prep.x, prep.y, prep.transform
-    features, k_true = prep.features, prep.k_true
     train_idx, val_idx, has_val = prep.train_idx, prep.val_idx, prep.has_val
     full_batch, steps, keras_epochs = prep.full_batch, prep.steps, prep.keras_epochs
     history = pd.DataFrame(fit.history)
@@ -357,37 +345,11 @@ def _result(config, hparams, dataset, prep, model, fit, timer, started, distribu
             raise KvtError("the L-BFGS finish diverged (loss is NaN or infinite); try --finish none")
     wall = time.perf_counter() - started
 
-    from kvt.network.inference import export_weights, molecule_record
-
-    table_pair = dataset.table.pair if dataset.table is not None else None
-    metadata_stub = {"dataset": {"pair": dataset.pair, "sha256": dataset.sha256,
-                                 "molecule": molecule_record(dataset.pair or table_pair),
-                                 "level_range": [int(frame["level"].min()), int(frame["level"].max())],
-                                 "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]},
-                     "options": {"mode": config.mode}}
-    weights = export_weights(model, transform, metadata_stub)
-    from kvt.network.inference import Network
-
-    network = Network(weights)
-    k_pred = network.predict_k(frame["level"].to_numpy(), frame["T_K"].to_numpy())
-    y_pred = transform.transform_target(np.where(k_pred > 0, k_pred, np.nan), features) \
-        if config.mode == "accurate" else transform.transform_target(k_pred)
-    split_labels = np.full(len(frame), "train", dtype=object)
-    split_labels[val_idx] = "val"
-    predictions = pd.DataFrame({
-        "level": frame["level"].to_numpy(),
-        "T_K": frame["T_K"].to_numpy(),
-        "k_true_m3_s": k_true,
-        "k_pred_m3_s": k_pred,
-        "rel_error": relative_error(k_pred, k_true),
-        "split": split_labels,
-    })
+    weights = _weights_document(model, transform, dataset, config)
+    evaluation = evaluate_run(weights, dataset, prep, config)
     monitor = "val_loss" if has_val else "loss"
     metrics = {
-        "val_mse_scaled": float(np.mean((y_pred[val_idx, 0] - y[val_idx, 0]) ** 2)) if has_val else None,
-        "train_mse_scaled": float(np.mean((y_pred[train_idx, 0] - y[train_idx, 0]) ** 2)),
-        "val": error_summary(k_pred[val_idx], k_true[val_idx]) if has_val else None,
-        "all": error_summary(k_pred, k_true),
+        **evaluation.errors,
         "epochs_run": int(history["epoch"].iloc[-1]),
         "best_epoch": int(history["epoch"].iloc[int(history[monitor].idxmin())]),
         "stopped_early": bool(len(history) < keras_epochs),
@@ -399,14 +361,7 @@ def _result(config, hparams, dataset, prep, model, fit, timer, started, distribu
     }
     if distribution_record is not None:
         metrics["distribution"] = distribution_record
-    from kvt.kinetics import validity
-
-    metrics["nonphysical"] = validity.dense_grid_region(network)
-    if dataset.pair:
-        from kvt.kinetics.accuracy import evaluate_network, json_summary
-
-        metrics["dense_grid"] = json_summary(evaluate_network(network, dataset.pair))
-        metrics["relaxation"] = validity.relaxation_check(network, dataset.pair)
+    metrics.update(evaluation.physics)
     split = {
         "val_fraction": config.val_fraction,
         "seed": config.seed,
@@ -416,8 +371,22 @@ def _result(config, hparams, dataset, prep, model, fit, timer, started, distribu
         "batching": batching_record(prep),
     }
     return TrainResult(config=config, dataset=dataset, model=model, scaler=transform, history=history,
-                       predictions=predictions, metrics=metrics, split=split, hyperparameters=hparams,
+                       predictions=evaluation.predictions, metrics=metrics, split=split, hyperparameters=hparams,
                        wall_time_s=wall, weights=weights)
+
+
+def _weights_document(model, transform, dataset: Dataset, config: TrainConfig) -> dict[str, Any]:
+    """The trained network's exported weights document (:func:`kvt.network.inference.export_weights`)."""
+    from kvt.network.inference import export_weights, molecule_record
+
+    frame = dataset.frame
+    table_pair = dataset.table.pair if dataset.table is not None else None
+    metadata_stub = {"dataset": {"pair": dataset.pair, "sha256": dataset.sha256,
+                                 "molecule": molecule_record(dataset.pair or table_pair),
+                                 "level_range": [int(frame["level"].min()), int(frame["level"].max())],
+                                 "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]},
+                     "options": {"mode": config.mode}}
+    return export_weights(model, transform, metadata_stub)
 
 
 def batching_record(prep: PreparedData) -> dict[str, Any]:
