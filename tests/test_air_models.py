@@ -286,14 +286,14 @@ def test_relax_outputs_of_an_n2_run_and_pair(models):
 
     temps = np.array([1000.0, 5000.0])
     source = relax.from_run(models["N2-N2"]["dir"], temps)
-    assert source.molecule == "N2" and source.k_down.shape == (2, 46)
-    result = relax.run(source, reference_pair="N2-N2")
+    assert source.molecule.name == "N2" and source.k_down.shape == (2, 46)
+    result = relax.run(source, reference="N2-N2")
     assert result.solution.x_eq.shape == (2, 47) and np.all(np.abs(result.comparison["tau_rel_err"]) < 2e-3)
     tau = result.tau_table(millikan_white=True)
     mu = 28.0 * 28.0 / 56.0  # N2-N2 reduced mass, atomic mass units; θ_v of N2 3395 K (the usual tabulated value)
     expected = np.exp(1.16e-3 * np.sqrt(mu) * 3395.0 ** (4 / 3) * (temps ** (-1 / 3) - 0.015 * mu**0.25) - 18.42)
     np.testing.assert_allclose(tau["p_tau_mw_atm_s"], expected, rtol=1e-14)
     with pytest.raises(KvtError) as refused:
-        relax.run(source, reference_pair="O2-Ar")
+        relax.run(source, reference="O2-Ar")
     assert str(refused.value) == (f"the reference pair O2-Ar is not of N2, the molecule of run "
                                   f"{models['N2-N2']['dir']}; name a pair of N2")

@@ -62,7 +62,7 @@ def o2_ar():
 
 def test_fho_baseline_is_the_weighted_least_squares_fit(o2_ar):
     features, k = o2_ar
-    transform = LogSpaceTransform.for_pair("O2-Ar").fit(features, k)
+    transform = LogSpaceTransform.for_process("O2-Ar").fit(features, k)
     assert transform.feature_kind == "fho"
     x = transform.scaled_features(features)
     # independent: weighted least squares by numpy, rows weighted by (1000 K / T)^3
@@ -77,7 +77,7 @@ def test_fho_baseline_is_the_weighted_least_squares_fit(o2_ar):
 
 def test_fho_transform_json_round_trip(o2_ar):
     features, k = o2_ar
-    transform = LogSpaceTransform.for_pair("O2-Ar").fit(features, k)
+    transform = LogSpaceTransform.for_process("O2-Ar").fit(features, k)
     restored = transform_from_dict(json.loads(json.dumps(transform.to_dict())))
     assert restored.feature_kind == "fho" and restored.parameters == fho_parameters("O2-Ar")
     y = np.linspace(-2, 2, len(k))
@@ -86,7 +86,7 @@ def test_fho_transform_json_round_trip(o2_ar):
 
 def test_user_data_without_a_pair_keeps_the_log_space_features(o2_ar):
     features, k = o2_ar
-    transform = LogSpaceTransform.for_pair(None).fit(features, k)
+    transform = LogSpaceTransform.for_process(None).fit(features, k)
     assert transform.feature_kind == "log_space" and "feature_kind" not in transform.to_dict()
     with pytest.raises(KvtError, match="the fho features need their parameters"):
         LogSpaceTransform("fho")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kvt.cli.options import PAIRS_ACCEPTED, option, pair_name
+from kvt.cli.options import PAIRS_ACCEPTED, option, resolve_process
 from kvt.data.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
 from kvt.errors import KvtError
 from kvt.physics.species import MOLECULES
@@ -19,6 +19,7 @@ def data():
 
 @data.command("generate")
 @option("pair", f"Collision pair: {PAIRS_ACCEPTED}.", required=True)
+@option("process")
 @option("levels", "Upper levels i of i -> i-1: 32, 1-35, 1,2,5.",
         show_default="all of the molecule's: " + ", ".join(f"{m.name} 1-{m.max_level}" for m in MOLECULES.values()))
 @option("temps", "Temperatures in K: 250:10000:10 (start:stop:step) or 300,500,1000.", default=STUDY_TEMPS_SPEC,
@@ -27,24 +28,24 @@ def data():
                      "up and both write columns level_from,level_to,T_K,k_m3_s.")
 @option("output", "Output CSV (stdout if omitted).")
 @option("force", "Overwrite an existing output file.")
-def data_generate(pair, levels_spec, temps_spec, direction, output, force):
+def data_generate(pair, process_kind, levels_spec, temps_spec, direction, output, force):
     """Compute an FHO-FR table (columns level,T_K,k_m3_s, or level_from,level_to,T_K,k_m3_s)."""
     from kvt.files import atomic
     from kvt.data import tables
     from kvt.data.datasets import generate, generated_header, generated_table_text
 
-    pair = pair_name(pair)
+    process = resolve_process(pair, process_kind)
     tables.check_direction(direction)
-    levels = None if levels_spec is None else parse_levels(levels_spec, molecule=pair)
+    levels = None if levels_spec is None else parse_levels(levels_spec, molecule=process.molecule)
     temps = parse_temperatures(temps_spec)
     if output:
         atomic.check(output, None, force)
-    frame = generate(pair, levels, temps)
+    frame = generate(process, levels, temps)
     if direction == "down":
-        text = generated_table_text(pair, frame)
+        text = generated_table_text(process, frame)
     else:
-        text = tables.format_table(tables.with_directions(frame, direction, pair), "long", "m3/s",
-                                   generated_header(pair, direction), float_format="%.17g")
+        text = tables.format_table(tables.with_directions(frame, direction, process.molecule), "long", "m3/s",
+                                   generated_header(process, direction), float_format="%.17g")
     if output:
         atomic.write_text(output, text, force=force)
         rows = len(frame) * (2 if direction == "both" else 1)
@@ -55,18 +56,18 @@ def data_generate(pair, levels_spec, temps_spec, direction, output, force):
 
 @data.command("info")
 @option("pair", f"A bundled pair: {PAIRS_ACCEPTED}.")
+@option("process")
 @click.option("--file", "path", type=click.Path(dir_okay=False),
               help="A table in any layout kvt writes (long or wide, m^3/s or cm^3/s, either direction).")
 @option("allow-implausible", "Accept k or T outside the plausibility bounds.")
-def data_info(pair, path, allow_implausible):
+def data_info(pair, process_kind, path, allow_implausible):
     """Summarise a bundled dataset or a table (read back to level,T_K,k_m3_s)."""
     if bool(pair) == bool(path):
         raise KvtError("give exactly one of --pair or --file")
-    if pair:
-        pair = pair_name(pair)
+    process = resolve_process(pair, process_kind)
     from kvt.data.datasets import describe, load_dataset
 
-    summary = describe(load_dataset(pair or path, allow_implausible=allow_implausible))
+    summary = describe(load_dataset(process or path, allow_implausible=allow_implausible))
     width = max(len(k) for k in summary)
     for key, value in summary.items():
         click.echo(f"{key:<{width}}  {value}")

@@ -7,71 +7,71 @@ from pathlib import Path
 
 import click
 
-from kvt.cli.options import option, pair_name
+from kvt.cli.options import option, resolve_process
 from kvt.data.grid import parse_levels, parse_temperatures
 from kvt.errors import KvtError, unknown
 from kvt.exports.registry import FORMAT_HELP
 
 
-def run_molecule(run, pair=None):
-    """The molecule whose levels ``run`` predicts: ``pair``'s, else the one its weights or metadata name, else None.
-
-    A run trained on a user table that names no pair names no molecule.
+def run_molecule(run, process=None):
+    """The molecule whose levels ``run`` predicts: ``process``'s (refused if the network is of another), else the
+    one its weights or metadata name, else None. A run trained on a user table that names no pair names no molecule.
     """
     from kvt.physics import species
 
     known = getattr(run.network, "molecule", None)  # the weights document's molecule, where the network reads one
-    if pair:
-        molecule = species.molecule(pair)
+    if process is not None:
+        molecule = process.molecule
         if isinstance(known, species.Molecule) and known.name != molecule.name:
-            raise KvtError(f"--pair {species.pair(pair).name} is a pair of {molecule.name}, but the run's network "
+            raise KvtError(f"--pair {process.name} is a pair of {molecule.name}, but the run's network "
                            f"is of {known.name}; give a pair of {known.name}")
         return molecule
     if isinstance(known, species.Molecule):
         return known
+    if run.process is not None:
+        return run.process.molecule
     dataset = (run.metadata or {}).get("dataset", {})
-    spec = run.network.spec
-    for name in (spec.get("molecule"), dataset.get("molecule"), spec.get("pair"), dataset.get("pair")):
+    for name in (run.network.spec.get("molecule"), dataset.get("molecule")):
         name = name.get("name") if isinstance(name, dict) else name  # {"name": "N2", "levels": [1, 46]}
         if isinstance(name, str) and name:
             return species.molecule(name)
     return None
 
 
-def run_levels(run, spec, pair=None):
+def run_levels(run, spec, process=None):
     """Levels of ``spec`` within the run's molecule (an error names its range).
 
     Without a known molecule, O2's levels 1..35, widened to the run's trained top level if that is higher.
     """
     from kvt.physics import species
 
-    molecule = run_molecule(run, pair)
+    molecule = run_molecule(run, process)
     if molecule is not None:
         return parse_levels(spec, molecule=molecule)
     return parse_levels(spec, max_level=max(species.MOLECULES["O2"].max_level, run.level_range[1]))
 
 
-def _run_grid(run, levels_spec, temps_spec, pair=None):
+def _run_grid(run, levels_spec, temps_spec, process=None):
     """--levels/--temps, defaulting to the run's trained levels and every 10 K of its trained range."""
     from kvt.kinetics.validity import dense_temperatures
 
     lo, hi = run.level_range
-    levels = run_levels(run, levels_spec, pair) if levels_spec else list(range(lo, hi + 1))
+    levels = run_levels(run, levels_spec, process) if levels_spec else list(range(lo, hi + 1))
     temps = parse_temperatures(temps_spec) if temps_spec else dense_temperatures(*run.temperature_range)
     return levels, temps
 
 
-def reference_pair(run, pair):
-    """The FHO-FR pair to compare ``run`` with: ``pair`` for a run on a user table, else the run's own."""
-    trained = (run.metadata or {}).get("dataset", {}).get("pair")
-    if pair:
-        pair = pair_name(pair)
-        if trained and pair != trained:
-            raise KvtError(f"--pair {pair} differs from the pair the run was trained on ({trained}); --pair names "
-                           f"the reference only for runs trained on a user table")
-    if pair:
-        run_molecule(run, pair)  # a pair of another molecule than the network's is refused
-    return pair or trained
+def reference_process(run, pair, process_kind="vt"):
+    """The FHO-FR process to compare ``run`` with: --pair's for a run on a user table, else the run's own."""
+    trained = run.process
+    chosen = resolve_process(pair, process_kind)
+    if chosen is None:
+        return trained
+    if trained and chosen != trained:
+        raise KvtError(f"--pair {chosen.name} differs from the pair the run was trained on ({trained.name}); --pair "
+                       f"names the reference only for runs trained on a user table")
+    run_molecule(run, chosen)  # a pair of another molecule than the network's is refused
+    return chosen
 
 
 def _load_run(run_dir):
@@ -180,25 +180,26 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
 @option("levels", "Levels [default: the run's trained levels].")
 @option("temps", "Temperatures in K [default: every 10 K of the run's trained range].")
 @option("pair", "FHO-FR reference pair, for runs trained on a user CSV [default: the run's].")
+@option("process")
 @option("out", "Folder for the results [default: RUN/evaluation].")
 @option("force", "Replace an existing results folder.")
 @option("allow-extrapolation", "Also evaluate outside the trained level/temperature range (with a warning).")
-def evaluate_command(run_dir, levels_spec, temps_spec, pair, out, force, allow_extrapolation):
+def evaluate_command(run_dir, levels_spec, temps_spec, pair, process_kind, out, force, allow_extrapolation):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
     from kvt.files import atomic
     from kvt.kinetics.accuracy import NO_REFERENCE, evaluate_network, json_summary
 
     run = _load_run(run_dir)
-    pair = reference_pair(run, pair)
-    levels, temps = _run_grid(run, levels_spec, temps_spec, pair)
-    if pair is None:
+    process = reference_process(run, pair, process_kind)
+    levels, temps = _run_grid(run, levels_spec, temps_spec, process)
+    if process is None:
         raise KvtError(NO_REFERENCE)
     out = Path(out) if out else Path(run_dir) / "evaluation"
     atomic.check(out, "evaluation", force, inputs=[run_dir])
     from kvt.runs.rates import check_range
 
     check_range(run, levels, temps, allow_extrapolation)
-    evaluation = evaluate_network(run.network, pair, levels, temps)
+    evaluation = evaluate_network(run.network, process, levels, temps)
     summary = json_summary(evaluation)
     summary["trained_range"] = {"level": list(run.level_range), "T_K": list(run.temperature_range)}
     summary["extrapolation_allowed"] = bool(allow_extrapolation)

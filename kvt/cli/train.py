@@ -10,20 +10,22 @@ import sys
 
 import click
 
-from kvt.cli.options import option, pair_name
+from kvt.cli.options import option, resolve_process
 from kvt.cli.quiet import quiet_tensorflow_import
 from kvt.errors import KvtError
 
 
-def _dataset_option(pair, data_file):
+def _dataset_option(pair, process_kind, data_file):
+    """The process of --pair/--process (resolved once), or None for --data; exactly one of --pair and --data."""
     if bool(pair) == bool(data_file):
         raise KvtError("give exactly one of --pair (MOLECULE-PARTNER, e.g. N2-N; see `kvt data pairs`) or "
                        "--data FILE")
-    return pair_name(pair) if pair else data_file
+    return resolve_process(pair, process_kind)
 
 
 @click.command("train")
 @option("pair")
+@option("process")
 @option("data")
 @option("mode", "study: the original pipeline; accurate: log-space target, physical features, L-BFGS finish.")
 @click.option("--optimizer", help="Optimizer name (see `kvt optimizers`) [default: adamod; accurate mode: adam].")
@@ -48,7 +50,7 @@ def _dataset_option(pair, data_file):
 @option("allow-implausible", "Accept a --data table whose k or T lie outside the plausibility bounds (see the "
                              "README's Data section).")
 @option("quiet", "No progress bar.")
-def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
+def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epochs, batch_size, val_fraction, patience, units,
                   seed, schedule, min_lr, finish, finish_iterations, precision, strategy, out, force,
                   allow_implausible, quiet):
     """Train the network and write a run directory."""
@@ -59,7 +61,8 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
     # Everything the user typed is checked before TensorFlow's import (seconds), so a mistake fails at once:
     # the options, the optimizer and its hyper-parameters (read from the classes' sources), the output
     # folder, and the dataset itself (read and validated once, before training).
-    config = TrainConfig(data=_dataset_option(pair, data_file), mode=mode, optimizer=optimizer, learning_rate=lr,
+    process = _dataset_option(pair, process_kind, data_file)
+    config = TrainConfig(data=process.name if process else data_file, mode=mode, optimizer=optimizer, learning_rate=lr,
                          opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
                          val_fraction=val_fraction, patience=patience, units=units, seed=seed,
                          schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
@@ -74,7 +77,7 @@ def train_command(pair, data_file, mode, optimizer, lr, opts, epochs, batch_size
         atomic.check(out, "run", force, inputs)
     from kvt.data.datasets import load_dataset
 
-    dataset = load_dataset(config.data, config.allow_implausible)
+    dataset = load_dataset(process or data_file, config.allow_implausible)
     quiet_tensorflow_import()
     from kvt.runs.folder import save_run
     from kvt.training.interrupt import GracefulInterrupt
@@ -171,10 +174,8 @@ def _advice(result) -> str | None:
     if no_tau:
         parts.append(f"no relaxation time at {', '.join(f'{t:g}' for t in no_tau)} K")
     if result.config.mode == "study":
-        from kvt.physics import species
-
-        data = result.config.data
-        source = f"--pair {data}" if data in species.PAIRS else f"--data {data}"
+        process = result.dataset.process
+        source = f"--pair {process.name}" if process else f"--data {result.config.data}"
         fix = f"--mode accurate learns log k, which cannot give k <= 0: kvt train {source} --mode accurate"
     else:
         fix = "more epochs or another seed may avoid it"
@@ -184,6 +185,7 @@ def _advice(result) -> str | None:
 # ---------------------------------------------------------------- tune
 @click.command("tune")
 @option("pair")
+@option("process")
 @option("data")
 @click.option("--optimizer", "optimizer_spec", default="adamod", show_default=True,
               help="Optimizer to tune, a comma-separated list, or all (the optimizer becomes a searched choice).")
@@ -209,14 +211,15 @@ def _advice(result) -> str | None:
 @option("resume", "Continue the search in --out (finished trials are not repeated).")
 @option("force", "Delete an existing search in --out and start over.")
 @option("quiet", "No per-trial progress lines.")
-def tune_command(pair, data_file, optimizer_spec, algorithm, max_trials, objective, spaces, mode, epochs, batch_size,
+def tune_command(pair, process_kind, data_file, optimizer_spec, algorithm, max_trials, objective, spaces, mode, epochs, batch_size,
                  val_fraction, patience, units, seed, retries, worker_timeout, out, resume, force, quiet):
     """Search optimizers' hyper-parameters with Keras Tuner, alone or as chief/worker (KERASTUNER_* variables)."""
     if resume and force:
         raise KvtError("give --resume or --force, not both")
     # What the user typed is checked before TensorFlow's import: the dataset option, the settings, the
     # optimizers and their search spaces, the output folder.
-    data = _dataset_option(pair, data_file)
+    process = _dataset_option(pair, process_kind, data_file)
+    data = process.name if process else data_file
     from kvt.optimizers.selection import parse_optimizers
     from kvt.tuning.config import ALGORITHMS, TuneConfig, distributed_role, resolve_space
     from kvt.tuning.output import check_out

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kvt.physics import fho, species
+from kvt.physics.process import Process, resolve
 from kvt.data import tables
 from kvt.errors import KvtError
 from kvt.data.grid import STUDY_TEMPERATURES
@@ -48,27 +49,28 @@ def bundled_data_dir() -> Path:
     raise KvtError("the bundled datasets are missing from this installation; reinstall kvt")
 
 
-def bundled_path(pair: str) -> Path:
-    """The bundled CSV of any of the 18 pairs (the name is checked)."""
-    return bundled_data_dir() / f"{species.pair(pair).name}.csv"
+def bundled_path(process: Process | str) -> Path:
+    """The bundled CSV of a VT process (any of the 18 pairs; a name is checked)."""
+    return bundled_data_dir() / f"{resolve(process).name}.csv"
 
 
-def generate(pair: str | species.Pair, levels=None, temperatures=STUDY_TEMPERATURES) -> pd.DataFrame:
-    """FHO-FR table for ``pair`` (any of the 18) on every (level, T) combination, level-major order.
+def generate(process: Process | str, levels=None, temperatures=STUDY_TEMPERATURES) -> pd.DataFrame:
+    """FHO-FR table of ``process`` (a VT process or a pair's name, any of the 18) on every (level, T) combination,
+    level-major order.
 
     ``levels`` defaults to the molecule's full range (O2 1..35, N2 1..46, NO 1..38).
     """
-    p = species.pair(pair)
+    p = resolve(process)
     levels = np.asarray(p.levels if levels is None else levels, dtype=int)
     temperatures = np.asarray(temperatures, dtype=float)
     grid_levels, grid_temps = np.meshgrid(levels, temperatures, indexing="ij")
     # The study's pairs go through O2's partner form, which keeps kvt's original level error wording.
-    target = fho.pair_partner(p.name) if p.name in fho.PAIRS else p
-    k = fho.rate_coefficient(grid_levels, grid_temps, target)
+    k = fho.rate_coefficient(grid_levels, grid_temps, fho.pair_partner(p.name)) if p.name in fho.PAIRS \
+        else p.rate_coefficient(grid_levels, grid_temps)
     return pd.DataFrame({"level": grid_levels.ravel(), "T_K": grid_temps.ravel(), "k_m3_s": k.ravel()})
 
 
-def _constants_line(p: species.Pair) -> str:
+def _constants_line(p: Process) -> str:
     """Where a pair's constants come from, in words, and how its rates compare with published tables."""
     return (f"constants: kvt.physics.species and kvt.physics.constants; {p.molecule.name}: spectroscopic "
             f"constants and atomic masses of the SPbU state-to-state tables, R0 the "
@@ -76,11 +78,11 @@ def _constants_line(p: species.Pair) -> str:
             f"{p.partner.diameter_source}; {p.molecule.agreement}")
 
 
-def generated_file_header(pair: str | species.Pair, version: str | None = None) -> list[str]:
+def generated_file_header(process: Process | str, version: str | None = None) -> list[str]:
     """``#`` lines (without the ``# ``) of a generated pair's bundled file; ``version`` defaults to kvt's."""
     from kvt import __version__
 
-    p = species.pair(pair)
+    p = resolve(process)
     temps = ", ".join(f"{t:g}" for t in STUDY_TEMPERATURES)
     return [f"kvt {version or __version__} FHO-FR VT rate coefficients; {MODEL_REFERENCE}",
             f"pair: {p.name}",
@@ -91,13 +93,14 @@ def generated_file_header(pair: str | species.Pair, version: str | None = None) 
             "units: k in m^3/s, T in K; layout: long"]
 
 
-def generated_file_text(pair: str | species.Pair, version: str | None = None) -> str:
+def generated_file_text(process: Process | str, version: str | None = None) -> str:
     """A generated pair's bundled file: the provenance header, then :func:`generate` on the study grid."""
-    header = "".join(f"# {line}\n" for line in generated_file_header(pair, version))
-    return header + to_csv_text(generate(pair))
+    p = resolve(process)
+    header = "".join(f"# {line}\n" for line in generated_file_header(p, version))
+    return header + to_csv_text(generate(p))
 
 
-def generated_table_text(pair: str | species.Pair, frame: pd.DataFrame) -> str:
+def generated_table_text(process: Process | str, frame: pd.DataFrame) -> str:
     """The CSV text of a generated de-excitation table (``kvt data generate``) that kvt reads back.
 
     The study's three O2 pairs are written bare, as their bundled files are; any other pair gets
@@ -106,7 +109,7 @@ def generated_table_text(pair: str | species.Pair, frame: pd.DataFrame) -> str:
     """
     from kvt import __version__
 
-    p = species.pair(pair)
+    p = resolve(process)
     if p.name in species.STUDY_PAIRS:
         return to_csv_text(frame)
     full = (sorted(frame["level"].unique()) == list(p.levels)
@@ -118,12 +121,12 @@ def generated_table_text(pair: str | species.Pair, frame: pd.DataFrame) -> str:
     return "".join(f"# {line}\n" for line in header) + to_csv_text(frame)
 
 
-def generated_header(pair: str, direction: str) -> list[str]:
+def generated_header(process: Process, direction: str) -> list[str]:
     """``#`` lines of a generated table with directions (the plain down table has none, like the bundled files)."""
     from kvt import __version__
 
     return [f"kvt {__version__} FHO-FR VT rate coefficients; {MODEL_REFERENCE}",
-            f"pair: {pair}",
+            f"pair: {process.name}",
             "units: k in m^3/s, T in K; layout: long",
             f"direction: {direction}; excitation from de-excitation by detailed balance, "
             f"k(i-1 -> i) = k(i -> i-1) exp(-(E(i) - E(i-1)) / T)"]
@@ -144,8 +147,13 @@ class Dataset:
     source: str  # pair name or file path
     path: Path
     sha256: str
-    pair: str | None  # bundled pair name, else None
+    process: Process | None  # a bundled pair's process, else None
     table: tables.RateTable | None = None  # the file as read (layout, units, header), before conversion
+
+    @property
+    def pair(self) -> str | None:
+        """The bundled pair's name, else None."""
+        return self.process.name if self.process else None
 
     @property
     def name(self) -> str:
@@ -353,19 +361,20 @@ def read_table(path: str | os.PathLike, allow_implausible: bool = False,
     return validate(frame, path, skip, comments, allow_implausible, allow_nonpositive), sha256
 
 
-def load_dataset(pair_or_path: str | os.PathLike, allow_implausible: bool = False) -> Dataset:
-    """Load a bundled pair (``"O2-Ar"``, ``"N2-N"``: any of the 18) or a table in any layout kvt writes.
+def load_dataset(source: Process | str | os.PathLike, allow_implausible: bool = False) -> Dataset:
+    """Load a bundled process (a :class:`~kvt.physics.process.Process`, or a pair's name: ``"O2-Ar"``, ``"N2-N"``,
+    any of the 18) or a table in any layout kvt writes.
 
     (Layouts: :mod:`kvt.data.tables`.) A bare name that is no file and no pair is an error
     that says what is wrong with it as a pair name and lists the molecules or partners.
     """
-    text = str(pair_or_path)
-    pair = text if text in species.PAIRS else None
-    if pair is None and not Path(text).suffix and os.sep not in text and not Path(text).exists():
-        species.pair(text)  # a bare name that is no pair: say which exist
-    path = bundled_path(pair) if pair else Path(text)
+    text = source.name if isinstance(source, Process) else str(source)
+    process = source if isinstance(source, Process) else resolve(text) if text in species.PAIRS else None
+    if process is None and not Path(text).suffix and os.sep not in text and not Path(text).exists():
+        resolve(text)  # a bare name that is no pair: say which exist
+    path = bundled_path(process) if process else Path(text)
     table, sha256 = read_table(path, allow_implausible)
-    return Dataset(frame=table.down(), source=text, path=path, sha256=sha256, pair=pair, table=table)
+    return Dataset(frame=table.down(), source=text, path=path, sha256=sha256, process=process, table=table)
 
 
 def describe(dataset: Dataset) -> dict:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvt import __version__
-from kvt.physics import fho, species
+from kvt.physics.process import resolve
 from kvt.errors import KvtError
 from kvt.exports import CHECK_STEP_K
 from kvt.exports.codegen import trained_levels
@@ -95,12 +95,11 @@ def fit_network(network) -> PolyFit:
     return fit(levels, temperatures, k.reshape(levels.size, temperatures.size))
 
 
-def fit_exact(pair: str, levels, temperatures) -> PolyFit:
-    """The same fit to exact FHO-FR rates of ``pair`` (any of the 18; ``kvt.physics.fho.rate_coefficient``):
-    the form's own error."""
-    reference = species.pair(pair)
+def fit_exact(process, levels, temperatures) -> PolyFit:
+    """The same fit to exact FHO-FR rates of a VT process (or a pair's name, any of the 18): the form's own error."""
+    reference = resolve(process)
     levels, temperatures = np.asarray(levels), np.asarray(temperatures, dtype=float)
-    return fit(levels, temperatures, fho.rate_coefficient(levels[:, None], temperatures[None, :], reference))
+    return fit(levels, temperatures, reference.rate_coefficient(levels[:, None], temperatures[None, :]))
 
 
 def summary(fit_result: PolyFit) -> str:

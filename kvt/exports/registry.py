@@ -133,17 +133,15 @@ def _fortran(network, prefix, source, nonphysical, file_name):
 
 def _fho_poly(request: ExportRequest, checked: dict) -> Written:
     from kvt.exports import fho_poly
-    from kvt.physics import species
 
-    network = request.run.network
+    network, process = request.run.network, request.run.process
     result = fho_poly.fit_network(network)
     report = [f"fho-poly fit of {len(result.levels)} transitions on {result.temperatures.size} temperatures "
               f"({result.temperatures[0]:g}-{result.temperatures[-1]:g} K), vs the network: {fho_poly.summary(result)}"]
     reference = None
-    pair = network.spec.get("pair")
-    if pair in species.PAIRS:
-        reference = fho_poly.fit_exact(pair, result.levels, result.temperatures)
-        report.append(f"the same form fitted to exact FHO-FR data of {pair}: {fho_poly.summary(reference)}")
+    if process is not None:
+        reference = fho_poly.fit_exact(process, result.levels, result.temperatures)
+        report.append(f"the same form fitted to exact FHO-FR data of {process.name}: {fho_poly.summary(reference)}")
     return Written(fho_poly.to_csv(result, request.source, network, reference), report,
                    f"wrote the network of {request.run.path} as fho-poly to {request.output}")
 

@@ -1,6 +1,6 @@
 """Accuracy of a trained network against the FHO-FR generator on a dense grid.
 
-The reference is :func:`kvt.physics.fho.rate_coefficient` for the run's pair, on every
+The reference is the FHO-FR rate of the run's process (:meth:`kvt.physics.process.Process.rate_coefficient`), on every
 transition of the grid's levels at every temperature; errors are relative,
 |k_model - k_FHO| / k_FHO.
 """
@@ -25,44 +25,42 @@ def _summary(rel) -> dict[str, float]:
 
 
 @functools.lru_cache(maxsize=8)
-def _reference(pair: str, levels: tuple[int, ...], temperatures: tuple[float, ...]) -> np.ndarray:
+def _reference(process, levels: tuple[int, ...], temperatures: tuple[float, ...]) -> np.ndarray:
     """FHO-FR's k on levels x temperatures (read-only; computed once per grid, e.g. once per benchmark pair)."""
-    from kvt.physics import fho, species
-
-    reference_pair = species.pair(pair)
     grid_levels = np.repeat(np.asarray(levels), len(temperatures))
     grid_temps = np.tile(np.asarray(temperatures, dtype=float), len(levels))
     k_ref = np.empty(len(grid_levels))
     for start in range(0, len(k_ref), CHUNK):  # FHO-FR's temporaries stay CHUNK points long
         part = slice(start, start + CHUNK)
-        k_ref[part] = fho.rate_coefficient(grid_levels[part], grid_temps[part], reference_pair)
+        k_ref[part] = process.rate_coefficient(grid_levels[part], grid_temps[part])
     k_ref.flags.writeable = False
     return k_ref
 
 
-def evaluate_network(network, pair: str | None, levels=None, temperatures=None) -> dict:
+def evaluate_network(network, process, levels=None, temperatures=None) -> dict:
     """Relative errors of ``network`` (a :class:`kvt.network.inference.Network`) on levels x temperatures.
 
-    ``pair`` is any of the 18; ``levels`` default to every level of its molecule (O2 1..35,
+    ``process``: the reference (a :class:`kvt.physics.process.Process`, or a pair's name: any of the 18; None is
+    refused with :data:`NO_REFERENCE`); ``levels`` default to every level of its molecule (O2 1..35,
     N2 1..46, NO 1..38), ``temperatures`` to every 10 K of 250..10000 K.
 
     Returns ``{"grid": ..., "overall": {median, p95, max}, "worst": {...},
     "per_level": DataFrame, "table": DataFrame}``.
     """
-    from kvt.physics import species
     from kvt.data.grid import parse_temperatures
+    from kvt.physics.process import resolve
 
-    if pair is None:
+    if process is None:
         raise KvtError(NO_REFERENCE)
-    reference_pair = species.pair(pair)
+    process = resolve(process)
     if levels is None:
-        levels = reference_pair.levels
+        levels = process.levels
     if temperatures is None:
         temperatures = parse_temperatures(DENSE_TEMPS_SPEC)
     levels = np.asarray(levels, dtype=int)
     temperatures = np.asarray(temperatures, dtype=float)
     grid_levels, grid_temps = np.repeat(levels, len(temperatures)), np.tile(temperatures, len(levels))
-    k_ref = _reference(reference_pair.name, tuple(levels.tolist()), tuple(temperatures.tolist()))
+    k_ref = _reference(process, tuple(levels.tolist()), tuple(temperatures.tolist()))
     k_model = network.predict_k(grid_levels, grid_temps)
     rel = np.abs(k_model - k_ref)
     rel /= k_ref

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvt.physics import fho, species
+from kvt.physics.process import resolve
 from kvt.errors import KvtError
 
 ATMOSPHERE_PA = 101325.0
@@ -264,18 +265,20 @@ def compare(model: Relaxation, reference: Relaxation, grid_points: int = 4000) -
     return {"tau_rel_err": (model.tau_s - reference.tau_s) / reference.tau_s, "ev_max_dev": deviation}
 
 
-def millikan_white_for_pair(temperatures, pair) -> np.ndarray:
-    """:func:`millikan_white_p_tau` of a pair (any of the 18): its molecule's θ_v and mass, its partner."""
-    p = species.pair(pair)
+def millikan_white_for(temperatures, process) -> np.ndarray:
+    """:func:`millikan_white_p_tau` of a VT process (or a pair's name, any of the 18): its molecule's θ_v and mass,
+    its partner."""
+    p = resolve(process)
     return millikan_white_p_tau(temperatures, p.partner, molecule=p.molecule)
 
 
-def fho_rates(pair, temperatures) -> np.ndarray:
-    """FHO-FR de-excitation rates of every transition of the pair's molecule, (nT, L): O2 35, N2 46, NO 38."""
-    p = species.pair(pair)
+def fho_rates(process, temperatures) -> np.ndarray:
+    """FHO-FR de-excitation rates of every transition of a VT process's molecule (a ``Process`` or a pair's name),
+    (nT, L): O2 35, N2 46, NO 38."""
+    p = resolve(process)
     temperatures = np.asarray(temperatures, dtype=float)
     levels = np.arange(1, p.max_level + 1)
-    return fho.rate_coefficient(levels[None, :], temperatures[:, None], p)
+    return p.rate_coefficient(levels[None, :], temperatures[:, None])
 
 
 def network_rates(network, temperatures, molecule=None) -> np.ndarray:

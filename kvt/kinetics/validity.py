@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from kvt.kinetics import heat_bath
-from kvt.physics import species
+from kvt.physics.process import Process, resolve
 from kvt.errors import KvtError, KvtWarning
 
 NONPHYSICAL_FLAG = "--allow-nonphysical"
@@ -133,18 +133,20 @@ def dense_grid_region(network, step: float = DENSE_T_STEP_K) -> dict:
 
 
 @functools.lru_cache(maxsize=32)
-def _reference_relaxation(pair: str, temperatures: tuple[float, ...], tv0: float):
-    """FHO-FR's heat-bath relaxation of ``pair`` (the same for every run of a benchmark: computed once)."""
-    molecule = species.pair(pair).molecule
+def _reference_relaxation(process: Process, temperatures: tuple[float, ...], tv0: float):
+    """FHO-FR's heat-bath relaxation of ``process`` (the same for every run of a benchmark: computed once)."""
     temperatures = np.asarray(temperatures, dtype=float)
-    return heat_bath.relax(heat_bath.fho_rates(pair, temperatures), temperatures, tv0=tv0, molecule=molecule)
+    return heat_bath.relax(heat_bath.fho_rates(process, temperatures), temperatures, tv0=tv0,
+                           molecule=process.molecule)
 
 
-def relaxation_check(network, pair: str, temperatures=heat_bath.CHECK_TEMPERATURES, tv0: float = 300.0) -> dict:
+def relaxation_check(network, process, temperatures=heat_bath.CHECK_TEMPERATURES, tv0: float = 300.0) -> dict:
     """Heat-bath tau of the network's rates against FHO-FR's at each temperature, or why it cannot be had.
 
-    ``pair`` is any of the 18; the relaxation runs over every level of its molecule."""
-    molecule = species.pair(pair).molecule
+    ``process``: a VT :class:`~kvt.physics.process.Process` (or a pair's name, any of the 18); the relaxation runs
+    over every level of its molecule."""
+    process = resolve(process)
+    molecule = process.molecule
     lo_level, hi_level = (int(v) for v in network.level_range)
     if (lo_level, hi_level) != (1, molecule.max_level):
         return {"skipped": f"the run covers levels {lo_level}..{hi_level}; relaxation needs 1..{molecule.max_level}"
@@ -153,7 +155,7 @@ def relaxation_check(network, pair: str, temperatures=heat_bath.CHECK_TEMPERATUR
     temperatures = np.asarray([t for t in temperatures if t_lo <= t <= t_hi], dtype=float)
     if not len(temperatures):
         return {"skipped": f"no check temperature lies in the trained range {t_lo:g}..{t_hi:g} K"}
-    reference = _reference_relaxation(pair, tuple(temperatures), float(tv0))
+    reference = _reference_relaxation(process, tuple(temperatures), float(tv0))
     rates = heat_bath.network_rates(network, temperatures, molecule)
     good = np.all(np.isfinite(rates) & (rates > 0), axis=1)
     rows = []
@@ -170,5 +172,5 @@ def relaxation_check(network, pair: str, temperatures=heat_bath.CHECK_TEMPERATUR
             row.update(tau_s=None, tau_rel_err=None, ev_max_dev=None,
                        note=f"{int(np.count_nonzero(~(rates[j] > 0)))} transitions have k <= 0")
         rows.append(row)
-    return {"pair": pair, "tv0_K": tv0, "reference": "FHO-FR", "temperatures": rows}
+    return {"pair": process.name, "tv0_K": tv0, "reference": "FHO-FR", "temperatures": rows}
 

@@ -72,19 +72,21 @@ def raw_features(kind: str, level, T, parameters: dict | None = None) -> np.ndar
     return FEATURE_FUNCTIONS[kind](level, T, parameters or {})
 
 
-def fho_parameters(pair) -> dict:
-    """The stored quantities of the ``fho`` features for ``pair`` (any of the 18, a name or a ``Pair``).
+def fho_parameters(process) -> dict:
+    """The stored quantities of the ``fho`` features of a VT process (:class:`kvt.physics.process.Process`, or a
+    pair's name: any of the 18).
 
     One entry per level 1..max level of the pair's molecule (O2 35, N2 46, NO 38): θ and θ₁
     of the molecule's transitions with the partner's reduced mass; S and ν of the pair
     (from :mod:`kvt.physics.fho`).
     """
-    from kvt.physics import fho, species
+    from kvt.physics import fho
+    from kvt.physics.process import resolve
 
-    p = species.pair(pair)
+    p = resolve(process)
     levels = np.arange(1, p.max_level + 1, dtype=float)
-    theta = fho.level_energy_K(levels, p.molecule) - fho.level_energy_K(levels - 1.0, p.molecule)
-    parameters = fho.PairParameters.for_pair(p)
+    theta = p.energy_released_K(levels)
+    parameters = fho.PairParameters.of(p.molecule, p.partner)
     omega = theta * fho.BOLTZMANN / fho.HBAR
     theta_1 = 4.0 * np.pi**2 * omega**2 * parameters.reduced_mass_kg / (fho.POTENTIAL_RANGE_ALPHA**2 * fho.BOLTZMANN)
     return {"theta_K": theta.tolist(), "theta1_K": theta_1.tolist(), "steric_factor": float(parameters.steric_factor),

@@ -138,11 +138,12 @@ class Network:
         return np.exp(ln_k)
 
 
-def molecule_record(pair) -> dict | None:
-    """The weights document's ``molecule`` entry for ``pair`` (any of the 18; None when unknown)."""
-    if pair is None:
+def molecule_record(source) -> dict | None:
+    """The weights document's ``molecule`` entry of a process or pair (or a pair's name, any of the 18; None when
+    unknown)."""
+    if source is None:
         return None
-    m = species.pair(pair).molecule
+    m = source.molecule if hasattr(source, "molecule") else species.pair(source).molecule
     return {"name": m.name, "levels": [1, m.max_level]}
 
 

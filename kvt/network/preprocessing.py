@@ -24,6 +24,7 @@ from kvt.errors import KvtError
 from kvt.network.features import FEATURE_SETS, LOG_SPACE_NAMES, raw_features
 
 TARGET_FACTOR = 1e18
+#: The raw inputs of a VT network: the upper level and the temperature (a VT process's ``features``).
 FEATURES = ("level", "T_K")
 
 
@@ -180,13 +181,14 @@ class LogSpaceTransform:
         self.parameters = parameters if feature_kind == "fho" else None
 
     @classmethod
-    def for_pair(cls, pair: str | None) -> "LogSpaceTransform":
-        """``fho`` features for a bundled pair; ``log_space`` when the pair is unknown (a user CSV)."""
-        if pair is None:
+    def for_process(cls, process) -> "LogSpaceTransform":
+        """``fho`` features for a known VT process (:class:`kvt.physics.process.Process`); ``log_space`` when it is
+        unknown (a user CSV)."""
+        if process is None:
             return cls()
         from kvt.network.features import fho_parameters
 
-        return cls("fho", fho_parameters(pair))
+        return cls("fho", fho_parameters(process))
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -120,7 +120,7 @@ def check_kind(kind: str) -> str:
     """``kind`` in lower case if kvt computes it; else one line saying what it is and what kvt computes."""
     key = str(kind).strip().lower()
     if key not in KINDS:
-        raise unknown("process", kind, KINDS)
+        raise unknown("process", kind, KINDS, "processes")
     what, built = KINDS[key]
     if not built:
         raise KvtError(f"process {key} ({what}) is not built yet; kvt computes {', '.join(BUILT)} "

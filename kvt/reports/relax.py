@@ -19,7 +19,8 @@ import pandas as pd
 from kvt import __version__
 from kvt.files import atomic
 from kvt.kinetics import heat_bath
-from kvt.physics import species
+from kvt.physics.process import Process, resolve
+from kvt.physics.species import Molecule
 from kvt.errors import KvtError
 
 ENERGY_POINTS = 121  # per temperature, log-spaced over 1e-3..1e2 tau, plus t = 0
@@ -36,16 +37,25 @@ class RateSource:
     kind: str  # run, table, fho
     temperatures: np.ndarray
     k_down: np.ndarray
-    pair: str | None  # the FHO-FR pair it belongs to, when known
+    process: Process | None  # the VT process it belongs to, when known
     details: dict
-    molecule: str = "O2"  # whose levels the columns are, and whose energies the detailed balance uses
+    molecule: Molecule  # whose levels the columns are, and whose energies the detailed balance uses
+
+    @property
+    def pair(self) -> str | None:
+        return self.process.name if self.process else None
 
 
-def from_pair(pair: str, temperatures) -> RateSource:
+def _process_named(name: str | None) -> Process | None:
+    """The process of a pair a run or a table names in its files (read there, resolved once here)."""
+    return resolve(name) if name else None
+
+
+def from_process(process: Process, temperatures) -> RateSource:
     temperatures = np.asarray(temperatures, dtype=float)
-    return RateSource(label=f"FHO-FR {pair}", kind="fho", temperatures=temperatures,
-                      k_down=heat_bath.fho_rates(pair, temperatures), pair=pair, details={"pair": pair},
-                      molecule=species.pair(pair).molecule.name)
+    return RateSource(label=f"FHO-FR {process.name}", kind="fho", temperatures=temperatures,
+                      k_down=heat_bath.fho_rates(process, temperatures), process=process,
+                      details={"pair": process.name}, molecule=process.molecule)
 
 
 def from_run(run_dir, temperatures) -> RateSource:
@@ -59,13 +69,13 @@ def from_run(run_dir, temperatures) -> RateSource:
         raise KvtError(f"run {run_dir} was trained on levels {lo}..{hi}; relaxation needs every level "
                        f"1..{molecule.max_level} of {molecule.name}")
     check_range(run, np.arange(1, molecule.max_level + 1), temperatures, allow_extrapolation=False, flag=None)
-    pair = (run.metadata or {}).get("dataset", {}).get("pair")
+    process = _process_named((run.metadata or {}).get("dataset", {}).get("pair"))
     mode = (run.metadata or {}).get("options", {}).get("mode", "study")
     return RateSource(label=f"run {run_dir}", kind="run", temperatures=np.asarray(temperatures, dtype=float),
-                      k_down=heat_bath.network_rates(run.network, temperatures, molecule), pair=pair,
+                      k_down=heat_bath.network_rates(run.network, temperatures, molecule), process=process,
                       details={"run": str(run_dir), "mode": mode,
                                "dataset_sha256": (run.metadata or {}).get("dataset", {}).get("sha256")},
-                      molecule=molecule.name)
+                      molecule=molecule)
 
 
 def from_table(path, temperatures) -> RateSource:
@@ -94,18 +104,20 @@ def from_table(path, temperatures) -> RateSource:
                        f"{molecule.max_level}->{molecule.max_level - 1} at each temperature"
                        f"{'' if molecule.name == 'O2' else f' ({molecule.name})'}")
     return RateSource(label=f"table {path}", kind="table", temperatures=wanted, k_down=grid.to_numpy(),
-                      pair=table.pair, details={"table": str(path), "layout": table.layout, "units": table.units,
-                                                "sha256": sha256}, molecule=molecule.name)
+                      process=_process_named(table.pair),
+                      details={"table": str(path), "layout": table.layout, "units": table.units, "sha256": sha256},
+                      molecule=molecule)
 
 
-def load_rates(run_dir=None, table=None, pair=None, temperatures=heat_bath.CHECK_TEMPERATURES) -> RateSource:
-    """The rate set of exactly one of ``run_dir``, ``table`` or ``pair`` at ``temperatures``."""
+def load_rates(run_dir=None, table=None, process: Process | None = None,
+               temperatures=heat_bath.CHECK_TEMPERATURES) -> RateSource:
+    """The rate set of exactly one of ``run_dir``, ``table`` or ``process`` (FHO-FR) at ``temperatures``."""
     temperatures = np.asarray(temperatures, dtype=float)
     if run_dir is not None:
         return from_run(run_dir, temperatures)
     if table is not None:
         return from_table(table, temperatures)
-    return from_pair(pair, temperatures)
+    return from_process(resolve(process), temperatures)
 
 
 @dataclass
@@ -113,8 +125,12 @@ class RelaxResult:
     source: RateSource
     solution: heat_bath.Relaxation
     reference: heat_bath.Relaxation | None
-    reference_pair: str | None
+    reference_process: Process | None
     comparison: dict | None
+
+    @property
+    def reference_pair(self) -> str | None:
+        return self.reference_process.name if self.reference_process else None
 
     def tau_table(self, millikan_white: bool = False) -> pd.DataFrame:
         s = self.solution
@@ -123,13 +139,13 @@ class RelaxResult:
             table["tau_ref_s"] = self.reference.tau_s
             table["tau_rel_err"] = self.comparison["tau_rel_err"]
             table["ev_max_dev"] = self.comparison["ev_max_dev"]
-        if millikan_white and self.millikan_white_pair:
-            table["p_tau_mw_atm_s"] = heat_bath.millikan_white_for_pair(s.temperatures, self.millikan_white_pair)
+        if millikan_white and self.millikan_white_process:
+            table["p_tau_mw_atm_s"] = heat_bath.millikan_white_for(s.temperatures, self.millikan_white_process)
         return table
 
     @property
-    def millikan_white_pair(self) -> str | None:
-        return self.reference_pair or self.source.pair
+    def millikan_white_process(self) -> Process | None:
+        return self.reference_process or self.source.process
 
     def times(self) -> np.ndarray:
         """Per-temperature log time grid (nT, ENERGY_POINTS + 1) in s, from 0 and 1e-3 tau to 1e2 tau."""
@@ -165,19 +181,21 @@ class RelaxResult:
 
 
 def run(source: RateSource, tv0: float = 300.0, pressure_atm: float = 1.0,
-        reference_pair: str | None = None) -> RelaxResult:
-    """Relax ``source``'s rates; with ``reference_pair``, also FHO-FR's and compare the two."""
+        reference: Process | str | None = None) -> RelaxResult:
+    """Relax ``source``'s rates; with a ``reference`` process (or a pair's name), also FHO-FR's and compare the two."""
     solution = heat_bath.relax(source.k_down, source.temperatures, tv0=tv0, pressure_atm=pressure_atm,
                                molecule=source.molecule)
-    reference = comparison = None
-    if reference_pair is not None:
-        if species.pair(reference_pair).molecule.name != source.molecule:
-            raise KvtError(f"the reference pair {reference_pair} is not of {source.molecule}, the molecule of "
-                           f"{source.label}; name a pair of {source.molecule}")
-        reference = heat_bath.relax(heat_bath.fho_rates(reference_pair, source.temperatures), source.temperatures,
-                                   tv0=tv0, pressure_atm=pressure_atm, molecule=source.molecule)
-        comparison = heat_bath.compare(solution, reference)
-    return RelaxResult(source=source, solution=solution, reference=reference, reference_pair=reference_pair,
+    reference_process = None if reference is None else resolve(reference)
+    relaxed = comparison = None
+    if reference_process is not None:
+        molecule = source.molecule.name
+        if reference_process.molecule != source.molecule:
+            raise KvtError(f"the reference pair {reference_process.name} is not of {molecule}, the molecule of "
+                           f"{source.label}; name a pair of {molecule}")
+        relaxed = heat_bath.relax(heat_bath.fho_rates(reference_process, source.temperatures), source.temperatures,
+                                  tv0=tv0, pressure_atm=pressure_atm, molecule=source.molecule)
+        comparison = heat_bath.compare(solution, relaxed)
+    return RelaxResult(source=source, solution=solution, reference=relaxed, reference_process=reference_process,
                        comparison=comparison)
 
 
@@ -271,11 +289,11 @@ def millikan_white_figure(result: RelaxResult):
     ax.semilogy(x, result.solution.p_tau_atm_s, "o-", label=result.source.label)
     if result.reference is not None:
         ax.semilogy(x, result.reference.p_tau_atm_s, "s--", mfc="none", label=f"FHO-FR {result.reference_pair}")
-    pair = result.millikan_white_pair
-    if pair:
+    process = result.millikan_white_process
+    if process:
         line_T = np.geomspace(temps.min(), temps.max(), 100) if len(temps) > 1 else temps
-        ax.semilogy(line_T ** (-1.0 / 3.0), heat_bath.millikan_white_for_pair(line_T, pair),
-                    "k-", lw=1, label=f"Millikan-White, {pair}")
+        ax.semilogy(line_T ** (-1.0 / 3.0), heat_bath.millikan_white_for(line_T, process),
+                    "k-", lw=1, label=f"Millikan-White, {process.name}")
     ax.set_xlabel("T^(-1/3), K^(-1/3)")
     ax.set_ylabel("p τ, atm s")
     ax.set_title(f"relaxation time: {_title(result)}", fontsize=9)

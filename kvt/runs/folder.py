@@ -177,6 +177,15 @@ class Run:
         return self.network.molecule or species.MOLECULES["O2"]
 
     @property
+    def process(self):
+        """The VT process (:class:`kvt.physics.process.Process`) the run was trained on, as its files name it (the
+        metadata's pair, else the weights'); None for a run on a user table that names none."""
+        from kvt.physics.process import resolve
+
+        pair = (self.metadata or {}).get("dataset", {}).get("pair") or self.network.spec.get("pair")
+        return resolve(pair) if pair else None
+
+    @property
     def label(self) -> str:
         pair = self.network.spec.get("pair")
         if pair:

@@ -81,18 +81,19 @@ def evaluate_run(weights: dict[str, Any], dataset: Dataset, prep, config: TrainC
         "all": error_summary(k_pred, k_true),
     }
     return RunEvaluation(predictions=predictions, errors=errors,
-                         physics=physics_checks(network, dataset.pair))
+                         physics=physics_checks(network, dataset.process))
 
 
-def physics_checks(network, pair: str | None) -> dict[str, Any]:
+def physics_checks(network, process) -> dict[str, Any]:
     """The :mod:`kvt.kinetics` checks of ``network``: ``nonphysical`` (the k ≤ 0 region of the dense grid)
-    and, for a known ``pair``, ``dense_grid`` (accuracy against FHO-FR) and ``relaxation``."""
+    and, for a known ``process`` (:class:`kvt.physics.process.Process`), ``dense_grid`` (accuracy against FHO-FR)
+    and ``relaxation``."""
     from kvt.kinetics import validity
 
     checks = {"nonphysical": validity.dense_grid_region(network)}
-    if pair:
+    if process is not None:
         from kvt.kinetics.accuracy import evaluate_network, json_summary
 
-        checks["dense_grid"] = json_summary(evaluate_network(network, pair))
-        checks["relaxation"] = validity.relaxation_check(network, pair)
+        checks["dense_grid"] = json_summary(evaluate_network(network, process))
+        checks["relaxation"] = validity.relaxation_check(network, process)
     return checks

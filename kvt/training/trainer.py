@@ -138,7 +138,7 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
     frame = dataset.frame
     features = frame.loc[:, list(FEATURES)].to_numpy(dtype=float)
     k_true = frame["k_m3_s"].to_numpy(dtype=float)
-    transform = (LogSpaceTransform.for_pair(dataset.pair) if config.mode == "accurate" else VTScaler()).fit(
+    transform = (LogSpaceTransform.for_process(dataset.process) if config.mode == "accurate" else VTScaler()).fit(
         features, k_true)
     x, y = transform.transform_features(features), transform.transform_target(k_true, features)
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.seed)
@@ -382,7 +382,7 @@ def _weights_document(model, transform, dataset: Dataset, config: TrainConfig) -
     frame = dataset.frame
     table_pair = dataset.table.pair if dataset.table is not None else None
     metadata_stub = {"dataset": {"pair": dataset.pair, "sha256": dataset.sha256,
-                                 "molecule": molecule_record(dataset.pair or table_pair),
+                                 "molecule": molecule_record(dataset.process or table_pair),
                                  "level_range": [int(frame["level"].min()), int(frame["level"].max())],
                                  "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]},
                      "options": {"mode": config.mode}}
