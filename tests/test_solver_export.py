@@ -10,6 +10,7 @@ built once per module.
 """
 
 import json
+from pathlib import Path
 import re
 import shutil
 import subprocess
@@ -397,3 +398,47 @@ def test_the_comment_names_the_file_it_was_written_to(runner, runs, tmp_path, fm
     assert first.startswith(f"{name}:" if fmt == "c-header" else "kvt_rates_module:")
     assert (f'#include "{name}"' if fmt == "c-header" else f"gfortran -std=f2008 -c {name};") in text
     assert "kvt_rates.h" not in text and "kvt_rates.f90" not in text
+
+
+# ---------------------------------------------------------------- the export registry
+def test_every_format_kvt_export_lists_is_in_the_registry():
+    """The formats the saved `kvt export --help` promises (the words of tests/data/cli_help, not the registry's own
+    text) are exactly the registry's, in its order; the command's --format help is built from the registry."""
+    from kvt.exports import registry
+
+    saved = " ".join((Path(__file__).parent / "data" / "cli_help" / "kvt-export.txt").read_text().split())
+    promised = re.search(r"--format TEXT (.*?) \[default: csv\]", saved).group(1)
+    listed = [part.split(":")[0].strip() for part in promised.split("; ")]
+    assert listed == list(registry.FORMATS) == ["csv", "weights", "weights-text", "c-header", "fortran", "fho-poly"]
+    help_text = next(p.help for p in main.commands["export"].params if p.name == "fmt")
+    assert help_text == registry.FORMAT_HELP
+
+
+@pytest.mark.parametrize("fmt", ["csv", "weights", "weights-text", "c-header", "fortran", "fho-poly"])
+def test_every_format_refuses_k_le_0_unless_allowed(runner, runs, tmp_path, fmt):
+    """The "bad" network gives k <= 0 on a fifth of the grid: every format refuses it with one line and writes
+    nothing; with --allow-nonphysical the formats that can carry it write it, warn, and the tables and solver code
+    say so in the file; fho-poly (ln k) refuses it even then."""
+    from kvt.exports import registry
+
+    out = tmp_path / f"bad.{fmt}"
+    refused = runner.invoke(main, ["export", "--run", str(runs["bad"]), "--format", fmt, "-o", str(out)])
+    assert refused.exit_code == 1 and error_line(refused).startswith("Error: the network gives k <= 0")
+    assert not out.exists()
+    allowed = runner.invoke(main, ["export", "--run", str(runs["bad"]), "--format", fmt, "-o", str(out),
+                                   "--allow-nonphysical"])
+    if not registry.FORMATS[fmt].can_be_nonphysical:
+        assert fmt == "fho-poly" and allowed.exit_code == 1 and "fho-poly fits ln k" in error_line(allowed)
+        assert not out.exists()
+        return
+    assert allowed.exit_code == 0, allowed.output
+    assert "have k <= 0 (--allow-nonphysical)" in allowed.stderr
+    text = out.read_text()
+    if fmt == "csv":
+        assert "non-physical: WARNING" in text
+    elif fmt in ("c-header", "fortran"):
+        assert "WARNING: exported with --allow-nonphysical" in text
+    else:  # the weights document is the network itself: it carries no note, the warning says it
+        assert json.loads(text) if fmt == "weights" else text.startswith("kvt")
+    good = runner.invoke(main, ["export", "--run", str(runs["acc"]), "--format", fmt, "-o", str(tmp_path / fmt)])
+    assert good.exit_code == 0 and "k <= 0" not in good.output

@@ -114,6 +114,16 @@ def test_the_walk_finds_every_source_file():
     assert {"kvt.cli", "kvt.cli.options", "kvt.physics.fho", "kvt.optimizers.registry"} <= set(MODULES)
 
 
+def test_every_package_is_installed():
+    """A package missing from pyproject.toml's list is left out of a (non-editable) `pip install .`."""
+    import tomllib
+
+    listed = set(tomllib.loads((Path(kvt.__path__[0]).parent / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    packages = {name for name, path in MODULES.items() if path.name == "__init__.py"}
+    assert packages == listed - {"kvt.bundled"}
+
+
 def test_no_import_cycle_between_kvt_modules():
     """Function-level imports count: a lazy import closes a cycle as surely as one at the top (it hid
     exports/fho_poly.py <-> the solver export's module for a while)."""
