@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -187,7 +186,7 @@ def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, directi
 def evaluate_command(run_dir, levels_spec, temps_spec, pair, process_kind, out, force, allow_extrapolation):
     """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
     from kvt.files import atomic
-    from kvt.kinetics.accuracy import NO_REFERENCE, evaluate_network, json_summary
+    from kvt.kinetics.accuracy import NO_REFERENCE
 
     run = _load_run(run_dir)
     process = reference_process(run, pair, process_kind)
@@ -196,30 +195,13 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, process_kind, out, 
         raise KvtError(NO_REFERENCE)
     out = Path(out) if out else Path(run_dir) / "evaluation"
     atomic.check(out, "evaluation", force, inputs=[run_dir])
-    from kvt.runs.rates import check_range
+    from kvt.reports import evaluation as report
 
-    check_range(run, levels, temps, allow_extrapolation)
-    evaluation = evaluate_network(run.network, process, levels, temps)
-    summary = json_summary(evaluation)
-    summary["trained_range"] = {"level": list(run.level_range), "T_K": list(run.temperature_range)}
-    summary["extrapolation_allowed"] = bool(allow_extrapolation)
-    from kvt.runs import figures  # matplotlib: after every check
-
-    with atomic.directory(out, "evaluation", force=force, inputs=[run_dir]) as tmp:
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
-        evaluation["per_level"].to_csv(tmp / "per_level.csv", index=False, float_format="%.6e")
-        evaluation["table"].to_csv(tmp / "grid.csv", index=False, float_format="%.10e")
-        figures.save_figure(figures.error_figure(evaluation["table"], run.metadata,
-                                             title="relative error vs FHO-FR"), tmp / "relative_error.png")
-    overall, worst, grid = evaluation["overall"], evaluation["worst"], evaluation["grid"]
-    click.echo(f"{run.label} ({run.metadata['options'].get('mode', 'study')} mode): {grid['n_levels']} levels x "
-               f"{grid['n_T']} temperatures = {grid['points']} points vs FHO-FR")
-    click.echo(f"relative error: median {overall['median']:.3e}  p95 {overall['p95']:.3e}  max {overall['max']:.3e}"
-               f"  (worst: level {worst['level']}, {worst['T_K']:g} K)")
-    click.echo(f"{'level':>5}  {'median':>10}  {'p95':>10}  {'max':>10}")
-    for row in evaluation["per_level"].itertuples(index=False):
-        click.echo(f"{row.level:>5}  {row.median:>10.3e}  {row.p95:>10.3e}  {row.max:>10.3e}")
-    click.echo(f"saved summary.json, per_level.csv, grid.csv, relative_error.png in {out}", err=True)
+    evaluation, summary = report.evaluate(run, process, levels, temps, allow_extrapolation)
+    report.write_folder(run, evaluation, summary, out, force=force)
+    for line in report.summary_lines(run, evaluation):
+        click.echo(line)
+    click.echo(f"saved {', '.join(report.FILES)} in {out}", err=True)
 
 
 @click.command("plot")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from kvt.errors import KvtError
 from kvt.exports.codegen import (
     RETURN_CODES, check_prefix, layout, literal, network_molecule, provenance, term, wrap,
 )

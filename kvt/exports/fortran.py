@@ -6,7 +6,7 @@ import numpy as np
 
 from kvt.errors import KvtError
 from kvt.exports.codegen import (
-    RETURN_CODES, check_prefix, layout, literal, network_molecule, provenance, term, wrap,
+    RETURN_CODES, check_prefix, layout, literal, network_molecule, provenance, wrap,
 )
 from kvt.exports.features import feature_lines, feature_parameters
 

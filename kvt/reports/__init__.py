@@ -1,1 +1,1 @@
-"""The reports kvt writes about a run's physics: the heat-bath relaxation folder of ``kvt relax`` (relax.py)."""
+"""The reports kvt writes about rates: the folders of ``kvt evaluate`` (evaluation.py) and ``kvt relax`` (relax.py)."""
