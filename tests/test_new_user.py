@@ -119,7 +119,10 @@ def test_optimizer_details_need_no_tensorflow():
 def _result(mode, count, taus, data="O2-Ar"):
     metrics = {"nonphysical": {"count": count},
                "relaxation": {"temperatures": [{"T_K": t, "tau_rel_err": e} for t, e in taus]}}
-    return SimpleNamespace(metrics=metrics, config=SimpleNamespace(mode=mode, data=data))
+    from kvt.physics.process import resolve
+
+    dataset = SimpleNamespace(process=None if data.endswith(".csv") else resolve(data))
+    return SimpleNamespace(metrics=metrics, config=SimpleNamespace(mode=mode, data=data), dataset=dataset)
 
 
 def test_the_summary_says_what_k_below_zero_means_and_what_avoids_it():
