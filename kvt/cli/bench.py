@@ -60,7 +60,6 @@ def bench():
 def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick, target_mse, rel_target, epochs,
              units, patience, workers, out, force, resume):
     """Train every optimizer on every pair (the study's Table 3) and write results, statistics and figures."""
-    from kvt.bench.folder import check_output
     from kvt.bench.settings import VTSettings
 
     held = None
@@ -71,16 +70,7 @@ def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick,
     settings = VTSettings(pairs=pairs, optimizers=optimizers_spec, protocol=protocol, repeats=repeats,
                           quick=quick, epochs=epochs, units=units, patience=patience, target_mse=target_mse,
                           rel_target=rel_target, trials=trials, held_out=held, workers=workers)
-    check_output(out, "vt", settings.resolved().training(), force, resume)  # before TensorFlow's import
-    quiet_tensorflow_import()
-    _quiet_tensorflow_logging()
-    from kvt.bench import benchmark as library
-
-    with resumable.kept_on_interrupt(out, resume, "the runs finished so far"):
-        library.run_vt(settings, out, force=force, resume=resume, log=_log)
-    from kvt.bench.summary import short_summary
-
-    click.echo(short_summary(Path(out)))
+    _run_benchmark("vt", settings, out, force, resume)
 
 
 @bench.command("synthetic")
@@ -95,18 +85,25 @@ def bench_vt(protocol, pairs, optimizers_spec, repeats, trials, held_out, quick,
 @option("resume", "Continue an interrupted benchmark: skip the runs in results.csv.")
 def bench_synthetic(optimizers_spec, repeats, quick, rows, epochs, units, out, force, resume):
     """The study's synthetic test (Table 2): time and epochs to convergence per optimizer."""
-    from kvt.bench.folder import check_output
     from kvt.bench.settings import SyntheticSettings
 
     settings = SyntheticSettings(optimizers=optimizers_spec, repeats=repeats, quick=quick, rows=rows,
                                  epochs=epochs, units=units)
-    check_output(out, "synthetic", settings.resolved().training(), force, resume)  # before TensorFlow's import
+    _run_benchmark("synthetic", settings, out, force, resume)
+
+
+def _run_benchmark(kind: str, settings, out, force: bool, resume: bool) -> None:
+    """Check the folder (before TensorFlow's import), run the ``kind`` benchmark into it, print its summary."""
+    from kvt.bench.folder import check_output
+
+    check_output(out, kind, settings.resolved().training(), force, resume)
     quiet_tensorflow_import()
     _quiet_tensorflow_logging()
     from kvt.bench import benchmark as library
 
+    run = {"vt": library.run_vt, "synthetic": library.run_synthetic}[kind]
     with resumable.kept_on_interrupt(out, resume, "the runs finished so far"):
-        library.run_synthetic(settings, out, force=force, resume=resume, log=_log)
+        run(settings, out, force=force, resume=resume, log=_log)
     from kvt.bench.summary import short_summary
 
     click.echo(short_summary(Path(out)))
