@@ -680,6 +680,50 @@ def test_declaration_gives_validation_config_and_registry_keys(name):
         entry.cls(**{declaration.parameters[1].name: -1})
 
 
+@pytest.mark.parametrize("name", DECLARED)
+def test_declaration_lives_in_the_class_file_and_the_registry_reads_the_same(name):
+    """One home: the file of the class holds HYPERPARAMETERS and REGISTRY_ENTRY; the registry's copy, evaluated
+    from that file's source without importing it, equals the imported one; the docstring shows each meaning."""
+    import importlib
+
+    entry = opts.entry(name)
+    module = importlib.import_module(entry.cls.__module__)
+    assert entry.cls.declaration is module.HYPERPARAMETERS
+    assert entry.declaration == module.HYPERPARAMETERS
+    listing = module.REGISTRY_ENTRY
+    assert (listing.name, listing.cls, listing.summary, listing.notes) == (
+        name, entry.cls.__name__, entry.description, entry.notes)
+    doc = " ".join(inspect.getdoc(entry.cls).split())
+    for parameter in entry.declaration.parameters:
+        assert f"{parameter.name}: {parameter.meaning}. Defaults to ``{parameter.default!r}``." in doc
+
+
+def test_a_declaration_may_use_only_the_declaration_vocabulary(tmp_path, monkeypatch):
+    from kvt.optimizers import source
+
+    good = tmp_path / "good.py"
+    good.write_text("import keras\nfrom kvt.optimizers import _common as c\n"
+                    "from kvt.optimizers._common import H, Listing, declare, fraction\n"
+                    "HYPERPARAMETERS = declare(H('learning_rate', 0.1, c.rate, c.LR), "
+                    "H('beta', 0.5, fraction, 'decay'), study=('learning_rate',))\n"
+                    "REGISTRY_ENTRY = Listing('good', 'Good', 'a test optimizer')\n"
+                    "class Good(keras.optimizers.Optimizer):\n    pass\n")
+    bad = tmp_path / "bad.py"
+    bad.write_text("from kvt.optimizers._common import H, declare\n\ndef mine(name, value):\n    return value\n\n"
+                   "HYPERPARAMETERS = declare(H('learning_rate', 0.1, mine, 'lr'), study=())\n")
+    monkeypatch.setattr(source, "_module_file", lambda module: tmp_path / f"{module}.py")
+    found = source.read_declarations.__wrapped__("good")
+    assert found["HYPERPARAMETERS"].study_defaults == {"learning_rate": 0.1}
+    assert found["HYPERPARAMETERS"]["beta"].validate(0.25) == 0.25
+    assert found["REGISTRY_ENTRY"].cls == "Good"
+    with pytest.raises(NameError, match=r"bad\.py:6: HYPERPARAMETERS may use only names imported from "
+                                        r"kvt\.optimizers\._common \(name 'mine' is not defined\)"):
+        source.read_declarations.__wrapped__("bad")
+    (tmp_path / "empty.py").write_text("from kvt.optimizers._common import H, declare\n")
+    with pytest.raises(ImportError, match="empty.py declares no HYPERPARAMETERS or REGISTRY_ENTRY"):
+        source.read_declarations.__wrapped__("empty")
+
+
 # --------------------------------------------------------------------------- convergence against references
 
 def _reference(name, hp):

@@ -1,10 +1,17 @@
-"""Hyper-parameter declarations, argument checks and small tensor helpers shared by
-kvt's own optimizers.
+"""The words an optimizer's declaration is written in: hyper-parameters (name, default,
+check, meaning), the checks, the meanings several optimizers share, and the registry
+listing (name, class, summary, notes).
+
+Each of kvt's own optimizers declares its hyper-parameters (``HYPERPARAMETERS``) and its
+registry entry (``REGISTRY_ENTRY``) at the top of its own file, with names imported from
+this module only: the registry evaluates those two assignments from the file's source
+(:func:`kvt.optimizers.source.read_declarations`) without importing the file, which
+imports Keras. So this module imports neither Keras nor TensorFlow, and a check that only
+one optimizer needs (LARS's ``exclude_from_adaptation``, SAM's ``base``) lives here too.
 
 Every check raises ``ValueError`` naming the argument, the bad value and what is
 allowed (``"beta_1 must be in [0, 1), got 1.5"``); ``kvt.optimizers.get`` turns it
-into a ``KvtError``. This module imports neither Keras nor TensorFlow at import time
-(the registry's declarations use it); the tensor helpers import them when called.
+into a ``KvtError``.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from kvt.errors import did_you_mean
 
 #: ``keras.optimizers.Optimizer``'s own constructor arguments and their defaults, taken by
 #: every kvt optimizer on top of its declared hyper-parameters.
@@ -20,6 +28,13 @@ BASE_ARGUMENTS = {"clipnorm": None, "clipvalue": None, "global_clipnorm": None, 
                   "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
                   "gradient_accumulation_steps": None, "name": None}
 
+# Meanings several optimizers share (the line `kvt optimizers NAME` shows and the docstring's Args).
+LR = "step size lr (a float or a learning-rate schedule)"
+DECOUPLED = "Keras's decoupled decay theta <- theta - lr*wd*theta, or None (off)"
+COUPLED = "weight decay wd >= 0 inside the update rule (not Keras's decoupled decay)"
+
+
+# ----------------------------------------------------------------------------- checks
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -29,13 +44,12 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def learning_rate(value: Any) -> Any:
-    """A non-negative finite float, or a schedule / callable passed through untouched."""
+def rate(name: str, value: Any) -> Any:
+    """A learning rate: a non-negative finite float, or a schedule / callable passed through untouched."""
     if callable(value):
         return value
     if not _is_number(value) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"learning_rate must be a finite number >= 0 (or a schedule), "
-                         f"got {_show(value)}")
+        raise ValueError(f"{name} must be a finite number >= 0 (or a schedule), got {_show(value)}")
     return float(value)
 
 
@@ -87,18 +101,6 @@ def unit_interval(name: str, value: Any) -> float:
     return in_range(name, value, 0.0, 1.0, high_open=False)
 
 
-def rate(name: str, value: Any) -> Any:
-    """The learning rate (``learning_rate`` check, for a :class:`HyperParameter`)."""
-    return learning_rate(value)
-
-
-def optional_weight_decay(value: Any) -> float | None:
-    """Keras's decoupled ``weight_decay``: None (off) or a number >= 0."""
-    if value is None:
-        return None
-    return non_negative("weight_decay", value)
-
-
 def decoupled_decay(name: str, value: Any) -> float | None:
     """Keras's decoupled weight decay: None (off) or a number >= 0."""
     return None if value is None else non_negative(name, value)
@@ -109,13 +111,55 @@ def coupled_decay(name: str, value: Any) -> float:
     return non_negative(name, 0.0 if value is None else value)
 
 
+#: LARS's ``exclude_from_adaptation`` value that excludes every variable of rank <= 1.
+RANK_1 = "1d"
+
+
+def lars_exclusion(name: str, value: Any) -> str | tuple[str, ...] | None:
+    """LARS's ``exclude_from_adaptation``: "1d", None (or "none") or a list of name substrings."""
+    if value is None or (isinstance(value, str) and value.lower() == "none"):
+        return None
+    if isinstance(value, str) and value.lower() == RANK_1:
+        return RANK_1
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    raise ValueError(f"{name} must be '1d', None or a list of variable-name "
+                     f"substrings, got {value!r}")
+
+
+def listed(value: Any) -> Any:
+    """A tuple as the list a config holds (other values as they are)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def sam_base(name: str, base: Any) -> str:
+    """SAM's ``base``: the registry name of an optimizer that steps from gradients alone (lower-cased)."""
+    from kvt.optimizers import registry  # which names step from gradients alone (the registry imports this module)
+
+    valid = [n for n in registry.names() if n != "sam" and registry.entry(n).train_step is None]
+    if not isinstance(base, str):
+        raise ValueError(f"{name} must be the registry name of an optimizer (one of "
+                         f"{', '.join(valid)}), got {base!r}")
+    key = base.strip().lower()
+    if key in ("sam", "adahessian") or (key in registry.names()
+                                         and registry.entry(key).train_step is not None):
+        raise ValueError(f"{name} cannot be '{key}': SAM wraps an optimizer that steps from "
+                         f"gradients alone ('{key}' needs its own train_step); valid bases: "
+                         f"{', '.join(valid)}")
+    if key not in valid:
+        raise ValueError(f"{name} must be one of {', '.join(valid)}; got {base!r}{did_you_mean(key, valid)}")
+    return key
+
+
+# ----------------------------------------------------------------------------- declarations
+
 @dataclass(frozen=True)
 class HyperParameter:
     """One declared hyper-parameter of a kvt optimizer.
 
     ``check(name, value)`` returns the value to use (e.g. a float) or raises
-    ``ValueError``; ``meaning`` is the one line ``kvt optimizers NAME`` shows;
-    ``to_config`` turns the stored value into its ``get_config`` form.
+    ``ValueError``; ``meaning`` is the one line ``kvt optimizers NAME`` shows and the
+    class's docstring lists; ``to_config`` turns the stored value into its ``get_config`` form.
     """
 
     name: str
@@ -126,6 +170,9 @@ class HyperParameter:
 
     def validate(self, value: Any) -> Any:
         return self.check(self.name, value)
+
+
+H = HyperParameter
 
 
 @dataclass(frozen=True)
@@ -166,56 +213,28 @@ class Declaration:
     def __getitem__(self, name: str) -> HyperParameter:
         return next(p for p in self.parameters if p.name == name)
 
+    def docstring_arguments(self, width: int = 80) -> list[str]:
+        """The docstring's ``Args:`` items: ``name: meaning. Defaults to ``default``.``, wrapped
+        to ``width`` with continuation lines indented by four spaces."""
+        import textwrap
+
+        return [line for p in self.parameters
+                for line in textwrap.wrap(f"{p.name}: {p.meaning}. Defaults to ``{p.default!r}``.", width,
+                                          subsequent_indent="    ", break_on_hyphens=False,
+                                          break_long_words=False)]
+
 
 def declare(*parameters: HyperParameter, study: tuple[str, ...]) -> Declaration:
     """A :class:`Declaration` of ``parameters`` (constructor order) and the study's keys."""
     return Declaration(tuple(parameters), tuple(study))
 
 
-def step_count(optimizer, dtype):
-    """t = 1, 2, ... of the step being taken, as a tensor of ``dtype``."""
-    from keras import ops
+@dataclass(frozen=True)
+class Listing:
+    """How the registry lists a kvt optimizer: its registry ``name``, the class (``cls``, in the
+    same file) it builds, a one-line ``summary`` and ``notes`` for ``kvt optimizers NAME``."""
 
-    return ops.cast(optimizer.iterations + 1, dtype)
-
-
-def cast_all(dtype, *values):
-    """``values`` as tensors of ``dtype``.
-
-    Python numbers are converted straight to ``dtype`` (``ops.cast`` would go
-    through float32 first and round e.g. 0.9 before widening it to float64).
-    """
-    from keras import ops
-
-    return [ops.convert_to_tensor(v, dtype=dtype) if isinstance(v, (int, float))
-            else ops.cast(v, dtype) for v in values]
-
-
-class CoupledWeightDecay:
-    """Mixin for optimizers whose update rule contains the weight-decay term itself.
-
-    Keras's base ``Optimizer`` would also apply decoupled decay (theta -= lr*wd*theta)
-    from the same ``weight_decay`` attribute before every step; these optimizers use
-    ``weight_decay`` inside ``update_step`` instead, so the base class's decay is off.
-    """
-
-    def _apply_weight_decay(self, variables):
-        return
-
-
-def forward_pass(model, x, y, sample_weight):
-    """A custom ``train_step``'s forward pass: (scaled loss, loss, y_pred), as Keras computes them."""
-    y_pred = model(x, training=True)
-    loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-    return model.optimizer.scale_loss(loss), loss, y_pred
-
-
-def report_step(model, x, y, y_pred, loss, sample_weight):
-    """Update the loss tracker and the compiled metrics as Keras's ``train_step`` does; return the logs."""
-    import tensorflow as tf
-
-    tracker = getattr(model, "_loss_tracker", None)
-    if tracker is not None:
-        batch_size = tf.shape(next(t for t in tf.nest.flatten(x) if t is not None))[0]
-        tracker.update_state(loss, sample_weight=batch_size)
-    return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    name: str
+    cls: str
+    summary: str
+    notes: str = ""

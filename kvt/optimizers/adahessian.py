@@ -18,22 +18,35 @@ Pieces:
 
 from __future__ import annotations
 
-import warnings
-
 import keras
 import tensorflow as tf
 from keras import ops
 
 from kvt.errors import KvtError
-from kvt.optimizers import _common as check
-from kvt.optimizers import study
-from kvt.optimizers.base import DeclaredOptimizer
+from kvt.optimizers._common import (COUPLED, LR, H, Listing, coupled_decay, declare, fraction, positive, rate,
+                                    unit_interval)
+from kvt.optimizers.base import (CoupledWeightDecay, DeclaredOptimizer, cast_all, moving_average, needs_train_step,
+                                 step_count, step_from_loss_function)
 
-_NO_HESSIAN = (
-    "AdaHessian needs Hessian-vector products, which plain apply_gradients() / "
-    "keras.Sequential.train_step do not provide: train a kvt.network.model.Network "
-    "(kvt.network.model.build_model()), whose train_step calls AdaHessian.train_step, or call "
-    "AdaHessian.apply_hessian_gradients(grads, hessian_estimates, variables) in a custom loop")
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 1e-2, rate, LR),
+    H("beta_1", 0.9, fraction, "decay of the gradient average m, in [0, 1)"),
+    H("beta_2", 0.999, fraction, "decay of the average of the squared Hessian diagonal, in [0, 1)"),
+    H("epsilon", 1e-4, positive, "eps > 0 added to the denominator"),
+    H("weight_decay", 1e-3, coupled_decay, COUPLED),
+    H("hessian_power", 1.0, unit_interval, "power k in [0, 1] of the Hessian denominator"),
+    study=("learning_rate", "beta_1", "beta_2", "weight_decay", "epsilon", "hessian_power"))
+
+REGISTRY_ENTRY = Listing(
+    "adahessian", "AdaHessian",
+    "AdaHessian, Adam with a Hutchinson Hessian-diagonal second moment (Yao et al. 2020)",
+    notes="Needs Hessian-vector products: AdaHessian.train_step (called by the network's "
+          "train_step) draws fresh Rademacher vectors every step (about 2-3x the cost of a "
+          "gradient step). weight_decay is inside the step (+ wd*theta).")
+
+_NO_HESSIAN = needs_train_step("AdaHessian", "Hessian-vector products", "AdaHessian",
+                               "apply_hessian_gradients(grads, hessian_estimates, variables)")
 
 
 def rademacher_like(variables, seed=None):
@@ -87,7 +100,7 @@ def hutchinson_estimate(loss_fn, variables, vectors=None, seed=None):
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class AdaHessian(check.CoupledWeightDecay, DeclaredOptimizer):
+class AdaHessian(CoupledWeightDecay, DeclaredOptimizer):
     r"""AdaHessian (Adam whose second moment is the squared Hessian diagonal).
 
     Each step uses a Hutchinson estimate D = |z ⊙ (H z)| of the Hessian diagonal,
@@ -104,39 +117,28 @@ class AdaHessian(check.CoupledWeightDecay, DeclaredOptimizer):
     z ⊙ (H z), e.g. from ``hutchinson_estimate``), or train a
     :class:`kvt.network.model.Network` with ``fit`` (its ``train_step`` calls
     :meth:`train_step`). ``apply_gradients`` / ``apply`` without estimates raise a
-    ``KvtError`` that says so.
+    ``KvtError`` that says so. The weight decay wd is inside the step as above (Keras's
+    decoupled decay is not used); clipping acts on g only.
 
     Described in ``docs/optimizers.md`` (section ``adahessian``).
 
     Args:
-        learning_rate: float or schedule, lr. Defaults to ``1e-2``.
-        beta_1: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.
-        beta_2: decay of the average of D², in [0, 1). Defaults to ``0.999``.
-        epsilon: ε > 0 added to the denominator. Defaults to ``1e-4``.
-        weight_decay: wd >= 0, added inside the step as above (Keras's decoupled decay
-            is not used). Defaults to ``1e-3``.
-        hessian_power: k in [0, 1]. Defaults to ``1``.
-        {{base_optimizer_keyword_args}} (clipping acts on g only).
+        {{hyperparameters}}
+        {{base_optimizer_keyword_args}}.
 
     References:
         Yao, Gholami, Shen, Mustafa, Keutzer & Mahoney, "ADAHESSIAN: An Adaptive
         Second Order Optimizer for Machine Learning", AAAI 2021, arXiv:2006.00719.
     """
 
-    declaration = study.ADAHESSIAN
+    declaration = HYPERPARAMETERS
+    slots = {"_m": "m", "_v": "hessian_v"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Hessian-diagonal estimates of the step being applied, keyed by variable;
         # set only for the duration of apply_hessian_gradients().
         self._hessian_estimates = None
-
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._m = [self.add_variable_from_reference(v, name="m") for v in var_list]
-        self._v = [self.add_variable_from_reference(v, name="hessian_v") for v in var_list]
 
     def apply(self, grads, trainable_variables=None):
         if self._hessian_estimates is None:
@@ -176,17 +178,16 @@ class AdaHessian(check.CoupledWeightDecay, DeclaredOptimizer):
         if estimate is None:
             raise KvtError(_NO_HESSIAN)
         dtype = variable.dtype
-        lr, b1, b2, eps, wd, power = check.cast_all(
+        lr, b1, b2, eps, wd, power = cast_all(
             dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon, self.weight_decay,
             self.hessian_power)
         g = ops.cast(gradient, dtype)
         d = ops.cast(estimate, dtype)
-        t = check.step_count(self, dtype)
-        i = self._get_variable_index(variable)
-        m, v = self._m[i], self._v[i]
+        t = step_count(self, dtype)
+        m, v = self.slots_of(variable)
 
-        self.assign(m, ops.add(ops.multiply(b1, m), ops.multiply(1.0 - b1, g)))
-        self.assign(v, ops.add(ops.multiply(b2, v), ops.multiply(1.0 - b2, ops.square(d))))
+        self.assign(m, moving_average(m, b1, g))
+        self.assign(v, moving_average(v, b2, ops.square(d)))
         m_hat = ops.divide(m, 1.0 - ops.power(b1, t))
         denominator = ops.add(ops.power(ops.sqrt(ops.divide(v, 1.0 - ops.power(b2, t))), power), eps)
         step = ops.add(ops.divide(m_hat, denominator), ops.multiply(wd, variable))
@@ -208,17 +209,10 @@ class AdaHessian(check.CoupledWeightDecay, DeclaredOptimizer):
         the loss, g and H z, hands g and z ⊙ (H z) to :meth:`apply_hessian_gradients`, and
         updates the loss tracker and the compiled metrics like Keras's own ``train_step``.
         """
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        variables = list(model.trainable_variables)
-        if not variables:
-            warnings.warn("The model does not have any trainable weights.")
-            _, loss, y_pred = check.forward_pass(model, x, y, sample_weight)
-        else:
-            def forward():
-                return check.forward_pass(model, x, y, sample_weight)
-
-            (_, loss, y_pred), grads, estimates, _ = hutchinson_estimate(
-                forward, variables, vectors=self.rademacher(model, variables))
+        def step(forward, variables):
+            result, grads, estimates, _ = hutchinson_estimate(forward, variables,
+                                                              vectors=self.rademacher(model, variables))
             self.apply_hessian_gradients(grads, estimates, variables)
+            return result
 
-        return check.report_step(model, x, y, y_pred, loss, sample_weight)
+        return step_from_loss_function(model, data, step)

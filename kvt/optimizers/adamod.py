@@ -5,9 +5,21 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kvt.optimizers import _common as check
-from kvt.optimizers import study
-from kvt.optimizers.base import DeclaredOptimizer
+from kvt.optimizers._common import DECOUPLED, LR, H, Listing, declare, decoupled_decay, fraction, positive, rate
+from kvt.optimizers.base import DeclaredOptimizer, cast_all, moving_average, step_count
+
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 1e-3, rate, LR),
+    H("beta_1", 0.9, fraction, "decay of the gradient average m, in [0, 1)"),
+    H("beta_2", 0.999, fraction, "decay of the squared-gradient average v, in [0, 1)"),
+    H("beta_3", 0.995, fraction, "decay of the step-size average s, in [0, 1)"),
+    H("epsilon", 1e-8, positive, "eps > 0 added to sqrt(v)"),
+    H("weight_decay", None, decoupled_decay, DECOUPLED),
+    study=("learning_rate", "beta_1", "beta_2", "beta_3", "epsilon"))
+
+REGISTRY_ENTRY = Listing(
+    "adamod", "AdaMod", "AdaMod, Adam with step sizes capped by their running mean (Ding et al. 2019)")
 
 
 @keras.saving.register_keras_serializable(package="kvt")
@@ -25,17 +37,12 @@ class AdaMod(DeclaredOptimizer):
         θ ← θ − min(η_t, s) · m
 
     with m, v and s starting at 0 (so the first steps are small: s₁ = (1 − β₃) η₁).
+    Weight decay, when set, is Keras's decoupled decay before the step (off in the study).
 
     Described in ``docs/optimizers.md`` (section ``adamod``).
 
     Args:
-        learning_rate: float or schedule, lr. Defaults to ``1e-3``.
-        beta_1: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.
-        beta_2: decay of the squared-gradient average v, in [0, 1). Defaults to ``0.999``.
-        beta_3: decay of the step-size average s, in [0, 1). Defaults to ``0.995``.
-        epsilon: ε > 0 added to √v. Defaults to ``1e-8``.
-        weight_decay: Keras's decoupled decay θ ← θ − lr·wd·θ before the step, or
-            ``None`` (off, as in the study). Defaults to ``None``.
+        {{hyperparameters}}
         {{base_optimizer_keyword_args}}.
 
     References:
@@ -43,28 +50,19 @@ class AdaMod(DeclaredOptimizer):
         Learning", 2019, arXiv:1910.12249.
     """
 
-    declaration = study.ADAMOD
-
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._m = [self.add_variable_from_reference(v, name="m") for v in var_list]
-        self._v = [self.add_variable_from_reference(v, name="v") for v in var_list]
-        self._s = [self.add_variable_from_reference(v, name="step_average") for v in var_list]
+    declaration = HYPERPARAMETERS
+    slots = {"_m": "m", "_v": "v", "_s": "step_average"}
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr, b1, b2, b3, eps = check.cast_all(dtype, learning_rate, self.beta_1, self.beta_2,
-                                             self.beta_3, self.epsilon)
+        lr, b1, b2, b3, eps = cast_all(dtype, learning_rate, self.beta_1, self.beta_2, self.beta_3, self.epsilon)
         g = ops.cast(gradient, dtype)
-        t = check.step_count(self, dtype)
-        i = self._get_variable_index(variable)
-        m, v, s = self._m[i], self._v[i], self._s[i]
+        t = step_count(self, dtype)
+        m, v, s = self.slots_of(variable)
 
-        self.assign(m, ops.add(ops.multiply(b1, m), ops.multiply(1.0 - b1, g)))
-        self.assign(v, ops.add(ops.multiply(b2, v), ops.multiply(1.0 - b2, ops.square(g))))
+        self.assign(m, moving_average(m, b1, g))
+        self.assign(v, moving_average(v, b2, ops.square(g)))
         step = ops.divide(lr * ops.sqrt(1.0 - ops.power(b2, t)) / (1.0 - ops.power(b1, t)),
                           ops.add(ops.sqrt(v), eps))
-        self.assign(s, ops.add(ops.multiply(b3, s), ops.multiply(1.0 - b3, step)))
+        self.assign(s, moving_average(s, b3, step))
         self.assign_sub(variable, ops.multiply(ops.minimum(step, s), m))

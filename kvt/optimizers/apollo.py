@@ -5,13 +5,29 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kvt.optimizers import _common as check
-from kvt.optimizers import study
-from kvt.optimizers.base import DeclaredOptimizer
+from kvt.optimizers._common import (H, Listing, coupled_decay, declare, fraction, non_negative, non_negative_int,
+                                    positive, rate)
+from kvt.optimizers.base import CoupledWeightDecay, DeclaredOptimizer, cast_all, step_count
+
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 1e-2, rate, "step size lr after warm-up (a float or a schedule)"),
+    H("beta", 0.9, fraction, "decay of the gradient average m, in [0, 1)"),
+    H("epsilon", 1e-4, positive, "eps > 0 added to the 4-norm of the step direction"),
+    H("weight_decay", 1e-3, coupled_decay, "L2 coefficient wd >= 0 added to the gradient (g + wd*theta)"),
+    H("warmup", 100, non_negative_int, "linear warm-up steps from init_lr to lr (0 = none)"),
+    H("init_lr", 1e-2, non_negative, "learning rate at the first warm-up step, >= 0"),
+    study=("learning_rate", "beta", "weight_decay", "epsilon", "warmup", "init_lr"))
+
+REGISTRY_ENTRY = Listing(
+    "apollo", "Apollo", "Apollo, diagonal quasi-Newton with rectified curvature (Ma 2020)",
+    notes="weight_decay is L2 added to the gradient (g + wd*theta); warm-up goes linearly "
+          "from init_lr to learning_rate over `warmup` steps (a no-op with the study's "
+          "init_lr = learning_rate = 1e-2).")
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class Apollo(check.CoupledWeightDecay, DeclaredOptimizer):
+class Apollo(CoupledWeightDecay, DeclaredOptimizer):
     r"""Apollo (adaptive parameter-wise diagonal quasi-Newton).
 
     Keeps a diagonal curvature estimate B, updated from the change of the
@@ -28,19 +44,13 @@ class Apollo(check.CoupledWeightDecay, DeclaredOptimizer):
         d = m / max(|B|, 1)
         θ ← θ − lr_t · d
 
-    Σ and ‖·‖₄ run over all elements of the variable.
+    Σ and ‖·‖₄ run over all elements of the variable. The weight decay is this L2
+    term, part of the update (Keras's decoupled decay is not used).
 
     Described in ``docs/optimizers.md`` (section ``apollo``).
 
     Args:
-        learning_rate: float or schedule, lr (the rate after warm-up). Defaults to ``1e-2``.
-        beta: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.
-        epsilon: ε > 0 added to ‖d‖₄. Defaults to ``1e-4``.
-        weight_decay: L2 coefficient wd >= 0 added to the gradient (coupled, part of
-            the update above; Keras's decoupled decay is not used). Defaults to ``1e-3``.
-        warmup: number of linear warm-up steps from ``init_lr`` to lr (0 = none).
-            Defaults to ``100``.
-        init_lr: learning rate at the first warm-up step, >= 0. Defaults to ``1e-2``.
+        {{hyperparameters}}
         {{base_optimizer_keyword_args}}.
 
     References:
@@ -48,23 +58,15 @@ class Apollo(check.CoupledWeightDecay, DeclaredOptimizer):
         Nonconvex Stochastic Optimization", 2020, arXiv:2009.13586.
     """
 
-    declaration = study.APOLLO
-
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._m = [self.add_variable_from_reference(v, name="grad_average") for v in var_list]
-        self._b = [self.add_variable_from_reference(v, name="curvature") for v in var_list]
-        self._d = [self.add_variable_from_reference(v, name="direction") for v in var_list]
+    declaration = HYPERPARAMETERS
+    slots = {"_m": "grad_average", "_b": "curvature", "_d": "direction"}
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr, beta, eps, wd, init_lr = check.cast_all(
+        lr, beta, eps, wd, init_lr = cast_all(
             dtype, learning_rate, self.beta, self.epsilon, self.weight_decay, self.init_lr)
-        t = check.step_count(self, dtype)
-        i = self._get_variable_index(variable)
-        m, b, d = self._m[i], self._b[i], self._d[i]
+        t = step_count(self, dtype)
+        m, b, d = self.slots_of(variable)
 
         done = t - 1.0
         warmup = ops.cast(self.warmup, dtype)

@@ -27,15 +27,29 @@ import tensorflow as tf
 from keras import ops
 
 from kvt.errors import KvtError
-from kvt.optimizers import _common as check
-from kvt.optimizers import curvature
-from kvt.optimizers.base import DeclaredOptimizer
+from kvt.optimizers._common import (DECOUPLED, LR, H, Listing, declare, decoupled_decay, fraction, positive,
+                                    positive_int, rate)
+from kvt.optimizers.base import DeclaredOptimizer, needs_train_step, report_step
 
-_NO_FACTORS = (
-    "K-FAC needs each Dense layer's inputs and pre-activation gradients, which plain "
-    "apply_gradients() / keras.Sequential.train_step do not provide: train a "
-    "kvt.network.model.Network (kvt.network.model.build_model()), whose train_step calls "
-    "KFAC.train_step, or call KFAC.apply_kfac_gradients(grads, variables, layers) in a custom loop")
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 0.01, rate, LR),
+    H("damping", 1e-2, positive, "damping lambda > 0; sqrt(lambda) is added to the factors' diagonals"),
+    H("momentum", 0.9, fraction, "momentum in [0, 1) on the preconditioned step"),
+    H("ema_decay", 0.95, fraction, "decay in [0, 1) of the factors' moving averages"),
+    H("update_every", 1, positive_int, "recompute the damped inverses every k >= 1 steps"),
+    H("weight_decay", 3e-4, decoupled_decay, DECOUPLED),
+    study=("learning_rate", "weight_decay", "damping", "momentum", "ema_decay", "update_every"))
+
+REGISTRY_ENTRY = Listing(
+    "kfac", "KFAC", "K-FAC, Kronecker-factored natural gradient for Dense layers (Martens & Grosse 2015)",
+    notes="Empirical Fisher: KFAC.train_step (called by the network's train_step) "
+          "computes each Dense layer's pre-activation explicitly to capture its input "
+          "and dL/ds in the one backward pass. BatchNorm variables take a plain momentum "
+          "step. weight_decay is Keras's decoupled decay (theta <- theta - lr*wd*theta).")
+
+_NO_FACTORS = needs_train_step("K-FAC", "each Dense layer's inputs and pre-activation gradients", "KFAC",
+                               "apply_kfac_gradients(grads, variables, layers)")
 
 
 class DenseFactors(NamedTuple):
@@ -118,27 +132,22 @@ class KFAC(DeclaredOptimizer):
     ``apply_kfac_gradients(grads, variables, layers)``. ``apply_gradients`` /
     ``apply`` raise a ``KvtError`` that says so. Factor slots (A, (n_in+1)²; G,
     n_out²) are created for every rank-2 variable; a kernel with no statistics in
-    a step takes the plain momentum step.
+    a step takes the plain momentum step. The damped inverses are recomputed at
+    t = 1, 1 + k, … (k = ``update_every``) and cached in between; clipping acts on
+    the preconditioned gradient P.
 
     Described in ``docs/optimizers.md`` (section ``kfac``).
 
     Args:
-        learning_rate: float or schedule, lr. Defaults to ``0.01``.
-        damping: λ > 0; √λ is added to the diagonals of A and G. Defaults to ``1e-2``.
-        momentum: μ in [0, 1) on the preconditioned step. Defaults to ``0.9``.
-        ema_decay: β in [0, 1) of the moving averages A and G. Defaults to ``0.95``.
-        update_every: k >= 1, recompute the damped inverses every k steps (t = 1,
-            1 + k, …; cached in between). Defaults to ``1``.
-        weight_decay: None or wd >= 0, decoupled as above. Defaults to ``3e-4``.
-        {{base_optimizer_keyword_args}} (clipping acts on the
-            preconditioned gradient P).
+        {{hyperparameters}}
+        {{base_optimizer_keyword_args}}.
 
     References:
         Martens & Grosse, "Optimizing Neural Networks with Kronecker-factored
         Approximate Curvature", ICML 2015, arXiv:1503.05671.
     """
 
-    declaration = curvature.KFAC_HP
+    declaration = HYPERPARAMETERS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -148,14 +157,9 @@ class KFAC(DeclaredOptimizer):
         self._preconditioned = False
 
     def _slot(self, variable, size, name):
-        prefix = variable.path.replace("/", "_") + "_" if hasattr(variable, "path") else ""
-        return self.add_variable(shape=(size, size), dtype=variable.dtype, initializer="zeros",
-                                 name=f"{prefix}{name}")
+        return self.shaped_slot(variable, (size, size), name)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
+    def build_state(self, var_list):
         cache = self.update_every > 1
         self._a_factors, self._g_factors, self._a_inverses, self._g_inverses = [], [], [], []
         for v in var_list:
@@ -165,8 +169,7 @@ class KFAC(DeclaredOptimizer):
             self._g_factors.append(self._slot(v, n_out, "kfac_G") if matrix else None)
             self._a_inverses.append(self._slot(v, n_in, "kfac_A_inv") if matrix and cache else None)
             self._g_inverses.append(self._slot(v, n_out, "kfac_G_inv") if matrix and cache else None)
-        self._momentums = ([self.add_variable_from_reference(v, name="momentum") for v in var_list]
-                           if self.momentum > 0 else [])
+        self.build_momentum(var_list)
 
     def apply(self, grads, trainable_variables=None):
         if not self._preconditioned:
@@ -193,7 +196,7 @@ class KFAC(DeclaredOptimizer):
             self.assign(a_inv, new_a)
             self.assign(g_inv, new_g)
 
-        ops.cond(ops.equal(ops.mod(self.iterations, self.update_every), 0), refresh, lambda: None)
+        self.every_k_steps(self.update_every, refresh)
         return ops.convert_to_tensor(a_inv), ops.convert_to_tensor(g_inv)
 
     def apply_kfac_gradients(self, grads, variables, layers):
@@ -261,14 +264,7 @@ class KFAC(DeclaredOptimizer):
     def update_step(self, gradient, variable, learning_rate):
         if not self._preconditioned:
             raise KvtError(_NO_FACTORS)
-        dtype = variable.dtype
-        lr, momentum = check.cast_all(dtype, learning_rate, self.momentum)
-        step = ops.cast(gradient, dtype)
-        if self.momentum > 0:
-            v = self._momentums[self._get_variable_index(variable)]
-            self.assign(v, ops.add(ops.multiply(momentum, v), step))
-            step = v
-        self.assign_sub(variable, ops.multiply(lr, step))
+        self.heavy_ball_step(variable, ops.cast(gradient, variable.dtype), learning_rate)
 
     def train_step(self, model, data):
         """One backward pass for the gradients and each Dense layer's dL/ds, then one K-FAC step.
@@ -294,4 +290,4 @@ class KFAC(DeclaredOptimizer):
                       for (layer, a, _), d in zip(records, output_grads)]
             self.apply_kfac_gradients(grads, variables, layers)
 
-        return check.report_step(model, x, y, y_pred, loss, sample_weight)
+        return report_step(model, x, y, y_pred, loss, sample_weight)

@@ -5,11 +5,24 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kvt.optimizers import _common as check
-from kvt.optimizers import study
-from kvt.optimizers.base import DeclaredOptimizer
+from kvt.optimizers._common import (COUPLED, LR, RANK_1, H, Listing, coupled_decay, declare, fraction, lars_exclusion,
+                                    listed, positive, rate)
+from kvt.optimizers.base import CoupledWeightDecay, DeclaredOptimizer, cast_all
 
-RANK_1 = study.RANK_1
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 1e-2, rate, LR),
+    H("momentum", 0.9, fraction, "heavy-ball momentum in [0, 1)"),
+    H("trust_coefficient", 1e-3, positive, "trust coefficient eta > 0 of the layer-wise ratio"),
+    H("weight_decay", 0.0, coupled_decay, COUPLED),
+    H("exclude_from_adaptation", RANK_1, lars_exclusion,
+      "variables taking ratio 1: '1d' (rank <= 1), none, or name substrings", to_config=listed),
+    study=("learning_rate", "momentum", "trust_coefficient", "weight_decay"))
+
+REGISTRY_ENTRY = Listing(
+    "lars", "LARS", "LARS, momentum SGD with a layer-wise trust ratio (You et al. 2017)",
+    notes="Rank <= 1 variables (biases, BatchNorm gamma/beta) take ratio 1 "
+          "(exclude_from_adaptation='1d'; set it to none to adapt every variable).")
 
 
 def _variable_name(variable) -> str:
@@ -17,7 +30,7 @@ def _variable_name(variable) -> str:
 
 
 @keras.saving.register_keras_serializable(package="kvt")
-class LARS(check.CoupledWeightDecay, DeclaredOptimizer):
+class LARS(CoupledWeightDecay, DeclaredOptimizer):
     r"""LARS (layer-wise adaptive rate scaling).
 
     Each variable's step is scaled by a trust ratio comparing the norm of the
@@ -29,21 +42,18 @@ class LARS(check.CoupledWeightDecay, DeclaredOptimizer):
         v ← momentum · v + lr · ratio · (g + wd θ)
         θ ← θ − v
 
-    ‖·‖ is the Euclidean norm over the whole variable; v starts at 0.
+    ‖·‖ is the Euclidean norm over the whole variable; v starts at 0. The weight
+    decay wd is coupled, inside the ratio and the step (Keras's decoupled decay is
+    not used). ``exclude_from_adaptation`` says which variables skip the trust ratio
+    (take ratio 1; weight decay still applies): ``"1d"`` excludes every variable of
+    rank <= 1, i.e. biases and BatchNormalization γ/β, as the paper recommends;
+    ``None`` adapts every variable; a list of strings excludes the variables whose
+    name / path contains any of them.
 
     Described in ``docs/optimizers.md`` (section ``lars``).
 
     Args:
-        learning_rate: float or schedule, lr. Defaults to ``1e-2``.
-        momentum: momentum in [0, 1). Defaults to ``0.9``.
-        trust_coefficient: η > 0. Defaults to ``1e-3``.
-        weight_decay: coupled weight decay wd >= 0, inside the ratio and the step as
-            above (Keras's decoupled decay is not used). Defaults to ``0``.
-        exclude_from_adaptation: which variables skip the trust ratio (take ratio 1;
-            weight decay still applies): ``"1d"`` (default) excludes every variable of
-            rank <= 1, i.e. biases and BatchNormalization γ/β, as the paper
-            recommends; ``None`` adapts every variable; a list of strings excludes
-            the variables whose name / path contains any of them. Defaults to ``"1d"``.
+        {{hyperparameters}}
         {{base_optimizer_keyword_args}}.
 
     References:
@@ -51,7 +61,8 @@ class LARS(check.CoupledWeightDecay, DeclaredOptimizer):
         2017, arXiv:1708.03888.
     """
 
-    declaration = study.LARS_HP
+    declaration = HYPERPARAMETERS
+    slots = {"_velocity": "velocity"}
 
     def is_adapted(self, variable) -> bool:
         """Whether ``variable`` gets the trust ratio (False: ratio 1)."""
@@ -63,17 +74,12 @@ class LARS(check.CoupledWeightDecay, DeclaredOptimizer):
         name = _variable_name(variable)
         return not any(part in name for part in rule)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._velocity = [self.add_variable_from_reference(v, name="velocity") for v in var_list]
+    def build_state(self, var_list):
         self._adapted = [self.is_adapted(v) for v in var_list]
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr, mom, eta, wd = check.cast_all(dtype, learning_rate, self.momentum,
-                                          self.trust_coefficient, self.weight_decay)
+        lr, mom, eta, wd = cast_all(dtype, learning_rate, self.momentum, self.trust_coefficient, self.weight_decay)
         g = ops.cast(gradient, dtype)
         i = self._get_variable_index(variable)
         velocity = self._velocity[i]

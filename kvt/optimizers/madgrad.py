@@ -5,9 +5,22 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kvt.optimizers import _common as check
-from kvt.optimizers import study
-from kvt.optimizers.base import DeclaredOptimizer
+from kvt.optimizers._common import DECOUPLED, LR, H, Listing, declare, decoupled_decay, fraction, positive, rate
+from kvt.optimizers.base import DeclaredOptimizer, cast_all, step_count
+
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 1e-2, rate, LR),
+    H("momentum", 0.9, fraction, "momentum in [0, 1); 0 gives pure dual averaging"),
+    H("epsilon", 1e-6, positive, "eps > 0 in the step weight and the denominator"),
+    H("weight_decay", None, decoupled_decay, DECOUPLED),
+    study=("learning_rate", "momentum", "epsilon"))
+
+REGISTRY_ENTRY = Listing(
+    "madgrad", "MADGRAD",
+    "MADGRAD, momentumised dual averaging with a cube-root denominator (Defazio & Jelassi 2021)",
+    notes="theta_0 (the anchor of the dual average) is the value when the optimizer is built, "
+          "just before the first step.")
 
 
 def _value_of(variable):
@@ -32,19 +45,16 @@ class MADGRAD(DeclaredOptimizer):
         z = θ₀ − s / (∛ν + ε)
         θ ← (1 − c) θ + c z,    c = 1 − momentum
 
-    s and ν start at 0; θ₀ is the value of the variable when the optimizer is
-    built (kept in a slot; Keras builds it just before the first step, and a
-    reloaded optimizer restores it), independent of how steps are counted.
+    (momentum 0 gives θ = z). s and ν start at 0; θ₀ is the value of the variable
+    when the optimizer is built (kept in a slot; Keras builds it just before the
+    first step, and a reloaded optimizer restores it), independent of how steps are
+    counted. Weight decay, when set, is Keras's decoupled decay before the step (off
+    in the study).
 
     Described in ``docs/optimizers.md`` (section ``madgrad``).
 
     Args:
-        learning_rate: float or schedule, lr. Defaults to ``1e-2``.
-        momentum: momentum in [0, 1); 0 gives pure dual averaging θ = z.
-            Defaults to ``0.9``.
-        epsilon: ε > 0 in λ and in the denominator. Defaults to ``1e-6``.
-        weight_decay: Keras's decoupled decay θ ← θ − lr·wd·θ before the step, or
-            ``None`` (off, as in the study). Defaults to ``None``.
+        {{hyperparameters}}
         {{base_optimizer_keyword_args}}.
 
     References:
@@ -53,14 +63,10 @@ class MADGRAD(DeclaredOptimizer):
         arXiv:2101.11075.
     """
 
-    declaration = study.MADGRAD_HP
+    declaration = HYPERPARAMETERS
+    slots = {"_s": "grad_sum", "_nu": "grad_sq_sum"}
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._s = [self.add_variable_from_reference(v, name="grad_sum") for v in var_list]
-        self._nu = [self.add_variable_from_reference(v, name="grad_sq_sum") for v in var_list]
+    def build_state(self, var_list):
         # The anchor starts as the variables' values at build time; an initializer (not an
         # assign) so that it also holds when Keras builds the optimizer inside a traced function.
         self._theta0 = [self.add_variable_from_reference(v, name="initial_value", initializer=_value_of(v))
@@ -68,11 +74,11 @@ class MADGRAD(DeclaredOptimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr, mom, eps = check.cast_all(dtype, learning_rate, self.momentum, self.epsilon)
+        lr, mom, eps = cast_all(dtype, learning_rate, self.momentum, self.epsilon)
         g = ops.cast(gradient, dtype)
-        t = check.step_count(self, dtype)
-        i = self._get_variable_index(variable)
-        s, nu, theta0 = self._s[i], self._nu[i], self._theta0[i]
+        t = step_count(self, dtype)
+        s, nu = self.slots_of(variable)
+        theta0 = self._theta0[self._get_variable_index(variable)]
 
         lam = (lr + eps) * ops.sqrt(t)
         self.assign_add(s, ops.multiply(lam, g))

@@ -5,9 +5,22 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from kvt.optimizers import _common as check
-from kvt.optimizers import study
-from kvt.optimizers.base import DeclaredOptimizer
+from kvt.optimizers._common import DECOUPLED, LR, H, Listing, declare, decoupled_decay, fraction, positive, rate
+from kvt.optimizers.base import DeclaredOptimizer, cast_all, moving_average, step_count
+
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 1e-3, rate, LR),
+    H("beta_1", 0.9, fraction, "decay of the gradient average m, in [0, 1)"),
+    H("beta_2", 0.999, fraction, "decay of the squared-gradient average v, in [0, 1)"),
+    H("epsilon", 1e-8, positive, "eps > 0 added to sqrt(v)"),
+    H("weight_decay", None, decoupled_decay, DECOUPLED),
+    study=("learning_rate", "beta_1", "beta_2", "epsilon"))
+
+REGISTRY_ENTRY = Listing(
+    "radam", "RAdam", "RAdam, Adam with a rectified adaptive learning rate (Liu et al. 2019)",
+    notes="Takes un-adapted momentum steps lr*m_hat while rho_t < 5 (the first ~5 steps "
+          "with beta_2 = 0.999).")
 
 
 @keras.saving.register_keras_serializable(package="kvt")
@@ -27,17 +40,13 @@ class RAdam(DeclaredOptimizer):
         else:
             θ ← θ − lr · m̂
 
-    With β₂ = 0.999 the first five steps or so take the un-adapted branch.
+    With β₂ = 0.999 the first five steps or so take the un-adapted branch. Weight
+    decay, when set, is Keras's decoupled decay before the step (off in the study).
 
     Described in ``docs/optimizers.md`` (section ``radam``).
 
     Args:
-        learning_rate: float or schedule, lr. Defaults to ``1e-3``.
-        beta_1: decay of the gradient average m, in [0, 1). Defaults to ``0.9``.
-        beta_2: decay of the squared-gradient average v, in [0, 1). Defaults to ``0.999``.
-        epsilon: ε > 0 added to √v. Defaults to ``1e-8``.
-        weight_decay: Keras's decoupled decay θ ← θ − lr·wd·θ before the step, or
-            ``None`` (off, as in the study). Defaults to ``None``.
+        {{hyperparameters}}
         {{base_optimizer_keyword_args}}.
 
     References:
@@ -45,26 +54,18 @@ class RAdam(DeclaredOptimizer):
         Learning Rate and Beyond", ICLR 2020, arXiv:1908.03265.
     """
 
-    declaration = study.RADAM
-
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
-        self._m = [self.add_variable_from_reference(v, name="m") for v in var_list]
-        self._v = [self.add_variable_from_reference(v, name="v") for v in var_list]
+    declaration = HYPERPARAMETERS
+    slots = {"_m": "m", "_v": "v"}
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        lr, b1, b2, eps = check.cast_all(dtype, learning_rate, self.beta_1, self.beta_2,
-                                         self.epsilon)
+        lr, b1, b2, eps = cast_all(dtype, learning_rate, self.beta_1, self.beta_2, self.epsilon)
         g = ops.cast(gradient, dtype)
-        t = check.step_count(self, dtype)
-        i = self._get_variable_index(variable)
-        m, v = self._m[i], self._v[i]
+        t = step_count(self, dtype)
+        m, v = self.slots_of(variable)
 
-        self.assign(m, ops.add(ops.multiply(b1, m), ops.multiply(1.0 - b1, g)))
-        self.assign(v, ops.add(ops.multiply(b2, v), ops.multiply(1.0 - b2, ops.square(g))))
+        self.assign(m, moving_average(m, b1, g))
+        self.assign(v, moving_average(v, b2, ops.square(g)))
         m_hat = ops.divide(m, 1.0 - ops.power(b1, t))
 
         b2_t = ops.power(b2, t)

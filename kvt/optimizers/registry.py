@@ -2,15 +2,18 @@
 
 Each entry maps a name to a Keras optimizer class, the hyper-parameter defaults
 kvt uses for it (the studies' values where they give one) and a one-line
-description. kvt's own optimizers are entries made by :func:`declared` from their
-hyper-parameter declaration (``kvt.optimizers._common.Declaration``); Keras's own
-keep a defaults mapping and their class's signature. Methods that need more than
-gradients (AdaHessian, SAM, K-FAC) define their own ``train_step(model, data)``
-(:mod:`kvt.network.protocol`); :attr:`OptimizerEntry.train_step` names it.
+description. kvt's own optimizers are entries made by :func:`register_own` from the
+``HYPERPARAMETERS`` (a ``kvt.optimizers._common.Declaration``) and ``REGISTRY_ENTRY``
+at the top of their file; Keras's own keep a defaults mapping and their class's
+signature. Methods that need more than gradients (AdaHessian, SAM, K-FAC) define their
+own ``train_step(model, data)`` (:mod:`kvt.network.protocol`);
+:attr:`OptimizerEntry.train_step` names it.
 
 The declarative part (names, defaults, descriptions, notes) imports neither Keras
 nor TensorFlow: an entry names its class as ``"module:Class"`` and imports it on
-first use of :attr:`OptimizerEntry.cls`, so listing the optimizers is instant.
+first use of :attr:`OptimizerEntry.cls`, and a kvt optimizer's declarations are read
+from its file (:func:`kvt.optimizers.source.read_declarations`), so listing the
+optimizers is instant.
 """
 
 from __future__ import annotations
@@ -122,13 +125,6 @@ class OptimizerEntry:
         return values
 
 
-def declared(name: str, target: Any, declaration: Declaration, description: str,
-             notes: str = "") -> OptimizerEntry:
-    """The entry of a kvt optimizer: its defaults are the study's values of ``declaration``."""
-    return OptimizerEntry(name, target, declaration.study_defaults, description, notes,
-                          declaration=declaration)
-
-
 _ENTRIES: dict[str, OptimizerEntry] = {}
 
 
@@ -137,6 +133,18 @@ def register(entry: OptimizerEntry) -> OptimizerEntry:
         raise ValueError(f"optimizer '{entry.name}' is registered twice")
     _ENTRIES[entry.name] = entry
     return entry
+
+
+def register_own(module: str) -> OptimizerEntry:
+    """Register the kvt optimizer of ``module`` from its file's ``HYPERPARAMETERS`` and ``REGISTRY_ENTRY``
+    (read, not imported); its defaults are the study's values of the declaration."""
+    from kvt.optimizers.source import read_declarations
+
+    declared = read_declarations(module)
+    declaration: Declaration = declared["HYPERPARAMETERS"]
+    listing = declared["REGISTRY_ENTRY"]
+    return register(OptimizerEntry(listing.name, f"{module}:{listing.cls}", declaration.study_defaults,
+                                   listing.summary, listing.notes, declaration=declaration))
 
 
 def names() -> list[str]:

@@ -23,15 +23,28 @@ import tensorflow as tf
 from keras import ops
 
 from kvt.errors import KvtError
-from kvt.optimizers import _common as check
-from kvt.optimizers import curvature, registry
-from kvt.optimizers.base import DeclaredOptimizer
+from kvt.optimizers import registry
+from kvt.optimizers._common import DECOUPLED, H, Listing, declare, decoupled_decay, positive, rate, sam_base
+from kvt.optimizers.base import DeclaredOptimizer, needs_train_step, step_from_loss_function
 
-_NO_SECOND_PASS = (
-    "SAM needs a second gradient evaluated at the perturbed weights, which plain "
-    "apply_gradients() / keras.Sequential.train_step do not provide: train a "
-    "kvt.network.model.Network (kvt.network.model.build_model()), whose train_step calls "
-    "SAM.train_step, or call SAM.sharpness_aware_step(loss_fn, variables) in a custom loop")
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 0.03, rate, "step size lr, passed to the base optimizer"),
+    H("rho", 0.1, positive, "radius rho > 0 of the perturbation rho*g/||g||"),
+    H("base", "sgd", sam_base, "registry name of the gradient-only base optimizer"),
+    H("weight_decay", None, decoupled_decay, DECOUPLED + ", applied by SAM before the base step"),
+    study=("learning_rate", "rho", "base"))
+
+REGISTRY_ENTRY = Listing(
+    "sam", "SAM", "SAM, sharpness-aware minimisation around a base optimizer (Foret et al. 2021)",
+    notes="Two forward/backward passes per step (gradient at theta, then at theta + "
+          "rho*g/||g||, norm over all variables): SAM.train_step (called by the network's "
+          "train_step) restores theta exactly and keeps BatchNorm moving statistics "
+          "from the first pass. base is any gradient-only registry name (--opt base=adam); "
+          "it gets its own registry defaults and SAM's learning_rate.")
+
+_NO_SECOND_PASS = needs_train_step("SAM", "a second gradient evaluated at the perturbed weights", "SAM",
+                                   "sharpness_aware_step(loss_fn, variables)")
 
 #: Floor of ‖g‖ in e = ρ g / ‖g‖ (g = 0 gives e = 0 rather than 0/0).
 _NORM_FLOOR = 1e-12
@@ -66,9 +79,12 @@ class SAM(DeclaredOptimizer):
         g' = ∇L(θ + e)                  (forward and backward pass at the perturbed weights)
         θ  ← base_step(θ, g')           (θ restored exactly to its value before the perturbation)
 
-    ``base_step`` is one step of the registry optimizer ``base``, built with that
-    entry's registry defaults and with ``learning_rate`` taken from SAM (setting
-    ``SAM.learning_rate`` later sets the base's too). BatchNormalization moving
+    ``base_step`` is one step of the registry optimizer ``base`` (any entry that steps
+    from gradients alone, not ``sam``, ``adahessian`` or ``kfac``; by default plain SGD,
+    momentum 0), built with that entry's registry defaults and with ``learning_rate``
+    taken from SAM (setting ``SAM.learning_rate`` later sets the base's too). A
+    ``weight_decay`` of SAM's own is decoupled decay θ ← θ − lr·wd·θ before the base
+    step, on top of any decay of the base. BatchNormalization moving
     statistics (the floating-point non-trainable model variables, in
     :meth:`train_step`) are updated by the first forward pass only.
 
@@ -80,15 +96,7 @@ class SAM(DeclaredOptimizer):
     Described in ``docs/optimizers.md`` (section ``sam``).
 
     Args:
-        learning_rate: float or schedule, passed to the base optimizer. Defaults to
-            ``0.03``.
-        rho: radius ρ > 0 of the perturbation. Defaults to ``0.1``.
-        base: registry name of the base optimizer (any entry that steps from
-            gradients alone; not ``sam``, ``adahessian`` or ``kfac``). Defaults to
-            ``"sgd"`` (plain SGD, momentum 0).
-        weight_decay: None, or decoupled decay wd >= 0 applied by SAM before the
-            base step (θ ← θ − lr·wd·θ), on top of any decay of the base. Defaults
-            to ``None``.
+        {{hyperparameters}}
         clipnorm, clipvalue, global_clipnorm: clip g' before the base step (g, which
             only sets the direction of e, is not clipped). Default to ``None``.
         loss_scale_factor, name: as in ``keras.optimizers.Optimizer``.
@@ -101,7 +109,7 @@ class SAM(DeclaredOptimizer):
         Efficiently Improving Generalization", ICLR 2021, arXiv:2010.01412.
     """
 
-    declaration = curvature.SAM_HP
+    declaration = HYPERPARAMETERS
 
     def check_base_arguments(self, base):
         if base["use_ema"]:
@@ -151,10 +159,7 @@ class SAM(DeclaredOptimizer):
         for i, variable in enumerate(self._variables):
             variable.assign(store[str(i)])
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
+    def build_state(self, var_list):
         self.base_optimizer.build(var_list)
 
     def apply(self, grads, trainable_variables=None):
@@ -227,17 +232,9 @@ class SAM(DeclaredOptimizer):
         variables, keep advancing). The loss and the compiled metrics are those of the
         first pass (at the unperturbed weights), as in Keras's own ``train_step``.
         """
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        variables = list(model.trainable_variables)
-        if not variables:
-            warnings.warn("The model does not have any trainable weights.")
-            _, loss, y_pred = check.forward_pass(model, x, y, sample_weight)
-        else:
-            def forward():
-                return check.forward_pass(model, x, y, sample_weight)
-
+        def step(forward, variables):
             # Moving statistics, not random-seed states (those keep advancing).
             frozen = [v for v in model.non_trainable_variables if "float" in str(v.dtype)]
-            _, loss, y_pred = self.sharpness_aware_step(forward, variables, frozen_variables=frozen)
+            return self.sharpness_aware_step(forward, variables, frozen_variables=frozen)
 
-        return check.report_step(model, x, y, y_pred, loss, sample_weight)
+        return step_from_loss_function(model, data, step)

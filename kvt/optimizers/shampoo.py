@@ -8,9 +8,26 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kvt.optimizers import _common as check
-from kvt.optimizers import curvature
+from kvt.optimizers._common import (DECOUPLED, LR, H, Listing, declare, decoupled_decay, fraction, positive,
+                                    positive_int, rate)
 from kvt.optimizers.base import DeclaredOptimizer
+
+# The registry reads these two from this file without importing it: kvt.optimizers._common's names only.
+HYPERPARAMETERS = declare(
+    H("learning_rate", 0.1, rate, LR),
+    H("epsilon", 1e-4, positive, "eps > 0: L and R start at eps*I; floor of their eigenvalues"),
+    H("update_every", 1, positive_int, "refresh the inverse 4th roots every k >= 1 steps"),
+    H("momentum", 0.0, fraction, "heavy-ball momentum in [0, 1) on the preconditioned step"),
+    H("weight_decay", 1e-4, decoupled_decay, DECOUPLED),
+    study=("learning_rate", "weight_decay", "epsilon", "update_every", "momentum"))
+
+REGISTRY_ENTRY = Listing(
+    "shampoo", "Shampoo",
+    "Shampoo, Kronecker-factored L^(-1/4) G R^(-1/4) preconditioning (Gupta et al. 2018)",
+    notes="Matrices (Dense kernels) get left/right factors L, R (start eps*I) with inverse "
+          "4th roots by eigh, refreshed every update_every steps; vectors (biases, "
+          "BatchNorm) an Adagrad-like diagonal g/sqrt(sum g^2). weight_decay is Keras's "
+          "decoupled decay (theta <- theta - lr*wd*theta).")
 
 
 def inverse_root(matrix, power, floor):
@@ -55,27 +72,22 @@ class Shampoo(DeclaredOptimizer):
     preconditioned gradient: m ← μ m + P; θ ← θ − lr · m.
 
     Weight decay is decoupled (Keras's base-class decay): θ ← θ − lr · wd · θ before
-    the preconditioned step, on every variable; it does not enter L, R or a.
+    the preconditioned step, on every variable; it does not enter L, R or a. Clipping
+    acts on G before it enters L, R and P. ``update_every`` = 1 (the default) refreshes
+    the roots every step, as in the paper's algorithm.
 
     Described in ``docs/optimizers.md`` (section ``shampoo``).
 
     Args:
-        learning_rate: float or schedule, lr. Defaults to ``0.1``.
-        epsilon: ε > 0, initial value εI of L and R (and of a), floor of the
-            eigenvalues. Defaults to ``1e-4``.
-        update_every: k >= 1, refresh the inverse roots every k steps. Defaults to
-            ``1`` (every step, as in the paper's algorithm).
-        momentum: μ in [0, 1) on the preconditioned gradient. Defaults to ``0.0``.
-        weight_decay: None or wd >= 0, decoupled as above. Defaults to ``1e-4``.
-        {{base_optimizer_keyword_args}} (clipping acts on G before it
-            enters L, R and P).
+        {{hyperparameters}}
+        {{base_optimizer_keyword_args}}.
 
     References:
         Gupta, Koren & Singer, "Shampoo: Preconditioned Stochastic Tensor
         Optimization", ICML 2018, arXiv:1802.09568.
     """
 
-    declaration = curvature.SHAMPOO
+    declaration = HYPERPARAMETERS
 
     @staticmethod
     def is_matrix(variable):
@@ -90,14 +102,9 @@ class Shampoo(DeclaredOptimizer):
             array = value * (np.eye(shape[0]) if len(shape) == 2 else np.ones(shape))
             return ops.convert_to_tensor(array, dtype=dtype)
 
-        prefix = variable.path.replace("/", "_") + "_" if hasattr(variable, "path") else ""
-        return self.add_variable(shape=shape, dtype=variable.dtype, initializer=initializer,
-                                 name=f"{prefix}{name}")
+        return self.shaped_slot(variable, shape, name, initializer)
 
-    def build(self, var_list):
-        if self.built:
-            return
-        super().build(var_list)
+    def build_state(self, var_list):
         eps = self.epsilon
         # One entry per variable; None where a slot does not apply (tracking skips None).
         self._left, self._right, self._left_root, self._right_root, self._diagonal = (
@@ -116,13 +123,10 @@ class Shampoo(DeclaredOptimizer):
                 self._left_root.append(None)
                 self._right_root.append(None)
                 self._diagonal.append(self._slot(v, tuple(v.shape), eps, "shampoo_diag"))
-        self._momentums = ([self.add_variable_from_reference(v, name="momentum") for v in var_list]
-                           if self.momentum > 0 else [])
+        self.build_momentum(var_list)
 
     def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
-        lr, momentum = check.cast_all(dtype, learning_rate, self.momentum)
-        g = ops.cast(gradient, dtype)
+        g = ops.cast(gradient, variable.dtype)
         i = self._get_variable_index(variable)
 
         if self.is_matrix(variable):
@@ -135,19 +139,11 @@ class Shampoo(DeclaredOptimizer):
                 self.assign(left_root, inverse_root(ops.convert_to_tensor(left), 4.0, self.epsilon))
                 self.assign(right_root, inverse_root(ops.convert_to_tensor(right), 4.0, self.epsilon))
 
-            if self.update_every == 1:
-                refresh()
-            else:
-                ops.cond(ops.equal(ops.mod(self.iterations, self.update_every), 0),
-                         refresh, lambda: None)
+            self.every_k_steps(self.update_every, refresh)
             step = ops.matmul(ops.matmul(left_root, g), right_root)
         else:
             accumulator = self._diagonal[i]
             self.assign_add(accumulator, ops.square(g))
             step = ops.divide(g, ops.sqrt(accumulator))
 
-        if self.momentum > 0:
-            m = self._momentums[i]
-            self.assign(m, ops.add(ops.multiply(momentum, m), step))
-            step = m
-        self.assign_sub(variable, ops.multiply(lr, step))
+        self.heavy_ball_step(variable, step, learning_rate)

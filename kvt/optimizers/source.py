@@ -1,4 +1,4 @@
-"""What an optimizer class declares, read from its source file without importing it.
+"""What an optimizer's file declares, read from its source without importing it.
 
 ``kvt optimizers NAME`` and the checks of ``kvt train --optimizer NAME --opt KEY=VALUE`` need
 each class's constructor arguments (with their defaults) and whether it defines its own
@@ -13,6 +13,12 @@ caller import the class and ask :mod:`inspect`, as before: slower, never wrong. 
 inherited from a base class is not seen here; kvt's optimizers define theirs in the class itself.
 ``tests/test_new_user.py`` checks that every registered class read here matches :func:`inspect.signature`
 and the train step of the imported class.
+
+kvt's own optimizers also declare their hyper-parameters and registry entry at the top of their file
+(``HYPERPARAMETERS = declare(...)``, ``REGISTRY_ENTRY = Listing(...)``, written with the names of
+:mod:`kvt.optimizers._common` alone). :func:`read_declarations` evaluates those assignments, and only
+them, with only the names the file imports from that module in scope: the values are those the
+imported module holds (equal, as ``tests/test_optimizers.py`` checks), without Keras.
 """
 
 from __future__ import annotations
@@ -22,8 +28,17 @@ import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from kvt.optimizers import _common
 
 _MISSING = object()
+
+#: The one module whose names a declaration at the top of an optimizer's file may use.
+VOCABULARY = _common.__name__
+
+#: The assignments :func:`read_declarations` evaluates, in the order a file makes them.
+DECLARATIONS = ("HYPERPARAMETERS", "REGISTRY_ENTRY")
 
 
 @dataclass(frozen=True)
@@ -116,3 +131,43 @@ def read_class(target: str) -> ClassSource | None:
     if any(value is _MISSING for value in arguments.values()):
         arguments = None
     return ClassSource(name, arguments, step is not None, doc)
+
+
+def _vocabulary_names(node: ast.ImportFrom) -> dict[str, Any]:
+    """The names ``from ... import ...`` binds from :data:`VOCABULARY` (the module itself, or names in it)."""
+    if node.level != 0:
+        return {}
+    if node.module == VOCABULARY:
+        return {alias.asname or alias.name: getattr(_common, alias.name) for alias in node.names}
+    return {alias.asname or alias.name: _common for alias in node.names
+            if f"{node.module}.{alias.name}" == VOCABULARY}
+
+
+@lru_cache(maxsize=None)
+def read_declarations(module: str) -> dict[str, Any]:
+    """The top-level :data:`DECLARATIONS` of ``module`` (a kvt optimizer's file), evaluated without importing it.
+
+    Raises ``ImportError`` where the file cannot be read or lacks one of them, and ``NameError`` naming
+    the file where one uses a name it did not import from :data:`VOCABULARY`.
+    """
+    path = _module_file(module)
+    tree = _parsed(path) if path else None
+    if tree is None:
+        raise ImportError(f"cannot read the source of {module}")
+    scope: dict[str, Any] = {}
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            scope.update(_vocabulary_names(node))
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+              and node.targets[0].id in DECLARATIONS):
+            try:
+                value = eval(compile(ast.Expression(node.value), str(path), "eval"), dict(scope))  # noqa: S307
+            except NameError as exc:
+                raise NameError(f"{path}:{node.lineno}: {node.targets[0].id} may use only names imported from "
+                                f"{VOCABULARY} ({exc})") from None
+            found[node.targets[0].id] = scope[node.targets[0].id] = value
+    missing = [name for name in DECLARATIONS if name not in found]
+    if missing:
+        raise ImportError(f"{path} declares no {' or '.join(missing)} at its top level")
+    return found
