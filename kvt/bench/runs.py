@@ -47,12 +47,13 @@ def pair_dataset(pair: str):
 @functools.lru_cache(maxsize=None)
 def tracking_reference(pair: str) -> tuple[np.ndarray, np.ndarray]:
     """The tracking grid of ``pair`` (every level x every TRACK_T_STEP_K K) as (level, T) rows and FHO-FR's k there."""
-    from kvt.kinetics.accuracy import _reference
+    from kvt.kinetics.accuracy import reference_rates
     from kvt.kinetics.validity import dense_temperatures
-    from kvt.physics import species
+    from kvt.physics.process import resolve
 
-    levels, temps = species.pair(pair).levels, dense_temperatures(*TRACK_T_RANGE_K, TRACK_T_STEP_K)
-    k_ref = _reference(pair, tuple(int(level) for level in levels), tuple(float(t) for t in temps))
+    process = resolve(pair)
+    levels, temps = process.levels, dense_temperatures(*TRACK_T_RANGE_K, TRACK_T_STEP_K)
+    k_ref = reference_rates(process, tuple(int(level) for level in levels), tuple(float(t) for t in temps))
     features = np.column_stack([np.repeat(levels, len(temps)), np.tile(temps, len(levels))]).astype(float)
     features.flags.writeable = False
     return features, k_ref

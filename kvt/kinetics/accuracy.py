@@ -25,8 +25,9 @@ def _summary(rel) -> dict[str, float]:
 
 
 @functools.lru_cache(maxsize=8)
-def _reference(process, levels: tuple[int, ...], temperatures: tuple[float, ...]) -> np.ndarray:
-    """FHO-FR's k on levels x temperatures (read-only; computed once per grid, e.g. once per benchmark pair)."""
+def reference_rates(process, levels: tuple[int, ...], temperatures: tuple[float, ...]) -> np.ndarray:
+    """FHO-FR's k of a :class:`~kvt.physics.process.Process` on levels x temperatures, level-major (read-only;
+    computed once per grid, e.g. once per benchmark pair)."""
     grid_levels = np.repeat(np.asarray(levels), len(temperatures))
     grid_temps = np.tile(np.asarray(temperatures, dtype=float), len(levels))
     k_ref = np.empty(len(grid_levels))
@@ -60,7 +61,7 @@ def evaluate_network(network, process, levels=None, temperatures=None) -> dict:
     levels = np.asarray(levels, dtype=int)
     temperatures = np.asarray(temperatures, dtype=float)
     grid_levels, grid_temps = np.repeat(levels, len(temperatures)), np.tile(temperatures, len(levels))
-    k_ref = _reference(process, tuple(levels.tolist()), tuple(temperatures.tolist()))
+    k_ref = reference_rates(process, tuple(levels.tolist()), tuple(temperatures.tolist()))
     k_model = network.predict_k(grid_levels, grid_temps)
     rel = np.abs(k_model - k_ref)
     rel /= k_ref
