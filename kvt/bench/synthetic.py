@@ -86,8 +86,8 @@ def train_synthetic(settings: SyntheticSettings, optimizer_name: str, seed: int)
     import keras
 
     from kvt import optimizers
-    from kvt.training.callbacks import stop_on_nan
-    from kvt.training.trainer import _epoch_timer, seed_everything, split_indices
+    from kvt.training.callbacks import epoch_timer, stop_on_nan
+    from kvt.training.trainer import seed_everything, split_indices
 
     spec = SYNTHETIC
     keras.backend.clear_session()
@@ -106,7 +106,7 @@ def train_synthetic(settings: SyntheticSettings, optimizer_name: str, seed: int)
                   .batch(spec["batch_size"]).prefetch(tf.data.AUTOTUNE))
     val_data = tf.data.Dataset.from_tensor_slices((tuple(x[val_idx] for x in inputs), y[val_idx])) \
         .batch(len(val_idx)).cache()
-    timer = _epoch_timer()
+    timer = epoch_timer()
     callbacks = [stop_on_nan(), timer,  # silent: kvt raises its own error for a diverged run
                  keras.callbacks.EarlyStopping(monitor="val_loss", patience=spec["patience"],
                                                min_delta=spec["min_delta"], restore_best_weights=True)]
