@@ -121,8 +121,12 @@ def test_data_pairs_lists_the_18_pairs(runner):
 
     result = runner.invoke(main, ["data", "pairs"])
     assert result.exit_code == 0, result.output
-    header, *lines = result.stdout.rstrip("\n").split("\n")
+    vt_block, vv_block = result.stdout.rstrip("\n").split("\n\n")
+    header, *lines = vt_block.split("\n")
     assert header.split() == ["pair", "molecule", "partner", "levels", "data"]
+    vv_lines = vv_block.split("\n")[1:]
+    assert [line.split()[:2] for line in vv_lines] == [["O2-O2", "vv"], ["N2-N2", "vv"], ["NO-NO", "vv"],
+                                                       ["N2-O2", "vv'"], ["N2-NO", "vv'"], ["O2-NO", "vv'"]]
     expected = [f"{m}-{p}" for m in MOLECULE_LEVELS for p in PARTNER_KINDS]
     assert [line.split()[0] for line in lines] == expected
     for line in lines:
@@ -138,7 +142,9 @@ def test_data_pairs_lists_the_18_pairs(runner):
 
     table = pd.read_csv(pd.io.common.StringIO(runner.invoke(main, ["data", "pairs", "--csv"]).stdout))
     assert list(table.columns) == ["pair", "molecule", "partner", "partner_kind", "levels", "max_level", "data",
-                                   "provenance"]
+                                   "provenance", "process"]
+    assert table["process"].tolist() == ["vt"] * 18 + ["vv"] * 3 + ["vv'"] * 3
+    table = table[table["process"] == "vt"]
     assert table["pair"].tolist() == expected
     assert table["max_level"].tolist() == [MOLECULE_LEVELS[m] for m in table["molecule"]]
     assert table["levels"].tolist() == [f"1..{MOLECULE_LEVELS[m]}" for m in table["molecule"]]

@@ -28,10 +28,10 @@ def test_resolution_from_what_the_user_types(typed, kind, name):
 
 
 @pytest.mark.parametrize("typed, kind, message", [
-    ("O2-O2", "vv", "process vv (vibrational-vibrational, AB(i) + AB(j) -> AB(i-1) + AB(j+1)) is not built yet; "
-                    "kvt computes vt (vibrational-translational) rates"),
-    ("N2-O2", "vv'", "process vv' (vibrational-vibrational between two molecules, AB(i) + CD(j) -> AB(i-1) + "
-                     "CD(j+1)) is not built yet; kvt computes vt (vibrational-translational) rates"),
+    ("O2-N", "vv", "--process vv is the exchange of one molecule with itself (O2-O2, N2-N2, NO-NO), not O2-N "
+                   "(N is an atom: vt only)"),
+    ("N2-N2", "vv'", "--process vv' is the exchange between two molecules (N2-O2, N2-NO, O2-NO, either order), "
+                     "not N2-N2; of one molecule with itself it is --process vv"),
     ("O2-O2", "vtt", "unknown process 'vtt' (did you mean 'vt'?); processes: vt, vv, vv'"),
     ("O2-Xe", "vt", "unknown partner 'Xe' in pair 'O2-Xe'; partners: O2, N2, NO, O, N, Ar"),
 ])
@@ -42,14 +42,14 @@ def test_refusals_are_one_line(typed, kind, message):
 
 
 @pytest.mark.parametrize("command", [
-    ["data", "generate", "--pair", "O2-O2"], ["data", "info", "--pair", "O2-O2"],
     ["train", "--pair", "O2-O2", "--epochs", "1"], ["relax", "--pair", "O2-O2"],
-    ["tune", "--pair", "O2-O2", "--out", "nowhere"]])
-def test_every_command_refuses_a_process_not_built_in_one_line(runner, command):
+    ["tune", "--pair", "O2-O2", "--out", "nowhere"], ["evaluate", "--run", "nowhere", "--pair", "O2-O2"]])
+def test_a_command_refuses_a_process_it_does_not_take_in_one_line(runner, command):
+    """Learning, evaluating and relaxing (without --with-vv) take VT rates only so far."""
     result = runner.invoke(main, [*command, "--process", "vv"])
+    name = " ".join(["kvt", *command[:1]])
     assert result.exit_code == 1 and error_line(result) == (
-        "Error: process vv (vibrational-vibrational, AB(i) + AB(j) -> AB(i-1) + AB(j+1)) is not built yet; "
-        "kvt computes vt (vibrational-translational) rates")
+        f"Error: {name} --process vv is not built yet; {name} takes --process vt")
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
@@ -90,6 +90,6 @@ def test_rates_reproduce_the_study_tables(pair):
                                table["k_m3_s"].to_numpy(), rtol=1e-12)
 
 
-def test_every_kind_is_named_and_only_vt_is_built():
-    assert processes.BUILT == ("vt",) and set(processes.KINDS) == {"vt", "vv", "vv'"}
-    assert "vv: vibrational-vibrational" in processes.kinds_line() and "(not built yet)" in processes.kinds_line()
+def test_every_kind_is_named():
+    assert processes.BUILT == ("vt", "vv", "vv'") and set(processes.KINDS) == {"vt", "vv", "vv'"}
+    assert "vv: vibrational-vibrational" in processes.kinds_line()

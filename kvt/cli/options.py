@@ -17,7 +17,8 @@ DECLARATIONS = {
     # the dataset: kvt train, kvt tune (and --pair of data, evaluate, relax)
     "pair": (("--pair",), {}, f"Bundled dataset: {PAIRS_ACCEPTED}."),
     "process": (("--process", "process_kind"), {"default": "vt", "show_default": True},
-                "Energy-exchange process of --pair: vt (vibrational-translational); vv and vv' are not built yet."),
+                "Energy-exchange process of --pair: vt (vibrational-translational); vv and vv' "
+                "(vibrational-vibrational) are not taken here yet."),
     "data": (("--data", "data_file"), {"type": click.Path(dir_okay=False)}, "Your own CSV (level,T_K,k_m3_s)."),
     # training: kvt train, kvt tune (and kvt bench)
     "mode": (("--mode",), {"default": "study", "show_default": True}, None),
@@ -62,12 +63,12 @@ def option(name: str, help: str | None = None, **changes):
     return click.option(*flags, **{**attributes, **changes}, help=text)
 
 
-def resolve_process(pair: str | None, kind: str = "vt"):
-    """The :class:`kvt.physics.process.Process` the user typed (--pair, any case, and --process), resolved once
-    and passed along; None without --pair (a kind not built yet is still refused). One line for what is unknown."""
-    from kvt.physics.process import check_kind, resolve
+def resolve_process(pair: str | None, kind: str = "vt", supported: tuple[str, ...] = ("vt",), command: str = "kvt"):
+    """The process the user typed (--pair, any case, and --process; :func:`kvt.physics.process.resolve`), resolved
+    once and passed along; None without --pair. One line for what is unknown, or a kind ``command`` does not take
+    (``supported``)."""
+    from kvt.physics.process import check_kind, check_supported, resolve
 
-    if not pair:
-        check_kind(kind)
-        return None
-    return resolve(pair, kind)
+    key = check_kind(kind)
+    check_supported(key, supported, command)
+    return resolve(pair, key) if pair else None

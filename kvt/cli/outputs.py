@@ -63,7 +63,7 @@ def _run_grid(run, levels_spec, temps_spec, process=None):
 def reference_process(run, pair, process_kind="vt"):
     """The FHO-FR process to compare ``run`` with: --pair's for a run on a user table, else the run's own."""
     trained = run.process
-    chosen = resolve_process(pair, process_kind)
+    chosen = resolve_process(pair, process_kind, ("vt",), "kvt evaluate")
     if chosen is None:
         return trained
     if trained and chosen != trained:
@@ -188,6 +188,7 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, process_kind, out, 
     from kvt.files import atomic
     from kvt.kinetics.accuracy import NO_REFERENCE
 
+    resolve_process(None, process_kind, ("vt",), "kvt evaluate")  # the kind first: before the run is read
     run = _load_run(run_dir)
     process = reference_process(run, pair, process_kind)
     levels, temps = _run_grid(run, levels_spec, temps_spec, process)

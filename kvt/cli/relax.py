@@ -25,10 +25,12 @@ REFERENCES = ("fho",)
               help="Initial vibrational temperature in K (Boltzmann start); must differ from every T.")
 @click.option("--pressure", type=float, default=1.0, show_default=True, help="Bath pressure in atm (> 0).")
 @click.option("--reference", help="fho: also relax with the FHO-FR rates and compare (tau error, E_v deviation).")
+@click.option("--with-vv", is_flag=True, help="A pure molecular gas (--pair O2-O2, N2-N2 or NO-NO) relaxed by VT and "
+                                              "VV exchange together (the FHO VV rates), beside VT alone.")
 @option("out", "Write tau.csv, energy.csv, populations.csv, relax.json and figures to this folder.")
 @option("force", "Replace an existing --out folder written by kvt relax.")
 @option("csv", "Print the relaxation times as CSV.")
-def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, reference, out, force, as_csv):
+def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, reference, with_vv, out, force, as_csv):
     """Isothermal heat-bath relaxation of a molecule's vibration, solved exactly (eigen-decomposition of the master equation)."""
     from pathlib import Path
 
@@ -42,10 +44,11 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
                        "`kvt data pairs`)")
     if reference is not None and reference not in REFERENCES:
         raise unknown("reference", reference, REFERENCES)
-    process = resolve_process(pair, process_kind)
+    process = resolve_process(pair, process_kind, ("vt",), "kvt relax")
     if process:
         if (run_dir or table) and reference is None:
             raise KvtError("--pair with --run or --table names the FHO-FR reference; add --reference fho")
+    vv = _vv_process(process, run_dir, table) if with_vv else None
     temps = parse_temperatures(temps_spec)
     inputs = [p for p in (run_dir, table) if p]
     if out:
@@ -63,16 +66,34 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
         if reference_process is None:
             raise KvtError(f"--reference fho needs a pair, and the {source.kind} names none; add --pair "
                            f"(MOLECULE-PARTNER, e.g. O2-Ar; see `kvt data pairs`)")
-    result = relaxation.run(source, tv0=tv0, pressure_atm=pressure, reference=reference_process)
+    if vv is not None:
+        result = relaxation.run_with_vv(source, vv, tv0=tv0, pressure_atm=pressure, reference=reference_process)
+    else:
+        result = relaxation.run(source, tv0=tv0, pressure_atm=pressure, reference=reference_process)
     reference_pair = result.reference_pair
     if as_csv:
-        columns = list(relaxation.TAU_COLUMNS) + (list(relaxation.REFERENCE_COLUMNS) if reference_pair else [])
+        compared = relaxation.VV_REFERENCE_COLUMNS if vv is not None else relaxation.REFERENCE_COLUMNS
+        columns = list(relaxation.TAU_COLUMNS) + (list(compared) if reference_pair else [])
         click.echo(relaxation.csv_text(result.tau_table().loc[:, columns]), nl=False)
     else:
-        click.echo(f"heat-bath relaxation: {source.label}, T_v0 {tv0:g} K, p {pressure:g} atm"
+        click.echo(f"heat-bath relaxation: {source.label}" + (f" + {result.vv_label}" if vv else "")
+                   + f", T_v0 {tv0:g} K, p {pressure:g} atm"
                    + (f"; reference FHO-FR {reference_pair}" if reference_pair else ""))
         for line in relaxation.summary_lines(result):
             click.echo(line)
     if out:
         relaxation.write_folder(result, out, force=force, command=["kvt", *sys.argv[1:]], inputs=inputs)
         click.echo(f"wrote tau.csv, energy.csv, populations.csv, relax.json and 3 figures to {out}", err=True)
+
+
+def _vv_process(process, run_dir, table):
+    """The VV process of ``--with-vv``: the pure gas of --pair (its VT rates the gas with itself)."""
+    from kvt.physics.process import EXCHANGE_PAIRS, resolve
+
+    if run_dir or table or process is None:
+        raise KvtError(f"--with-vv takes the FHO rates of a pure gas so far: --pair {', '.join(EXCHANGE_PAIRS['vv'])}; "
+                       f"VT and VV rates of runs and tables are not built yet")
+    if process.partner.name != process.molecule.name:
+        raise KvtError(f"--with-vv relaxes a pure molecular gas, its own collision partner: --pair "
+                       f"{', '.join(EXCHANGE_PAIRS['vv'])}, not {process.name}")
+    return resolve(process.name, "vv")

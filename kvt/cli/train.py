@@ -15,12 +15,12 @@ from kvt.cli.quiet import quiet_tensorflow_import
 from kvt.errors import KvtError
 
 
-def _dataset_option(pair, process_kind, data_file):
+def _dataset_option(pair, process_kind, data_file, command):
     """The process of --pair/--process (resolved once), or None for --data; exactly one of --pair and --data."""
     if bool(pair) == bool(data_file):
         raise KvtError("give exactly one of --pair (MOLECULE-PARTNER, e.g. N2-N; see `kvt data pairs`) or "
                        "--data FILE")
-    return resolve_process(pair, process_kind)
+    return resolve_process(pair, process_kind, ("vt",), command)
 
 
 @click.command("train")
@@ -61,7 +61,7 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
     # Everything the user typed is checked before TensorFlow's import (seconds), so a mistake fails at once:
     # the options, the optimizer and its hyper-parameters (read from the classes' sources), the output
     # folder, and the dataset itself (read and validated once, before training).
-    process = _dataset_option(pair, process_kind, data_file)
+    process = _dataset_option(pair, process_kind, data_file, "kvt train")
     config = TrainConfig(data=process.name if process else data_file, mode=mode, optimizer=optimizer, learning_rate=lr,
                          opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
                          val_fraction=val_fraction, patience=patience, units=units, seed=seed,
@@ -218,7 +218,7 @@ def tune_command(pair, process_kind, data_file, optimizer_spec, algorithm, max_t
         raise KvtError("give --resume or --force, not both")
     # What the user typed is checked before TensorFlow's import: the dataset option, the settings, the
     # optimizers and their search spaces, the output folder.
-    process = _dataset_option(pair, process_kind, data_file)
+    process = _dataset_option(pair, process_kind, data_file, "kvt tune")
     data = process.name if process else data_file
     from kvt.optimizers.selection import parse_optimizers
     from kvt.tuning.config import ALGORITHMS, TuneConfig, distributed_role, resolve_space

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from kvt.physics import fho, species
-from kvt.physics.process import Process, resolve
-from kvt.data import tables
+from kvt.physics.process import ExchangeProcess, Process, resolve
+from kvt.data import exchange, tables
 from kvt.errors import KvtError
 from kvt.data.grid import STUDY_TEMPERATURES
 
@@ -49,9 +49,11 @@ def bundled_data_dir() -> Path:
     raise KvtError("the bundled datasets are missing from this installation; reinstall kvt")
 
 
-def bundled_path(process: Process | str) -> Path:
-    """The bundled CSV of a VT process (any of the 18 pairs; a name is checked)."""
-    return bundled_data_dir() / f"{resolve(process).name}.csv"
+def bundled_path(process) -> Path:
+    """The bundled CSV of a process: ``<pair>.csv`` for VT (any of the 18 pairs; a name is checked), ``<A-B>.vv.csv``
+    for a VV or VV' pair."""
+    p = resolve(process)
+    return bundled_data_dir() / (f"{p.name}.csv" if p.kind == "vt" else f"{p.name}.vv.csv")
 
 
 def generate(process: Process | str, levels=None, temperatures=STUDY_TEMPERATURES) -> pd.DataFrame:
@@ -147,7 +149,7 @@ class Dataset:
     source: str  # pair name or file path
     path: Path
     sha256: str
-    process: Process | None  # a bundled pair's process, else None
+    process: Process | ExchangeProcess | None  # a bundled pair's process (or a VV table's), else None
     table: tables.RateTable | None = None  # the file as read (layout, units, header), before conversion
 
     @property
@@ -208,7 +210,7 @@ def _check_columns(columns: list[str], expected: tuple[str, ...], path: Path) ->
         _fail(path, f"{'; '.join(parts)}; expected columns {','.join(expected)} ({tables.LAYOUT_HELP})")
 
 
-def _plausible(path: Path, k_column: str, k_m3_s, T, lines, allow_implausible: bool) -> None:
+def _plausible(path: Path, k_column: str, k_m3_s, T, lines, allow_implausible: bool, what: str = "VT") -> None:
     if allow_implausible:
         return
     hint = f"(pass {IMPLAUSIBLE_FLAG} to use it anyway)"
@@ -216,14 +218,14 @@ def _plausible(path: Path, k_column: str, k_m3_s, T, lines, allow_implausible: b
     if high.any():
         row = int(np.flatnonzero(high)[0])
         _fail(path, f"column {k_column}, line {lines[row]}: {k_m3_s[row]:g} m^3/s is above {K_MAX_M3_S:g} m^3/s, "
-                    f"far above any VT rate coefficient (the gas-kinetic collision rate is ~1e-15 m^3/s): "
+                    f"far above any {what} rate coefficient (the gas-kinetic collision rate is ~1e-15 m^3/s): "
                     f"is it in cm^3/s under a k_m3_s header? {hint}")
     for bad, bound, guess in ((T < T_MIN_K, f"below {T_MIN_K:g} K", "in kK"),
                               (T > T_MAX_K, f"above {T_MAX_K:g} K", "in K x 1000 or another unit")):
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             _fail(path, f"column T_K, line {lines[row]}: {T[row]:g} K is {bound}, outside the temperatures of "
-                        f"VT rate tables: is it {guess}? {hint}")
+                        f"{what} rate tables: is it {guess}? {hint}")
 
 
 def _unnamed_molecule_hint(molecule, levels, top: int) -> str:
@@ -358,22 +360,44 @@ def read_table(path: str | os.PathLike, allow_implausible: bool = False,
             frame = pd.read_csv(path, skiprows=skip, dtype=str, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise KvtError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    if exchange.is_exchange_layout(frame.columns):
+        return _exchange_table(frame, path, skip, comments, allow_implausible), sha256
     return validate(frame, path, skip, comments, allow_implausible, allow_nonpositive), sha256
 
 
-def load_dataset(source: Process | str | os.PathLike, allow_implausible: bool = False) -> Dataset:
+def _exchange_table(frame: pd.DataFrame, path: Path, skip: int, comments: list[str],
+                    allow_implausible: bool) -> exchange.ExchangeTable:
+    """A VV or VV' table (:mod:`kvt.data.exchange`), its cells checked as numbers and k and T as plausible."""
+    if frame.empty:
+        _fail(path, "has a header but no data rows")
+    lines = np.arange(len(frame)) + skip + 2
+    numbers = pd.DataFrame({str(c): _numbers(frame[c], str(c), path, lines) for c in frame.columns})
+    return exchange.read(numbers, path, comments, lines,
+                         lambda column, k, T: _plausible(path, column, k, T, lines, allow_implausible, "VV"))
+
+
+def load_dataset(source: Process | ExchangeProcess | str | os.PathLike, allow_implausible: bool = False,
+                 exchange_tables: bool = False) -> Dataset:
     """Load a bundled process (a :class:`~kvt.physics.process.Process`, or a pair's name: ``"O2-Ar"``, ``"N2-N"``,
     any of the 18) or a table in any layout kvt writes.
 
     (Layouts: :mod:`kvt.data.tables`.) A bare name that is no file and no pair is an error
-    that says what is wrong with it as a pair name and lists the molecules or partners.
+    that says what is wrong with it as a pair name and lists the molecules or partners. A VV or VV'
+    table is refused with one line unless ``exchange_tables`` (only VT rates are learned so far).
     """
-    text = source.name if isinstance(source, Process) else str(source)
-    process = source if isinstance(source, Process) else resolve(text) if text in species.PAIRS else None
+    known = isinstance(source, (Process, ExchangeProcess))
+    text = source.name if known else str(source)
+    process = source if known else resolve(text) if text in species.PAIRS else None
     if process is None and not Path(text).suffix and os.sep not in text and not Path(text).exists():
         resolve(text)  # a bare name that is no pair: say which exist
     path = bundled_path(process) if process else Path(text)
     table, sha256 = read_table(path, allow_implausible)
+    if isinstance(table, exchange.ExchangeTable):
+        if not exchange_tables:
+            raise KvtError(f"{path} is a {table.process.kind} table ({table.process.label}); only VT tables "
+                           f"(level,T_K,k_m3_s) are learned so far")
+        return Dataset(frame=table.frame, source=text, path=path, sha256=sha256, process=process or table.process,
+                       table=table)
     return Dataset(frame=table.down(), source=text, path=path, sha256=sha256, process=process, table=table)
 
 
@@ -381,6 +405,8 @@ def describe(dataset: Dataset) -> dict:
     """Summary used by ``kvt data info``."""
     frame = dataset.frame
     table = dataset.table
+    if isinstance(table, exchange.ExchangeTable):
+        return _describe_exchange(dataset)
     if dataset.pair in fho.PAIRS:
         provenance = f"bundled; {MODEL_REFERENCE}; regenerate with: kvt data generate --pair {dataset.pair}"
     elif dataset.pair:
@@ -405,6 +431,28 @@ def describe(dataset: Dataset) -> dict:
     return summary | {
         "rows": len(frame),
         "levels": f"{frame['level'].min()}..{frame['level'].max()} ({frame['level'].nunique()} distinct)",
+        "temperatures_K": f"{frame['T_K'].min():g}..{frame['T_K'].max():g} ({frame['T_K'].nunique()} distinct)",
+        "k_m3_s": f"{frame['k_m3_s'].min():.6g}..{frame['k_m3_s'].max():.6g}",
+        "provenance": provenance,
+    }
+
+
+def _describe_exchange(dataset: Dataset) -> dict:
+    """``kvt data info`` of a VV or VV' table."""
+    frame, table, p = dataset.frame, dataset.table, dataset.table.process
+    bundled = dataset.path.parent == bundled_data_dir()
+    written = next((line.lstrip("# ") for line in table.header if line.lstrip("# ").startswith("kvt ")), "")
+    provenance = (f"bundled, generated ({written}); regenerate with: kvt data generate --pair {p.name} "
+                  f"--process {p.kind} --temps {','.join(f'{t:g}' for t in STUDY_TEMPERATURES)}" if bundled
+                  else f"user file {dataset.path}" + (f" ({written})" if written else ""))
+    return {
+        "source": dataset.source, "file": str(dataset.path), "sha256": dataset.sha256,
+        "process": f"{p.kind} ({p.molecule_a.name} gives a quantum to {p.molecule_b.name}): "
+                   f"A(level_a) + B(level_b) -> A(level_a - 1) + B(level_b + 1)",
+        "table": f"long layout, k in {table.units}; direction {table.direction}",
+        "rows": len(frame),
+        "level_a": f"{frame['level_a'].min()}..{frame['level_a'].max()} ({frame['level_a'].nunique()} distinct)",
+        "level_b": f"{frame['level_b'].min()}..{frame['level_b'].max()} ({frame['level_b'].nunique()} distinct)",
         "temperatures_K": f"{frame['T_K'].min():g}..{frame['T_K'].max():g} ({frame['T_K'].nunique()} distinct)",
         "k_m3_s": f"{frame['k_m3_s'].min():.6g}..{frame['k_m3_s'].max():.6g}",
         "provenance": provenance,

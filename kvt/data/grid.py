@@ -34,14 +34,16 @@ def _parse_int(text: str, spec: str) -> int:
     return int(value)
 
 
-def parse_levels(spec: str, max_level: int = O2_MAX_LEVEL, molecule=None) -> list[int]:
+def parse_levels(spec: str, max_level: int = O2_MAX_LEVEL, molecule=None, min_level: int = 1,
+                 allowed: str | None = None) -> list[int]:
     """Levels from a spec such as ``1-35`` or ``1,2,5``, sorted and unique.
 
     With ``molecule`` (a molecule, a pair, or either's name) the range is that molecule's
     and an error names it ("level 47 is out of range; N2 levels are 1..46"); ``max_level``
-    is then ignored.
+    is then ignored. ``min_level``/``allowed``: another range and its wording (``O2 level_b
+    is 0..34``).
     """
-    allowed = f"allowed levels are 1..{max_level}"
+    allowed = allowed or f"allowed levels are {min_level}..{max_level}"
     if molecule is not None:
         m = species.molecule(molecule)
         max_level, allowed = m.max_level, f"{m.name} levels are 1..{m.max_level}"
@@ -61,7 +63,7 @@ def parse_levels(spec: str, max_level: int = O2_MAX_LEVEL, molecule=None) -> lis
         else:
             numbers = [_parse_int(part, spec)]
         for n in numbers:
-            if n < 1 or n > max_level:
+            if n < min_level or n > max_level:
                 where = "" if str(n) == str(spec).strip() else f" in '{spec}'"
                 raise KvtError(f"level {n}{where} is out of range; {allowed}")
             levels.add(n)

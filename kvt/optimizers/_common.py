@@ -132,17 +132,20 @@ def listed(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+#: Every registry name and whether that optimizer steps from gradients alone (no train_step of its own): set by
+#: kvt.optimizers.registry when it loads (this module cannot import the registry, which imports it).
+STEPS_FROM_GRADIENTS: Callable[[], dict[str, bool]] | None = None
+
+
 def sam_base(name: str, base: Any) -> str:
     """SAM's ``base``: the registry name of an optimizer that steps from gradients alone (lower-cased)."""
-    from kvt.optimizers import registry  # which names step from gradients alone (the registry imports this module)
-
-    valid = [n for n in registry.names() if n != "sam" and registry.entry(n).train_step is None]
+    steps_from_gradients = STEPS_FROM_GRADIENTS()
+    valid = [n for n, alone in steps_from_gradients.items() if n != "sam" and alone]
     if not isinstance(base, str):
         raise ValueError(f"{name} must be the registry name of an optimizer (one of "
                          f"{', '.join(valid)}), got {base!r}")
     key = base.strip().lower()
-    if key in ("sam", "adahessian") or (key in registry.names()
-                                         and registry.entry(key).train_step is not None):
+    if key in ("sam", "adahessian") or (key in steps_from_gradients and not steps_from_gradients[key]):
         raise ValueError(f"{name} cannot be '{key}': SAM wraps an optimizer that steps from "
                          f"gradients alone ('{key}' needs its own train_step); valid bases: "
                          f"{', '.join(valid)}")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kvt.errors import KvtError, did_you_mean, unknown
+from kvt.optimizers import _common
 from kvt.optimizers._common import BASE_ARGUMENTS, Declaration
 
 #: Constructor arguments of ``keras.optimizers.Optimizer`` that every optimizer takes
@@ -157,6 +158,14 @@ def entry(name: str) -> OptimizerEntry:
         return _ENTRIES[str(name).lower()]
     except KeyError:
         raise unknown("optimizer", name, _ENTRIES, "valid names") from None
+
+
+def _steps_from_gradients() -> dict[str, bool]:
+    """Every registered name and whether that optimizer steps from gradients alone (SAM's valid bases)."""
+    return {name: spec.train_step is None for name, spec in _ENTRIES.items()}
+
+
+_common.STEPS_FROM_GRADIENTS = _steps_from_gradients
 
 
 def hyperparameters(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -1,15 +1,16 @@
 """Energy-exchange processes as data: who exchanges energy, which levels a rate depends on, its transitions,
 its level energies and its detailed balance.
 
-    VT    AB(i) + C      -> AB(i-1) + C          one level input (i), a molecule and a partner   built
-    VV    AB(i) + AB(j)  -> AB(i-1) + AB(j+1)    two level inputs (i, j), one molecule with itself  not yet
-    VV'   AB(i) + CD(j)  -> AB(i-1) + CD(j+1)    two level inputs, two molecules                    not yet
+    VT    AB(i) + C      -> AB(i-1) + C          one level input (i), a molecule and a partner
+    VV    AB(i) + AB(j)  -> AB(i-1) + AB(j+1)    two level inputs (i, j), one molecule with itself
+    VV'   AB(i) + CD(j)  -> AB(i-1) + CD(j+1)    two level inputs, two molecules
 
 Everything downstream (the tables' layouts, the network's features, the master equation, the
 checks, the exports and the commands) takes a :class:`Process`, resolved once from what the user
-typed (:func:`resolve`), instead of a pair's name looked up again. A process that kvt does not
-compute yet is refused with one line. Adding one (VV, dissociation) is a class here with the same
-members, and the modules that dispatch on :attr:`Process.kind` (docs/architecture.md lists them).
+typed (:func:`resolve`), instead of a pair's name looked up again. A command that does not handle
+a process yet refuses it with one line (:func:`check_supported`). Adding one (dissociation, say)
+is a class here with the same members, and the modules that dispatch on ``kind`` (docs/architecture.md
+lists them).
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvt.errors import KvtError, unknown
-from kvt.physics import fho, species
+from kvt.physics import fho, fho_vv, species
 from kvt.physics.species import Molecule, Pair, Partner
 
 #: Every process kvt names: its key (what --process takes), what it is, whether kvt computes it yet.
 KINDS = {
     "vt": ("vibrational-translational, AB(i) + C -> AB(i-1) + C", True),
-    "vv": ("vibrational-vibrational, AB(i) + AB(j) -> AB(i-1) + AB(j+1)", False),
-    "vv'": ("vibrational-vibrational between two molecules, AB(i) + CD(j) -> AB(i-1) + CD(j+1)", False),
+    "vv": ("vibrational-vibrational, AB(i) + AB(j) -> AB(i-1) + AB(j+1)", True),
+    "vv'": ("vibrational-vibrational between two molecules, AB(i) + CD(j) -> AB(i-1) + CD(j+1)", True),
 }
 BUILT = tuple(kind for kind, (_, built) in KINDS.items() if built)
 
@@ -112,6 +113,80 @@ class Process:
         return fho.rate_coefficient(levels, temperatures, self.pair)
 
 
+@dataclass(frozen=True)
+class ExchangeProcess:
+    """VV (one molecule with itself) or VV' (two molecules): A(i) + B(j) -> A(i-1) + B(j+1), two level inputs.
+
+    ``level_a`` is the level A leaves (1..L_A), ``level_b`` the level B leaves (0..L_B - 1); the rates follow the
+    direction convention of :mod:`kvt.physics.fho_vv` (the formula where the exchange is exothermic, exact detailed
+    balance where it is not).
+    """
+
+    molecule_a: Molecule
+    molecule_b: Molecule
+    kind: str = "vv"
+    level_inputs: tuple[str, ...] = ("level_a", "level_b")
+
+    @property
+    def name(self) -> str:
+        return f"{self.molecule_a.name}-{self.molecule_b.name}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.kind.upper()}"
+
+    @property
+    def molecule(self) -> Molecule:
+        """A, the molecule that gives its quantum."""
+        return self.molecule_a
+
+    @property
+    def molecules(self) -> tuple[Molecule, ...]:
+        return (self.molecule_a,) if self.kind == "vv" else (self.molecule_a, self.molecule_b)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return (*self.level_inputs, "T_K")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*self.features, "k_m3_s")
+
+    @property
+    def levels(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(levels A leaves: 1..L_A, levels B leaves: 0..L_B - 1)."""
+        return (tuple(range(1, self.molecule_a.max_level + 1)), tuple(range(self.molecule_b.max_level)))
+
+    def transitions(self, level_a, level_b) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(A from, A to, B from, B to) of each exchange: A(i) -> A(i-1), B(j) -> B(j+1)."""
+        i, j = (np.asarray(v, dtype=int) for v in (level_a, level_b))
+        return i, i - 1, j, j + 1
+
+    def check_levels(self, level_a, level_b) -> tuple[np.ndarray, np.ndarray]:
+        return fho_vv.check_exchange_levels(self.molecule_a, self.molecule_b, level_a, level_b)
+
+    def level_energies_K(self, n, molecule: Molecule | None = None) -> np.ndarray:
+        """E(n) above level 0 of A (or of ``molecule``, one of the two), in kelvin."""
+        return fho.level_energy_K(n, molecule or self.molecule_a)
+
+    def energy_released_K(self, level_a, level_b) -> np.ndarray:
+        """ΔE of each exchange into translation, in kelvin (> 0: exothermic)."""
+        i, j = (np.asarray(v, dtype=float) for v in (level_a, level_b))
+        return fho_vv.released_energy_K(self.molecule_a, self.molecule_b, i, i - 1.0, j, j + 1.0)
+
+    def detailed_balance(self, level_a, level_b, temperatures) -> np.ndarray:
+        """k(reverse) / k(forward) = exp(-ΔE / T) (broadcasting)."""
+        return fho_vv.detailed_balance_factor(self.molecule_a, self.molecule_b, level_a, level_b, temperatures)
+
+    def rate_coefficient(self, level_a, level_b, temperatures) -> np.ndarray:
+        """k(A(level_a) + B(level_b) -> A(level_a - 1) + B(level_b + 1), T) in m^3/s (:mod:`kvt.physics.fho_vv`)."""
+        return fho_vv.down_rate(self.molecule_a, self.molecule_b, level_a, level_b, temperatures)
+
+
+#: The VV and VV' pairs kvt bundles data of (A gives the quantum).
+EXCHANGE_PAIRS = {"vv": ("O2-O2", "N2-N2", "NO-NO"), "vv'": ("N2-O2", "N2-NO", "O2-NO")}
+
+
 def kinds_line() -> str:
     return "; ".join(f"{kind}: {what}" + ("" if built else " (not built yet)") for kind, (what, built) in KINDS.items())
 
@@ -123,15 +198,34 @@ def check_kind(kind: str) -> str:
         raise unknown("process", kind, KINDS, "processes")
     what, built = KINDS[key]
     if not built:
-        raise KvtError(f"process {key} ({what}) is not built yet; kvt computes {', '.join(BUILT)} "
-                       f"(vibrational-translational) rates")
+        raise KvtError(f"process {key} ({what}) is not built yet; kvt computes {', '.join(BUILT)} rates")
     return key
 
 
-def resolve(pair: str | Pair | Process, kind: str = "vt") -> Process:
-    """The process the user typed: a pair (``O2-Ar``, any case) and a kind (``vt``); the one place a name
-    becomes an object. An unknown pair or kind, or one not built yet, is one ``KvtError`` line."""
-    if isinstance(pair, Process):
+def resolve(pair: str | Pair | Process | ExchangeProcess, kind: str = "vt") -> Process | ExchangeProcess:
+    """The process the user typed: a pair (``O2-Ar``, any case) and a kind (``vt``, ``vv``, ``vv'``); the one
+    place a name becomes an object. An unknown pair or kind, or a pair the kind does not fit, is one
+    ``KvtError`` line."""
+    if isinstance(pair, (Process, ExchangeProcess)):
         return pair
     key = check_kind(kind)
-    return Process(species.pair(pair), key)
+    found = species.pair(pair)
+    if key == "vt":
+        return Process(found, key)
+    second = species.MOLECULES.get(found.partner.name) if found.partner.is_molecule else None
+    if key == "vv" and (second is None or second.name != found.molecule.name):
+        raise KvtError(f"--process vv is the exchange of one molecule with itself ({', '.join(EXCHANGE_PAIRS['vv'])}),"
+                       f" not {found.name}" + ("; between two molecules it is --process vv'" if second else
+                                              f" ({found.partner.name} is an atom: vt only)"))
+    if key == "vv'" and (second is None or second.name == found.molecule.name):
+        between = ", ".join(EXCHANGE_PAIRS["vv'"])
+        raise KvtError(f"--process vv' is the exchange between two molecules ({between}, either order), not "
+                       f"{found.name}" + ("; of one molecule with itself it is --process vv" if second else
+                                          f" ({found.partner.name} is an atom: vt only)"))
+    return ExchangeProcess(found.molecule, second, key)
+
+
+def check_supported(kind: str, kinds: tuple[str, ...], command: str) -> None:
+    """Nothing if ``command`` handles processes of ``kind``; else one line saying what the command takes."""
+    if kind not in kinds:
+        raise KvtError(f"{command} --process {kind} is not built yet; {command} takes --process {' or '.join(kinds)}")

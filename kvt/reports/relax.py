@@ -19,7 +19,7 @@ import pandas as pd
 from kvt import __version__
 from kvt.files import atomic
 from kvt.kinetics import heat_bath
-from kvt.physics.process import Process, resolve
+from kvt.physics.process import ExchangeProcess, Process, resolve
 from kvt.physics.species import Molecule
 from kvt.errors import KvtError
 
@@ -27,6 +27,7 @@ ENERGY_POINTS = 121  # per temperature, log-spaced over 1e-3..1e2 tau, plus t = 
 POPULATION_TIMES = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0)  # in units of tau
 TAU_COLUMNS = ("T_K", "tau_s", "p_tau_atm_s")
 REFERENCE_COLUMNS = ("tau_ref_s", "tau_rel_err", "ev_max_dev")
+VV_REFERENCE_COLUMNS = (*REFERENCE_COLUMNS, "pop_max_rel_dev")
 
 
 @dataclass
@@ -82,6 +83,9 @@ def from_table(path, temperatures) -> RateSource:
     from kvt.data.datasets import read_table
 
     table, sha256 = read_table(path, allow_nonpositive=True)  # heat_bath.relax names any k <= 0 it meets
+    if not hasattr(table, "down"):
+        raise KvtError(f"{path} is a {table.process.kind} table ({table.process.label}); kvt relax --table takes VT "
+                       f"rates (level,T_K,k_m3_s)")
     down = table.down()
     molecule = table.molecule
     all_levels = np.arange(1, molecule.max_level + 1)
@@ -127,6 +131,8 @@ class RelaxResult:
     reference: heat_bath.Relaxation | None
     reference_process: Process | None
     comparison: dict | None
+    vt_only: object = None  # with VV: the same gas relaxed by VT alone (kvt.kinetics.molecular_gas.GasRelaxation)
+    vv_label: str | None = None  # with VV: where the VV rates come from
 
     @property
     def reference_pair(self) -> str | None:
@@ -139,6 +145,10 @@ class RelaxResult:
             table["tau_ref_s"] = self.reference.tau_s
             table["tau_rel_err"] = self.comparison["tau_rel_err"]
             table["ev_max_dev"] = self.comparison["ev_max_dev"]
+            if "pop_max_rel_dev" in self.comparison:
+                table["pop_max_rel_dev"] = self.comparison["pop_max_rel_dev"]
+        if self.vt_only is not None:
+            table["tau_vt_only_s"] = self.vt_only.tau_s
         if millikan_white and self.millikan_white_process:
             table["p_tau_mw_atm_s"] = heat_bath.millikan_white_for(s.temperatures, self.millikan_white_process)
         return table
@@ -199,6 +209,33 @@ def run(source: RateSource, tv0: float = 300.0, pressure_atm: float = 1.0,
                        comparison=comparison)
 
 
+def run_with_vv(source: RateSource, vv: ExchangeProcess, tv0: float = 300.0, pressure_atm: float = 1.0,
+                reference: Process | None = None) -> RelaxResult:
+    """Relax a pure molecular gas with ``source``'s VT rates (the gas with itself) and the VV rates of ``vv`` (the
+    FHO generator), beside the same gas relaxed by VT alone; with a ``reference`` process, also the FHO rates of
+    both and the comparison (τ, E_v(t), populations at t = τ)."""
+    from kvt.kinetics import molecular_gas
+
+    if source.molecule != vv.molecule_a:
+        raise KvtError(f"the VV rates of {vv.name} are not of {source.molecule.name}, the molecule of {source.label}")
+    T = source.temperatures
+    k_vv = molecular_gas.fho_vv_rates(vv, T)
+    common = dict(tv0=tv0, pressure_atm=pressure_atm, molecule=source.molecule)
+    solution = molecular_gas.relax(source.k_down, k_vv, T, **common)
+    vt_only = molecular_gas.relax(source.k_down, k_vv, T, with_vv=False, **common)
+    relaxed = comparison = None
+    if reference is not None:
+        reference = resolve(reference)
+        if reference.molecule != source.molecule:
+            raise KvtError(f"the reference pair {reference.name} is not of {source.molecule.name}, the molecule of "
+                           f"{source.label}; name a pair of {source.molecule.name}")
+        relaxed = molecular_gas.relax(heat_bath.fho_rates(reference, T), k_vv, T, **common)
+        comparison = heat_bath.compare(solution, relaxed)
+        comparison["pop_max_rel_dev"] = molecular_gas.population_deviation(solution, relaxed)
+    return RelaxResult(source=source, solution=solution, reference=relaxed, reference_process=reference,
+                       comparison=comparison, vt_only=vt_only, vv_label=f"FHO VV {vv.name}")
+
+
 def csv_text(frame: pd.DataFrame) -> str:
     """CSV at full precision; temperatures as written (500, not 5.0e+02)."""
     frame = frame.copy()
@@ -217,7 +254,11 @@ def write_folder(result: RelaxResult, out, force: bool = False, command=None, in
         "conditions": {"tv0_K": result.solution.tv0, "pressure_atm": result.solution.pressure_atm,
                        "temperatures_K": result.solution.temperatures.tolist()},
         "reference": {"kind": "FHO-FR", "pair": result.reference_pair} if result.reference_pair else None,
-        "method": "exact: symmetric eigen-decomposition of the detailed-balanced master equation (kvt.kinetics.heat_bath)",
+        "method": ("exact: symmetric eigen-decomposition of the detailed-balanced master equation (kvt.kinetics.heat_bath)"
+                   if result.vt_only is None else
+                   f"VT + VV ({result.vv_label}): the nonlinear master equation integrated by LSODA (implicit "
+                   f"multistep, BDF while stiff) with its analytic Jacobian, rtol 1e-10 (kvt.kinetics.molecular_gas); "
+                   f"tau_vt_only_s: the same gas with VT alone"),
         "tau_definition": "first t with (E_v(t) - E_v,eq) / (E_v(0) - E_v,eq) = 1/e",
         "versions": package_versions(),
     }
@@ -233,7 +274,8 @@ def write_folder(result: RelaxResult, out, force: bool = False, command=None, in
 
 
 def _title(result: RelaxResult) -> str:
-    return f"{result.source.label}, T_v0 = {result.solution.tv0:g} K"
+    vv = f" + {result.vv_label}" if result.vv_label else ""
+    return f"{result.source.label}{vv}, T_v0 = {result.solution.tv0:g} K"
 
 
 def populations_figure(result: RelaxResult, max_panels: int = 4):
@@ -248,7 +290,10 @@ def populations_figure(result: RelaxResult, max_panels: int = 4):
         at_T = table[table["T_K"] == T]
         for multiple in POPULATION_TIMES:
             rows = at_T[(at_T["t_over_tau"] == multiple) & at_T["resolved"]]
-            ax.semilogy(rows["level"], rows["x"], marker=".", label=f"t = {multiple:g} τ")
+            (line,) = ax.semilogy(rows["level"], rows["x"], marker=".", label=f"t = {multiple:g} τ")
+            if result.vt_only is not None and multiple > 0:
+                x = result.vt_only.select([index]).populations([multiple * result.solution.tau_s[index]])[0, 0]
+                ax.semilogy(np.arange(len(x)), np.where(x > 1e-30, x, np.nan), "--", color=line.get_color(), lw=0.8)
         ax.semilogy(np.arange(len(result.solution.energies_K)), result.solution.x_eq[index], "k--", lw=1,
                     label="Boltzmann(T)")
         ax.set_title(f"T = {T:g} K (τ = {result.solution.tau_s[index]:.3g} s)")
@@ -256,7 +301,8 @@ def populations_figure(result: RelaxResult, max_panels: int = 4):
         ax.set_ylim(1e-30, 2)
     axes[0][0].set_ylabel("population x_n (resolved values)")
     axes[0][-1].legend(fontsize=7)
-    fig.suptitle(f"level populations: {_title(result)}", fontsize=9)
+    vt_note = "; dashed: VT alone at the same times" if result.vt_only is not None else ""
+    fig.suptitle(f"level populations: {_title(result)}{vt_note}", fontsize=9)
     return fig
 
 
