@@ -32,8 +32,27 @@ KINDS = {
 BUILT = tuple(kind for kind, (_, built) in KINDS.items() if built)
 
 
+class _Derived:
+    """What every process derives from its ``name``, ``kind`` and ``level_inputs``."""
+
+    @property
+    def label(self) -> str:
+        """``O2-Ar VT``, for titles and messages."""
+        return f"{self.name} {self.kind.upper()}"
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The network's raw inputs: the level inputs, then the temperature."""
+        return (*self.level_inputs, "T_K")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The long layout of a table of the process's rates: the features, then ``k_m3_s``."""
+        return (*self.features, "k_m3_s")
+
+
 @dataclass(frozen=True)
-class Process:
+class Process(_Derived):
     """A VT process: a molecule AB whose level i falls to i-1 in collisions with a partner C.
 
     The single-quantum VT process is kvt's first; its members are the interface every process offers.
@@ -51,11 +70,6 @@ class Process:
         return self.pair.name
 
     @property
-    def label(self) -> str:
-        """``O2-Ar VT``, for titles and messages."""
-        return f"{self.name} {self.kind.upper()}"
-
-    @property
     def molecule(self) -> Molecule:
         return self.pair.molecule
 
@@ -67,16 +81,6 @@ class Process:
     def molecules(self) -> tuple[Molecule, ...]:
         """The molecules whose vibrational levels change (VT: one)."""
         return (self.pair.molecule,)
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        """The network's raw inputs: the level inputs, then the temperature."""
-        return (*self.level_inputs, "T_K")
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """The long layout of a table of de-excitation rates: ``level, T_K, k_m3_s``."""
-        return (*self.features, "k_m3_s")
 
     @property
     def levels(self) -> tuple[int, ...]:
@@ -114,7 +118,7 @@ class Process:
 
 
 @dataclass(frozen=True)
-class ExchangeProcess:
+class ExchangeProcess(_Derived):
     """VV (one molecule with itself) or VV' (two molecules): A(i) + B(j) -> A(i-1) + B(j+1), two level inputs.
 
     ``level_a`` is the level A leaves (1..L_A), ``level_b`` the level B leaves (0..L_B - 1); the rates follow the
@@ -132,10 +136,6 @@ class ExchangeProcess:
         return f"{self.molecule_a.name}-{self.molecule_b.name}"
 
     @property
-    def label(self) -> str:
-        return f"{self.name} {self.kind.upper()}"
-
-    @property
     def molecule(self) -> Molecule:
         """A, the molecule that gives its quantum."""
         return self.molecule_a
@@ -143,14 +143,6 @@ class ExchangeProcess:
     @property
     def molecules(self) -> tuple[Molecule, ...]:
         return (self.molecule_a,) if self.kind == "vv" else (self.molecule_a, self.molecule_b)
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return (*self.level_inputs, "T_K")
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (*self.features, "k_m3_s")
 
     @property
     def levels(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
