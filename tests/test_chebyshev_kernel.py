@@ -140,7 +140,7 @@ def test_the_c_chebyshev_kernel_equals_numpy_and_stays_within_its_tolerance(run,
     text = (folder / "cheb_rates.h").read_text()
     stated = float(re.search(r"#define CHEB_FIT_MAX_REL_DEVIATION (\S+)", text).group(1))
     assert stated == pytest.approx(deviation[:len(GRID)].max(), rel=1e-6)
-    assert "max relative deviation from the network" in text and "T^(-1/3)" in text
+    assert "fitted to the network: max relative deviation" in text and "T^(-1/3)" in text
     assert f"{stated:.2e}" in printed and '#define CHEB_K_UNITS "m3/s"' in text
     # outside the trained range and NaN: return 1, outputs untouched; k_down NULL: 3
     assert np.all(got["rc"][n_in:] == 1) and np.all(got["down"][n_in:] == -7.0) and null == "null 3"
