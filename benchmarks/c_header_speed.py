@@ -1,18 +1,21 @@
-"""Speed of the exported C header (`kvt export --format c-header`) against numpy and FHO-FR.
+"""Speed of the exported C header (`kvt export --format c-header`, both kernels) against numpy and FHO-FR.
 
 The work is what a CFD cell asks for: every transition (35) at one temperature per call, for
 many temperatures spread over the trained range. Measured side by side in one run, on one core
 (the process is pinned with os.sched_setaffinity and BLAS is limited to one thread), for an
 accurate-mode network (32 units, the mode's default) and a study-mode one (64 units):
 
-* kvt_rates from the header, compiled with cc -O2, with k_up (both directions) and with k_up = NULL
-* for the accurate net (features.kind fho), the same header with the features replaced by the
+* kvt_rates from the header with the network kernel, compiled with cc -O2, with k_up (both
+  directions) and with k_up = NULL; the same with cc -O3 -march=native
+* the header with --kernel chebyshev (a per-transition Chebyshev series of the network's ln k,
+  tolerance 1e-6), cc -O2 and cc -O3 -march=native; its fit's max deviation from the network
+* for the accurate net (features.kind fho), the network header with the features replaced by the
   five log_space ones (same layers; its rates are not the network's): the cost of the fho features
 * numpy Network.predict_k, one temperature per call (35 points) and one batch of every point
 * the FHO-FR generator kvt.physics.fho.rate_coefficient, one temperature per call and one batch
 
-Rates per second = transitions x calls / s (k_down only; the k_up line computes twice as many
-numbers). Steady-state numbers are the best of 5 timed loops after a warm-up (C: the two variants
+Rates per second = transitions x calls / s (k_down only; the k_up lines compute twice as many
+numbers). The goals of issue 25: the Chebyshev kernel >= 5e7 rates/s, the network header >= 5e6. Steady-state numbers are the best of 5 timed loops after a warm-up (C: the two variants
 alternate in one process); the start-up lines
 (first call in a fresh C process, a fresh Python process that imports kvt, opens the run and
 predicts once, and the compile) are reported separately.
@@ -44,6 +47,7 @@ quiet_tensorflow_import()
 from kvt.physics import fho  # noqa: E402
 from kvt.network.inference import Network  # noqa: E402
 from kvt.runs.folder import open_run, save_run  # noqa: E402
+from kvt.exports import chebyshev  # noqa: E402
 from kvt.exports.c_header import c_header  # noqa: E402
 from kvt.training.trainer import TrainConfig, train  # noqa: E402
 
@@ -106,12 +110,16 @@ def log_space_twin(network):
     return Network(spec)
 
 
-def time_c(network, folder):
+O2 = ["-O2"]
+NATIVE = ["-O3", "-march=native"]
+
+
+def time_c(network, folder, flags=O2, fit=None):
     """(best s with k_up = NULL, best s with k_up, first call s, transitions, compile s, one-call process s)."""
     folder.mkdir()
-    (folder / "bench_rates.h").write_text(c_header(network, prefix="bench", source="benchmark"))
+    (folder / "bench_rates.h").write_text(c_header(network, prefix="bench", source="benchmark", fit=fit))
     (folder / "bench.c").write_text(DRIVER)
-    t_compile, _ = wall(["cc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o",
+    t_compile, _ = wall(["cc", "-std=c99", *flags, "-Wall", "-Wextra", "-Werror", "-pedantic", "-o",
                          "bench", "bench.c", "-lm"], cwd=folder)
     _, out = wall(["./bench", str(CALLS)], cwd=folder)
     best_null, best_up, first, n_tr, _ = out.split()
@@ -123,8 +131,11 @@ def main():
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, pinned to one ({platform.platform()}), "
-          f"python {sys.version.split()[0]}, numpy {np.__version__}, {cc}")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    print(f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cores, pinned to one ({platform.platform()}), "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, python {sys.version.split()[0]}, "
+          f"numpy {np.__version__}, {cc}")
     print(f"C: {CALLS} calls per timed loop; Python: {PY_CALLS} calls per timed loop; "
           "rates/s = transitions x calls / s\n")
     with tempfile.TemporaryDirectory() as root:
@@ -134,6 +145,10 @@ def main():
             network = open_run(path).network
             best_null, best_up, first, n_tr, t_compile, t_start = time_c(network, root / f"{mode}-c")
             results = {0: (best_null, first), 1: (best_up, first)}
+            native = time_c(network, root / f"{mode}-native", NATIVE)
+            fit = chebyshev.fit_network(network, 1e-6, "inverse_cbrt_T")
+            cheb = time_c(network, root / f"{mode}-cheb", O2, fit)
+            cheb_native = time_c(network, root / f"{mode}-cheb-native", NATIVE, fit)
             twin = None
             if network.feature_kind == "fho":
                 twin = time_c(log_space_twin(network), root / f"{mode}-log-space-c")
@@ -154,23 +169,31 @@ def main():
             t_py_start = min(wall([sys.executable, "-c", code])[0] for _ in range(3))
 
             c_rate = n_tr * CALLS / results[0][0]
-            rows = [("C kvt_rates, k_up = NULL", c_rate),
-                    ("C kvt_rates, with k_up", n_tr * CALLS / results[1][0]),
+            rows = [("C network, k_up = NULL", c_rate),
+                    ("C network, with k_up", n_tr * CALLS / results[1][0]),
+                    ("C network -O3 -march=native, NULL", n_tr * CALLS / native[0]),
+                    ("C chebyshev, k_up = NULL", n_tr * CALLS / cheb[0]),
+                    ("C chebyshev, with k_up", n_tr * CALLS / cheb[1]),
+                    ("C chebyshev -O3 -march=native, NULL", n_tr * CALLS / cheb_native[0]),
+                    ("C chebyshev -O3 -march=native, k_up", n_tr * CALLS / cheb_native[1]),
                     *([("C, same layers, log_space features", n_tr * CALLS / twin[0])] if twin else []),
                     ("numpy predict_k, one T per call", n_tr * PY_CALLS / t_np_call),
                     ("numpy predict_k, one batch", n_tr * PY_CALLS / t_np_batch),
                     ("FHO-FR generator, one T per call", n_tr * PY_CALLS / t_fho_call),
                     ("FHO-FR generator, one batch", n_tr * PY_CALLS / t_fho_batch)]
             layers = " -> ".join(f"{w.shape[0]}x{w.shape[1]} {a}" for w, _, a in network.layers)
-            print(f"{mode} network ({layers}), features {network.feature_kind}, {n_tr} transitions; steady state:")
+            print(f"{mode} network ({layers}), features {network.feature_kind}, {n_tr} transitions; chebyshev kernel: "
+                  f"{chebyshev.summary(fit)}; steady state (cc -O2 unless named):")
             for name, rate in rows:
-                print(f"  {name:<34} {rate / 1e6:9.3f} M rates/s   {1e6 * n_tr / rate:9.3f} us per 35-rate call"
-                      f"   C (k_up = NULL) is {c_rate / rate:8.1f}x faster")
+                print(f"  {name:<36} {rate / 1e6:9.3f} M rates/s   {1e6 * n_tr / rate:9.3f} us per 35-rate call"
+                      f"   {rate / c_rate:8.3f} x the C network (-O2, k_up = NULL)")
             print("  start-up (not steady state):")
             print(f"    first kvt_rates call in a fresh process      {results[0][1] * 1e6:9.2f} us")
             print(f"    whole C process, one call (exec + call)      {t_start * 1e3:9.2f} ms")
             print(f"    fresh Python: import kvt, open run, predict  {t_py_start * 1e3:9.2f} ms")
-            print(f"    cc -O2 compile of the driver and header      {t_compile * 1e3:9.2f} ms\n")
+            print(f"    cc -O2 compile of the driver and header      {t_compile * 1e3:9.2f} ms")
+            print(f"    ... with the chebyshev kernel                {cheb[4] * 1e3:9.2f} ms")
+            print(f"  load average after this network: {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ KVT = [sys.executable, "-m", "kvt.cli"]
      "1000:2000:100"),
     (["export", "--run", "nowhere", "--format", "fortan", "-o", "x"],
      "Error: unknown format 'fortan' (did you mean 'fortran'?); valid formats: csv, weights, weights-text, "
-     "c-header, fortran, fho-poly"),
+     "c-header, fortran, fho-poly, cantera"),
 ])
 def test_a_mistake_gets_one_line_with_what_was_meant(runner, tmp_path, args, line):
     with runner.isolated_filesystem(temp_dir=tmp_path):

@@ -312,8 +312,7 @@ def test_export_defaults_to_the_runs_trained_range(runner, tmp_path):
     assert frame["T_K"].tolist() == list(np.arange(500.0, 3001.0, 10.0))
     assert error_line(runner.invoke(main, ["export", "--run", str(run), "--format", "weights", "--temps", "500",
                                            "-o", str(tmp_path / "w.json")])) == (
-        "Error: --levels, --temps, --layout, --units and --direction apply to --format csv, not weights (which "
-        "covers the run's whole trained range)")
+        "Error: --temps applies to --format csv, not weights (which covers the run's whole trained range)")
 
 
 def test_weights_of_a_network_with_non_positive_rates_are_refused_unless_asked(runner, negative_run, tmp_path):

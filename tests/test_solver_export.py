@@ -409,16 +409,17 @@ def test_every_format_kvt_export_lists_is_in_the_registry():
     saved = " ".join((Path(__file__).parent / "data" / "cli_help" / "kvt-export.txt").read_text().split())
     promised = re.search(r"--format TEXT (.*?) \[default: csv\]", saved).group(1)
     listed = [part.split(":")[0].strip() for part in promised.split("; ")]
-    assert listed == list(registry.FORMATS) == ["csv", "weights", "weights-text", "c-header", "fortran", "fho-poly"]
+    assert listed == list(registry.FORMATS) == ["csv", "weights", "weights-text", "c-header", "fortran", "fho-poly",
+                                                "cantera"]
     help_text = next(p.help for p in main.commands["export"].params if p.name == "fmt")
     assert help_text == registry.FORMAT_HELP
 
 
-@pytest.mark.parametrize("fmt", ["csv", "weights", "weights-text", "c-header", "fortran", "fho-poly"])
+@pytest.mark.parametrize("fmt", ["csv", "weights", "weights-text", "c-header", "fortran", "fho-poly", "cantera"])
 def test_every_format_refuses_k_le_0_unless_allowed(runner, runs, tmp_path, fmt):
     """The "bad" network gives k <= 0 on a fifth of the grid: every format refuses it with one line and writes
     nothing; with --allow-nonphysical the formats that can carry it write it, warn, and the tables and solver code
-    say so in the file; fho-poly (ln k) refuses it even then."""
+    say so in the file; fho-poly and cantera (fits of ln k) refuse it even then."""
     from kvt.exports import registry
 
     out = tmp_path / f"bad.{fmt}"
@@ -428,7 +429,7 @@ def test_every_format_refuses_k_le_0_unless_allowed(runner, runs, tmp_path, fmt)
     allowed = runner.invoke(main, ["export", "--run", str(runs["bad"]), "--format", fmt, "-o", str(out),
                                    "--allow-nonphysical"])
     if not registry.FORMATS[fmt].can_be_nonphysical:
-        assert fmt == "fho-poly" and allowed.exit_code == 1 and "fho-poly fits ln k" in error_line(allowed)
+        assert fmt in ("fho-poly", "cantera") and allowed.exit_code == 1 and f"{fmt} fits ln k" in error_line(allowed)
         assert not out.exists()
         return
     assert allowed.exit_code == 0, allowed.output

@@ -261,9 +261,14 @@ def test_every_parameter_is_declared_as_at_817a1b4():
     """Each option's name (the function's argument), flags, type, default, required and help.
 
     parameters.json holds what the code at 817a1b4 declared, in the form describe_command writes; it
-    was converted once from that commit's ``to_info_dict()``. Since then options were added on
-    purpose: ``--process`` (default vt) of data generate, data info, train, tune, relax and evaluate;
-    ``--levels-b`` and ``--units`` of data generate and ``--with-vv`` of relax (VV exchange). The help text alone would not show a
+    was converted once from that commit's ``to_info_dict()``. Since then these were changed on purpose:
+    ``--process`` (default vt) of data generate, data info, train, tune, relax and evaluate; ``--levels-b`` and
+    ``--units`` of data generate and ``--with-vv`` of relax (VV exchange); in ``kvt export``
+    (issue 25: Cantera, the Chebyshev kernel, the SPbU layout), ``--run`` repeatable (several runs make one
+    ``cantera`` mechanism), the new ``--kernel`` and ``--tolerance``, and ``--layout`` and ``--units`` without a
+    click default (their defaults depend on the format, so their help states them; ``--units`` now also applies
+    to c-header, fortran and fho-poly, ``--layout spbu`` to fho-poly), with the command's help naming Cantera.
+    The help text alone would not show a
     changed destination name or a default that is not displayed. Checked to hold under click 8.1.7,
     8.4.0 and 8.5.1.
     """

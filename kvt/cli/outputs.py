@@ -8,7 +8,7 @@ import click
 
 from kvt.cli.options import option, resolve_process
 from kvt.data.grid import parse_levels, parse_temperatures
-from kvt.errors import KvtError, unknown
+from kvt.errors import KvtError
 from kvt.exports.registry import FORMAT_HELP
 
 
@@ -129,44 +129,52 @@ def predict_command(run_dir, weights_file, level, levels_spec, temps_spec, direc
 
 
 @click.command("export")
-@option("run", required=True)
+@option("run", "Run directory from `kvt train`; repeat it for --format cantera (one mechanism of several runs).",
+        required=True, multiple=True)
 @click.option("--format", "fmt", default="csv", show_default=True, help=FORMAT_HELP)
 @option("levels", "csv: levels [default: the run's trained levels].")
 @option("temps", "csv: temperatures in K [default: every 10 K of the run's trained range].")
-@click.option("--layout", default="wide", show_default=True, help="csv: wide (a column per transition) or long.")
-@click.option("--units", default="m3/s", show_default=True, help="csv: m3/s or cm3/s.")
+@click.option("--layout", help="csv: wide (a column per transition) or long [default: wide]; fho-poly: csv or spbu "
+                               "(the SPbU solver's coefs_for_poly_FHO_FR_<pair>.dat) [default: csv].")
+@click.option("--units", help="csv, c-header, fortran, fho-poly: m3/s or cm3/s [default: m3/s].")
 @option("direction", "csv: down (k(i -> i-1)), up (k(i-1 -> i), by detailed balance) or both.")
 @option("output", "Output file.", required=True)
 @option("force", "Overwrite an existing output file.")
 @option("allow-extrapolation", "csv: export outside the trained range (with a warning).")
 @click.option("--prefix", help="c-header, fortran: C identifier of the function and macros (<prefix>_rates) "
                                "[default: kvt].")
+@click.option("--kernel", help="c-header, fortran: network (the network itself) or chebyshev (a per-transition "
+                               "Chebyshev fit of it, within --tolerance; faster) [default: network].")
+@click.option("--tolerance", type=float, help="cantera, --kernel chebyshev: largest relative deviation of the "
+                                              "Chebyshev fit from the network on every 5 K of the trained range "
+                                              "[default: 1e-4 for cantera, 1e-6 for the chebyshev kernel].")
 @option("allow-nonphysical", "csv, c-header, fortran: write rates <= 0 (or a network that gives them) instead of "
                              "refusing; the file's header says so.")
 def export_command(run_dir, fmt, levels_spec, temps_spec, layout, units, direction, output, force,
-                   allow_extrapolation, prefix, allow_nonphysical):
-    """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly)."""
+                   allow_extrapolation, prefix, kernel, tolerance, allow_nonphysical):
+    """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly, Cantera)."""
     from kvt.data import tables
     from kvt.exports import registry
     from kvt.files import atomic
-    from kvt.runs.rates import LAYOUTS, UNITS
 
     export_format = registry.export_format(fmt)
-    grid_given = bool(levels_spec or temps_spec or layout != "wide" or units != "m3/s" or direction != "down")
-    if layout not in LAYOUTS:
-        raise unknown("layout", layout, LAYOUTS)
-    if units not in UNITS:
-        raise unknown("units", units, UNITS, "valid units")
+    given = {name: value for name, value in (("levels", levels_spec), ("temps", temps_spec), ("layout", layout),
+                                              ("units", units), ("direction", None if direction == "down" else direction),
+                                              ("prefix", prefix), ("kernel", kernel), ("tolerance", tolerance))
+             if value is not None}
+    if units is not None:
+        tables.check_units(units)
     tables.check_direction(direction)
-    registry.check_options(export_format, prefix, grid_given)
+    registry.check_options(export_format, given, len(run_dir))
     from kvt.runs.folder import input_files
 
-    inputs = input_files(run_dir)
+    inputs = [path for run in run_dir for path in input_files(run)]
     atomic.check(output, None, force, inputs)
-    run = _load_run(run_dir)
-    levels, temps = _run_grid(run, levels_spec, temps_spec)
-    request = registry.ExportRequest(run, Path(output), levels, temps, layout, units, direction,
-                                     "kvt" if prefix is None else prefix, allow_extrapolation, allow_nonphysical)
+    runs = tuple(_load_run(run) for run in run_dir)
+    levels, temps = _run_grid(runs[0], levels_spec, temps_spec)
+    request = registry.ExportRequest(runs[0], Path(output), levels, temps, layout, units or "m3/s", direction,
+                                     "kvt" if prefix is None else prefix, allow_extrapolation, allow_nonphysical,
+                                     kernel or "network", tolerance, runs)
     written = registry.export(export_format, request)
     atomic.write_text(output, written.text, force=force, inputs=inputs)
     for line in written.report:

@@ -1,4 +1,4 @@
-"""What leaves kvt for other codes: tables, the network's weights, C / Fortran / FHO-poly code.
+"""What leaves kvt for other codes: tables, the network's weights, C / Fortran / FHO-poly code, Cantera mechanisms.
 
 :mod:`kvt.exports.registry` declares every format of ``kvt export`` once.
 """

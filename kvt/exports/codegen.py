@@ -26,6 +26,12 @@ RETURN_CODES = (
     ("ERR_NONPHYSICAL", 2, "a computed rate is <= 0 or not finite; the outputs hold every computed value"),
     ("ERR_NULL", 3, "k_down is NULL; nothing is written"),
 )
+#: The Fortran module's procedure adds one: its arrays are assumed-shape, so their size is checked.
+FORTRAN_RETURN_CODES = RETURN_CODES + (
+    ("ERR_SIZE", 4, "(Fortran procedure) k_down or k_up has fewer than N_TRANSITIONS elements; nothing is written"),)
+#: --units of the generated code: the factor from m^3/s and how the files write the units.
+UNIT_FACTORS = {"m3/s": 1.0, "cm3/s": 1e6}
+UNIT_TEXT = {"m3/s": "m^3/s", "cm3/s": "cm^3/s"}
 
 
 def check_prefix(prefix: str, fortran: bool = False) -> str:
@@ -62,6 +68,35 @@ def term(value: float) -> str:
     """A literal to use as an operand: negative values in parentheses."""
     text = literal(value)
     return f"({text})" if text.startswith("-") else text
+
+
+def check_units(units: str) -> str:
+    if units not in UNIT_FACTORS:
+        raise KvtError(f"unknown units {units!r}; valid units: {', '.join(UNIT_FACTORS)}")
+    return units
+
+
+def check_fit(fit, levels, network) -> None:
+    """A Chebyshev fit given to the code generators must be of the network's trained transitions and range."""
+    if not np.array_equal(np.asarray(fit.transitions), np.asarray(levels)) or (
+            (fit.t_min, fit.t_max) != tuple(float(v) for v in network.temperature_range)):
+        raise KvtError(f"the Chebyshev fit covers levels {fit.transitions[0]}..{fit.transitions[-1]} at "
+                       f"{fit.t_min:g}..{fit.t_max:g} K, the network is trained on levels {levels[0]}..{levels[-1]} at "
+                       f"{network.temperature_range[0]:g}..{network.temperature_range[1]:g} K; fit the network itself")
+
+
+def kernel_lines(fit) -> list[str]:
+    """What the comment says about the kernel: the network itself, or the Chebyshev fit and its deviation."""
+    if fit is None:
+        return ["kernel: the network itself (every layer, evaluated as kvt.network.inference.Network does)"]
+    from kvt.exports.chebyshev import AXES
+
+    level, T = fit.worst
+    return [f"kernel: chebyshev: ln k of each transition as a Chebyshev series in reduced {AXES[fit.axis].label}",
+            f"  ({int(fit.terms.max())} terms, Clenshaw's recurrence), fitted to the network: max relative deviation "
+            f"{fit.max_error:.2e}",
+            f"  (level {level}, {T:g} K; tolerance {fit.tolerance:g}) on every "
+            f"{fit.temperatures[1] - fit.temperatures[0]:g} K of the trained range"]
 
 
 def provenance(network, source: str | None, nonphysical: dict | None) -> list[str]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kvt import __version__
+from kvt.data.choices import UNITS, check_units
 from kvt.physics.process import resolve
 from kvt.errors import KvtError
 from kvt.exports import CHECK_STEP_K
@@ -48,6 +49,7 @@ class PolyFit:
     a: np.ndarray  # (n_levels, 6), a[:, 0] == 1
     temperatures: np.ndarray
     rel_error: np.ndarray  # (n_levels, n_T): |k_fit / k - 1|
+    units: str = "m3/s"  # of k_fit: m3/s or cm3/s
 
     @property
     def max_error(self) -> float:
@@ -64,10 +66,13 @@ class PolyFit:
         return self.rel_error.max(axis=1)
 
 
-def fit(levels, temperatures, k) -> PolyFit:
-    """Least-squares fit of ln k (shape (n_levels, n_T), all > 0) by a degree-5 polynomial in T^(-1/3)."""
+def fit(levels, temperatures, k, units: str = "m3/s") -> PolyFit:
+    """Least-squares fit of ln k (shape (n_levels, n_T), all > 0, in m^3/s) by a degree-5 polynomial in T^(-1/3).
+
+    ``units``: the units of the fitted k (``cm3/s`` fits ln(1e6 k)); the relative error does not depend on them.
+    """
     levels, temperatures = np.asarray(levels), np.asarray(temperatures, dtype=float)
-    k = np.asarray(k, dtype=float)
+    k = np.asarray(k, dtype=float) * UNITS[check_units(units)]
     if not np.all(np.isfinite(k) & (k > 0)):
         raise KvtError("the FHO-poly fit needs k > 0 and finite at every point")
     x = temperatures ** (-1.0 / 3.0)
@@ -81,10 +86,10 @@ def fit(levels, temperatures, k) -> PolyFit:
     c = b[:, 0].copy()
     a = b / c[:, None]
     rel = np.abs(evaluate(c, a, temperatures) / k - 1.0)
-    return PolyFit(levels=levels, c=c, a=a, temperatures=temperatures, rel_error=rel)
+    return PolyFit(levels=levels, c=c, a=a, temperatures=temperatures, rel_error=rel, units=units)
 
 
-def fit_network(network) -> PolyFit:
+def fit_network(network, units: str = "m3/s") -> PolyFit:
     """FHO-poly fit of every trained transition of ``network`` on every 5 K of its trained range.
 
     ln k is fitted, so the network must give k > 0 there: ``kvt export`` checks that first
@@ -92,14 +97,14 @@ def fit_network(network) -> PolyFit:
     """
     levels, temperatures = trained_levels(network), dense_temperatures(*network.temperature_range, CHECK_STEP_K)
     k = network.predict_k(np.repeat(levels, temperatures.size), np.tile(temperatures, levels.size))
-    return fit(levels, temperatures, k.reshape(levels.size, temperatures.size))
+    return fit(levels, temperatures, k.reshape(levels.size, temperatures.size), units)
 
 
-def fit_exact(process, levels, temperatures) -> PolyFit:
+def fit_exact(process, levels, temperatures, units: str = "m3/s") -> PolyFit:
     """The same fit to exact FHO-FR rates of a VT process (or a pair's name, any of the 18): the form's own error."""
     reference = resolve(process)
     levels, temperatures = np.asarray(levels), np.asarray(temperatures, dtype=float)
-    return fit(levels, temperatures, reference.rate_coefficient(levels[:, None], temperatures[None, :]))
+    return fit(levels, temperatures, reference.rate_coefficient(levels[:, None], temperatures[None, :]), units)
 
 
 def summary(fit_result: PolyFit) -> str:
@@ -114,7 +119,7 @@ def to_csv(fit_result: PolyFit, source: str, network=None, reference: PolyFit | 
     spec = network.spec if network is not None else {}
     header = [
         f"kvt {__version__} fho-poly: per-transition fit in the FHO-FR-reg form of the SPbU state-to-state solver",
-        "k(level_from -> level_to, T) = exp(c * sum_{j=0..5} a_j * T^(-j/3)); T in K, k in m^3/s",
+        f"k(level_from -> level_to, T) = exp(c * sum_{{j=0..5}} a_j * T^(-j/3)); T in K, k in {_unit_text(fit_result)}",
         "normalisation: a0 = 1 (c = the fitted ln k as T -> infinity; a_j = b_j / c for the fitted ln k "
         "coefficients b_j; the split into c and a_j is not unique)",
         f"valid for {t.min():g} <= T <= {t.max():g} K only (the trained range); do not extrapolate",
@@ -132,3 +137,50 @@ def to_csv(fit_result: PolyFit, source: str, network=None, reference: PolyFit | 
     for level, c, a in zip(fit_result.levels, fit_result.c, fit_result.a):
         buffer.write(",".join([str(int(level)), str(int(level) - 1), *(f"{v:.17g}" for v in (c, *a))]) + "\n")
     return buffer.getvalue()
+
+
+def _unit_text(fit_result: PolyFit) -> str:
+    return fit_result.units.replace("3/", "^3/")
+
+
+# ---------------------------------------------------------------- the SPbU solver's own file
+def spbu_file_name(process) -> str:
+    """The name the SPbU solver opens for a pair: ``coefs_for_poly_FHO_FR_O2-Ar.dat``."""
+    return f"coefs_for_poly_FHO_FR_{resolve(process).name}.dat"
+
+
+def to_spbu(fit_result: PolyFit) -> str:
+    """The SPbU solver's ``coefs_for_poly_FHO_FR_<M>-<partner>.dat``: numbers only, whitespace-separated.
+
+    Row i is the transition i -> i-1 (i = 1..L), seven numbers c, a0 .. a5 (17 significant digits), so that
+    k = exp(c * sum_j a_j T^(-j/3)). The rows must start at level 1: the solver finds a transition by its row.
+    """
+    levels = np.asarray(fit_result.levels, dtype=int)
+    if levels.size == 0 or levels[0] != 1 or np.any(np.diff(levels) != 1):
+        shown = f"{levels[0]}..{levels[-1]}" if levels.size else "none"
+        raise KvtError(f"--layout spbu needs the transitions of levels 1, 2, ... in order (the solver reads row i as "
+                       f"i -> i-1); the network is trained on levels {shown}; train on levels from 1 or use "
+                       f"--layout csv, whose rows name their levels")
+    rows = [" ".join(f"{v: .16e}" for v in (c, *a)) for c, a in zip(fit_result.c, fit_result.a)]
+    return "\n".join(rows) + "\n"
+
+
+def spbu_notes(fit_result: PolyFit, source: str, network=None, process=None, file_name: str | None = None) -> list[str]:
+    """What the .dat file cannot say (the solver reads numbers only): printed by ``kvt export``."""
+    t, levels = fit_result.temperatures, fit_result.levels
+    spec = network.spec if network is not None else {}
+    notes = [f"spbu layout: {levels.size} rows, row i = transition i -> i-1 (i = 1..{int(levels[-1])}), columns "
+             f"c a0 a1 a2 a3 a4 a5 with k = exp(c * sum_j a_j T^(-j/3)), T in K, k in {_unit_text(fit_result)}; "
+             f"no header (the solver reads numbers only)",
+             f"fitted to {source} (pair {spec.get('pair')}, mode {spec.get('mode')}, dataset sha256 "
+             f"{spec.get('dataset_sha256')}) at every {t[1] - t[0]:g} K; valid for {t.min():g} <= T <= {t.max():g} K "
+             f"only (the trained range)"]
+    if process is not None:
+        expected = spbu_file_name(process)
+        if file_name != expected:
+            notes.append(f"the SPbU solver opens this file as {expected}")
+        top = resolve(process).max_level
+        if int(levels[-1]) < top:
+            notes.append(f"note: the rows stop at level {int(levels[-1])}; {resolve(process).molecule.name} has "
+                         f"levels up to {top}")
+    return notes

@@ -25,28 +25,50 @@ from pathlib import Path
 from kvt.errors import KvtError, unknown
 from kvt.exports import CHECK_STEP_K
 
-#: The options of ``kvt export`` that only some formats take (the CLI's names, without dashes).
-GRID_OPTIONS = ("levels", "temps", "layout", "units", "direction")
+#: The options of ``kvt export`` that only some formats take (the CLI's names, without dashes), in --help order.
+OPTIONS = ("levels", "temps", "layout", "units", "direction", "prefix", "kernel", "tolerance")
+#: The options of the requested grid: only a format that writes a table on it takes them.
+GRID_OPTIONS = ("levels", "temps", "direction")
+#: --kernel of the generated C and Fortran code: the network itself, or a per-transition Chebyshev fit of it.
+KERNELS = ("network", "chebyshev")
+#: The default --tolerance of the Chebyshev fits: the Cantera mechanism's and the chebyshev kernel's.
+DEFAULT_TOLERANCE = {"cantera": 1e-4, "chebyshev": 1e-6}
+#: The reduced-temperature axis of each Chebyshev fit (kvt.exports.chebyshev.AXES): Cantera's is fixed.
+FIT_AXIS = {"cantera": "inverse_T", "chebyshev": "inverse_cbrt_T"}
 
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """What the user asked ``kvt export`` for, after the CLI checked each value."""
+    """What the user asked ``kvt export`` for, after the CLI checked each value.
+
+    ``runs``: every run of a format that takes several (``cantera``); empty means ``(run,)``. ``layout`` None is
+    the format's default; ``tolerance`` None the fit's default (:data:`DEFAULT_TOLERANCE`).
+    """
 
     run: object  # kvt.runs.folder.Run
     output: Path
     levels: list[int]
     temperatures: object  # np.ndarray
-    layout: str = "wide"
+    layout: str | None = None
     units: str = "m3/s"
     direction: str = "down"
     prefix: str = "kvt"
     allow_extrapolation: bool = False
     allow_nonphysical: bool = False
+    kernel: str = "network"
+    tolerance: float | None = None
+    runs: tuple = ()
 
     @property
     def source(self) -> str:
         return f"run directory {self.run.path}"
+
+    @property
+    def all_runs(self) -> tuple:
+        return tuple(self.runs) or (self.run,)
+
+    def fit_tolerance(self, what: str) -> float:
+        return DEFAULT_TOLERANCE[what] if self.tolerance is None else float(self.tolerance)
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,8 @@ class ExportFormat:
     ``grid``: ``"request"`` checks the --levels x --temps grid (and extrapolation), ``"network"`` every trained
     level x every ``check_step_K`` K. ``can_be_nonphysical``: whether --allow-nonphysical can write a network
     with k <= 0 (the file then says so). ``refusal``: the error line for a region with k <= 0.
+    ``options``: which of :data:`OPTIONS` it takes; ``layouts``: its --layout values, the default first;
+    ``several_runs``: whether --run may be repeated; ``units_note``: why it refuses --units, when it does.
     ``write(request, checked)`` gets what the check found (``{"extrapolated", "nonphysical"}``).
     """
 
@@ -74,12 +98,19 @@ class ExportFormat:
     grid: str = "network"
     check_step_K: float | None = None  # None: kvt.kinetics.validity's dense grid (every 10 K)
     can_be_nonphysical: bool = True
-    takes_prefix: bool = False
+    options: frozenset = frozenset()
+    layouts: tuple = ()
+    several_runs: bool = False
+    units_note: str = ""
     refusal: Callable[[dict], str] = field(default=lambda region: _refusal(region, "export it"))
 
     @property
     def takes_grid(self) -> bool:
         return self.grid == "request"
+
+    @property
+    def takes_prefix(self) -> bool:
+        return "prefix" in self.options
 
 
 def _refusal(region: dict, action: str) -> str:
@@ -88,15 +119,25 @@ def _refusal(region: dict, action: str) -> str:
     return validity.refusal_message(region, action)
 
 
+def _log_fit_refusal(what: str) -> Callable[[dict], str]:
+    def refusal(region: dict) -> str:
+        from kvt.kinetics import validity
+
+        return (f"the network gives {validity.region_clause(region)}; {what} fits ln k and needs k > 0 everywhere; "
+                f"retrain with --mode accurate, whose log-space target avoids them")
+    return refusal
+
+
 # ---------------------------------------------------------------- the writers
 def _csv(request: ExportRequest, checked: dict) -> Written:
     from kvt.runs import rates
 
-    header = rates.header_lines(request.run, request.layout, request.units, request.direction, checked)
-    text = rates.iter_table(request.run, request.levels, request.temperatures, request.layout, request.units,
+    layout = request.layout or "wide"
+    header = rates.header_lines(request.run, layout, request.units, request.direction, checked)
+    text = rates.iter_table(request.run, request.levels, request.temperatures, layout, request.units,
                             request.direction, header)
     return Written(text, [], f"wrote {len(request.levels)} levels x {len(request.temperatures)} temperatures "
-                             f"({request.layout}, {request.units}, {request.direction}) to {request.output}")
+                             f"({layout}, {request.units}, {request.direction}) to {request.output}")
 
 
 def _weights(request: ExportRequest, checked: dict) -> Written:
@@ -114,59 +155,91 @@ def _weights_text(request: ExportRequest, checked: dict) -> Written:
 def _solver(generate: Callable, name: str) -> Callable[[ExportRequest, dict], Written]:
     def write(request: ExportRequest, checked: dict) -> Written:
         nonphysical = checked["nonphysical"] if checked["nonphysical"]["count"] else None
-        text = generate(request.run.network, request.prefix, request.source, nonphysical, request.output.name)
-        return Written(text, [], f"wrote the network of {request.run.path} as {name} to {request.output}")
+        fit, report, kernel = None, [], ""
+        if request.kernel == "chebyshev":
+            from kvt.exports import chebyshev
+
+            fit = chebyshev.fit_network(request.run.network, request.fit_tolerance("chebyshev"),
+                                        FIT_AXIS["chebyshev"])
+            report.append(f"chebyshev kernel: {chebyshev.summary(fit)}")
+            kernel = " (chebyshev kernel)"
+        text = generate(request.run.network, request.prefix, request.source, nonphysical, request.output.name,
+                        units=request.units, fit=fit)
+        return Written(text, report, f"wrote the network of {request.run.path} as {name}{kernel} to {request.output}")
     return write
 
 
-def _c_header(network, prefix, source, nonphysical, file_name):
+def _c_header(network, prefix, source, nonphysical, file_name, **options):
     from kvt.exports.c_header import c_header
 
-    return c_header(network, prefix, source, nonphysical, file_name)
+    return c_header(network, prefix, source, nonphysical, file_name, **options)
 
 
-def _fortran(network, prefix, source, nonphysical, file_name):
+def _fortran(network, prefix, source, nonphysical, file_name, **options):
     from kvt.exports.fortran import fortran_module
 
-    return fortran_module(network, prefix, source, nonphysical, file_name)
+    return fortran_module(network, prefix, source, nonphysical, file_name, **options)
 
 
 def _fho_poly(request: ExportRequest, checked: dict) -> Written:
     from kvt.exports import fho_poly
 
     network, process = request.run.network, request.run.process
-    result = fho_poly.fit_network(network)
+    layout = request.layout or "csv"
+    result = fho_poly.fit_network(network, request.units)
     report = [f"fho-poly fit of {len(result.levels)} transitions on {result.temperatures.size} temperatures "
               f"({result.temperatures[0]:g}-{result.temperatures[-1]:g} K), vs the network: {fho_poly.summary(result)}"]
     reference = None
     if process is not None:
-        reference = fho_poly.fit_exact(process, result.levels, result.temperatures)
+        reference = fho_poly.fit_exact(process, result.levels, result.temperatures, request.units)
         report.append(f"the same form fitted to exact FHO-FR data of {process.name}: {fho_poly.summary(reference)}")
-    return Written(fho_poly.to_csv(result, request.source, network, reference), report,
-                   f"wrote the network of {request.run.path} as fho-poly to {request.output}")
+    if layout == "spbu":
+        text = fho_poly.to_spbu(result)
+        report += fho_poly.spbu_notes(result, request.source, network, process, request.output.name)
+    else:
+        text = fho_poly.to_csv(result, request.source, network, reference)
+    return Written(text, report, f"wrote the network of {request.run.path} as fho-poly ({layout}) to {request.output}")
 
 
-def _fho_poly_refusal(region: dict) -> str:
-    from kvt.kinetics import validity
+def _cantera(request: ExportRequest, checked: dict) -> Written:
+    from kvt.exports import cantera, chebyshev
 
-    return (f"the network gives {validity.region_clause(region)}; fho-poly fits ln k and needs k > 0 everywhere; "
-            f"retrain with --mode accurate, whose log-space target avoids them")
+    parts, report = [], []
+    for run in request.all_runs:
+        process = run.process
+        if process is None:
+            raise KvtError(f"run directory {run.path} was trained on a user table that names no pair; a Cantera "
+                           f"mechanism needs the partner (train it with --pair)")
+        fit = chebyshev.fit_network(run.network, request.fit_tolerance("cantera"), FIT_AXIS["cantera"])
+        parts.append(cantera.Part(process, fit, f"run directory {run.path}", run.network.spec))
+        report.append(f"{process.name}: {chebyshev.summary(fit)}")
+    text = cantera.mechanism(parts)
+    return Written(text, report, f"wrote a Cantera mechanism of {len(parts)} run{'s' if len(parts) > 1 else ''} "
+                                 f"({', '.join(p.process.name for p in parts)}) to {request.output}")
 
+
+_CODE_OPTIONS = frozenset({"prefix", "kernel", "units", "tolerance"})
 
 #: The formats, in the order ``kvt export --help`` lists them.
 FORMATS = {f.name: f for f in (
     ExportFormat("csv", "a k_VT table", _csv, grid="request",
+                 options=frozenset({"levels", "temps", "layout", "units", "direction"}), layouts=("wide", "long"),
                  refusal=lambda region: _refusal(region, "write them")),
     ExportFormat("weights", "the network as JSON", _weights,
                  refusal=lambda region: _refusal(region, "export the network")),
     ExportFormat("weights-text", "plain text for examples/kvt_eval.c", _weights_text,
                  refusal=lambda region: _refusal(region, "export the network")),
     ExportFormat("c-header", "a C99 header", _solver(_c_header, "c-header"), check_step_K=CHECK_STEP_K,
-                 takes_prefix=True),
+                 options=_CODE_OPTIONS),
     ExportFormat("fortran", "a Fortran 2008 module", _solver(_fortran, "fortran"), check_step_K=CHECK_STEP_K,
-                 takes_prefix=True),
+                 options=_CODE_OPTIONS),
     ExportFormat("fho-poly", "per-transition fits in the SPbU solver's form", _fho_poly,
-                 check_step_K=CHECK_STEP_K, can_be_nonphysical=False, refusal=_fho_poly_refusal),
+                 check_step_K=CHECK_STEP_K, can_be_nonphysical=False, options=frozenset({"layout", "units"}),
+                 layouts=("csv", "spbu"), refusal=_log_fit_refusal("fho-poly")),
+    ExportFormat("cantera", "a Cantera YAML mechanism of one or several runs", _cantera,
+                 check_step_K=CHECK_STEP_K, can_be_nonphysical=False, options=frozenset({"tolerance"}),
+                 several_runs=True, units_note="a Cantera mechanism has fixed units: k in m^3/(kmol s)",
+                 refusal=_log_fit_refusal("cantera")),
 )}
 
 #: The ``--format`` help of ``kvt export``.
@@ -178,6 +251,11 @@ def _names(formats) -> str:
     return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
 
 
+def _flags(options) -> str:
+    flags = [f"--{name}" for name in options]
+    return " and ".join([", ".join(flags[:-1]), flags[-1]]) if len(flags) > 1 else flags[0]
+
+
 def export_format(name: str) -> ExportFormat:
     """The format called ``name``; an unknown name is refused with the closest one suggested."""
     if name not in FORMATS:
@@ -185,39 +263,80 @@ def export_format(name: str) -> ExportFormat:
     return FORMATS[name]
 
 
-def check_options(fmt: ExportFormat, prefix: str | None, grid_given: bool) -> None:
-    """Refuse an option that does not apply to ``fmt`` (before the run is opened)."""
-    if prefix is not None and not fmt.takes_prefix:
-        raise KvtError(f"--prefix applies to --format {_names(f for f in FORMATS.values() if f.takes_prefix)}, "
-                       f"not {fmt.name}")
+def _not_taken(fmt: ExportFormat, options: list[str]) -> KvtError:
+    """The refusal of ``options`` (which all apply to the same formats) for ``fmt``."""
+    takers = [f for f in FORMATS.values() if options[0] in f.options]
+    verb = "applies" if len(options) == 1 else "apply"
+    where = f"--format {_names(takers)}"
+    if options == ["tolerance"]:
+        where = "--format cantera and to --kernel chebyshev (c-header, fortran)"
+    why = ""
+    if set(options) <= set(GRID_OPTIONS):
+        why = " (which covers the run's whole trained range)"
+    elif options == ["units"] and fmt.units_note:
+        why = f" ({fmt.units_note})"
+    return KvtError(f"{_flags(options)} {verb} to {where}, not {fmt.name}{why}")
+
+
+def check_options(fmt: ExportFormat, given: dict, n_runs: int = 1) -> None:
+    """Refuse an option that does not apply to ``fmt``, or a value it does not take (before the run is opened).
+
+    ``given``: the options of :data:`OPTIONS` the user gave (name -> value); ``n_runs``: how many --run.
+    """
+    if n_runs > 1 and not fmt.several_runs:
+        raise KvtError(f"--format {fmt.name} takes one --run, got {n_runs}; several runs make one file only with "
+                       f"--format {_names(f for f in FORMATS.values() if f.several_runs)}")
+    refused = [name for name in OPTIONS if name in given and name not in fmt.options]
+    if refused:
+        takers = {name: frozenset(f.name for f in FORMATS.values() if name in f.options) for name in refused}
+        first = [name for name in refused if takers[name] == takers[refused[0]]]
+        raise _not_taken(fmt, first)
+    if "layout" in given and given["layout"] not in fmt.layouts:
+        raise unknown("layout", given["layout"], fmt.layouts)
+    if "kernel" in given and given["kernel"] not in KERNELS:
+        raise unknown("kernel", given["kernel"], KERNELS)
+    if "tolerance" in given:
+        if fmt.name != "cantera" and given.get("kernel") != "chebyshev":
+            raise KvtError("--tolerance applies to --kernel chebyshev (the fit's tolerance), not the network kernel, "
+                           "which is the network itself")
+        tolerance = given["tolerance"]
+        if not (0.0 < tolerance < 1.0):
+            raise KvtError(f"--tolerance must be a relative deviation between 0 and 1, got {tolerance:g}")
     if fmt.takes_prefix:
         from kvt.exports.codegen import check_prefix
 
-        check_prefix("kvt" if prefix is None else prefix, fortran=fmt.name == "fortran")
-    if grid_given and not fmt.takes_grid:
-        options = [f"--{name}" for name in GRID_OPTIONS]
-        raise KvtError(f"{', '.join(options[:-1])} and {options[-1]} apply to --format "
-                       f"{_names(f for f in FORMATS.values() if f.takes_grid)}, not {fmt.name} "
-                       f"(which covers the run's whole trained range)")
+        check_prefix(given.get("prefix", "kvt"), fortran=fmt.name == "fortran")
 
 
 def check(fmt: ExportFormat, request: ExportRequest) -> dict:
     """The one k <= 0 check of every format (and the range check of a grid): ``{"extrapolated", "nonphysical"}``.
 
     Raises ``KvtError`` (the format's refusal) where the rates are <= 0 unless the user allowed it and the format
-    can carry them; then warns.
+    can carry them; then warns. A format of several runs checks each; a Chebyshev kernel fits ln k, so it refuses
+    k <= 0 as fho-poly does.
     """
     from kvt.kinetics import validity
     from kvt.runs import rates
 
     run = request.run
+    can_carry, refusal = fmt.can_be_nonphysical, fmt.refusal
+    if request.kernel == "chebyshev":
+        can_carry, refusal = False, _log_fit_refusal("--kernel chebyshev")
     if fmt.takes_grid:
         extrapolated = rates.check_range(run, request.levels, request.temperatures, request.allow_extrapolation)
         region = rates.scan_nonphysical(run, request.levels, request.temperatures)
-    else:
-        extrapolated, region = False, validity.dense_grid_region(run.network, fmt.check_step_K or validity.DENSE_T_STEP_K)
-    validity.refuse_nonphysical(region, request.allow_nonphysical and fmt.can_be_nonphysical, fmt.refusal)
-    return {"extrapolated": extrapolated, "nonphysical": region}
+        validity.refuse_nonphysical(region, request.allow_nonphysical and can_carry, refusal)
+        return {"extrapolated": extrapolated, "nonphysical": region}
+    step = fmt.check_step_K or validity.DENSE_T_STEP_K
+    several = len(request.all_runs) > 1
+    for other in request.all_runs:
+        region = validity.dense_grid_region(other.network, step)
+        prefix = f"run directory {other.path}: " if several and region["count"] else ""
+        validity.refuse_nonphysical(region, request.allow_nonphysical and can_carry,
+                                    lambda r, prefix=prefix: prefix + refusal(r))
+        if other is run:
+            first = region
+    return {"extrapolated": False, "nonphysical": first}
 
 
 def export(fmt: ExportFormat, request: ExportRequest) -> Written:
