@@ -109,6 +109,11 @@ class ChebyshevFit:
         return int(self.coefficients.shape[1])
 
     @property
+    def axis_label(self) -> str:
+        """What the series is in: ``1/T`` or ``T^(-1/3)``."""
+        return AXES[self.axis].label
+
+    @property
     def max_error(self) -> float:
         return float(self.rel_error.max())
 

@@ -89,10 +89,8 @@ def kernel_lines(fit) -> list[str]:
     """What the comment says about the kernel: the network itself, or the Chebyshev fit and its deviation."""
     if fit is None:
         return ["kernel: the network itself (every layer, evaluated as kvt.network.inference.Network does)"]
-    from kvt.exports.chebyshev import AXES
-
     level, T = fit.worst
-    return [f"kernel: chebyshev: ln k of each transition as a Chebyshev series in reduced {AXES[fit.axis].label}",
+    return [f"kernel: chebyshev: ln k of each transition as a Chebyshev series in reduced {fit.axis_label}",
             f"  ({int(fit.terms.max())} terms, Clenshaw's recurrence), fitted to the network: max relative deviation "
             f"{fit.max_error:.2e}",
             f"  (level {level}, {T:g} K; tolerance {fit.tolerance:g}) on every "
