@@ -11,7 +11,10 @@ one optimizer needs (LARS's ``exclude_from_adaptation``, SAM's ``base``) lives h
 
 Every check raises ``ValueError`` naming the argument, the bad value and what is
 allowed (``"beta_1 must be in [0, 1), got 1.5"``); ``kvt.optimizers.get`` turns it
-into a ``KvtError``.
+into a ``KvtError``. Each check also states what it accepts as data, its :class:`Constraint`
+(``check.constraint``: a number or an integer between bounds, None allowed or not, one of a
+list of names, or text), so that a form (``kvt app``) can offer the range the check enforces;
+``tests/test_app_fields.py`` checks each constraint against its check at its bounds.
 """
 
 from __future__ import annotations
@@ -36,6 +39,29 @@ COUPLED = "weight decay wd >= 0 inside the update rule (not Keras's decoupled de
 
 # ----------------------------------------------------------------------------- checks
 
+@dataclass(frozen=True)
+class Constraint:
+    """What a check accepts, as data: ``kind`` "number" or "integer" between ``low`` and ``high`` (None: no
+    bound; ``*_open``: the bound itself is refused), "choice" (one of ``choices()``) or "text" (any value the
+    check parses); ``optional``: None is accepted too (off)."""
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    optional: bool = False
+    choices: Callable[[], list[str]] | None = None
+
+
+def constrained(kind: str, **bounds) -> Callable:
+    """Decorator: the check accepts what ``Constraint(kind, **bounds)`` says (kept as ``check.constraint``)."""
+    def mark(check):
+        check.constraint = Constraint(kind, **bounds)
+        return check
+    return mark
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -44,6 +70,7 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+@constrained("number", low=0.0)
 def rate(name: str, value: Any) -> Any:
     """A learning rate: a non-negative finite float, or a schedule / callable passed through untouched."""
     if callable(value):
@@ -68,26 +95,31 @@ def in_range(name: str, value: Any, low: float, high: float | None = None, *,
     return float(value)
 
 
+@constrained("number", low=0.0, high=1.0, high_open=True)
 def fraction(name: str, value: Any) -> float:
     """A decay rate in [0, 1)."""
     return in_range(name, value, 0.0, 1.0)
 
 
+@constrained("number", low=0.0, low_open=True)
 def positive(name: str, value: Any) -> float:
     """A number > 0 (epsilons)."""
     return in_range(name, value, 0.0, None, low_open=True)
 
 
+@constrained("number", low=0.0)
 def non_negative(name: str, value: Any) -> float:
     return in_range(name, value, 0.0, None)
 
 
+@constrained("integer", low=0)
 def non_negative_int(name: str, value: Any) -> int:
     if not _is_number(value) or value < 0 or int(value) != value:
         raise ValueError(f"{name} must be an integer >= 0, got {_show(value)}")
     return int(value)
 
 
+@constrained("integer", low=1)
 def positive_int(name: str, value: Any) -> int:
     """An integer >= 1 (step intervals)."""
     value = non_negative_int(name, value)
@@ -96,16 +128,19 @@ def positive_int(name: str, value: Any) -> int:
     return value
 
 
+@constrained("number", low=0.0, high=1.0)
 def unit_interval(name: str, value: Any) -> float:
     """A number in [0, 1] (both ends allowed)."""
     return in_range(name, value, 0.0, 1.0, high_open=False)
 
 
+@constrained("number", low=0.0, optional=True)
 def decoupled_decay(name: str, value: Any) -> float | None:
     """Keras's decoupled weight decay: None (off) or a number >= 0."""
     return None if value is None else non_negative(name, value)
 
 
+@constrained("number", low=0.0, optional=True)
 def coupled_decay(name: str, value: Any) -> float:
     """A weight decay inside the update rule: a number >= 0 (None means 0)."""
     return non_negative(name, 0.0 if value is None else value)
@@ -115,6 +150,7 @@ def coupled_decay(name: str, value: Any) -> float:
 RANK_1 = "1d"
 
 
+@constrained("text", optional=True)
 def lars_exclusion(name: str, value: Any) -> str | tuple[str, ...] | None:
     """LARS's ``exclude_from_adaptation``: "1d", None (or "none") or a list of name substrings."""
     if value is None or (isinstance(value, str) and value.lower() == "none"):
@@ -137,10 +173,16 @@ def listed(value: Any) -> Any:
 STEPS_FROM_GRADIENTS: Callable[[], dict[str, bool]] | None = None
 
 
+def sam_bases() -> list[str]:
+    """The registry names SAM can wrap: every optimizer that steps from gradients alone, SAM itself excepted."""
+    return [n for n, alone in STEPS_FROM_GRADIENTS().items() if n != "sam" and alone]
+
+
+@constrained("choice", choices=sam_bases)
 def sam_base(name: str, base: Any) -> str:
     """SAM's ``base``: the registry name of an optimizer that steps from gradients alone (lower-cased)."""
     steps_from_gradients = STEPS_FROM_GRADIENTS()
-    valid = [n for n, alone in steps_from_gradients.items() if n != "sam" and alone]
+    valid = sam_bases()
     if not isinstance(base, str):
         raise ValueError(f"{name} must be the registry name of an optimizer (one of "
                          f"{', '.join(valid)}), got {base!r}")
