@@ -3,9 +3,10 @@
 Every failure prints exactly one ``Error: ...`` line on stderr and exits non-zero. This module
 holds the group and its error handling and gathers the commands, one module per command group:
 :mod:`kvt.cli.data`, :mod:`kvt.cli.optimizers`, :mod:`kvt.cli.train` (train, tune),
-:mod:`kvt.cli.outputs` (predict, export, evaluate, plot), :mod:`kvt.cli.relax` and
-:mod:`kvt.cli.bench`. They share :mod:`kvt.cli.options` (option declarations) and
-:mod:`kvt.cli.quiet` (TensorFlow's import) and import no other command module.
+:mod:`kvt.cli.outputs` (predict, export, evaluate, plot), :mod:`kvt.cli.relax`,
+:mod:`kvt.cli.bench` and :mod:`kvt.cli.app` (``kvt app``, the Streamlit app of :mod:`kvt.app`). They share
+:mod:`kvt.cli.options` (option declarations) and :mod:`kvt.cli.quiet` (TensorFlow's import) and import no other
+command module.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import warnings
 import click
 
 from kvt import __version__
-from kvt.cli import bench, data, optimizers, outputs, relax, train
+from kvt.cli import app, bench, data, optimizers, outputs, relax, train
 from kvt.errors import Interrupted, KvtError, KvtWarning
 
 
@@ -57,12 +58,18 @@ class KvtGroup(click.Group):
             click.echo("Error: aborted", err=True)
             sys.exit(1)
         except (click.ClickException, KvtError) as exc:
-            message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
-            click.echo(f"Error: {' '.join(message.split())}", err=True)
+            click.echo(error_line(exc), err=True)
             sys.exit(getattr(exc, "exit_code", 1) or 1)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def error_line(exc: Exception) -> str:
+    """The one line kvt shows for a failure (a ``KvtError`` or click's): ``Error:`` and the message, its
+    whitespace folded; ``kvt app`` shows the same line in the page."""
+    message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+    return f"Error: {' '.join(message.split())}"
 
 
 class _BrokenPipe(Exception):
@@ -81,5 +88,5 @@ def main():
 
 for _command in (data.data, optimizers.optimizers_command, train.train_command, train.tune_command,
                  outputs.predict_command, outputs.export_command, outputs.evaluate_command, outputs.plot_command,
-                 bench.bench, relax.relax):
+                 bench.bench, relax.relax, app.app_command):
     main.add_command(_command)
