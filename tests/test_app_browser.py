@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -55,17 +56,21 @@ def app_server(tmp_path):
     port = _free_port()
     log = (tmp_path / "app.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "kvt.cli", "app", "--port", str(port)], cwd=tmp_path,
-                              stdout=log, stderr=subprocess.STDOUT)
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_until(lambda: _healthy(port) or server.poll() is not None, 90, "the app to listen")
         assert server.poll() is None, (tmp_path / "app.log").read_text()
         yield port, tmp_path
+        server.terminate()  # kvt app passes it on: the server and its worker end too
+        assert server.wait(60) == 0  # Streamlit stops cleanly on it
+        _wait_until(lambda: not _healthy(port), 30, "the server to stop")
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
+        if server.poll() is None:
             server.kill()
+        try:
+            os.killpg(server.pid, signal.SIGKILL)  # whatever the test's failure left of the app's processes
+        except ProcessLookupError:
+            pass
         log.close()
 
 

@@ -6,6 +6,7 @@ Imports neither Streamlit nor TensorFlow: a missing Streamlit or a port in use i
 from __future__ import annotations
 
 import importlib.util
+import signal
 import socket
 import subprocess
 import sys
@@ -53,14 +54,24 @@ def streamlit_command(port: int, address: str) -> list[str]:
 
 
 def launch(port: int, address: str, echo=print) -> int:
-    """Start the app and wait for it; returns its exit status (0 after Ctrl-C)."""
+    """Start the app and wait for it; returns its exit status (0 after Ctrl-C).
+
+    A SIGTERM or SIGHUP to ``kvt app`` is passed on to the app, which stops (with its worker process): ending
+    ``kvt app`` never leaves a server behind.
+    """
     check_streamlit()
     check_address(address, port)
     shown = f"[{address}]" if ":" in address else address
     echo(f"kvt app: http://{shown}:{port}  (files are written under {Path.cwd()}; Ctrl-C stops it)")
     process = subprocess.Popen(streamlit_command(port, address))
+    passed_on = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    before = {s: signal.signal(s, lambda number, frame: process.send_signal(number)) for s in passed_on}
     try:
-        return process.wait()
+        code = process.wait()
     except KeyboardInterrupt:  # the app got the same Ctrl-C and stops by itself
         process.wait()
         return 0
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+    return 128 - code if code < 0 else code  # ended by a signal: the shell's status for it
