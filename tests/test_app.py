@@ -361,6 +361,11 @@ def test_every_export_format_of_the_registry_is_the_file_kvt_export_writes(train
         made, text = at.session_state["use.file"][:2]
         assert made == name and text == Path(f"cli/{name}").read_text(), fmt
         assert at.get("download_button")[0].proto.label == f"Download {name}"
+    at.selectbox(key="use.format").set_value("c-header").run()
+    _settings(at, **{"use.tolerance.c-header": 1e-5})  # the registry's option checks: not with the network kernel
+    at.button(key="use.export.go").click().run()
+    assert errors(at) == [cli_error("export", "--run", str(cli_run), "--format", "c-header", "--tolerance", "1e-05",
+                                    "-o", "x.h")]
     at.selectbox(key="use.format").set_value("csv").run()
     _settings(at, **{"use.export.temps": "250:20000:10"})
     at.button(key="use.export.go").click().run()

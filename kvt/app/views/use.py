@@ -13,7 +13,7 @@ from kvt.data.grid import parse_temperatures
 
 #: File name endings of the formats (a format added to the registry without one gets .txt).
 SUFFIXES = {"csv": ".csv", "weights": ".json", "weights-text": ".txt", "c-header": ".h", "fortran": ".f90",
-            "fho-poly": ".csv", "cantera": ".yaml"}
+            "fho-poly": ".csv", "fho-poly/spbu": ".dat", "cantera": ".yaml"}
 
 
 def _grid(run, key: str, defaults: tuple[str, str], direction: bool = True) -> dict:
@@ -62,49 +62,96 @@ def _predict(run) -> None:
             "k_m3_s": st.column_config.NumberColumn("k_m3_s", format="%.6e")})
 
 
+def _export_options(fmt, run, paths: list[str], path: Path) -> tuple[dict, dict]:
+    """The widgets of the options ``fmt`` takes (its registry entry says which): (what the command line would
+    have been given, everything else the request needs)."""
+    from kvt.data.choices import UNITS
+    from kvt.exports import registry
+
+    given, extra = {}, {"runs": [str(path)]}
+    lo, hi = run.level_range
+    lo_t, hi_t = run.temperature_range
+    if fmt.takes_grid:
+        grid = _grid(run, "use.export", (f"{lo}-{hi}", f"{lo_t:g}:{hi_t:g}:10"))
+        given.update(levels=grid["levels"], temps=grid["temps"])
+        if grid["direction"] != "down":
+            given["direction"] = grid["direction"]
+    c = st.columns(4)
+    if "layout" in fmt.options:
+        given["layout"] = c[0].selectbox("Layout", fmt.layouts, key=f"use.layout.{fmt.name}",
+                                         help=ui.option_help(export_command, "layout"))
+    if "units" in fmt.options:
+        given["units"] = c[1].selectbox("Units", list(UNITS), key="use.units",
+                                        help=ui.option_help(export_command, "units"))
+    if "kernel" in fmt.options:
+        given["kernel"] = c[0].selectbox("Kernel", registry.KERNELS, key="use.kernel",
+                                         help=ui.option_help(export_command, "kernel"))
+    if "prefix" in fmt.options:
+        given["prefix"] = c[1].text_input("Prefix", value="kvt", key="use.prefix",
+                                          help=ui.option_help(export_command, "prefix"))
+    if "tolerance" in fmt.options:
+        tolerance = c[2].number_input("Tolerance (empty: the fit's default)", value=None, min_value=0.0,
+                                      max_value=1.0, format="%.1e", step=1e-6, key=f"use.tolerance.{fmt.name}",
+                                      help=ui.option_help(export_command, "tolerance"))
+        if tolerance is not None:
+            given["tolerance"] = tolerance
+    if fmt.several_runs:
+        others = [p for p in paths if p != str(path)]
+        extra["runs"] += st.multiselect("More runs in the same file", others, key="use.runs",
+                                        help=ui.option_help(export_command, "run_dir"))
+    c = st.columns(2)
+    extra["extrapolate"] = fmt.takes_grid and c[0].checkbox(
+        "--allow-extrapolation", key="use.export.extrapolation", help=ui.option_help(export_command,
+                                                                                      "allow_extrapolation"))
+    extra["nonphysical"] = fmt.can_be_nonphysical and c[1].checkbox(
+        "--allow-nonphysical", key="use.export.nonphysical", help=ui.option_help(export_command, "allow_nonphysical"))
+    return given, extra
+
+
+def _make(fmt, run, given: dict, extra: dict, name: str):
+    """``kvt export``'s steps after its option checks: the runs, the grid, the request, the check and the writer."""
+    from kvt.data import tables
+    from kvt.exports import registry
+    from kvt.kinetics.validity import dense_temperatures
+    from kvt.runs.folder import open_run
+
+    if "units" in given:
+        tables.check_units(given["units"])
+    registry.check_options(fmt, given, len(extra["runs"]))
+    runs = (run, *(open_run(p) for p in extra["runs"][1:]))
+    lo, hi = run.level_range
+    levels = run_levels(run, given["levels"]) if "levels" in given else list(range(lo, hi + 1))
+    temps = parse_temperatures(given["temps"]) if "temps" in given else dense_temperatures(*run.temperature_range)
+    request = registry.ExportRequest(run, Path(name), levels, temps, given.get("layout"), given.get("units", "m3/s"),
+                                     given.get("direction", "down"), given.get("prefix", "kvt"),
+                                     bool(extra["extrapolate"]), bool(extra["nonphysical"]),
+                                     given.get("kernel", "network"), given.get("tolerance"), runs)
+    return registry.export(fmt, request)
+
+
 def _export(path: Path, run) -> None:
     from kvt.exports import registry
     from kvt.files import atomic
     from kvt.runs.folder import input_files
-    from kvt.runs.rates import LAYOUTS, UNITS
 
     st.subheader("Export (kvt export)")
     names = list(registry.FORMATS)
     fmt = registry.export_format(st.selectbox("Format", names, key="use.format",
                                               format_func=lambda n: f"{n}: {registry.FORMATS[n].summary}"))
-    lo, hi = run.level_range
-    lo_t, hi_t = run.temperature_range
-    grid, layout, units, prefix = None, "wide", "m3/s", None
-    if fmt.takes_grid:
-        grid = _grid(run, "use.export", (f"{lo}-{hi}", f"{lo_t:g}:{hi_t:g}:10"))
-        c = st.columns(2)
-        layout = c[0].selectbox("Layout", LAYOUTS, key="use.layout", help=ui.option_help(export_command, "layout"))
-        units = c[1].selectbox("Units", list(UNITS), key="use.units", help=ui.option_help(export_command, "units"))
-    if fmt.takes_prefix:
-        prefix = st.text_input("Prefix", value="kvt", key="use.prefix", help=ui.option_help(export_command, "prefix"))
-    c = st.columns(2)
-    extrapolate = fmt.takes_grid and c[0].checkbox("--allow-extrapolation", key="use.export.extrapolation",
-                                                   help=ui.option_help(export_command, "allow_extrapolation"))
-    nonphysical = fmt.can_be_nonphysical and c[1].checkbox(
-        "--allow-nonphysical", key="use.export.nonphysical", help=ui.option_help(export_command, "allow_nonphysical"))
-    name = st.text_input("File name", value=f"{path.name}-{fmt.name}{SUFFIXES.get(fmt.name, '.txt')}",
-                         key=f"use.name.{fmt.name}")
+    paths = [str(p) for p in ui.folders_of(ui.RUNS, "run")]
+    given, extra = _export_options(fmt, run, paths, path)
+    suffix = SUFFIXES.get(f"{fmt.name}/{given.get('layout')}", SUFFIXES.get(fmt.name, ".txt"))
+    name = st.text_input("File name", value=f"{path.name}-{fmt.name}{suffix}", key=f"use.name.{fmt.name}")
     if st.button("Make the file", key="use.export.go"):
         with ui.one_line():
-            registry.check_options(fmt, prefix, False)
-            levels = run_levels(run, grid["levels"]) if grid else list(range(lo, hi + 1))
-            temps = parse_temperatures(grid["temps"]) if grid else None
-            request = registry.ExportRequest(run, Path(name), levels, temps, layout, units,
-                                             grid["direction"] if grid else "down",
-                                             "kvt" if prefix is None else prefix, bool(extrapolate),
-                                             bool(nonphysical))
-            written = registry.export(fmt, request)
+            written = _make(fmt, run, given, extra, name)
             text = written.text if isinstance(written.text, str) else "".join(written.text)
-            st.session_state["use.file"] = (name, text, written.report, written.message)
+            inputs = [str(file) for run_path in extra["runs"] for file in input_files(run_path)]
+            st.session_state["use.file"] = (name, text, written.report, written.message, inputs)
     made = st.session_state.get("use.file")
     if made is None:
         return
-    name, text, report, message = made
+    name, text, report, message, inputs = made
     for line in report:
         st.text(line)
     st.caption(message)
@@ -114,8 +161,8 @@ def _export(path: Path, run) -> None:
     force = c[1].checkbox("Replace it (--force)", key="use.save.force", help=ui.option_help(export_command, "force"))
     if c[2].button("Write", key="use.save.go"):
         with ui.one_line():
-            atomic.check(target, None, force, input_files(path))  # kvt export's check, then its write
-            atomic.write_text(target, text, force=force, inputs=input_files(path))
+            atomic.check(target, None, force, inputs)  # kvt export's check, then its write
+            atomic.write_text(target, text, force=force, inputs=inputs)
             st.success(f"wrote {target}")
 
 
