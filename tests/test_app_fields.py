@@ -113,7 +113,7 @@ def test_kvt_app_without_streamlit_says_in_one_line_how_to_install_it(runner, mo
     monkeypatch.setitem(sys.modules, "streamlit", None)  # as if it were not installed
     result = runner.invoke(main, ["app"], prog_name="kvt")
     assert error_line(result) == ("Error: kvt app needs Streamlit, which is not installed; install it with: "
-                                  "pip install 'kvt[app]'")
+                                  "pip install 'kvt[app]' (in a clone of kvt: pip install '.[app]')")
 
 
 def test_kvt_app_refuses_a_port_in_use_and_an_address_not_here(runner):

@@ -42,7 +42,7 @@ def test_refusals_are_one_line(typed, kind, message):
 
 
 @pytest.mark.parametrize("command", [
-    ["train", "--pair", "O2-O2", "--epochs", "1"], ["relax", "--pair", "O2-O2"],
+    ["train", "--pair", "O2-O2", "--epochs", "1"],
     ["tune", "--pair", "O2-O2", "--out", "nowhere"], ["evaluate", "--run", "nowhere", "--pair", "O2-O2"]])
 def test_a_command_refuses_a_process_it_does_not_take_in_one_line(runner, command):
     """Learning, evaluating and relaxing (without --with-vv) take VT rates only so far."""
@@ -51,6 +51,13 @@ def test_a_command_refuses_a_process_it_does_not_take_in_one_line(runner, comman
     assert result.exit_code == 1 and error_line(result) == (
         f"Error: {name} --process vv is not built yet; {name} takes --process vt")
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_relax_points_to_with_vv(runner):
+    result = runner.invoke(main, ["relax", "--pair", "O2-O2", "--process", "vv"])
+    assert result.exit_code == 1 and error_line(result) == (
+        "Error: kvt relax --process vv is not built yet; for VT and VV together give --with-vv with a pure gas: "
+        "kvt relax --pair O2-O2 --with-vv (or N2-N2, NO-NO)")
 
 
 def test_the_vt_process_is_the_default_and_changes_nothing(runner):

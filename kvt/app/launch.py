@@ -18,7 +18,7 @@ from kvt.errors import KvtError
 SCRIPT = Path(__file__).with_name("main.py")
 #: The largest table the Data page accepts, in MiB (Streamlit's own upload limit is set to it too).
 MAX_UPLOAD_MB = 50
-MISSING = "kvt app needs Streamlit, which is not installed; install it with: pip install 'kvt[app]'"
+MISSING = "kvt app needs Streamlit, which is not installed; install it with: pip install 'kvt[app]' (in a clone of kvt: pip install '.[app]')"
 
 
 def check_streamlit() -> None:

@@ -14,7 +14,7 @@ STUDY_TEMPS_SPEC = ",".join(str(t) for t in STUDY_TEMPERATURES)
 
 @click.group("data")
 def data():
-    """Generate and inspect VT datasets."""
+    """Generate and inspect VT, VV and VV' datasets."""
 
 
 @data.command("generate")
@@ -44,9 +44,11 @@ def data_generate(pair, process_kind, levels_spec, levels_b_spec, temps_spec, di
     process = resolve_process(pair, process_kind, ("vt", "vv", "vv'"), "kvt data generate")
     tables.check_direction(direction)
     tables.check_units(units)
-    if process.kind == "vt" and (levels_b_spec is not None or units != "m3/s"):
-        raise KvtError(f"--levels-b and --units apply to --process vv and vv', not vt (a vt table is in m3/s; "
-                       f"kvt export --units converts a run's)")
+    if process.kind == "vt" and levels_b_spec is not None:
+        raise KvtError("--levels-b applies to --process vv and vv' (the level B leaves), not vt")
+    if process.kind == "vt" and units != "m3/s":
+        raise KvtError("--units applies to --process vv and vv', not vt (a vt table is in m3/s; kvt export --units "
+                       "converts a run's)")
     temps = parse_temperatures(temps_spec)
     if process.kind != "vt":
         from kvt.data import exchange
@@ -89,7 +91,7 @@ def _write(text: str, output, force: bool, rows: int) -> None:
 
 @data.command("info")
 @option("pair", f"A bundled pair: {PAIRS_ACCEPTED}.")
-@option("process")
+@option("process", "Which bundled data of --pair: vt, vv (O2-O2, N2-N2, NO-NO) or vv' (N2-O2, N2-NO, O2-NO).")
 @click.option("--file", "path", type=click.Path(dir_okay=False),
               help="A table in any layout kvt writes (long or wide, m^3/s or cm^3/s, either direction).")
 @option("allow-implausible", "Accept k or T outside the plausibility bounds.")

@@ -18,7 +18,7 @@ DECLARATIONS = {
     "pair": (("--pair",), {}, f"Bundled dataset: {PAIRS_ACCEPTED}."),
     "process": (("--process", "process_kind"), {"default": "vt", "show_default": True},
                 "Energy-exchange process of --pair: vt (vibrational-translational); vv and vv' "
-                "(vibrational-vibrational) are not taken here yet."),
+                "(vibrational-vibrational) are not learned yet."),
     "data": (("--data", "data_file"), {"type": click.Path(dir_okay=False)}, "Your own CSV (level,T_K,k_m3_s)."),
     # training: kvt train, kvt tune (and kvt bench)
     "mode": (("--mode",), {"default": "study", "show_default": True}, None),

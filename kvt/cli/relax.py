@@ -19,7 +19,8 @@ REFERENCES = ("fho",)
               help="Rates from a table kvt wrote (kvt export / kvt data generate; long or wide, m^3/s or cm^3/s).")
 @option("pair", "Rates of the FHO-FR generator for this pair; with a --run or --table that names no pair (trained "
                "on or exported from a user table), the pair --reference fho compares with.")
-@option("process")
+@option("process", "Energy-exchange process of --pair: vt (vibrational-translational); for VT and VV "
+                   "together give --with-vv with a pure gas.")
 @option("temps", "Bath temperatures in K: 500,1000 or 500:10000:500.", default=DEFAULT_TEMPS, show_default=True)
 @click.option("--tv0", type=float, default=300.0, show_default=True,
               help="Initial vibrational temperature in K (Boltzmann start); must differ from every T.")
@@ -44,6 +45,9 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
                        "`kvt data pairs`)")
     if reference is not None and reference not in REFERENCES:
         raise unknown("reference", reference, REFERENCES)
+    if str(process_kind).strip().lower() in ("vv", "vv'"):
+        raise KvtError(f"kvt relax --process {process_kind} is not built yet; for VT and VV together give --with-vv "
+                       f"with a pure gas: kvt relax --pair O2-O2 --with-vv (or N2-N2, NO-NO)")
     process = resolve_process(pair, process_kind, ("vt",), "kvt relax")
     if process:
         if (run_dir or table) and reference is None:

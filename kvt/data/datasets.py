@@ -449,8 +449,8 @@ def _describe_exchange(dataset: Dataset) -> dict:
         "source": dataset.source, "file": str(dataset.path), "sha256": dataset.sha256,
         "process": f"{p.kind} ({p.molecule_a.name} gives a quantum to {p.molecule_b.name}): "
                    f"A(level_a) + B(level_b) -> A(level_a - 1) + B(level_b + 1)",
-        "table": f"long layout, k in {table.units}; direction {table.direction}",
-        "rows": len(frame),
+        "table": f"long layout, k in {table.units}; direction {table.direction}; {table.rows_read} rows read",
+        "rows": f"{len(frame)} exchanges (each once, in the down direction; up rows are their reverses)",
         "level_a": f"{frame['level_a'].min()}..{frame['level_a'].max()} ({frame['level_a'].nunique()} distinct)",
         "level_b": f"{frame['level_b'].min()}..{frame['level_b'].max()} ({frame['level_b'].nunique()} distinct)",
         "temperatures_K": f"{frame['T_K'].min():g}..{frame['T_K'].max():g} ({frame['T_K'].nunique()} distinct)",

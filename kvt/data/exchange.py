@@ -121,6 +121,7 @@ class ExchangeTable:
     units: str
     direction: str
     header: list[str] = field(default_factory=list)
+    rows_read: int = 0  # rows of the file (a table with both directions holds each exchange twice)
 
 
 def _header_value(header: list[str], key: str) -> str | None:
@@ -185,4 +186,5 @@ def read(frame: pd.DataFrame, path: Path, header: list[str], lines: np.ndarray, 
     result = result.sort_values("down", ascending=False, kind="stable")
     result = result.drop_duplicates(subset=["level_a", "level_b", "T_K"]).sort_index()
     result = result.drop(columns="down").reset_index(drop=True)
-    return ExchangeTable(frame=result, process=process, units=units, direction=direction, header=header)
+    return ExchangeTable(frame=result, process=process, units=units, direction=direction, header=header,
+                         rows_read=len(frame))

@@ -185,7 +185,7 @@ def kinds_line() -> str:
 
 def check_kind(kind: str) -> str:
     """``kind`` in lower case if kvt computes it; else one line saying what it is and what kvt computes."""
-    key = str(kind).strip().lower()
+    key = str(kind).strip().lower().replace("′", "'")  # vv′ typed with a prime
     if key not in KINDS:
         raise unknown("process", kind, KINDS, "processes")
     what, built = KINDS[key]

@@ -292,8 +292,10 @@ def populations_figure(result: RelaxResult, max_panels: int = 4):
             rows = at_T[(at_T["t_over_tau"] == multiple) & at_T["resolved"]]
             (line,) = ax.semilogy(rows["level"], rows["x"], marker=".", label=f"t = {multiple:g} τ")
             if result.vt_only is not None and multiple > 0:
-                x = result.vt_only.select([index]).populations([multiple * result.solution.tau_s[index]])[0, 0]
-                ax.semilogy(np.arange(len(x)), np.where(x > 1e-30, x, np.nan), "--", color=line.get_color(), lw=0.8)
+                alone = result.vt_only.select([index])
+                x = alone.populations([multiple * result.solution.tau_s[index]])[0, 0]
+                ax.semilogy(np.arange(len(x)), np.where(x > alone.resolution()[0], x, np.nan), "--",
+                            color=line.get_color(), lw=0.8)
         ax.semilogy(np.arange(len(result.solution.energies_K)), result.solution.x_eq[index], "k--", lw=1,
                     label="Boltzmann(T)")
         ax.set_title(f"T = {T:g} K (τ = {result.solution.tau_s[index]:.3g} s)")
@@ -332,7 +334,10 @@ def millikan_white_figure(result: RelaxResult):
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     temps = result.solution.temperatures
     x = temps ** (-1.0 / 3.0)
-    ax.semilogy(x, result.solution.p_tau_atm_s, "o-", label=result.source.label)
+    ax.semilogy(x, result.solution.p_tau_atm_s, "o-",
+                label=result.source.label + (f" + {result.vv_label}" if result.vv_label else ""))
+    if result.vt_only is not None:
+        ax.semilogy(x, result.vt_only.p_tau_atm_s, "^:", mfc="none", label=f"{result.source.label}, VT alone")
     if result.reference is not None:
         ax.semilogy(x, result.reference.p_tau_atm_s, "s--", mfc="none", label=f"FHO-FR {result.reference_pair}")
     process = result.millikan_white_process
