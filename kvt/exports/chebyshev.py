@@ -30,7 +30,7 @@ from numpy.polynomial import chebyshev
 
 from kvt.errors import KvtError
 from kvt.exports import CHECK_STEP_K
-from kvt.exports.codegen import trained_levels
+from kvt.exports.codegen import FitDeviation, trained_levels
 from kvt.kinetics.validity import dense_temperatures
 
 #: The most terms kvt fits to one transition; a tolerance these cannot reach is refused.
@@ -86,7 +86,7 @@ def node_temperatures(axis_name: str, t_min: float, t_max: float, count: int = N
 
 
 @dataclass(frozen=True)
-class ChebyshevFit:
+class ChebyshevFit(FitDeviation):
     """ln k of every transition as a Chebyshev series on one axis, and its deviation from what was fitted.
 
     ``coefficients[j, n]`` is c_n of transition ``transitions[j]`` for ln k in m^3/s; entries from ``terms[j]`` on
@@ -114,14 +114,8 @@ class ChebyshevFit:
         return AXES[self.axis].label
 
     @property
-    def max_error(self) -> float:
-        return float(self.rel_error.max())
-
-    @property
-    def worst(self) -> tuple[int, float]:
-        """(transition label, T in K) of the largest relative deviation."""
-        row, column = np.unravel_index(np.argmax(self.rel_error), self.rel_error.shape)
-        return int(self.transitions[row]), float(self.temperatures[column])
+    def labels(self) -> np.ndarray:
+        return self.transitions
 
     def log_k(self, temperatures) -> np.ndarray:
         """ln k (m^3/s) of every transition at ``temperatures``: (n_transitions, n_T), Clenshaw (numpy chebval)."""

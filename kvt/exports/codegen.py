@@ -46,6 +46,21 @@ def check_prefix(prefix: str, fortran: bool = False) -> str:
 
 
 # ---------------------------------------------------------------- the k > 0 check
+class FitDeviation:
+    """The deviation of a per-transition fit (FHO-poly, Chebyshev) from what it was fitted to: ``rel_error``
+    (n_transitions, n_T) on ``temperatures``, rows labelled by ``labels``."""
+
+    @property
+    def max_error(self) -> float:
+        return float(self.rel_error.max())
+
+    @property
+    def worst(self) -> tuple[int, float]:
+        """(transition label, T in K) of the largest relative deviation."""
+        row, column = np.unravel_index(np.argmax(self.rel_error), self.rel_error.shape)
+        return int(self.labels[row]), float(self.temperatures[column])
+
+
 def trained_levels(network) -> np.ndarray:
     """The upper levels i of every transition i -> i-1 the network was trained on (within its molecule's)."""
     lo, hi = (int(v) for v in network.level_range)

@@ -21,7 +21,7 @@ from kvt.data.choices import UNITS, check_units
 from kvt.physics.process import resolve
 from kvt.errors import KvtError
 from kvt.exports import CHECK_STEP_K
-from kvt.exports.codegen import trained_levels
+from kvt.exports.codegen import FitDeviation, trained_levels
 from kvt.kinetics.validity import dense_temperatures
 
 N_TERMS = 6  # j = 0..5
@@ -41,7 +41,7 @@ def evaluate(c, a, temperatures) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PolyFit:
+class PolyFit(FitDeviation):
     """FHO-poly coefficients of every transition and their relative error against the fitted rates."""
 
     levels: np.ndarray  # upper levels i of i -> i-1
@@ -52,14 +52,8 @@ class PolyFit:
     units: str = "m3/s"  # of k_fit: m3/s or cm3/s
 
     @property
-    def max_error(self) -> float:
-        return float(self.rel_error.max())
-
-    @property
-    def worst(self) -> tuple[int, float]:
-        """(level, T in K) of the largest relative error."""
-        row, column = np.unravel_index(np.argmax(self.rel_error), self.rel_error.shape)
-        return int(self.levels[row]), float(self.temperatures[column])
+    def labels(self) -> np.ndarray:
+        return self.levels
 
     @property
     def per_level_max(self) -> np.ndarray:
