@@ -63,12 +63,13 @@ def option(name: str, help: str | None = None, **changes):
     return click.option(*flags, **{**attributes, **changes}, help=text)
 
 
-def resolve_process(pair: str | None, kind: str = "vt", supported: tuple[str, ...] = ("vt",), command: str = "kvt"):
+def resolve_process(pair: str | None, kind: str = "vt", supported: tuple[str, ...] = ("vt",), command: str = "kvt",
+                    instead: str | None = None):
     """The process the user typed (--pair, any case, and --process; :func:`kvt.physics.process.resolve`), resolved
     once and passed along; None without --pair. One line for what is unknown, or a kind ``command`` does not take
-    (``supported``)."""
+    (``supported``; ``instead``: what to do then, when the command knows better than "takes --process ...")."""
     from kvt.physics.process import check_kind, check_supported, resolve
 
     key = check_kind(kind)
-    check_supported(key, supported, command)
+    check_supported(key, supported, command, instead)
     return resolve(pair, key) if pair else None

@@ -45,10 +45,9 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
                        "`kvt data pairs`)")
     if reference is not None and reference not in REFERENCES:
         raise unknown("reference", reference, REFERENCES)
-    if str(process_kind).strip().lower() in ("vv", "vv'"):
-        raise KvtError(f"kvt relax --process {process_kind} is not built yet; for VT and VV together give --with-vv "
-                       f"with a pure gas: kvt relax --pair O2-O2 --with-vv (or N2-N2, NO-NO)")
-    process = resolve_process(pair, process_kind, ("vt",), "kvt relax")
+    process = resolve_process(pair, process_kind, ("vt",), "kvt relax",
+                              instead="for VT and VV together give --with-vv with a pure gas: "
+                                      "kvt relax --pair O2-O2 --with-vv (or N2-N2, NO-NO)")
     if process:
         if (run_dir or table) and reference is None:
             raise KvtError("--pair with --run or --table names the FHO-FR reference; add --reference fho")

@@ -323,10 +323,8 @@ def check(fmt: ExportFormat, request: ExportRequest) -> dict:
     if request.kernel == "chebyshev":
         can_carry, refusal = False, _log_fit_refusal("--kernel chebyshev")
     if fmt.takes_grid:
-        extrapolated = rates.check_range(run, request.levels, request.temperatures, request.allow_extrapolation)
-        region = rates.scan_nonphysical(run, request.levels, request.temperatures)
-        validity.refuse_nonphysical(region, request.allow_nonphysical and can_carry, refusal)
-        return {"extrapolated": extrapolated, "nonphysical": region}
+        return rates.check_rates(run, request.levels, request.temperatures, request.allow_extrapolation,
+                                 request.allow_nonphysical and can_carry, refusal=refusal)
     step = fmt.check_step_K or validity.DENSE_T_STEP_K
     several = len(request.all_runs) > 1
     for other in request.all_runs:

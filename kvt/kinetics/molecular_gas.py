@@ -27,8 +27,10 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
 from kvt.errors import KvtError
-from kvt.kinetics.heat_bath import ATMOSPHERE_PA, boltzmann_fractions, check_conditions, describe_bad_rates
-from kvt.physics import fho
+from kvt.kinetics.heat_bath import (
+    ATMOSPHERE_PA, boltzmann_fractions, check_conditions, describe_bad_rates, excitation_rates,
+)
+from kvt.physics import fho, species
 
 RTOL, ATOL = 1e-10, 1e-16  # of the integration; populations below ~1e-14 are not resolved
 
@@ -161,24 +163,21 @@ def relax(k_vt_down, k_vv, temperatures, tv0: float = 300.0, pressure_atm: float
     ``k_vt_down``: (nT, L) VT de-excitation rates k(n -> n-1) of the gas with itself, m^3/s; ``k_vv``: (nT, L, L)
     VV rates k(A(i) + A(j) -> A(i-1) + A(j+1)) at [:, i - 1, j] (i = 1..L, j = 0..L-1), m^3/s (only the exothermic
     half i <= j is read). ``with_vt``/``with_vv`` switch either off (VV alone conserves quanta and does not relax
-    the energy: τ is then NaN). ``span_s`` (nT,): how long to integrate [default: until the energy is within
-    1e-6 of equilibrium, or 1e4 VT times].
+    the energy: τ is then NaN). ``span_s`` (nT,): how long to integrate [default: 40 times the slowest VT mode's
+    time, or without VT 1e4 times the fastest VV exchange's (:func:`_span`)].
     """
     temperatures = check_conditions(np.atleast_1d(np.asarray(temperatures, dtype=float)), float(tv0),
                                     float(pressure_atm))
     k_vt_down = np.atleast_2d(np.asarray(k_vt_down, dtype=float))
     k_vv = np.asarray(k_vv, dtype=float).reshape(len(temperatures), k_vt_down.shape[1], k_vt_down.shape[1])
     top = k_vt_down.shape[1]
-    from kvt.physics import species
-
     m = species.molecule(molecule)
     if top != m.max_level:
         raise KvtError(f"the relaxation of {m.name} with VV needs every level 1..{m.max_level}; the rates have {top}")
     levels = np.arange(1, top + 1)
-    for name, rates, where in (("VT", k_vt_down, levels),):
-        problem = describe_bad_rates(rates, where, temperatures)
-        if problem:
-            raise KvtError(f"cannot relax: {name} {problem}; a master equation needs k > 0")
+    problem = describe_bad_rates(k_vt_down, levels, temperatures)
+    if problem:
+        raise KvtError(f"cannot relax: VT {problem}; a master equation needs k > 0")
     exchanges = Exchanges.of(top)
     energies = fho.level_energy_K(np.arange(top + 1), m)
     forward, reverse = exothermic_rates(k_vv, temperatures, energies, exchanges)
@@ -187,7 +186,7 @@ def relax(k_vt_down, k_vv, temperatures, tv0: float = 300.0, pressure_atm: float
         t, e = np.argwhere(bad)[0]
         raise KvtError(f"cannot relax: the VV rate of {m.name}({exchanges.i[e]}) + {m.name}({exchanges.j[e]}) at "
                        f"{temperatures[t]:g} K is {forward[t, e]:g}; a master equation needs k > 0")
-    k_up = k_vt_down * fho.detailed_balance_factor(levels[None, :], temperatures[:, None], m)
+    k_up = excitation_rates(k_vt_down, levels[None, :], temperatures[:, None], m)
     density = pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * temperatures)
     x_eq = boltzmann_fractions(energies, temperatures)
     x0 = boltzmann_fractions(energies, np.full(len(temperatures), float(tv0)))

@@ -217,7 +217,9 @@ def resolve(pair: str | Pair | Process | ExchangeProcess, kind: str = "vt") -> P
     return ExchangeProcess(found.molecule, second, key)
 
 
-def check_supported(kind: str, kinds: tuple[str, ...], command: str) -> None:
-    """Nothing if ``command`` handles processes of ``kind``; else one line saying what the command takes."""
+def check_supported(kind: str, kinds: tuple[str, ...], command: str, instead: str | None = None) -> None:
+    """Nothing if ``command`` handles processes of ``kind``; else one line saying what the command takes (or
+    ``instead``, what to do)."""
     if kind not in kinds:
-        raise KvtError(f"{command} --process {kind} is not built yet; {command} takes --process {' or '.join(kinds)}")
+        raise KvtError(f"{command} --process {kind} is not built yet; "
+                       f"{instead or f'{command} takes --process ' + ' or '.join(kinds)}")

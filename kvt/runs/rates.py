@@ -107,13 +107,17 @@ def scan_nonphysical(run, levels, temperatures) -> dict:
 
 
 def check_rates(run, levels, temperatures, allow_extrapolation: bool, allow_nonphysical: bool,
-                action: str = "write them") -> dict:
-    """Range and sign checks of a grid before anything is written: ``{"extrapolated", "nonphysical"}``."""
+                action: str = "write them", refusal=None) -> dict:
+    """Range and sign checks of a grid before anything is written: ``{"extrapolated", "nonphysical"}``.
+
+    ``refusal``: the error line of a region with k <= 0 (default: :mod:`kvt.kinetics.validity`'s, naming
+    ``action``)."""
     from kvt.kinetics import validity
 
     extrapolated = check_range(run, levels, temperatures, allow_extrapolation)
     region = scan_nonphysical(run, levels, temperatures)
-    validity.refuse_nonphysical(region, allow_nonphysical, lambda found: validity.refusal_message(found, action))
+    validity.refuse_nonphysical(region, allow_nonphysical,
+                                refusal or (lambda found: validity.refusal_message(found, action)))
     return {"extrapolated": extrapolated, "nonphysical": region}
 
 
