@@ -82,44 +82,38 @@ def test_parse_held_out():
 
 
 class _Spy:
-    """Records, per trial, the hyper-parameters, the rows its fit is fed and its epochs' val_mse."""
+    """Records, per trial, the hyper-parameters, the rows its training is fed and its epochs' val_mse."""
 
     def __init__(self, monkeypatch):
         import keras
 
-        from kvt.training import trainer
+        from kvt.training.config import TrainConfig
+        from kvt.training.loop import EpochLoop
 
-        self.fits, original_inputs, original_callbacks = [], trainer.fit_inputs, trainer.fit_callbacks
-        self.validated = []  # the validation rows of the callbacks made for the next fit
+        self.fits, last = [], {}
+        spy, original_hparams, original_init, original_fit = self, TrainConfig.optimizer_hyperparameters, \
+            EpochLoop.__init__, EpochLoop.fit
 
-        def fit_inputs(config, prep, *args, **kwargs):
-            # A second, identical set of datasets to read: the one returned is left as the fit finds it.
-            fed = original_inputs(config, prep, *args, **kwargs)
-            # an endless feed (steps_per_epoch given) holds every epoch: one epoch has every training row
-            train = fed["x"].take(fed["steps_per_epoch"]) if fed["steps_per_epoch"] else fed["x"]
-            self.fits.append({"hparams": config.optimizer_hyperparameters(), "prep": prep,
-                              "train_x": np.concatenate([x.numpy() for x, _ in train]),
-                              "val_x": (np.concatenate([x.numpy() for x, _ in fed["validation_data"]])
-                                        if fed["validation_data"] is not None else self.validated.pop()),
-                              "val_mse": []})
-            return original_inputs(config, prep, *args, **kwargs)
+        def optimizer_hyperparameters(config):  # a trial's training asks for its hyper-parameters first
+            last["hparams"] = original_hparams(config)
+            return last["hparams"]
 
-        spy = self
+        def init(loop, model, prep, *args, **kwargs):
+            original_init(loop, model, prep, *args, **kwargs)
+            # the rows the trial's compiled epochs gather their batches from, and validate on
+            spy.fits.append({"hparams": last["hparams"], "prep": prep, "train_x": loop.rows[0].numpy(),
+                             "val_x": loop.val[0].numpy(), "val_mse": []})
 
         class Record(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 spy.fits[-1]["val_mse"].append(float(logs["val_mse"]))
 
-        def fit_callbacks(config, prep, *args, **kwargs):
-            callbacks = original_callbacks(config, prep, *args, **kwargs)
-            # validation in the graph (the fit is then given no validation_data): the rows its callback evaluates
-            rows = [c.validation_data_rows[0].numpy() for c in callbacks if hasattr(c, "validation_data_rows")]
-            assert len(rows) <= 1
-            spy.validated[:] = rows
-            return [*callbacks, Record()]
+        def fit(loop, epochs, callbacks=(), *args, **kwargs):
+            return original_fit(loop, epochs, [*callbacks, Record()], *args, **kwargs)
 
-        monkeypatch.setattr(trainer, "fit_inputs", fit_inputs)
-        monkeypatch.setattr(trainer, "fit_callbacks", fit_callbacks)
+        monkeypatch.setattr(TrainConfig, "optimizer_hyperparameters", optimizer_hyperparameters)
+        monkeypatch.setattr(EpochLoop, "__init__", init)
+        monkeypatch.setattr(EpochLoop, "fit", fit)
 
 
 def test_search_never_sees_the_held_out_rows(o2o2, monkeypatch, tmp_path, capsys):

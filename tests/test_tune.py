@@ -90,25 +90,25 @@ def test_best_arguments_reproduce_the_best_trial(runner, tmp_path):
 
 
 def test_interrupted_search_resumes_without_repeating_finished_trials(runner, tmp_path, monkeypatch):
-    from kvt.training import trainer
+    from kvt.training.loop import EpochLoop
 
     out = tmp_path / "search"
     args = ["tune", *QUICK, "--optimizer", "adam", "--out", str(out)]
-    real_fit_inputs, calls = trainer.fit_inputs, []
+    real_fit, calls = EpochLoop.fit, []
 
     def interrupted(*a, **k):  # Ctrl-C during the second trial
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_fit_inputs(*a, **k)
+        return real_fit(*a, **k)
 
-    monkeypatch.setattr(trainer, "fit_inputs", interrupted)
+    monkeypatch.setattr(EpochLoop, "fit", interrupted)
     first = runner.invoke(main, [*args, "--max-trials", "3"])
     assert first.exit_code == 130
     assert error_line(first) == (f"Error: interrupted; the finished trials are kept in {out}: run the same command "
                                  f"with --resume to continue")
     assert not (out / "trials.csv").exists()
-    monkeypatch.setattr(trainer, "fit_inputs", real_fit_inputs)
+    monkeypatch.setattr(EpochLoop, "fit", real_fit)
 
     again = runner.invoke(main, [*args, "--max-trials", "3"])
     assert error_line(again) == f"Error: {out} already exists; pass --resume to continue its search or --force to start over"

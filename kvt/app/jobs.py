@@ -217,6 +217,8 @@ def _progress_callback(events, prep, total: int):
     events.put(("unit", "step" if prep.full_batch else "epoch"))
 
     class AppProgress(keras.callbacks.Callback):
+        logs_only = True  # reads each epoch's logs, never the model (kvt.training.loop may run epochs in chunks)
+
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             done = min(total, (epoch + 1) * per_keras_epoch)

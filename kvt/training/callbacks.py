@@ -22,6 +22,7 @@ def progress_callback(total: int, stream, unit: str = "epoch", per_keras_epoch: 
         """One-line progress bar with the current losses."""
 
         width = 30
+        logs_only = True  # reads each epoch's logs, never the model (kvt.training.loop may run epochs in chunks)
 
         interactive = bool(getattr(stream, "isatty", lambda: False)())
         every = max(1, math.ceil(total / per_keras_epoch) // 20)

@@ -6,12 +6,13 @@ result into a run directory. This module fits; the evaluation of the new run (th
 network's predictions, the error summaries, the validity, accuracy and relaxation checks) is
 :func:`kvt.training.evaluation.evaluate_run`, which :func:`train` calls once the fit is done.
 
-The data are fed from memory as a shuffled ``tf.data`` pipeline (:mod:`kvt.training.feed`:
-one endless dataset, one iterator for the whole fit) and each ``model.fit`` call runs a
-whole epoch per compiled execution (``steps_per_execution``), so Keras pays its per-step
-Python overhead once per epoch rather than once per batch. On one device the validation of
-every epoch is one compiled call too (:func:`kvt.training.callbacks.in_graph_validation`)
-instead of Keras's ``evaluate`` loop (``benchmarks/training_speed.py`` measures all this).
+A mini-batch run on one device trains in :class:`kvt.training.loop.EpochLoop`: several epochs
+(their batches gathered from the in-memory rows, the model's own train and test steps, early
+stopping) in one compiled call, bit for bit what ``model.fit`` on kvt's feed gives. Full-batch runs
+and distributing strategies run ``model.fit`` on the feed of :func:`fit_inputs` (a shuffled
+``tf.data`` pipeline, :mod:`kvt.training.feed`; a whole epoch per compiled execution,
+``steps_per_execution``; on one device the validation as one compiled call,
+:func:`kvt.training.callbacks.in_graph_validation`); ``benchmarks/training_speed.py`` measures both.
 
 ``TrainConfig.strategy`` picks a ``tf.distribute`` strategy (:mod:`kvt.training.distributed`):
 the optimizer and the network are built and compiled inside its scope and the
@@ -23,7 +24,9 @@ the same weights; the caller writes the run directory on the chief only
 
 :func:`prepare_data`, :func:`build_compiled_model`, :func:`fit_inputs` and
 :func:`fit_callbacks` are the pieces :func:`train` is made of; ``kvt.tuning`` builds
-its trials from the same pieces, so a trial trains exactly as ``kvt train`` would.
+its trials from the same pieces (and :class:`kvt.training.loop.EpochLoop`, whose histories and
+weights equal ``model.fit``'s bit for bit, ``tests/test_loop.py``), so a trial trains exactly as
+``kvt train`` would.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from kvt.training.callbacks import progress_callback as _progress_callback
 from kvt.training.callbacks import stop_on_nan as _stop_on_nan
 from kvt.training.finish import lbfgs_finish
 from kvt.training.interrupt import stop_callback
+from kvt.training.loop import EpochLoop
 from kvt.data.datasets import Dataset, load_dataset
 from kvt.errors import KvtError
 from kvt.network.preprocessing import FEATURES, VTScaler
@@ -279,28 +283,39 @@ class SeedRuns:
             model = _restart(self._model, model)
         elif self.distribution.name == "default":
             self._model = model
-        callbacks = fit_callbacks(config, prep, self.distribution)
-        timer = _epoch_timer()
-        callbacks.insert(2 if _validates_in_graph(prep, self.distribution) else 1, timer)
-        callbacks += self.extra_callbacks(prep)
-        stopper = stop_callback(stop_requested) if stop_requested is not None else None
-        callbacks += [stopper] if stopper else []
-        if verbose:
-            callbacks.append(_progress_callback(
-                config.epochs, stream or sys.stderr, unit="step" if prep.full_batch else "epoch",
-                per_keras_epoch=prep.steps if prep.full_batch else 1, show_val=prep.has_val))
+        progress = [_progress_callback(
+            config.epochs, stream or sys.stderr, unit="step" if prep.full_batch else "epoch",
+            per_keras_epoch=prep.steps if prep.full_batch else 1, show_val=prep.has_val)] if verbose else []
         started = time.perf_counter()
-        with self.distribution.fit_scope():
-            fit = model.fit(
-                **fit_inputs(config, prep, self.distribution),
-                epochs=prep.keras_epochs,
-                callbacks=callbacks,
-                shuffle=False,  # the tf.data pipeline shuffles every epoch itself
-                verbose=0,
-            )
+        if uses_epoch_loop(prep, self.distribution):
+            loop = EpochLoop(model, prep, config.seed, config.precision,
+                             patience=config.patience if config.early_stopping else None)
+            fit = loop.fit(prep.keras_epochs, [*self.extra_callbacks(prep), *progress], stop_requested)
+            timer = loop
+        else:
+            callbacks = fit_callbacks(config, prep, self.distribution)
+            timer = _epoch_timer()
+            callbacks.insert(2 if _validates_in_graph(prep, self.distribution) else 1, timer)
+            callbacks += self.extra_callbacks(prep)
+            stopper = stop_callback(stop_requested) if stop_requested is not None else None
+            callbacks += [stopper] if stopper else []
+            with self.distribution.fit_scope():
+                fit = model.fit(
+                    **fit_inputs(config, prep, self.distribution),
+                    epochs=prep.keras_epochs,
+                    callbacks=callbacks + progress,
+                    shuffle=False,  # the tf.data pipeline shuffles every epoch itself
+                    verbose=0,
+                )
         distribution_record = self.distribution.finish(model)
         return _result(config, self.hparams, self.dataset, prep, model, fit, timer, started, distribution_record,
                        stop_requested)
+
+
+def uses_epoch_loop(prep: PreparedData, distribution: Distribution | None) -> bool:
+    """Mini-batch training on one device runs in :class:`kvt.training.loop.EpochLoop` (several epochs a compiled
+    call); full-batch runs and distributing strategies run ``model.fit`` on the feed of :func:`fit_inputs`."""
+    return not prep.full_batch and (distribution is None or distribution.strategy is None)
 
 
 def _restart(compiled, fresh):

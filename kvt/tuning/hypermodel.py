@@ -66,6 +66,7 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str, base: TrainConfi
     import numpy as np
 
     from kvt.training import trainer
+    from kvt.training.loop import EpochLoop
 
     class KvtHyperModel(keras_tuner.HyperModel):
         """kvt's network, compiled with the trial's optimizer and hyper-parameters."""
@@ -124,9 +125,15 @@ def make_hypermodel(tune: TuneConfig, prep, space, digest: str, base: TrainConfi
                 from kvt.tuning.extension import without_checkpoints
 
                 callbacks = without_checkpoints(callbacks)
-            callbacks = [*trainer.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *callbacks]
-            history = model.fit(**trainer.fit_inputs(config, self.prep), epochs=epochs or self.prep.keras_epochs,
-                                initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False, verbose=0)
+            epochs = epochs or self.prep.keras_epochs
+            if trainer.uses_epoch_loop(self.prep, None):  # as kvt train trains (the same weights, bit for bit)
+                loop = EpochLoop(model, self.prep, config.seed, config.precision,
+                                 patience=config.patience if config.early_stopping else None)
+                history = loop.fit(epochs, [_stop_when_set(self.stop), *callbacks], initial_epoch=initial_epoch)
+            else:
+                callbacks = [*trainer.fit_callbacks(config, self.prep), _stop_when_set(self.stop), *callbacks]
+                history = model.fit(**trainer.fit_inputs(config, self.prep), epochs=epochs,
+                                    initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False, verbose=0)
             losses = np.array([history.history.get(k, []) for k in ("loss", "val_loss") if k in history.history],
                               dtype=float)
             if losses.size == 0 or not np.all(np.isfinite(losses)):
