@@ -20,7 +20,7 @@ def _dataset_option(pair, process_kind, data_file, command):
     if bool(pair) == bool(data_file):
         raise KvtError("give exactly one of --pair (MOLECULE-PARTNER, e.g. N2-N; see `kvt data pairs`) or "
                        "--data FILE")
-    return resolve_process(pair, process_kind, ("vt",), command)
+    return resolve_process(pair, process_kind, ("vt", "vv", "vv'") if command == "kvt train" else ("vt",), command)
 
 
 @click.command("train")
@@ -77,7 +77,7 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
         atomic.check(out, "run", force, inputs)
     from kvt.data.datasets import load_dataset
 
-    dataset = load_dataset(process or data_file, config.allow_implausible)
+    dataset = load_dataset(process or data_file, config.allow_implausible, exchange_tables=True)
     quiet_tensorflow_import()
     from kvt.runs.folder import save_run
     from kvt.training.interrupt import GracefulInterrupt

@@ -161,6 +161,22 @@ class Dataset:
     def name(self) -> str:
         return self.pair if self.pair else self.path.stem
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The columns of ``frame`` a network reads: its process's features (level inputs, then T_K)."""
+        return self.process.features if self.process is not None else COLUMNS[:2]
+
+    def ranges(self) -> dict:
+        """The trained range, as run metadata and weights record it: ``level_range`` (the first level input's),
+        ``T_range_K`` and, for an exchange process, ``process`` and ``level_ranges`` of each level input."""
+        frame, levels = self.frame, self.features[:-1]
+        record = {"level_range": [int(frame[levels[0]].min()), int(frame[levels[0]].max())],
+                  "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]}
+        if len(levels) > 1:
+            record["process"] = self.process
+            record["level_ranges"] = {name: [int(frame[name].min()), int(frame[name].max())] for name in levels}
+        return record
+
 
 def _fail(path: Path, message: str):
     raise KvtError(f"{path}: {message}")

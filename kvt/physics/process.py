@@ -63,6 +63,8 @@ class Process(_Derived):
 
     #: The table columns that say which transition a rate belongs to (one per level input).
     level_inputs: tuple[str, ...] = ("level",)
+    #: The network's feature kinds (:mod:`kvt.network.features`) of study and of accurate mode.
+    feature_kinds = {"study": "level_T", "accurate": "fho"}
 
     @property
     def name(self) -> str:
@@ -130,6 +132,7 @@ class ExchangeProcess(_Derived):
     molecule_b: Molecule
     kind: str = "vv"
     level_inputs: tuple[str, ...] = ("level_a", "level_b")
+    feature_kinds = {"study": "levels_T", "accurate": "exchange"}
 
     @property
     def name(self) -> str:

@@ -29,7 +29,8 @@ def summary_rows(metrics: dict) -> list[tuple[str, str]]:
     if "nonphysical" in m:
         region = m["nonphysical"]
         grid = region["grid"]
-        rows.append((f"k <= 0 on the dense grid (levels {grid['levels'][0]}..{grid['levels'][1]}, "
+        span = grid.get("what") or f"levels {grid['levels'][0]}..{grid['levels'][1]}"
+        rows.append((f"k <= 0 on the dense grid ({span}, "
                      f"{grid['T_K'][0]:g}..{grid['T_K'][1]:g} K every {grid['T_step_K']:g} K)",
                      describe_region(region)))
     relaxation = m.get("relaxation")
