@@ -108,7 +108,8 @@ def _print_summary(result, path):
 
     process = result.dataset.process
     for line in summary_lines(path, result.metrics, result.config.mode, result.config.optimizer,
-                              process.name if process else None, result.config.data):
+                              process.name if process else None, result.config.data,
+                              process.kind if process else "vt"):
         click.echo(line)
 
 

@@ -43,6 +43,7 @@ def nonphysical_region(level_a, level_b, T, k) -> dict:
     if bad.any():
         region["levels"] = compact_levels(level_a[bad])
         region["level_list"] = sorted(int(i) for i in np.unique(level_a[bad]))
+        region["level_b_list"] = sorted(int(j) for j in np.unique(level_b[bad]))
         region["where"] = f"level_a {compact_levels(level_a[bad])} with level_b {compact_levels(level_b[bad])}"
         region["T_K"] = [float(T[bad].min()), float(T[bad].max())]
     return region
