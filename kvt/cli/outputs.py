@@ -228,20 +228,27 @@ def export_command(run_dir, fmt, levels_spec, levels_b_spec, temps_spec, layout,
 
 @click.command("evaluate")
 @option("run", required=True)
-@option("levels", "Levels [default: the run's trained levels].")
+@option("levels", "Levels (VV/VV' runs: level_a) [default: the run's trained levels].")
+@option("levels-b")
 @option("temps", "Temperatures in K [default: every 10 K of the run's trained range].")
 @option("pair", "FHO-FR reference pair, for runs trained on a user CSV [default: the run's].")
 @option("process")
 @option("out", "Folder for the results [default: RUN/evaluation].")
 @option("force", "Replace an existing results folder.")
 @option("allow-extrapolation", "Also evaluate outside the trained level/temperature range (with a warning).")
-def evaluate_command(run_dir, levels_spec, temps_spec, pair, process_kind, out, force, allow_extrapolation):
-    """Compare a run with the FHO-FR generator on a dense (level, T) grid."""
+def evaluate_command(run_dir, levels_spec, levels_b_spec, temps_spec, pair, process_kind, out, force,
+                     allow_extrapolation):
+    """Compare a run with the FHO generator on a dense grid: every (level, T), or every level pair x T of a VV run."""
     from kvt.files import atomic
     from kvt.kinetics.accuracy import NO_REFERENCE
 
-    resolve_process(None, process_kind, ("vt",), "kvt evaluate")  # the kind first: before the run is read
+    resolve_process(None, process_kind, ("vt", "vv", "vv'"), "kvt evaluate")  # the kind first: before the run
     run = _load_run(run_dir)
+    if run.network.process is not None:  # an exchange network names its process: its own reference
+        return _evaluate_exchange(run, run_dir, levels_spec, levels_b_spec, temps_spec, pair, process_kind, out,
+                                  force, allow_extrapolation)
+    if levels_b_spec is not None:
+        raise KvtError(f"--levels-b applies to VV and VV' runs; {run.path} is a VT network (level, T)")
     process = reference_process(run, pair, process_kind)
     levels, temps = _run_grid(run, levels_spec, temps_spec, process)
     if process is None:
@@ -257,19 +264,51 @@ def evaluate_command(run_dir, levels_spec, temps_spec, pair, process_kind, out, 
     click.echo(f"saved {', '.join(report.FILES)} in {out}", err=True)
 
 
+def _evaluate_exchange(run, run_dir, spec_a, spec_b, temps_spec, pair, process_kind, out, force,
+                       allow_extrapolation):
+    """``kvt evaluate`` of a VV or VV' run: every level pair x every 10 K against the FHO VV generator."""
+    from kvt.files import atomic
+    from kvt.kinetics.validity import dense_temperatures
+    from kvt.reports import evaluation as report
+    from kvt.runs import exchange_rates
+
+    if pair is not None and resolve_process(pair, process_kind, ("vt", "vv", "vv'"), "kvt evaluate") != run.process:
+        raise KvtError(f"--pair {pair} --process {process_kind} is not the run's process ({run.process.label}); a VV "
+                       f"run is compared with its own process")
+    levels_a, levels_b = exchange_rates.parse_levels(run, spec_a, spec_b)
+    temps = parse_temperatures(temps_spec) if temps_spec else dense_temperatures(*run.temperature_range)
+    out = Path(out) if out else Path(run_dir) / "evaluation"
+    atomic.check(out, "evaluation", force, inputs=[run_dir])
+    evaluation, summary = report.evaluate_exchange(run, levels_a, levels_b, temps, allow_extrapolation)
+    report.write_exchange_folder(run, evaluation, summary, out, force=force)
+    for line in report.exchange_summary_lines(run, evaluation):
+        click.echo(line)
+    click.echo(f"saved {', '.join(report.EXCHANGE_FILES)} in {out}", err=True)
+
+
 @click.command("plot")
 @option("run", required=True)
-@option("level", "Upper level i of the transition i -> i-1.", required=True)
-@option("output", "PNG file [default: RUN/k_level_<i>.png].")
+@option("level", "Upper level i of the transition i -> i-1 (VV/VV' runs: level_a; with --levels-b, k against T of "
+                 "each pair).", required=False)
+@option("levels-b", "VV/VV' runs: level_b of the pairs (level_a, level_b) to plot against T, e.g. 0,10.")
+@click.option("--at-temp", "at_temp", type=float, help="VV/VV' runs: plot k over the (level_a, level_b) plane at "
+                                                        "this temperature in K instead.")
+@option("output", "PNG file [default: RUN/k_level_<i>.png; VV: RUN/k_pairs_<a>.png or RUN/k_plane_<T>K.png].")
 @option("force", "Overwrite an existing file.")
-def plot_command(run_dir, level, output, force):
-    """Plot k_VT(T) of one transition: data points and the network's curve."""
+def plot_command(run_dir, level, levels_b_spec, at_temp, output, force):
+    """Plot k_VT(T) of one transition: data points and the network's curve (VV: level pairs, or the plane at one T)."""
     from kvt.files import atomic
     from kvt.runs import figures
 
     if output and Path(output).suffix.lower() != ".png":
         raise KvtError(f"-o {output}: kvt plot writes PNG images; give a file name ending in .png")
     run = _load_run(run_dir)
+    if run.network.process is not None:
+        return _plot_exchange(run, run_dir, level, levels_b_spec, at_temp, output, force)
+    if levels_b_spec is not None or at_temp is not None:
+        raise KvtError(f"--levels-b and --at-temp apply to VV and VV' runs; {run.path} is a VT network: give --level")
+    if level is None:
+        raise KvtError("give --level N, the upper level of the transition N -> N-1 to plot")
     levels = run_levels(run, level)
     if len(levels) != 1:
         raise KvtError("--level takes one level, e.g. --level 32")
@@ -282,4 +321,32 @@ def plot_command(run_dir, level, output, force):
 
     atomic.check(path, None, force, input_files(run_dir))
     figures.save_figure(figures.level_figure(run, level), path, force=force)
+    click.echo(f"wrote {path}", err=True)
+
+
+def _plot_exchange(run, run_dir, level, levels_b_spec, at_temp, output, force):
+    """``kvt plot`` of a VV or VV' run: k against T of (--level, each of --levels-b), or the plane at --at-temp."""
+    from kvt.files import atomic
+    from kvt.runs import exchange_figures, exchange_rates, figures
+    from kvt.runs.folder import input_files
+
+    if at_temp is not None:
+        if level is not None or levels_b_spec is not None:
+            raise KvtError("give --at-temp T (the level-pair plane) or --level A --levels-b B,... (k against T), "
+                           "not both")
+        exchange_rates.check_range(run, *exchange_rates.trained_levels(run), [at_temp])
+        path = Path(output) if output else Path(run_dir) / f"k_plane_{at_temp:g}K.png"
+        figure = lambda: exchange_figures.plane_figure(run, at_temp)  # noqa: E731
+    else:
+        if level is None or levels_b_spec is None:
+            raise KvtError(f"a {run.process.kind} run plots k against T of level pairs (--level A --levels-b B,...) "
+                           f"or k over the plane at one temperature (--at-temp T)")
+        levels_a, levels_b = exchange_rates.parse_levels(run, level, levels_b_spec)
+        if len(levels_a) != 1:
+            raise KvtError("--level takes one level_a, e.g. --level 10")
+        exchange_rates.check_range(run, levels_a, levels_b, [run.temperature_range[0]])
+        path = Path(output) if output else Path(run_dir) / f"k_pairs_{levels_a[0]}.png"
+        figure = lambda: exchange_figures.pairs_figure(run, [(levels_a[0], b) for b in levels_b])  # noqa: E731
+    atomic.check(path, None, force, input_files(run_dir))
+    figures.save_figure(figure(), path, force=force)
     click.echo(f"wrote {path}", err=True)
