@@ -187,13 +187,19 @@ def _solver(generate: Callable, name: str) -> Callable[[ExportRequest, dict], Wr
 
 
 def _c_header(network, prefix, source, nonphysical, file_name, **options):
-    from kvt.exports.c_header import c_header
+    if network.process is not None:  # an exchange network: the whole level-pair table at one T
+        from kvt.exports.exchange_code import c_header
+    else:
+        from kvt.exports.c_header import c_header
 
     return c_header(network, prefix, source, nonphysical, file_name, **options)
 
 
 def _fortran(network, prefix, source, nonphysical, file_name, **options):
-    from kvt.exports.fortran import fortran_module
+    if network.process is not None:
+        from kvt.exports.exchange_code import fortran_module
+    else:
+        from kvt.exports.fortran import fortran_module
 
     return fortran_module(network, prefix, source, nonphysical, file_name, **options)
 
@@ -248,9 +254,9 @@ FORMATS = {f.name: f for f in (
     ExportFormat("weights-text", "plain text for examples/kvt_eval.c", _weights_text,
                  refusal=lambda region: _refusal(region, "export the network")),
     ExportFormat("c-header", "a C99 header", _solver(_c_header, "c-header"), check_step_K=CHECK_STEP_K,
-                 options=_CODE_OPTIONS),
+                 options=_CODE_OPTIONS, processes=ALL_PROCESSES),
     ExportFormat("fortran", "a Fortran 2008 module", _solver(_fortran, "fortran"), check_step_K=CHECK_STEP_K,
-                 options=_CODE_OPTIONS),
+                 options=_CODE_OPTIONS, processes=ALL_PROCESSES),
     ExportFormat("fho-poly", "per-transition fits in the SPbU solver's form", _fho_poly,
                  check_step_K=CHECK_STEP_K, can_be_nonphysical=False, options=frozenset({"layout", "units"}),
                  layouts=("csv", "spbu"), refusal=_log_fit_refusal("fho-poly")),
