@@ -62,11 +62,12 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
     # the options, the optimizer and its hyper-parameters (read from the classes' sources), the output
     # folder, and the dataset itself (read and validated once, before training).
     process = _dataset_option(pair, process_kind, data_file, "kvt train")
-    config = TrainConfig(data=process.name if process else data_file, mode=mode, optimizer=optimizer, learning_rate=lr,
-                         opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
-                         val_fraction=val_fraction, patience=patience, units=units, seed=seed,
-                         schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
-                         precision=precision, strategy=strategy, allow_implausible=allow_implausible).resolved()
+    typed = TrainConfig(data=process.name if process else data_file, mode=mode, optimizer=optimizer, learning_rate=lr,
+                        opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
+                        val_fraction=val_fraction, patience=patience, units=units, seed=seed,
+                        schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
+                        precision=precision, strategy=strategy, allow_implausible=allow_implausible)
+    config = typed.resolved(process)
     config.optimizer_hyperparameters()
     from kvt.training import distributed
 
@@ -78,6 +79,8 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
     from kvt.data.datasets import load_dataset
 
     dataset = load_dataset(process or data_file, config.allow_implausible, exchange_tables=True)
+    if dataset.process is not process:  # a --data table that names its process (a VV table): its defaults
+        config = typed.resolved(dataset.process)
     quiet_tensorflow_import()
     from kvt.runs.folder import save_run
     from kvt.training.interrupt import GracefulInterrupt
@@ -124,7 +127,8 @@ def _advice(result) -> str | None:
 # ---------------------------------------------------------------- tune
 @click.command("tune")
 @option("pair")
-@option("process")
+@option("process", "Energy-exchange process of --pair: vt (kvt tune searches VT networks; kvt train learns vv and "
+                   "vv' too).")
 @option("data")
 @click.option("--optimizer", "optimizer_spec", default="adamod", show_default=True,
               help="Optimizer to tune, a comma-separated list, or all (the optimizer becomes a searched choice).")

@@ -207,7 +207,9 @@ class LogSpaceTransform:
         if process is None:
             return cls()
         from kvt.network.features import PARAMETER_FUNCTIONS
+        from kvt.physics.process import resolve
 
+        process = resolve(process)  # a pair's name (VT) is taken too
         kind = process.feature_kinds["accurate"]
         return cls(kind, PARAMETER_FUNCTIONS[kind](process))
 
