@@ -27,7 +27,8 @@ REFERENCES = ("fho",)
 @click.option("--pressure", type=float, default=1.0, show_default=True, help="Bath pressure in atm (> 0).")
 @click.option("--reference", help="fho: also relax with the FHO-FR rates and compare (tau error, E_v deviation).")
 @click.option("--with-vv", is_flag=True, help="A pure molecular gas (--pair O2-O2, N2-N2 or NO-NO) relaxed by VT and "
-                                              "VV exchange together (the FHO VV rates), beside VT alone.")
+                                              "VV exchange together (the FHO VV rates, or --vv-run's), beside VT "
+                                              "alone.")
 @click.option("--vv-run", "vv_run_dir", type=click.Path(),
               help="With --with-vv: the VV rates from a run of `kvt train --pair O2-O2 --process vv` (or N2-N2, "
                    "NO-NO) instead of the FHO VV generator.")
@@ -94,7 +95,7 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
     else:
         click.echo(f"heat-bath relaxation: {source.label}" + (f" + {result.vv_label}" if vv else "")
                    + f", T_v0 {tv0:g} K, p {pressure:g} atm"
-                   + (f"; reference FHO-FR {reference_pair}" if reference_pair else ""))
+                   + (f"; reference FHO-FR {reference_pair}" + (" + FHO VV" if vv else "") if reference_pair else ""))
         for line in relaxation.summary_lines(result):
             click.echo(line)
     if out:

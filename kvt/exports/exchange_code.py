@@ -26,7 +26,7 @@ from kvt.exports.codegen import (
 from kvt.exports.features import _F_LOG1P
 
 #: Raw features of each exchange kind in C and Fortran, in terms of a, b (doubles), T and the temporaries below.
-_FEATURES = {
+FEATURES = {
     "levels_T": (("a", "b", "T"), ("a", "b", "t")),
     "exchange": (("a", "b", "log(T)", "log(nn)", "log(th)", "log1p(xx)", "lng", "fmin(de, 0.0) / T"),
                  ("a", "b", "log(t)", "log(nn)", "log(th)", "log1p_dp(xx)", "lng", "min(de, 0.0_dp) / t")),
@@ -48,9 +48,9 @@ def _half_lines(network) -> list[str]:
 
 def _check(network):
     kind = network.feature_kind
-    if kind not in _FEATURES:
+    if kind not in FEATURES:
         raise KvtError(f"cannot generate exchange solver code for features.kind {kind!r}; supported: "
-                       f"{', '.join(_FEATURES)}")
+                       f"{', '.join(FEATURES)}")
     (lo_a, hi_a), (lo_b, hi_b) = (tuple(int(v) for v in network.level_ranges[n]) for n in ("level_a", "level_b"))
     return lo_a, hi_a, lo_b, hi_b
 
@@ -101,7 +101,7 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
         "  No allocation, no mutable state (thread-safe). Usage:",
         f"    #include \"{name}\"   double kd[{P}_N_PAIRS], ku[{P}_N_PAIRS];",
         f"    if ({p}_rates(T, kd, ku) != {P}_OK) {{ ... }}      cc -std=c99 solver.c -lm"])
-    c_features = _FEATURES[network.feature_kind][0]
+    c_features = FEATURES[network.feature_kind][0]
     n_feat, inputs = len(c_features), network.network_inputs
     width = max(max(max(w.shape) for w, _, _ in network.layers), len(inputs))
     arrays = [_c_array(f"{p}_energy_a_K_", energies_a), _c_array(f"{p}_energy_b_K_", energies_b),
@@ -217,7 +217,7 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonp
         f"From C (bind(C)): int {p}_rates(double T, double *k_down, double *k_up), as in kvt's C header. Return codes:",
         *(f"    {P}_{name} = {value}: {meaning}" for name, value, meaning in FORTRAN_RETURN_CODES),
         f"  gfortran -std=f2008 -c {file_name or p + '_rates.f90'}"]]
-    f_features = _FEATURES[network.feature_kind][1]
+    f_features = FEATURES[network.feature_kind][1]
     n_feat, inputs = len(f_features), network.network_inputs
     width = max(max(max(w.shape) for w, _, _ in network.layers), len(inputs))
     t_lo, t_hi = network.temperature_range
