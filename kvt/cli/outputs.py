@@ -147,7 +147,7 @@ def _predict_exchange(run, spec_a, spec_b, temps, direction, as_csv, allow_extra
         return
     a, b = run.process.molecule_a.name, run.process.molecule_b.name
     click.echo(f"{'level_a':>7}  {'level_b':>7}  {'exchange':>24}  {'T, K':>9}  {'k, m^3/s':>14}")
-    for block_a, block_b, block_t in exchange_rates._blocks(levels_a, levels_b, temps):
+    for block_a, block_b, block_t in exchange_rates.blocks(levels_a, levels_b, temps):
         table = exchange_rates.rows(run, block_a, block_b, block_t, direction)
         if direction == "down":
             table = table.assign(level_a_from=table["level_a"], level_a_to=table["level_a"] - 1,

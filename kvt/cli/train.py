@@ -15,12 +15,13 @@ from kvt.cli.quiet import quiet_tensorflow_import
 from kvt.errors import KvtError
 
 
-def _dataset_option(pair, process_kind, data_file, command):
-    """The process of --pair/--process (resolved once), or None for --data; exactly one of --pair and --data."""
+def _dataset_option(pair, process_kind, data_file, command, kinds=("vt",)):
+    """The process of --pair/--process (resolved once), or None for --data; exactly one of --pair and --data;
+    ``kinds``: the processes ``command`` learns."""
     if bool(pair) == bool(data_file):
         raise KvtError("give exactly one of --pair (MOLECULE-PARTNER, e.g. N2-N; see `kvt data pairs`) or "
                        "--data FILE")
-    return resolve_process(pair, process_kind, ("vt", "vv", "vv'") if command == "kvt train" else ("vt",), command)
+    return resolve_process(pair, process_kind, kinds, command)
 
 
 @click.command("train")
@@ -61,7 +62,7 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
     # Everything the user typed is checked before TensorFlow's import (seconds), so a mistake fails at once:
     # the options, the optimizer and its hyper-parameters (read from the classes' sources), the output
     # folder, and the dataset itself (read and validated once, before training).
-    process = _dataset_option(pair, process_kind, data_file, "kvt train")
+    process = _dataset_option(pair, process_kind, data_file, "kvt train", ("vt", "vv", "vv'"))
     typed = TrainConfig(data=process.name if process else data_file, mode=mode, optimizer=optimizer, learning_rate=lr,
                         opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
                         val_fraction=val_fraction, patience=patience, units=units, seed=seed,

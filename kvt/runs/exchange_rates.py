@@ -77,7 +77,7 @@ def down(run, levels_a, levels_b, temperatures) -> pd.DataFrame:
     return pd.DataFrame({"level_a": a, "level_b": b, "T_K": T, "k_m3_s": run.network.predict_k(a, b, T)})
 
 
-def _blocks(levels_a, levels_b, temperatures):
+def blocks(levels_a, levels_b, temperatures):
     """(level_a list, level_b, T) blocks of at most about CHUNK_POINTS points, in the tables' row order."""
     per_a = max(1, CHUNK_POINTS // max(1, len(levels_b) * len(temperatures)))
     for start in range(0, len(levels_a), per_a):
@@ -96,7 +96,7 @@ def scan_nonphysical(run, levels_a, levels_b, temperatures) -> dict:
     from kvt.kinetics.validity import merge_regions
 
     regions = []
-    for a, b, T in _blocks(levels_a, levels_b, temperatures):
+    for a, b, T in blocks(levels_a, levels_b, temperatures):
         f = down(run, a, b, T)
         regions.append(exchange.nonphysical_region(f["level_a"], f["level_b"], f["T_K"], f["k_m3_s"]))
     region = merge_regions(regions)
@@ -149,7 +149,7 @@ def iter_table(run, levels_a, levels_b, temperatures, units: str, direction: str
     """CSV text of the table in chunks: ``#`` lines and column names first, then the rows (k in ``units``)."""
     tag = units.replace("/", "_")
     first = True
-    for a, b, T in _blocks(levels_a, levels_b, temperatures):
+    for a, b, T in blocks(levels_a, levels_b, temperatures):
         frame = rows(run, a, b, T, direction)
         frame = frame.rename(columns={"k_m3_s": f"k_{tag}"})
         frame[f"k_{tag}"] = frame[f"k_{tag}"] * UNITS[units]
