@@ -331,7 +331,9 @@ def test_evaluate_refuses_user_csv_runs(runner, tmp_path):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda s: s.update(schema_version=3), "unsupported schema_version 3; this kvt reads versions 1, 2"),
+    (lambda s: s.update(schema_version=4), "unsupported schema_version 4; this kvt reads versions 1, 2, 3"),
+    (lambda s: s.update(schema_version=3),
+     "unknown features.kind 'fho' for schema_version 3; expected one of levels_T, exchange"),
     (lambda s: s.update(schema_version=1),
      "unknown features.kind 'fho' for schema_version 1; expected one of level_T, log_space"),
     (lambda s: s["features"].pop("theta_K"), "missing key 'features.theta_K'"),

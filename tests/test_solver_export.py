@@ -300,7 +300,11 @@ def test_bad_prefix_and_nonphysical_network_errors(runner, runs, tmp_path):
     assert not out.exists()
     with pytest.raises(KvtError, match="cannot generate solver code for features.kind 'new_kind'"):
         solver_features.feature_code("new_kind")
-    assert set(solver_features.FEATURE_CODE) == set(FEATURE_SETS)
+    from kvt.exports import exchange_code
+
+    # every feature kind has generated code: the VT kinds here, the exchange kinds (two level inputs) there
+    assert set(solver_features.FEATURE_CODE) | set(exchange_code.FEATURES) == set(FEATURE_SETS)
+    assert not set(solver_features.FEATURE_CODE) & set(exchange_code.FEATURES)
 
 
 def test_fho_poly_reproduces_printed_error(runner, runs, tmp_path):

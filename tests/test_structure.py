@@ -264,7 +264,9 @@ def test_every_parameter_is_declared_as_at_817a1b4():
     parameters.json holds what the code at 817a1b4 declared, in the form describe_command writes; it
     was converted once from that commit's ``to_info_dict()``. Since then these were changed on purpose:
     ``--process`` (default vt) of data generate, data info, train, tune, relax and evaluate; ``--levels-b`` and
-    ``--units`` of data generate and ``--with-vv`` of relax (VV exchange); in ``kvt export``
+    ``--units`` of data generate and ``--with-vv`` of relax (VV exchange); ``--levels-b`` of predict, export,
+    evaluate and plot, ``--at-temp`` of plot, ``--vv-run`` of relax and ``--level`` of plot no longer required
+    (learned VV and VV' rates, issue 24); in ``kvt export``
     (issue 25: Cantera, the Chebyshev kernel, the SPbU layout), ``--run`` repeatable (several runs make one
     ``cantera`` mechanism), the new ``--kernel`` and ``--tolerance``, and ``--layout`` and ``--units`` without a
     click default (their defaults depend on the format, so their help states them; ``--units`` now also applies

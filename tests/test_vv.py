@@ -101,8 +101,8 @@ def test_generate_writes_what_the_generator_gives(runner):
     (["data", "generate", "--pair", "O2-O2", "--process", "vv'"],
      "Error: --process vv' is the exchange between two molecules (N2-O2, N2-NO, O2-NO, either order), not O2-O2; "
      "of one molecule with itself it is --process vv"),
-    (["train", "--pair", "O2-O2", "--process", "vv"],
-     "Error: kvt train --process vv is not built yet; kvt train takes --process vt"),
+    (["tune", "--pair", "O2-O2", "--process", "vv", "--out", "x"],
+     "Error: kvt tune --process vv is not built yet; kvt tune takes --process vt"),
     (["relax", "--pair", "O2-Ar", "--with-vv"],
      "Error: --with-vv relaxes a pure molecular gas, its own collision partner: --pair O2-O2, N2-N2, NO-NO, "
      "not O2-Ar"),
@@ -116,9 +116,9 @@ def test_a_vv_table_is_refused_where_vt_rates_are_needed(runner, tmp_path):
     table = tmp_path / "vv.csv"
     p = resolve("O2-O2", "vv")
     table.write_text(exchange.table_text(p, exchange.grid(p, temperatures=[500.0, 1000.0])))
-    trained = runner.invoke(main, ["train", "--data", str(table), "--epochs", "1"])
-    assert error_line(trained) == f"Error: {table} is a vv table (O2-O2 VV); only VT tables (level,T_K,k_m3_s) " \
-                                  f"are learned so far"
+    tuned = runner.invoke(main, ["tune", "--data", str(table), "--epochs", "1", "--out", str(tmp_path / "t")])
+    assert error_line(tuned) == f"Error: {table} is a vv table (O2-O2 VV); this command takes VT tables " \
+                                f"(level,T_K,k_m3_s); kvt train learns VV and VV' tables too"
     relaxed = runner.invoke(main, ["relax", "--table", str(table), "--temps", "500"])
     assert error_line(relaxed) == f"Error: {table} is a vv table (O2-O2 VV); kvt relax --table takes VT rates " \
                                   f"(level,T_K,k_m3_s)"

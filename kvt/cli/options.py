@@ -17,8 +17,8 @@ DECLARATIONS = {
     # the dataset: kvt train, kvt tune (and --pair of data, evaluate, relax)
     "pair": (("--pair",), {}, f"Bundled dataset: {PAIRS_ACCEPTED}."),
     "process": (("--process", "process_kind"), {"default": "vt", "show_default": True},
-                "Energy-exchange process of --pair: vt (vibrational-translational); vv and vv' "
-                "(vibrational-vibrational) are not learned yet."),
+                "Energy-exchange process of --pair: vt (vibrational-translational); vv (O2-O2, N2-N2, NO-NO) "
+                "and vv' (N2-O2, N2-NO, O2-NO): vibrational-vibrational exchange."),
     "data": (("--data", "data_file"), {"type": click.Path(dir_okay=False)}, "Your own CSV (level,T_K,k_m3_s)."),
     # training: kvt train, kvt tune (and kvt bench)
     "mode": (("--mode",), {"default": "study", "show_default": True}, None),
@@ -38,6 +38,9 @@ DECLARATIONS = {
     "run": (("--run", "run_dir"), {"type": click.Path()}, "Run directory from `kvt train`."),
     "level": (("--level",), {"type": str}, None),
     "levels": (("--levels", "levels_spec"), {}, None),
+    "levels-b": (("--levels-b", "levels_b_spec"), {},
+                 "VV/VV' runs: levels B leaves, level_b of A(level_a) + B(level_b) -> A(level_a - 1) + B(level_b + 1) "
+                 "(--levels gives level_a) [default: the trained ones]."),
     "temps": (("--temps", "temps_spec"), {}, None),
     "direction": (("--direction",), {"default": "down", "show_default": True}, None),
     "allow-extrapolation": (("--allow-extrapolation",), {"is_flag": True}, None),

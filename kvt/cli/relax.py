@@ -27,11 +27,16 @@ REFERENCES = ("fho",)
 @click.option("--pressure", type=float, default=1.0, show_default=True, help="Bath pressure in atm (> 0).")
 @click.option("--reference", help="fho: also relax with the FHO-FR rates and compare (tau error, E_v deviation).")
 @click.option("--with-vv", is_flag=True, help="A pure molecular gas (--pair O2-O2, N2-N2 or NO-NO) relaxed by VT and "
-                                              "VV exchange together (the FHO VV rates), beside VT alone.")
+                                              "VV exchange together (the FHO VV rates, or --vv-run's), beside VT "
+                                              "alone.")
+@click.option("--vv-run", "vv_run_dir", type=click.Path(),
+              help="With --with-vv: the VV rates from a run of `kvt train --pair O2-O2 --process vv` (or N2-N2, "
+                   "NO-NO) instead of the FHO VV generator.")
 @option("out", "Write tau.csv, energy.csv, populations.csv, relax.json and figures to this folder.")
 @option("force", "Replace an existing --out folder written by kvt relax.")
 @option("csv", "Print the relaxation times as CSV.")
-def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, reference, with_vv, out, force, as_csv):
+def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, reference, with_vv, vv_run_dir, out, force,
+          as_csv):
     """Isothermal heat-bath relaxation of a molecule's vibration, solved exactly (eigen-decomposition of the master equation)."""
     from pathlib import Path
 
@@ -43,17 +48,21 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
     if not (run_dir or table or pair):
         raise KvtError("give a rate set: --run DIR, --table FILE or --pair P (MOLECULE-PARTNER, e.g. O2-Ar; see "
                        "`kvt data pairs`)")
+    if vv_run_dir and not with_vv:
+        raise KvtError("--vv-run gives the VV rates of --with-vv; add --with-vv (a pure gas relaxed by VT and VV)")
     if reference is not None and reference not in REFERENCES:
         raise unknown("reference", reference, REFERENCES)
     process = resolve_process(pair, process_kind, ("vt",), "kvt relax",
                               instead="for VT and VV together give --with-vv with a pure gas: "
                                       "kvt relax --pair O2-O2 --with-vv (or N2-N2, NO-NO)")
     if process:
-        if (run_dir or table) and reference is None:
+        if (run_dir or table) and reference is None and not with_vv:  # with --with-vv, --pair names the gas
             raise KvtError("--pair with --run or --table names the FHO-FR reference; add --reference fho")
+    if run_dir:
+        _check_vt_run(run_dir)
     vv = _vv_process(process, run_dir, table) if with_vv else None
     temps = parse_temperatures(temps_spec)
-    inputs = [p for p in (run_dir, table) if p]
+    inputs = [p for p in (run_dir, table, vv_run_dir) if p]
     if out:
         atomic.check(Path(out), "relax", force, inputs)
     from kvt.reports import relax as relaxation
@@ -70,7 +79,12 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
             raise KvtError(f"--reference fho needs a pair, and the {source.kind} names none; add --pair "
                            f"(MOLECULE-PARTNER, e.g. O2-Ar; see `kvt data pairs`)")
     if vv is not None:
-        result = relaxation.run_with_vv(source, vv, tv0=tv0, pressure_atm=pressure, reference=reference_process)
+        if source.molecule != vv.molecule_a:
+            raise KvtError(f"--with-vv relaxes {vv.molecule_a.name} (--pair {vv.name}), but the VT rates of "
+                           f"{source.label} are of {source.molecule.name}")
+        vv_rates = relaxation.vv_rates_of_run(vv_run_dir, vv, temps) if vv_run_dir else None
+        result = relaxation.run_with_vv(source, vv, tv0=tv0, pressure_atm=pressure, reference=reference_process,
+                                        vv_rates=vv_rates)
     else:
         result = relaxation.run(source, tv0=tv0, pressure_atm=pressure, reference=reference_process)
     reference_pair = result.reference_pair
@@ -81,7 +95,7 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
     else:
         click.echo(f"heat-bath relaxation: {source.label}" + (f" + {result.vv_label}" if vv else "")
                    + f", T_v0 {tv0:g} K, p {pressure:g} atm"
-                   + (f"; reference FHO-FR {reference_pair}" if reference_pair else ""))
+                   + (f"; reference FHO-FR {reference_pair}" + (" + FHO VV" if vv else "") if reference_pair else ""))
         for line in relaxation.summary_lines(result):
             click.echo(line)
     if out:
@@ -89,13 +103,24 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
         click.echo(f"wrote tau.csv, energy.csv, populations.csv, relax.json and 3 figures to {out}", err=True)
 
 
+def _check_vt_run(run_dir):
+    """--run takes a VT network: a VV run given there is refused in one line, pointing to --vv-run."""
+    from kvt.runs.folder import open_run
+
+    run = open_run(run_dir)
+    if run.network.process is not None:
+        raise KvtError(f"--run {run_dir} is a {run.process.kind} network ({run.process.label}); --run takes the VT "
+                       f"rates, a VV run goes to --vv-run with --with-vv")
+
+
 def _vv_process(process, run_dir, table):
-    """The VV process of ``--with-vv``: the pure gas of --pair (its VT rates the gas with itself)."""
+    """The VV process of ``--with-vv``: the pure gas of --pair (with --run or --table, the pair the VT rates are of:
+    the gas with itself)."""
     from kvt.physics.process import EXCHANGE_PAIRS, resolve
 
-    if run_dir or table or process is None:
-        raise KvtError(f"--with-vv takes the FHO rates of a pure gas so far: --pair {', '.join(EXCHANGE_PAIRS['vv'])}; "
-                       f"VT and VV rates of runs and tables are not built yet")
+    if process is None:
+        raise KvtError(f"--with-vv relaxes a pure gas: give its pair, --pair {', '.join(EXCHANGE_PAIRS['vv'])} "
+                       f"(with --run or --table, the pair their VT rates are of)")
     if process.partner.name != process.molecule.name:
         raise KvtError(f"--with-vv relaxes a pure molecular gas, its own collision partner: --pair "
                        f"{', '.join(EXCHANGE_PAIRS['vv'])}, not {process.name}")

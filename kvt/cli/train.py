@@ -15,12 +15,13 @@ from kvt.cli.quiet import quiet_tensorflow_import
 from kvt.errors import KvtError
 
 
-def _dataset_option(pair, process_kind, data_file, command):
-    """The process of --pair/--process (resolved once), or None for --data; exactly one of --pair and --data."""
+def _dataset_option(pair, process_kind, data_file, command, kinds=("vt",)):
+    """The process of --pair/--process (resolved once), or None for --data; exactly one of --pair and --data;
+    ``kinds``: the processes ``command`` learns."""
     if bool(pair) == bool(data_file):
         raise KvtError("give exactly one of --pair (MOLECULE-PARTNER, e.g. N2-N; see `kvt data pairs`) or "
                        "--data FILE")
-    return resolve_process(pair, process_kind, ("vt",), command)
+    return resolve_process(pair, process_kind, kinds, command)
 
 
 @click.command("train")
@@ -61,12 +62,13 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
     # Everything the user typed is checked before TensorFlow's import (seconds), so a mistake fails at once:
     # the options, the optimizer and its hyper-parameters (read from the classes' sources), the output
     # folder, and the dataset itself (read and validated once, before training).
-    process = _dataset_option(pair, process_kind, data_file, "kvt train")
-    config = TrainConfig(data=process.name if process else data_file, mode=mode, optimizer=optimizer, learning_rate=lr,
-                         opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
-                         val_fraction=val_fraction, patience=patience, units=units, seed=seed,
-                         schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
-                         precision=precision, strategy=strategy, allow_implausible=allow_implausible).resolved()
+    process = _dataset_option(pair, process_kind, data_file, "kvt train", ("vt", "vv", "vv'"))
+    typed = TrainConfig(data=process.name if process else data_file, mode=mode, optimizer=optimizer, learning_rate=lr,
+                        opt=parse_options(opts), epochs=epochs, batch_size=batch_size,
+                        val_fraction=val_fraction, patience=patience, units=units, seed=seed,
+                        schedule=schedule, min_lr=min_lr, finish=finish, finish_iterations=finish_iterations,
+                        precision=precision, strategy=strategy, allow_implausible=allow_implausible)
+    config = typed.resolved(process)
     config.optimizer_hyperparameters()
     from kvt.training import distributed
 
@@ -77,7 +79,9 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
         atomic.check(out, "run", force, inputs)
     from kvt.data.datasets import load_dataset
 
-    dataset = load_dataset(process or data_file, config.allow_implausible)
+    dataset = load_dataset(process or data_file, config.allow_implausible, exchange_tables=True)
+    if dataset.process is not process:  # a --data table that names its process (a VV table): its defaults
+        config = typed.resolved(dataset.process)
     quiet_tensorflow_import()
     from kvt.runs.folder import save_run
     from kvt.training.interrupt import GracefulInterrupt
@@ -108,7 +112,8 @@ def _print_summary(result, path):
 
     process = result.dataset.process
     for line in summary_lines(path, result.metrics, result.config.mode, result.config.optimizer,
-                              process.name if process else None, result.config.data):
+                              process.name if process else None, result.config.data,
+                              process.kind if process else "vt"):
         click.echo(line)
 
 
@@ -123,7 +128,8 @@ def _advice(result) -> str | None:
 # ---------------------------------------------------------------- tune
 @click.command("tune")
 @option("pair")
-@option("process")
+@option("process", "Energy-exchange process of --pair: vt (kvt tune searches VT networks; kvt train learns vv and "
+                   "vv' too).")
 @option("data")
 @click.option("--optimizer", "optimizer_spec", default="adamod", show_default=True,
               help="Optimizer to tune, a comma-separated list, or all (the optimizer becomes a searched choice).")

@@ -161,6 +161,22 @@ class Dataset:
     def name(self) -> str:
         return self.pair if self.pair else self.path.stem
 
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The columns of ``frame`` a network reads: its process's features (level inputs, then T_K)."""
+        return self.process.features if self.process is not None else COLUMNS[:2]
+
+    def ranges(self) -> dict:
+        """The trained range, as run metadata and weights record it: ``level_range`` (the first level input's),
+        ``T_range_K`` and, for an exchange process, ``process`` and ``level_ranges`` of each level input."""
+        frame, levels = self.frame, self.features[:-1]
+        record = {"level_range": [int(frame[levels[0]].min()), int(frame[levels[0]].max())],
+                  "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]}
+        if len(levels) > 1:
+            record["process"] = self.process
+            record["level_ranges"] = {name: [int(frame[name].min()), int(frame[name].max())] for name in levels}
+        return record
+
 
 def _fail(path: Path, message: str):
     raise KvtError(f"{path}: {message}")
@@ -383,7 +399,8 @@ def load_dataset(source: Process | ExchangeProcess | str | os.PathLike, allow_im
 
     (Layouts: :mod:`kvt.data.tables`.) A bare name that is no file and no pair is an error
     that says what is wrong with it as a pair name and lists the molecules or partners. A VV or VV'
-    table is refused with one line unless ``exchange_tables`` (only VT rates are learned so far).
+    table is refused with one line unless ``exchange_tables`` (what ``kvt train`` and ``kvt data info`` pass; the
+    other learners, tune and bench, take VT tables).
     """
     known = isinstance(source, (Process, ExchangeProcess))
     text = source.name if known else str(source)
@@ -394,8 +411,8 @@ def load_dataset(source: Process | ExchangeProcess | str | os.PathLike, allow_im
     table, sha256 = read_table(path, allow_implausible)
     if isinstance(table, exchange.ExchangeTable):
         if not exchange_tables:
-            raise KvtError(f"{path} is a {table.process.kind} table ({table.process.label}); only VT tables "
-                           f"(level,T_K,k_m3_s) are learned so far")
+            raise KvtError(f"{path} is a {table.process.kind} table ({table.process.label}); this command takes VT "
+                           f"tables (level,T_K,k_m3_s); kvt train learns VV and VV' tables too")
         return Dataset(frame=table.frame, source=text, path=path, sha256=sha256, process=process or table.process,
                        table=table)
     return Dataset(frame=table.down(), source=text, path=path, sha256=sha256, process=process, table=table)

@@ -26,9 +26,11 @@ from kvt.errors import KvtError, unknown
 from kvt.exports import CHECK_STEP_K
 
 #: The options of ``kvt export`` that only some formats take (the CLI's names, without dashes), in --help order.
-OPTIONS = ("levels", "temps", "layout", "units", "direction", "prefix", "kernel", "tolerance")
+OPTIONS = ("levels", "levels-b", "temps", "layout", "units", "direction", "prefix", "kernel", "tolerance")
 #: The options of the requested grid: only a format that writes a table on it takes them.
-GRID_OPTIONS = ("levels", "temps", "direction")
+GRID_OPTIONS = ("levels", "levels-b", "temps", "direction")
+#: Every process kind kvt learns; a format declares the ones it writes (``ExportFormat.processes``).
+ALL_PROCESSES = ("vt", "vv", "vv'")
 #: --kernel of the generated C and Fortran code: the network itself, or a per-transition Chebyshev fit of it.
 KERNELS = ("network", "chebyshev")
 #: The default --tolerance of the Chebyshev fits: the Cantera mechanism's and the chebyshev kernel's.
@@ -58,6 +60,7 @@ class ExportRequest:
     kernel: str = "network"
     tolerance: float | None = None
     runs: tuple = ()
+    levels_b: list[int] | None = None  # an exchange run's level_b (``levels`` are then its level_a)
 
     @property
     def source(self) -> str:
@@ -103,6 +106,10 @@ class ExportFormat:
     several_runs: bool = False
     units_note: str = ""
     refusal: Callable[[dict], str] = field(default=lambda region: _refusal(region, "export it"))
+    #: The process kinds (vt, vv, vv') whose networks it writes.
+    processes: tuple = ("vt",)
+    #: The --kernel values it takes for an exchange network (the Chebyshev kernel fits one level input).
+    exchange_kernels: tuple = ("network",)
 
     @property
     def takes_grid(self) -> bool:
@@ -132,6 +139,16 @@ def _log_fit_refusal(what: str) -> Callable[[dict], str]:
 def _csv(request: ExportRequest, checked: dict) -> Written:
     from kvt.runs import rates
 
+    if request.levels_b is not None:  # an exchange run: the long layouts of kvt.data.exchange
+        from kvt.runs import exchange_rates
+
+        run = request.run
+        header = exchange_rates.header_lines(run, request.units, request.direction, checked)
+        text = exchange_rates.iter_table(run, request.levels, request.levels_b, request.temperatures, request.units,
+                                         request.direction, header)
+        return Written(text, [], f"wrote {len(request.levels)} level_a x {len(request.levels_b)} level_b x "
+                                 f"{len(request.temperatures)} temperatures (long, {request.units}, "
+                                 f"{request.direction}) to {request.output}")
     layout = request.layout or "wide"
     header = rates.header_lines(request.run, layout, request.units, request.direction, checked)
     text = rates.iter_table(request.run, request.levels, request.temperatures, layout, request.units,
@@ -170,13 +187,19 @@ def _solver(generate: Callable, name: str) -> Callable[[ExportRequest, dict], Wr
 
 
 def _c_header(network, prefix, source, nonphysical, file_name, **options):
-    from kvt.exports.c_header import c_header
+    if network.process is not None:  # an exchange network: the whole level-pair table at one T
+        from kvt.exports.exchange_code import c_header
+    else:
+        from kvt.exports.c_header import c_header
 
     return c_header(network, prefix, source, nonphysical, file_name, **options)
 
 
 def _fortran(network, prefix, source, nonphysical, file_name, **options):
-    from kvt.exports.fortran import fortran_module
+    if network.process is not None:
+        from kvt.exports.exchange_code import fortran_module
+    else:
+        from kvt.exports.fortran import fortran_module
 
     return fortran_module(network, prefix, source, nonphysical, file_name, **options)
 
@@ -222,17 +245,18 @@ _CODE_OPTIONS = frozenset({"prefix", "kernel", "units", "tolerance"})
 
 #: The formats, in the order ``kvt export --help`` lists them.
 FORMATS = {f.name: f for f in (
-    ExportFormat("csv", "a k_VT table", _csv, grid="request",
-                 options=frozenset({"levels", "temps", "layout", "units", "direction"}), layouts=("wide", "long"),
-                 refusal=lambda region: _refusal(region, "write them")),
+    ExportFormat("csv", "a k_VT table (VV: level_a,level_b,T_K,k)", _csv, grid="request",
+                 options=frozenset({"levels", "levels-b", "temps", "layout", "units", "direction"}),
+                 layouts=("wide", "long"), refusal=lambda region: _refusal(region, "write them"),
+                 processes=ALL_PROCESSES),
     ExportFormat("weights", "the network as JSON", _weights,
-                 refusal=lambda region: _refusal(region, "export the network")),
+                 refusal=lambda region: _refusal(region, "export the network"), processes=ALL_PROCESSES),
     ExportFormat("weights-text", "plain text for examples/kvt_eval.c", _weights_text,
                  refusal=lambda region: _refusal(region, "export the network")),
     ExportFormat("c-header", "a C99 header", _solver(_c_header, "c-header"), check_step_K=CHECK_STEP_K,
-                 options=_CODE_OPTIONS),
+                 options=_CODE_OPTIONS, processes=ALL_PROCESSES),
     ExportFormat("fortran", "a Fortran 2008 module", _solver(_fortran, "fortran"), check_step_K=CHECK_STEP_K,
-                 options=_CODE_OPTIONS),
+                 options=_CODE_OPTIONS, processes=ALL_PROCESSES),
     ExportFormat("fho-poly", "per-transition fits in the SPbU solver's form", _fho_poly,
                  check_step_K=CHECK_STEP_K, can_be_nonphysical=False, options=frozenset({"layout", "units"}),
                  layouts=("csv", "spbu"), refusal=_log_fit_refusal("fho-poly")),
@@ -308,6 +332,26 @@ def check_options(fmt: ExportFormat, given: dict, n_runs: int = 1) -> None:
         check_prefix(given.get("prefix", "kvt"), fortran=fmt.name == "fortran")
 
 
+def check_process(fmt: ExportFormat, runs, given: dict) -> None:
+    """Refuse, in one line, a format (or an option of it) that does not write networks of the runs' process, naming
+    the formats that do (each format declares its ``processes``); once the runs are open, before anything slow."""
+    for run in runs:
+        process = run.process
+        kind = process.kind if process is not None else "vt"
+        if kind not in fmt.processes:
+            takers = [f for f in FORMATS.values() if kind in f.processes]
+            raise KvtError(f"--format {fmt.name} writes VT networks; run directory {run.path} is a {kind} network "
+                           f"({process.label}): export it with --format {_names(takers)}")
+        if kind == "vt" and "levels-b" in given:
+            raise KvtError(f"--levels-b applies to VV and VV' runs; run directory {run.path} is a VT network")
+        if kind != "vt" and given.get("layout") not in (None, "long"):
+            raise KvtError(f"--layout {given['layout']}: a {kind} table is long (level_a,level_b,T_K,k_m3_s, or with "
+                           f"--direction up/both the direction columns); give --layout long or leave it out")
+        if kind != "vt" and given.get("kernel", "network") not in fmt.exchange_kernels:
+            raise KvtError(f"--kernel {given['kernel']} fits one level input; a {kind} network takes --kernel "
+                           f"{' or '.join(fmt.exchange_kernels)}")
+
+
 def check(fmt: ExportFormat, request: ExportRequest) -> dict:
     """The one k <= 0 check of every format (and the range check of a grid): ``{"extrapolated", "nonphysical"}``.
 
@@ -322,13 +366,24 @@ def check(fmt: ExportFormat, request: ExportRequest) -> dict:
     can_carry, refusal = fmt.can_be_nonphysical, fmt.refusal
     if request.kernel == "chebyshev":
         can_carry, refusal = False, _log_fit_refusal("--kernel chebyshev")
+    if fmt.takes_grid and request.levels_b is not None:
+        from kvt.runs import exchange_rates
+
+        return exchange_rates.check_rates(run, request.levels, request.levels_b, request.temperatures,
+                                          request.allow_extrapolation, request.allow_nonphysical and can_carry,
+                                          refusal=refusal)
     if fmt.takes_grid:
         return rates.check_rates(run, request.levels, request.temperatures, request.allow_extrapolation,
                                  request.allow_nonphysical and can_carry, refusal=refusal)
     step = fmt.check_step_K or validity.DENSE_T_STEP_K
     several = len(request.all_runs) > 1
     for other in request.all_runs:
-        region = validity.dense_grid_region(other.network, step)
+        if other.network.process is not None:  # an exchange network: every trained level pair
+            from kvt.kinetics import exchange
+
+            region = exchange.dense_grid_region(other.network, step)
+        else:
+            region = validity.dense_grid_region(other.network, step)
         prefix = f"run directory {other.path}: " if several and region["count"] else ""
         validity.refuse_nonphysical(region, request.allow_nonphysical and can_carry,
                                     lambda r, prefix=prefix: prefix + refusal(r))

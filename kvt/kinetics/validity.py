@@ -85,11 +85,16 @@ def _levels_phrase(levels: str) -> str:
     return f"levels {levels}" if any(c in levels for c in "-,") else f"level {levels}"
 
 
+def _where(region: dict) -> str:
+    """Which transitions a region covers: 'levels 3-5', or its own words ('where', e.g. an exchange's level pairs)."""
+    return region.get("where") or _levels_phrase(region["levels"])
+
+
 def describe_region(region: dict) -> str:
     if not region["count"]:
         return "none"
     return (f"{region['count']} of {region['points']} points ({100 * region['fraction']:.1f} %), "
-            f"{_levels_phrase(region['levels'])}, {kelvin_span(*region['T_K'])}")
+            f"{_where(region)}, {kelvin_span(*region['T_K'])}")
 
 
 def grid_phrase(region: dict) -> str:
@@ -98,6 +103,8 @@ def grid_phrase(region: dict) -> str:
     grid = region.get("grid")
     if not grid:
         return ""
+    if "what" in grid:  # an exchange's grid of level pairs
+        return f" of the grid {grid['what']} x every {grid['T_step_K']:g} K of {grid['T_K'][0]:g}..{grid['T_K'][1]:g} K"
     return (f" of the grid levels {grid['levels'][0]}..{grid['levels'][1]} x every {grid['T_step_K']:g} K of "
             f"{grid['T_K'][0]:g}..{grid['T_K'][1]:g} K")
 
@@ -105,7 +112,7 @@ def grid_phrase(region: dict) -> str:
 def region_clause(region: dict) -> str:
     """'k <= 0 (or not finite) at N of M points[ of the grid ...] (levels L at a..b K)' of a region with rates <= 0."""
     return (f"k <= 0 (or not finite) at {region['count']} of {region['points']} points{grid_phrase(region)} "
-            f"({_levels_phrase(region['levels'])} at {kelvin_span(*region['T_K'])})")
+            f"({_where(region)} at {kelvin_span(*region['T_K'])})")
 
 
 def refusal_message(region: dict, action: str) -> str:

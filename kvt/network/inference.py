@@ -19,12 +19,15 @@ import numpy as np
 
 from kvt.errors import KvtError
 from kvt.physics import species
-from kvt.network.features import FEATURE_SETS, PARAMETER_KEYS, raw_features  # noqa: F401  (raw_features: public API)
+from kvt.network.features import FEATURE_SETS, INPUTS, PARAMETER_KEYS, raw_features  # noqa: F401  (public API)
 
 FORMAT = "kvt-weights"
 SCHEMA_VERSION = 2
-#: Feature kinds each readable schema version may use (version 1: before the fho kind).
-FEATURE_KINDS_BY_VERSION = {1: ("level_T", "log_space"), 2: tuple(FEATURE_SETS)}
+#: The schema of a network of an exchange process (VV, VV'): two level inputs and a ``process`` entry.
+EXCHANGE_SCHEMA_VERSION = 3
+#: Feature kinds each readable schema version may use (version 1: before the fho kind; 3: the exchange kinds).
+FEATURE_KINDS_BY_VERSION = {1: ("level_T", "log_space"), 2: ("level_T", "log_space", "fho"),
+                            3: ("levels_T", "exchange")}
 ACTIVATIONS = ("linear", "sigmoid")
 TARGET_KINDS = ("minmax_1e18", "log_space")
 PREDICT_CHUNK = 1 << 16  # points per numpy evaluation step of Network.predict_k
@@ -70,9 +73,13 @@ class Network:
             [(np.asarray(layer["weights"], dtype=float), np.asarray(layer["bias"], dtype=float),
               layer["activation"]) for layer in self.spec["layers"]])
         self.target = target
-        self.level_range = tuple(self.spec["valid_range"]["level"])
+        #: The raw inputs: (level, T_K) for VT, (level_a, level_b, T_K) for an exchange process.
+        self.inputs = INPUTS[self.feature_kind]
+        self.level_ranges = {name: tuple(self.spec["valid_range"][name]) for name in self.inputs[:-1]}
+        self.level_range = self.level_ranges[self.inputs[0]]
         self.temperature_range = tuple(self.spec["valid_range"]["T_K"])
-        self.molecule = document_molecule(self.spec)
+        self.process = document_process(self.spec)
+        self.molecule = document_molecule(self.spec) if self.process is None else self.process.molecule
 
     def check_levels(self, level) -> None:
         """Refuse levels outside the network's molecule's (O2 1..35, N2 1..46, NO 1..38), when it is known.
@@ -80,6 +87,9 @@ class Network:
         The trained range is the caller's to enforce (it may allow extrapolation); a level the
         molecule does not have has no rate at all, so nothing allows it.
         """
+        if self.process is not None:
+            self.process.check_levels(*np.asarray(level, dtype=float).T)
+            return
         if self.molecule is None:
             return
         level = np.asarray(level, dtype=float)
@@ -101,6 +111,7 @@ class Network:
         return cls(spec, source=f"weights file {path}")
 
     def scaled_features(self, level, T) -> np.ndarray:
+        """``level``: 1-D for VT, (n, 2) columns (level_a, level_b) for an exchange network."""
         return raw_features(self.feature_kind, level, T, self.feature_parameters) * self.feature_scale \
             + self.feature_shift
 
@@ -114,15 +125,21 @@ class Network:
                 _sigmoid_inplace(h)
         return h[:, 0]
 
-    def predict_k(self, level, T, chunk: int = PREDICT_CHUNK) -> np.ndarray:
-        """k_VT(level -> level-1, T) in m^3/s; ``level`` and ``T`` broadcast to 1-D arrays.
+    def predict_k(self, *inputs, chunk: int = PREDICT_CHUNK) -> np.ndarray:
+        """k in m^3/s at ``inputs`` (the network's ``inputs``, broadcast to 1-D arrays): VT (level, T), k(level ->
+        level-1); an exchange network (level_a, level_b, T), k(A(level_a) + B(level_b) -> A(level_a - 1) +
+        B(level_b + 1)).
 
         Evaluated ``chunk`` points at a time, so the memory beyond the inputs and the
         returned array does not grow with the number of points.
         """
-        level, T = np.broadcast_arrays(np.asarray(level).ravel(), np.asarray(T).ravel())
+        if len(inputs) != len(self.inputs):
+            raise KvtError(f"{self.source} takes {len(self.inputs)} inputs ({', '.join(self.inputs)}), "
+                           f"got {len(inputs)}")
+        *levels, T = np.broadcast_arrays(*(np.asarray(v).ravel() for v in inputs))
+        level = levels[0] if len(levels) == 1 else np.column_stack(levels)
         self.check_levels(level)
-        out = np.empty(level.shape[0], dtype=float)
+        out = np.empty(T.shape[0], dtype=float)
         for start in range(0, len(out), chunk):
             part = slice(start, start + chunk)
             out[part] = self._predict_chunk(level[part].astype(float), T[part].astype(float))
@@ -145,6 +162,23 @@ def molecule_record(source) -> dict | None:
         return None
     m = source.molecule if hasattr(source, "molecule") else species.pair(source).molecule
     return {"name": m.name, "levels": [1, m.max_level]}
+
+
+def document_process(spec: dict):
+    """The exchange process (:class:`kvt.physics.process.ExchangeProcess`) of a validated schema-3 document, else
+    None (a VT network names its molecule instead)."""
+    entry = spec.get("process")
+    if not isinstance(entry, dict):
+        return None
+    from kvt.physics.process import resolve
+
+    return resolve(entry["pair"], entry["kind"])
+
+
+def process_record(process) -> dict:
+    """The weights document's ``process`` entry of an exchange process."""
+    return {"kind": process.kind, "pair": process.name, "inputs": list(process.features),
+            "levels": {name: [min(levels), max(levels)] for name, levels in zip(process.level_inputs, process.levels)}}
 
 
 def document_molecule(spec: dict) -> species.Molecule | None:
@@ -177,6 +211,24 @@ def _validate_molecule(spec: dict, source: str) -> None:
     lo, hi = spec["valid_range"]["level"]
     if lo < 1 or hi > m.max_level:
         raise KvtError(f"{source}: valid_range.level [{lo:g}, {hi:g}] goes outside {m.name} levels 1..{m.max_level}")
+
+
+def _validate_process(spec: dict, source: str) -> None:
+    """The ``process`` entry of a schema-3 document: a VV or VV' pair kvt knows, its level ranges within the ladders."""
+    from kvt.physics.process import EXCHANGE_PAIRS, resolve
+
+    entry = _require(spec, "process", "", source)
+    kind, pair = (entry.get(key) if isinstance(entry, dict) else None for key in ("kind", "pair"))
+    if kind not in EXCHANGE_PAIRS or pair not in EXCHANGE_PAIRS[kind]:
+        known = "; ".join(f"{k}: {', '.join(pairs)}" for k, pairs in EXCHANGE_PAIRS.items())
+        raise KvtError(f"{source}: process must be {{\"kind\": vv or vv', \"pair\": A-B ({known})}}, got {entry!r}")
+    process = resolve(pair, kind)
+    for name, levels in zip(process.level_inputs, process.levels):
+        lo, hi = _matrix(_require(_require(spec, "valid_range", "", source), name, "valid_range.", source),
+                         f"valid_range.{name}", source)
+        if lo < min(levels) or hi > max(levels):
+            raise KvtError(f"{source}: valid_range.{name} [{lo:g}, {hi:g}] goes outside {process.label}'s "
+                           f"{name} {min(levels)}..{max(levels)}")
 
 
 def _require(spec, key, where, source):
@@ -212,6 +264,18 @@ def _validate_fho(features: dict, source: str) -> None:
             raise KvtError(f"{source}: features.{key} must be a number >= 0, got {value!r}")
 
 
+def _validate_exchange(features: dict, source: str) -> None:
+    """The level energies and FHO VV constants of the exchange features."""
+    for key in ("energies_a_K", "energies_b_K"):
+        values = _matrix(_require(features, key, "features.", source), f"features.{key}", source)
+        if values.ndim != 1 or values.size < 2 or values[0] != 0 or np.any(np.diff(values) <= 0):
+            raise KvtError(f"{source}: features.{key} must list the level energies E(0) = 0 < E(1) < ... in K")
+    for key in ("p_coefficient", "lambda_coefficient"):
+        value = _require(features, key, "features.", source)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+            raise KvtError(f"{source}: features.{key} must be a number > 0, got {value!r}")
+
+
 def validate(spec: dict, source: str = "weights") -> dict:
     """Check a weights document; raise ``KvtError`` naming the first problem."""
     if not isinstance(spec, dict):
@@ -230,6 +294,8 @@ def validate(spec: dict, source: str = "weights") -> dict:
     n_features = len(FEATURE_SETS[kind])
     if kind == "fho":
         _validate_fho(features, source)
+    if kind == "exchange":
+        _validate_exchange(features, source)
     for key in ("scale", "shift"):
         values = _matrix(_require(features, key, "features.", source), f"features.{key}", source)
         if values.shape != (n_features,):
@@ -268,8 +334,10 @@ def validate(spec: dict, source: str = "weights") -> dict:
         coef = _matrix(target["baseline_coef"], "target.baseline_coef", source)
         if coef.shape != (n_features,):
             raise KvtError(f"{source}: target.baseline_coef has shape {coef.shape}, expected ({n_features},)")
+    if version == EXCHANGE_SCHEMA_VERSION:
+        _validate_process(spec, source)
     valid = _require(spec, "valid_range", "", source)
-    for key in ("level", "T_K"):
+    for key in INPUTS[kind][:-1] + ("T_K",):
         bounds = _matrix(_require(valid, key, "valid_range.", source), f"valid_range.{key}", source)
         if bounds.shape != (2,):
             raise KvtError(f"{source}: valid_range.{key} must be [min, max]")
@@ -341,7 +409,7 @@ def export_weights(model, transform, metadata: dict) -> dict:
     from kvt import __version__
 
     state = transform.to_dict()
-    feature_kind = "level_T" if state["kind"] == "study" else transform.feature_kind
+    feature_kind = transform.feature_kind
     parameters = {key: transform.parameters[key] for key in PARAMETER_KEYS[feature_kind]}
     scaler = transform.feature_scaler_
     if state["kind"] == "study":
@@ -354,16 +422,19 @@ def export_weights(model, transform, metadata: dict) -> dict:
                   "baseline_coef": state["baseline"]["coef"], "baseline_intercept": state["baseline"]["intercept"],
                   "formula": "k = exp(y * std + mean + sum_j baseline_coef[j] * x[j] + baseline_intercept)"}
     dataset = metadata["dataset"]
-    molecule = dataset.get("molecule") or molecule_record(dataset.get("pair"))
+    process = dataset.get("process")  # an exchange process (VV, VV'); None for VT
+    molecule = None if process else dataset.get("molecule") or molecule_record(dataset.get("pair"))
+    ranges = dataset["level_ranges"] if process else {"level": dataset["level_range"]}
     return validate({
         "format": FORMAT,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": EXCHANGE_SCHEMA_VERSION if process else SCHEMA_VERSION,
         "kvt_version": __version__,
         "pair": dataset.get("pair"),
         **({"molecule": molecule} if molecule else {}),
+        **({"process": process_record(process)} if process else {}),
         "mode": metadata.get("options", {}).get("mode", "study"),
         "dataset_sha256": dataset.get("sha256"),
-        "valid_range": {"level": dataset["level_range"], "T_K": dataset["T_range_K"]},
+        "valid_range": {**ranges, "T_K": dataset["T_range_K"]},
         "features": {"kind": feature_kind, "names": list(FEATURE_SETS[feature_kind]),
                      "scale": scaler.scale_.tolist(), "shift": scaler.min_.tolist(),
                      "network_inputs": list(state.get("network_inputs", range(len(scaler.scale_)))),

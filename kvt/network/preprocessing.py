@@ -21,7 +21,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import MinMaxScaler
 
 from kvt.errors import KvtError
-from kvt.network.features import FEATURE_SETS, LOG_SPACE_NAMES, raw_features
+from kvt.network.features import FEATURE_SETS, INPUTS, LOG_SPACE_NAMES, raw_features
 
 TARGET_FACTOR = 1e18
 #: The raw inputs of a VT network: the upper level and the temperature (a VT process's ``features``).
@@ -50,10 +50,11 @@ def require_fitted(transform) -> None:
         raise NotFittedError(f"this {type(transform).__name__} is not fitted yet; call fit(features, k) first")
 
 
-def check_raw_features(features) -> np.ndarray:
+def check_raw_features(features, names: tuple[str, ...] = FEATURES) -> np.ndarray:
+    """(n, m) raw inputs ``names`` (the level inputs, then T_K; a VT network's (level, T_K) by default)."""
     features = np.asarray(features, dtype=float)
-    if features.ndim != 2 or features.shape[1] != len(FEATURES):
-        raise KvtError(f"features must have shape (n, {len(FEATURES)}) for {FEATURES}, got {features.shape}")
+    if features.ndim != 2 or features.shape[1] != len(names):
+        raise KvtError(f"features must have shape (n, {len(names)}) for {tuple(names)}, got {features.shape}")
     return features
 
 
@@ -74,18 +75,29 @@ class VTScaler:
 
     kind = "study"
 
-    def __init__(self, target_factor: float = TARGET_FACTOR):
+    def __init__(self, target_factor: float = TARGET_FACTOR, features: tuple[str, ...] = FEATURES):
         self.target_factor = target_factor
+        self.features = tuple(features)  # the raw inputs: a process's ``features`` (level inputs, then T_K)
+
+    @classmethod
+    def for_process(cls, process) -> "VTScaler":
+        """The study's scaler of ``process``'s inputs (VT: level, T_K; VV: level_a, level_b, T_K); VT's for None."""
+        return cls(features=process.features if process is not None else FEATURES)
+
+    @property
+    def feature_kind(self) -> str:
+        """The weights document's features.kind: level_T, or levels_T for two level inputs."""
+        return "level_T" if self.features == FEATURES else "levels_T"
 
     def fit(self, features, k) -> "VTScaler":
-        features, k = check_raw_features(features), check_target(k)
+        features, k = check_raw_features(features, self.features), check_target(k)
         self.feature_scaler_ = MinMaxScaler().fit(features)
         self.target_scaler_ = MinMaxScaler().fit(k.reshape(-1, 1) * self.target_factor)
         return self
 
     def transform_features(self, features) -> np.ndarray:
         require_fitted(self)
-        return self.feature_scaler_.transform(check_raw_features(features))
+        return self.feature_scaler_.transform(check_raw_features(features, self.features))
 
     def transform_target(self, k, features=None) -> np.ndarray:
         """k in m^3/s -> scaled target, shape (n, 1). ``features`` is unused."""
@@ -102,7 +114,7 @@ class VTScaler:
         require_fitted(self)
         return {
             "kind": self.kind,
-            "features": list(FEATURES),
+            "features": list(self.features),
             "target": "k_m3_s",
             "target_factor": self.target_factor,
             "feature_scaler": _scaler_to_dict(self.feature_scaler_),
@@ -114,7 +126,7 @@ class VTScaler:
         if state.get("kind", "study") != cls.kind:
             return transform_from_dict(state)
         try:
-            scaler = cls(target_factor=float(state["target_factor"]))
+            scaler = cls(target_factor=float(state["target_factor"]), features=tuple(state.get("features", FEATURES)))
             scaler.feature_scaler_ = _scaler_from_dict(state["feature_scaler"])
             scaler.target_scaler_ = _scaler_from_dict(state["target_scaler"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -131,8 +143,8 @@ def log_space_features(features, kind: str = "log_space", parameters: dict | Non
     k grows about as i times slowly varying factors. ``fho`` adds the FHO-FR quantities
     that need no solve for C (see :mod:`kvt.network.features`).
     """
-    raw = check_raw_features(features)
-    return raw_features(kind, raw[:, 0], raw[:, 1], parameters)
+    raw = check_raw_features(features, INPUTS[kind])
+    return raw_features(kind, raw[:, :-1], raw[:, -1], parameters)
 
 
 LOG_SPACE_FEATURES = LOG_SPACE_NAMES
@@ -149,7 +161,12 @@ LOG_SPACE_NETWORK_INPUTS = (0, 1, 2, 3)
 #: where rows are dense (measured: max dense-grid error 1-4 % unweighted, 0.3-0.6 % weighted).
 BASELINE_WEIGHT_T_K = 1000.0
 BASELINE_WEIGHT_POWER = 3.0
-ACCURATE_FEATURE_KINDS = ("log_space", "fho")
+ACCURATE_FEATURE_KINDS = ("log_space", "fho", "exchange")
+#: The scaled features the network reads, per kind (the others enter the baseline only). ``exchange``: level_a,
+#: level_b, ln T; its FHO VV terms make ln k linear, so they belong to the baseline.
+NETWORK_INPUTS = {"log_space": LOG_SPACE_NETWORK_INPUTS, "fho": LOG_SPACE_NETWORK_INPUTS, "exchange": (0, 1, 2)}
+#: Kinds whose baseline rows are weighted by (BASELINE_WEIGHT_T_K / T)^BASELINE_WEIGHT_POWER.
+WEIGHTED_BASELINE_KINDS = ("fho",)
 
 
 class LogSpaceTransform:
@@ -175,28 +192,38 @@ class LogSpaceTransform:
         if feature_kind not in ACCURATE_FEATURE_KINDS:
             raise KvtError(f"unknown accurate-mode feature kind {feature_kind!r}; "
                            f"expected one of {', '.join(ACCURATE_FEATURE_KINDS)}")
-        if feature_kind == "fho" and not parameters:
-            raise KvtError("the fho features need their parameters (kvt.network.features.fho_parameters(pair))")
+        from kvt.network.features import PARAMETER_FUNCTIONS
+
+        if feature_kind in PARAMETER_FUNCTIONS and not parameters:
+            raise KvtError(f"the {feature_kind} features need their parameters "
+                           f"(kvt.network.features.{PARAMETER_FUNCTIONS[feature_kind].__name__}(process))")
         self.feature_kind = feature_kind
-        self.parameters = parameters if feature_kind == "fho" else None
+        self.parameters = parameters if feature_kind in PARAMETER_FUNCTIONS else None
 
     @classmethod
     def for_process(cls, process) -> "LogSpaceTransform":
-        """``fho`` features for a known VT process (:class:`kvt.physics.process.Process`); ``log_space`` when it is
-        unknown (a user CSV)."""
+        """The accurate features of a known process (its ``feature_kinds["accurate"]``: ``fho`` for VT, ``exchange``
+        for VV and VV'), with their parameters; ``log_space`` when it is unknown (a user CSV)."""
         if process is None:
             return cls()
-        from kvt.network.features import fho_parameters
+        from kvt.network.features import PARAMETER_FUNCTIONS
+        from kvt.physics.process import resolve
 
-        return cls("fho", fho_parameters(process))
+        process = resolve(process)  # a pair's name (VT) is taken too
+        kind = process.feature_kinds["accurate"]
+        return cls(kind, PARAMETER_FUNCTIONS[kind](process))
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         return FEATURE_SETS[self.feature_kind]
 
     @property
+    def network_inputs(self) -> tuple[int, ...]:
+        return NETWORK_INPUTS[self.feature_kind]
+
+    @property
     def baseline_weight_power(self) -> float:
-        return BASELINE_WEIGHT_POWER if self.feature_kind == "fho" else 0.0
+        return BASELINE_WEIGHT_POWER if self.feature_kind in WEIGHTED_BASELINE_KINDS else 0.0
 
     def _raw(self, features) -> np.ndarray:
         return log_space_features(features, self.feature_kind, self.parameters)
@@ -213,7 +240,7 @@ class LogSpaceTransform:
         ln_k = np.log(k)
         weights = None
         if self.baseline_weight_power:
-            weights = (BASELINE_WEIGHT_T_K / check_raw_features(features)[:, 1]) ** self.baseline_weight_power
+            weights = (BASELINE_WEIGHT_T_K / np.asarray(features, dtype=float)[:, -1]) ** self.baseline_weight_power
         self.baseline_ = LinearRegression().fit(x, ln_k, sample_weight=weights)
         self.target_scaler_ = StandardScaler().fit((ln_k - self.baseline_.predict(x)).reshape(-1, 1))
         return self
@@ -223,7 +250,7 @@ class LogSpaceTransform:
         return self.feature_scaler_.transform(self._raw(features))
 
     def transform_features(self, features) -> np.ndarray:
-        return self.scaled_features(features)[:, list(LOG_SPACE_NETWORK_INPUTS)]
+        return self.scaled_features(features)[:, list(self.network_inputs)]
 
     def transform_target(self, k, features=None) -> np.ndarray:
         require_fitted(self)
@@ -246,7 +273,7 @@ class LogSpaceTransform:
         state = {
             "kind": self.kind,
             "features": list(self.feature_names),
-            "network_inputs": list(LOG_SPACE_NETWORK_INPUTS),
+            "network_inputs": list(self.network_inputs),
             "target": "ln(k_m3_s) - baseline",
             "feature_scaler": _scaler_to_dict(self.feature_scaler_),
             "baseline": {"coef": self.baseline_.coef_.tolist(), "intercept": float(self.baseline_.intercept_)},

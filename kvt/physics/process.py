@@ -63,6 +63,10 @@ class Process(_Derived):
 
     #: The table columns that say which transition a rate belongs to (one per level input).
     level_inputs: tuple[str, ...] = ("level",)
+    #: The network's feature kinds (:mod:`kvt.network.features`) of study and of accurate mode.
+    feature_kinds = {"study": "level_T", "accurate": "fho"}
+    #: Training defaults of the process per mode, over the mode's own (kvt.training.config.MODE_DEFAULTS).
+    training_defaults = {}
 
     @property
     def name(self) -> str:
@@ -130,6 +134,10 @@ class ExchangeProcess(_Derived):
     molecule_b: Molecule
     kind: str = "vv"
     level_inputs: tuple[str, ...] = ("level_a", "level_b")
+    feature_kinds = {"study": "levels_T", "accurate": "exchange"}
+    #: Accurate mode's features make ln k linear (the baseline carries it): the network only learns what a table
+    #: departs from the FHO VV form by, and a short training does (benchmarks/vv_accuracy.py).
+    training_defaults = {"accurate": {"epochs": 200, "finish_iterations": 100}}
 
     @property
     def name(self) -> str:

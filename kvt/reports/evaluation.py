@@ -53,3 +53,54 @@ def summary_lines(run, evaluation: dict) -> list[str]:
     lines += [f"{row.level:>5}  {row.median:>10.3e}  {row.p95:>10.3e}  {row.max:>10.3e}"
               for row in evaluation["per_level"].itertuples(index=False)]
     return lines
+
+
+# ---------------------------------------------------------------- exchange runs (VV, VV')
+EXCHANGE_FILES = ("summary.json", "per_pair.csv", "grid.csv", "relative_error_max.png", "relative_error_median.png")
+
+
+def evaluate_exchange(run, levels_a, levels_b, temperatures, allow_extrapolation: bool = False) -> tuple[dict, dict]:
+    """The evaluation of an exchange run against the FHO VV generator on level_a x level_b x temperatures
+    (:func:`kvt.kinetics.exchange.evaluate_network`), after the range check, and its JSON summary."""
+    from kvt.kinetics import exchange
+    from kvt.runs.exchange_rates import check_range as check_pairs
+
+    check_pairs(run, levels_a, levels_b, temperatures, allow_extrapolation)
+    evaluation = exchange.evaluate_network(run.network, run.process, levels_a, levels_b, temperatures)
+    summary = exchange.json_summary(evaluation)
+    summary["trained_range"] = {**{name: list(r) for name, r in run.network.level_ranges.items()},
+                                "T_K": list(run.temperature_range)}
+    summary["extrapolation_allowed"] = bool(allow_extrapolation)
+    return evaluation, summary
+
+
+def write_exchange_folder(run, evaluation: dict, summary: dict, out: Path, force: bool = False) -> Path:
+    """The evaluation folder of an exchange run: summary, per-level-pair errors, the grid, two heat maps."""
+    from kvt.runs import exchange_figures, figures
+
+    label = f"{run.process.label} ({run.metadata['options'].get('mode', 'study')} mode)"
+    with atomic.directory(out, KIND, force=force, inputs=[run.path]) as tmp:
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        evaluation["per_pair"].to_csv(tmp / "per_pair.csv", index=False, float_format="%.6e")
+        evaluation["table"].to_csv(tmp / "grid.csv", index=False, float_format="%.10e")
+        figures.save_figure(exchange_figures.error_map(evaluation["table"], f"{label}: max relative error vs FHO VV"),
+                            tmp / "relative_error_max.png")
+        median = evaluation["per_pair"].rename(columns={"median": "rel_error"})
+        figures.save_figure(exchange_figures.error_map(median, f"{label}: median relative error vs FHO VV"),
+                            tmp / "relative_error_median.png")
+    return out
+
+
+def exchange_summary_lines(run, evaluation: dict, show: int = 10) -> list[str]:
+    """What ``kvt evaluate`` prints of an exchange run: the grid, the overall error, the ``show`` worst level pairs."""
+    overall, worst, grid = evaluation["overall"], evaluation["worst"], evaluation["grid"]
+    lines = [f"{run.process.label} ({run.metadata['options'].get('mode', 'study')} mode): {grid['pairs']} level pairs "
+             f"x {grid['n_T']} temperatures = {grid['points']} points vs FHO VV",
+             f"relative error: median {overall['median']:.3e}  p95 {overall['p95']:.3e}  max {overall['max']:.3e}"
+             f"  (worst: level_a {worst['level_a']}, level_b {worst['level_b']}, {worst['T_K']:g} K)",
+             f"worst {min(show, len(evaluation['per_pair']))} level pairs (all in per_pair.csv):",
+             f"{'level_a':>7}  {'level_b':>7}  {'median':>10}  {'p95':>10}  {'max':>10}"]
+    rows = evaluation["per_pair"].sort_values("max", ascending=False).head(show)
+    lines += [f"{row.level_a:>7}  {row.level_b:>7}  {row.median:>10.3e}  {row.p95:>10.3e}  {row.max:>10.3e}"
+              for row in rows.itertuples(index=False)]
+    return lines

@@ -209,17 +209,51 @@ def run(source: RateSource, tv0: float = 300.0, pressure_atm: float = 1.0,
                        comparison=comparison)
 
 
+def vv_rates_of_run(run_dir, vv: ExchangeProcess, temperatures) -> tuple[np.ndarray, str]:
+    """The VV rates of a trained VV run as the (nT, L, L) table the master equation reads, and their label.
+
+    Refused in one line: a run of another process or molecule than ``vv``, trained level ranges that do not cover
+    the ladder (level_a 1..L, level_b 0..L-1), temperatures outside the trained range, and k <= 0.
+    """
+    from kvt.kinetics import exchange, validity
+    from kvt.runs import exchange_rates
+    from kvt.runs.folder import open_run
+
+    run = open_run(run_dir)
+    trained = run.network.process
+    if trained != vv:
+        what = f"a {trained.kind} network of {trained.name}" if trained is not None else "a VT network"
+        raise KvtError(f"--vv-run {run_dir} is {what}; the VV rates of this gas come from a run of "
+                       f"kvt train --pair {vv.name} --process vv")
+    (all_a, all_b), (a, b) = vv.levels, exchange_rates.trained_levels(run)
+    if list(a) != list(all_a) or list(b) != list(all_b):
+        raise KvtError(f"--vv-run {run_dir} was trained on level_a {min(a)}..{max(a)}, level_b {min(b)}..{max(b)}; "
+                       f"the relaxation of {vv.molecule_a.name} needs every exchange, level_a {min(all_a)}.."
+                       f"{max(all_a)} and level_b {min(all_b)}..{max(all_b)}")
+    exchange_rates.check_range(run, a, b, temperatures, allow_extrapolation=False, flag=None)
+    T = np.asarray(temperatures, dtype=float)
+    k = exchange.predict_pairs(run.network, *exchange.level_pairs(a, b), T)  # (pairs, nT)
+    grid_a, grid_b = exchange.level_pairs(a, b)
+    region = exchange.nonphysical_region(np.repeat(grid_a, T.size), np.repeat(grid_b, T.size),
+                                         np.tile(T, len(grid_a)), k)
+    validity.refuse_nonphysical(region, False, lambda found: f"--vv-run {run_dir}: " + validity.refusal_message(
+        found, "use it").replace(f" or pass {validity.NONPHYSICAL_FLAG} to use it anyway", ""))
+    return k.T.reshape(T.size, len(a), len(b)), f"VV run {run.path}"
+
+
 def run_with_vv(source: RateSource, vv: ExchangeProcess, tv0: float = 300.0, pressure_atm: float = 1.0,
-                reference: Process | None = None) -> RelaxResult:
+                reference: Process | None = None, vv_rates: tuple[np.ndarray, str] | None = None) -> RelaxResult:
     """Relax a pure molecular gas with ``source``'s VT rates (the gas with itself) and the VV rates of ``vv`` (the
-    FHO generator), beside the same gas relaxed by VT alone; with a ``reference`` process, also the FHO rates of
-    both and the comparison (τ, E_v(t), populations at t = τ)."""
+    FHO generator, or ``vv_rates``: a table (nT, L, L) and its label, e.g. :func:`vv_rates_of_run`), beside the same
+    gas relaxed by VT alone; with a ``reference`` process, also the FHO rates of both (VT and VV) and the
+    comparison (τ, E_v(t), populations at t = τ)."""
     from kvt.kinetics import molecular_gas
 
     if source.molecule != vv.molecule_a:
         raise KvtError(f"the VV rates of {vv.name} are not of {source.molecule.name}, the molecule of {source.label}")
     T = source.temperatures
-    k_vv = molecular_gas.fho_vv_rates(vv, T)
+    k_vv_fho = molecular_gas.fho_vv_rates(vv, T)
+    k_vv, vv_label = vv_rates if vv_rates is not None else (k_vv_fho, f"FHO VV {vv.name}")
     common = dict(tv0=tv0, pressure_atm=pressure_atm, molecule=source.molecule)
     solution = molecular_gas.relax(source.k_down, k_vv, T, **common)
     vt_only = molecular_gas.relax(source.k_down, k_vv, T, with_vv=False, **common)
@@ -229,11 +263,11 @@ def run_with_vv(source: RateSource, vv: ExchangeProcess, tv0: float = 300.0, pre
         if reference.molecule != source.molecule:
             raise KvtError(f"the reference pair {reference.name} is not of {source.molecule.name}, the molecule of "
                            f"{source.label}; name a pair of {source.molecule.name}")
-        relaxed = molecular_gas.relax(heat_bath.fho_rates(reference, T), k_vv, T, **common)
+        relaxed = molecular_gas.relax(heat_bath.fho_rates(reference, T), k_vv_fho, T, **common)
         comparison = heat_bath.compare(solution, relaxed)
         comparison["pop_max_rel_dev"] = molecular_gas.population_deviation(solution, relaxed)
     return RelaxResult(source=source, solution=solution, reference=relaxed, reference_process=reference,
-                       comparison=comparison, vt_only=vt_only, vv_label=f"FHO VV {vv.name}")
+                       comparison=comparison, vt_only=vt_only, vv_label=vv_label)
 
 
 def csv_text(frame: pd.DataFrame) -> str:

@@ -74,8 +74,7 @@ def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
             "sha256": result.dataset.sha256,
             "molecule": result.weights.get("molecule"),
             "rows": int(len(frame)),
-            "level_range": [int(frame["level"].min()), int(frame["level"].max())],
-            "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())],
+            **{key: value.kind if key == "process" else value for key, value in result.dataset.ranges().items()},
         },
         "preprocessing": _preprocessing_record(result),
         "split": result.split,
@@ -91,15 +90,16 @@ def build_metadata(result, command: list[str] | None = None) -> dict[str, Any]:
 
 def _preprocessing_record(result) -> dict:
     if result.config.mode == "study":
-        return {"features": ["level", "T_K"], "feature_scaling": "MinMaxScaler",
+        return {"features": list(result.scaler.features), "feature_scaling": "MinMaxScaler",
                 "target": "k * 1e18, then MinMaxScaler to [0, 1]", "fitted_on": "all rows (as in the study)"}
-    from kvt.network.preprocessing import BASELINE_WEIGHT_T_K, LOG_SPACE_NETWORK_INPUTS
+    from kvt.network.preprocessing import BASELINE_WEIGHT_T_K
 
     transform = result.scaler
+    inputs = transform.network_inputs
     record = {"features": list(transform.feature_names), "feature_kind": transform.feature_kind,
-              "network_inputs": [transform.feature_names[j] for j in LOG_SPACE_NETWORK_INPUTS],
+              "network_inputs": [transform.feature_names[j] for j in inputs],
               "baseline_only_features": [name for j, name in enumerate(transform.feature_names)
-                                         if j not in LOG_SPACE_NETWORK_INPUTS],
+                                         if j not in inputs],
               "feature_scaling": "MinMaxScaler",
               "target": "ln k minus a least-squares linear baseline in the scaled features (LinearRegression), "
                         "then StandardScaler",
@@ -114,6 +114,9 @@ def _preprocessing_record(result) -> dict:
     if transform.feature_kind == "fho":
         record["feature_parameters"] = ("theta_K, theta1_K per level, steric_factor, nu of the pair "
                                         f"{result.dataset.pair} (kvt.physics.fho), stored in weights.json")
+    elif transform.feature_kind == "exchange":
+        record["feature_parameters"] = ("level energies of both molecules and the FHO VV constants c_P, c_lambda of "
+                                        f"{result.dataset.process.label} (kvt.physics.fho_vv), stored in weights.json")
     else:
         record["feature_kind_reason"] = "no known collision pair (user CSV): the fho features need one"
     return record
@@ -144,10 +147,16 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
         from kvt.network.inference import Network
 
         run = Run(path=tmp, network=Network(result.weights), metadata=metadata)
-        level = plot_level or figures.default_level(result.predictions)
-        figures.save_figure(figures.level_figure(run, level), tmp / f"k_level_{level}.png")
+        if run.network.process is not None:  # an exchange network: its own figures (kvt.runs.exchange_figures)
+            from kvt.runs import exchange_figures
+
+            for name, fig in exchange_figures.run_figures(run, result.predictions):
+                figures.save_figure(fig, tmp / name)
+        else:
+            level = plot_level or figures.default_level(result.predictions)
+            figures.save_figure(figures.level_figure(run, level), tmp / f"k_level_{level}.png")
+            figures.save_figure(figures.error_figure(result.predictions, metadata), tmp / "relative_error.png")
         figures.save_figure(figures.loss_figure(result.history, metadata), tmp / "loss.png")
-        figures.save_figure(figures.error_figure(result.predictions, metadata), tmp / "relative_error.png")
     return out
 
 
@@ -182,6 +191,8 @@ class Run:
         metadata's pair, else the weights'); None for a run on a user table that names none."""
         from kvt.physics.process import resolve
 
+        if self.network.process is not None:  # an exchange network names its process
+            return self.network.process
         pair = (self.metadata or {}).get("dataset", {}).get("pair") or self.network.spec.get("pair")
         return resolve(pair) if pair else None
 

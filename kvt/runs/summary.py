@@ -23,13 +23,15 @@ def summary_rows(metrics: dict) -> list[tuple[str, str]]:
              f"{m['all']['rel_err_median']:.3g} / {m['all']['rel_err_p95']:.3g} / {m['all']['rel_err_max']:.3g}")]
     if "dense_grid" in m:
         dense = m["dense_grid"]
-        rows.append((f"relative error median / p95 / max (FHO-FR, {dense['grid']['points']} points)",
+        model = "FHO VV" if "what" in dense["grid"] else "FHO-FR"  # an exchange network's grid names its pairs
+        rows.append((f"relative error median / p95 / max ({model}, {dense['grid']['points']} points)",
                      f"{dense['overall']['median']:.3g} / {dense['overall']['p95']:.3g} / "
                      f"{dense['overall']['max']:.3g}"))
     if "nonphysical" in m:
         region = m["nonphysical"]
         grid = region["grid"]
-        rows.append((f"k <= 0 on the dense grid (levels {grid['levels'][0]}..{grid['levels'][1]}, "
+        span = grid.get("what") or f"levels {grid['levels'][0]}..{grid['levels'][1]}"
+        rows.append((f"k <= 0 on the dense grid ({span}, "
                      f"{grid['T_K'][0]:g}..{grid['T_K'][1]:g} K every {grid['T_step_K']:g} K)",
                      describe_region(region)))
     relaxation = m.get("relaxation")
@@ -57,7 +59,7 @@ def summary_rows(metrics: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def advice(metrics: dict, mode: str, pair: str | None, data: str) -> str | None:
+def advice(metrics: dict, mode: str, pair: str | None, data: str, kind: str = "vt") -> str | None:
     """The summary's last line when the network is not fit for a kinetics code: what that means, and the option
     that avoids it. ``pair``: the bundled pair trained on, else None and ``data`` is the table's path."""
     m = metrics
@@ -73,20 +75,25 @@ def advice(metrics: dict, mode: str, pair: str | None, data: str) -> str | None:
     if no_tau:
         parts.append(f"no relaxation time at {', '.join(f'{t:g}' for t in no_tau)} K")
     if mode == "study":
-        source = f"--pair {pair}" if pair else f"--data {data}"
+        import shlex
+
+        source = (f"--pair {pair}" + (f" --process {shlex.quote(kind)}" if kind != "vt" else "")) if pair \
+            else f"--data {data}"
         fix = f"--mode accurate learns log k, which cannot give k <= 0: kvt train {source} --mode accurate"
     else:
         fix = "more epochs or another seed may avoid it"
     return f"Not fit for kinetics as it stands: {'; '.join(parts)}. {fix[0].upper()}{fix[1:]}."
 
 
-def summary_lines(path, metrics: dict, mode: str, optimizer: str, pair: str | None, data: str) -> list[str]:
-    """Every line ``kvt train`` prints after training: the run's folder, the rows, and the advice if any."""
+def summary_lines(path, metrics: dict, mode: str, optimizer: str, pair: str | None, data: str,
+                  kind: str = "vt") -> list[str]:
+    """Every line ``kvt train`` prints after training: the run's folder, the rows, and the advice if any
+    (``kind``: the process trained, vt, vv or vv')."""
     rows = summary_rows(metrics)
     width = max(len(name) for name, _ in rows)
     lines = [f"run: {path}  (mode {mode}, optimizer {optimizer})"]
     lines += [f"  {name:<{width}}  {value}" for name, value in rows]
-    line = advice(metrics, mode, pair, data)
+    line = advice(metrics, mode, pair, data, kind)
     return lines + ([line] if line else [])
 
 
@@ -94,4 +101,4 @@ def run_summary_lines(path, metadata: dict) -> list[str]:
     """:func:`summary_lines` of a saved run, from its ``metadata.json``."""
     options = metadata["options"]
     return summary_lines(path, metadata["metrics"], options["mode"], options["optimizer"],
-                         metadata["dataset"].get("pair"), options["data"])
+                         metadata["dataset"].get("pair"), options["data"], metadata["dataset"].get("process", "vt"))

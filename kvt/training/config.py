@@ -73,13 +73,15 @@ class TrainConfig:
     strategy: str = "default"  # tf.distribute strategy: default, mirrored, multi-worker (kvt.training.distributed)
     allow_implausible: bool = False  # accept a user table whose k or T lie outside kvt.data.datasets's bounds
 
-    def resolved(self) -> "TrainConfig":
-        """A copy with every None replaced by the mode's default, validated."""
+    def resolved(self, process=None) -> "TrainConfig":
+        """A copy with every None replaced by the mode's default (or ``process``'s, where it has one: its
+        ``training_defaults``), validated."""
         if self.mode not in MODES:
             raise unknown("mode", self.mode, MODES)
         self._check_one_learning_rate()
         values = asdict(self)
-        for key, default in MODE_DEFAULTS[self.mode].items():
+        defaults = {**MODE_DEFAULTS[self.mode], **getattr(process, "training_defaults", {}).get(self.mode, {})}
+        for key, default in defaults.items():
             if key == "learning_rate" and "learning_rate" in self.opt:
                 continue  # --opt learning_rate=... is the user's rate, not to be replaced by the mode's
             if values[key] is None:

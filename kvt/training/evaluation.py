@@ -61,14 +61,14 @@ def evaluate_run(weights: dict[str, Any], dataset: Dataset, prep, config: TrainC
     features, k_true, transform, y = prep.features, prep.k_true, prep.transform, prep.y
     train_idx, val_idx, has_val = prep.train_idx, prep.val_idx, prep.has_val
     network = Network(weights)
-    k_pred = network.predict_k(frame["level"].to_numpy(), frame["T_K"].to_numpy())
+    inputs = {name: frame[name].to_numpy() for name in dataset.features}  # VT: level, T_K; VV: level_a, level_b, T_K
+    k_pred = network.predict_k(*inputs.values())
     y_pred = transform.transform_target(np.where(k_pred > 0, k_pred, np.nan), features) \
         if config.mode == "accurate" else transform.transform_target(k_pred)
     split_labels = np.full(len(frame), "train", dtype=object)
     split_labels[val_idx] = "val"
     predictions = pd.DataFrame({
-        "level": frame["level"].to_numpy(),
-        "T_K": frame["T_K"].to_numpy(),
+        **inputs,
         "k_true_m3_s": k_true,
         "k_pred_m3_s": k_pred,
         "rel_error": relative_error(k_pred, k_true),
@@ -90,6 +90,10 @@ def physics_checks(network, process) -> dict[str, Any]:
     and ``relaxation``."""
     from kvt.kinetics import validity
 
+    if network.process is not None:  # an exchange network (VV, VV'): its own grid of level pairs
+        from kvt.kinetics import exchange
+
+        return exchange.physics_checks(network, process)
     checks = {"nonphysical": validity.dense_grid_region(network)}
     if process is not None:
         from kvt.kinetics.accuracy import evaluate_network, json_summary

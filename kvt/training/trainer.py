@@ -50,7 +50,7 @@ from kvt.training.interrupt import stop_callback
 from kvt.training.loop import EpochLoop
 from kvt.data.datasets import Dataset, load_dataset
 from kvt.errors import KvtError
-from kvt.network.preprocessing import FEATURES, VTScaler
+from kvt.network.preprocessing import FEATURES, VTScaler  # noqa: F401  (FEATURES: public API)
 from kvt.training import feed
 from kvt.training.distributed import Distribution
 from kvt.training.evaluation import evaluate_run
@@ -140,10 +140,10 @@ def prepare_data(config: TrainConfig, dataset: Dataset | None = None) -> Prepare
 
     dataset = dataset if dataset is not None else load_dataset(config.data, config.allow_implausible)
     frame = dataset.frame
-    features = frame.loc[:, list(FEATURES)].to_numpy(dtype=float)
+    features = frame.loc[:, list(dataset.features)].to_numpy(dtype=float)  # VV: level_a, level_b, T_K
     k_true = frame["k_m3_s"].to_numpy(dtype=float)
-    transform = (LogSpaceTransform.for_process(dataset.process) if config.mode == "accurate" else VTScaler()).fit(
-        features, k_true)
+    transform = (LogSpaceTransform.for_process(dataset.process) if config.mode == "accurate"
+                 else VTScaler.for_process(dataset.process)).fit(features, k_true)
     x, y = transform.transform_features(features), transform.transform_target(k_true, features)
     train_idx, val_idx = split_indices(len(frame), config.val_fraction, config.seed)
     full_batch = config.batch_size == 0
@@ -394,12 +394,10 @@ def _weights_document(model, transform, dataset: Dataset, config: TrainConfig) -
     """The trained network's exported weights document (:func:`kvt.network.inference.export_weights`)."""
     from kvt.network.inference import export_weights, molecule_record
 
-    frame = dataset.frame
-    table_pair = dataset.table.pair if dataset.table is not None else None
+    table_pair = getattr(dataset.table, "pair", None)  # a VT table's '# pair:' line
     metadata_stub = {"dataset": {"pair": dataset.pair, "sha256": dataset.sha256,
                                  "molecule": molecule_record(dataset.process or table_pair),
-                                 "level_range": [int(frame["level"].min()), int(frame["level"].max())],
-                                 "T_range_K": [float(frame["T_K"].min()), float(frame["T_K"].max())]},
+                                 **dataset.ranges()},
                      "options": {"mode": config.mode}}
     return export_weights(model, transform, metadata_stub)
 

@@ -1,0 +1,317 @@
+"""Solver code of a network of an exchange process (VV, VV'): a C99 header and a Fortran 2008 module whose function
+fills the whole level-pair table at one temperature.
+
+    int <prefix>_rates(double T, double *k_down, double *k_up)        (C; the Fortran module's bind(C) twin)
+    status = <prefix>_rates(T, k_down [, k_up])                         (Fortran)
+
+``k_down[j]`` = k(A(a) + B(b) -> A(a-1) + B(b+1), T) for a = LEVEL_A_MIN + j / N_B, b = LEVEL_B_MIN + j % N_B
+(level_a-major, as kvt's tables); ``k_up[j]`` its reverse by exact detailed balance. Each pair is evaluated as
+:class:`kvt.network.inference.Network` evaluates it: the features of :mod:`kvt.network.features` (``levels_T`` or
+``exchange``, the level energies of both molecules stored in the file), the merged layers, the sigmoid
+0.5 (1 + tanh(z / 2)), the target transform. The comment says which half of the table a kinetics code reads:
+for VV (one molecule) every exchange appears twice, (a, b) and (b+1, a-1), and a code reads the half a <= b
+(its exothermic direction, the quantum moving up the ladder) with k_up its reverse; for VV' every entry is an
+exchange of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kvt.errors import KvtError
+from kvt.exports.codegen import (
+    FORTRAN_RETURN_CODES, RETURN_CODES, UNIT_FACTORS, UNIT_TEXT, check_prefix, check_units, literal, provenance, term,
+    wrap,
+)
+from kvt.exports.features import _F_LOG1P
+
+#: Raw features of each exchange kind in C and Fortran, in terms of a, b (doubles), T and the temporaries below.
+FEATURES = {
+    "levels_T": (("a", "b", "T"), ("a", "b", "t")),
+    "exchange": (("a", "b", "log(T)", "log(nn)", "log(th)", "log1p(xx)", "lng", "fmin(de, 0.0) / T"),
+                 ("a", "b", "log(t)", "log(nn)", "log(th)", "log1p_dp(xx)", "lng", "min(de, 0.0_dp) / t")),
+}
+
+
+def _half_lines(network) -> list[str]:
+    p = network.process
+    if p.kind == "vv":
+        return [f"Which half a kinetics code reads: A and B are both {p.molecule_a.name}, so every exchange appears "
+                f"twice, (a, b) and",
+                "(b+1, a-1) (the second is the first's reverse). Read the entries with a <= b, the exchange in its",
+                "exothermic direction (the quantum moves up the ladder), and k_up of the same entry for its reverse;",
+                "a = b + 1 is a resonant swap that changes no population."]
+    return [f"Which half a kinetics code reads: all of it. A = {p.molecule_a.name} gives a quantum to "
+            f"B = {p.molecule_b.name} in every entry,",
+            "each an exchange of its own; k_up is its reverse (B gives the quantum back to A)."]
+
+
+def _check(network):
+    kind = network.feature_kind
+    if kind not in FEATURES:
+        raise KvtError(f"cannot generate exchange solver code for features.kind {kind!r}; supported: "
+                       f"{', '.join(FEATURES)}")
+    (lo_a, hi_a), (lo_b, hi_b) = (tuple(int(v) for v in network.level_ranges[n]) for n in ("level_a", "level_b"))
+    return lo_a, hi_a, lo_b, hi_b
+
+
+def _energies(network):
+    """E(0..L) of A and of B in K (stored with the exchange features; from the process for the study's)."""
+    from kvt.network.features import exchange_parameters
+
+    parameters = network.feature_parameters if network.feature_kind == "exchange" else \
+        exchange_parameters(network.process)
+    return (np.asarray(parameters["energies_a_K"], dtype=float), np.asarray(parameters["energies_b_K"], dtype=float),
+            parameters)
+
+
+def _c_array(name: str, values) -> str:
+    values = np.ravel(np.asarray(values, dtype=float))
+    body = "\n".join(wrap([literal(v) for v in values], 100, "    "))
+    return f"static const double {name}[{values.size}] = {{\n{body}\n}};"
+
+
+def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysical: dict | None = None,
+             file_name: str | None = None, units: str = "m3/s", fit=None) -> str:
+    """A self-contained C99 header with ``int <prefix>_rates(double T, double *k_down, double *k_up)`` over every
+    trained level pair of an exchange network."""
+    if fit is not None:
+        raise KvtError("a Chebyshev kernel fits one level input; an exchange network is exported with its network")
+    prefix, units = check_prefix(prefix), check_units(units)
+    lo_a, hi_a, lo_b, hi_b = _check(network)
+    energies_a, energies_b, parameters = _energies(network)
+    p, P, process = prefix, prefix.upper(), network.process
+    name = file_name or p + "_rates.h"
+    a_name, b_name = process.molecule_a.name, process.molecule_b.name
+    comment = "\n".join(f" * {line}".rstrip() for line in [
+        f"{name}: {process.kind.upper()} rate coefficients of {process.name}, "
+        f"{a_name}(a) + {b_name}(b) -> {a_name}(a-1) + {b_name}(b+1), a kvt network in plain C99 (libm only).",
+        *provenance(network, source, nonphysical)[:3],
+        f"trained range: level_a {lo_a}..{hi_a}, level_b {lo_b}..{hi_b}, T {network.temperature_range[0]:g}.."
+        f"{network.temperature_range[1]:g} K", "",
+        f"int {p}_rates(double T, double *k_down, double *k_up);",
+        f"  T in K; for every pair, j = (a - {P}_LEVEL_A_MIN) * {P}_N_B + (b - {P}_LEVEL_B_MIN), j < {P}_N_PAIRS:",
+        f"  k_down[j] = k({a_name}(a) + {b_name}(b) -> {a_name}(a-1) + {b_name}(b+1), T) in {UNIT_TEXT[units]} "
+        f"({P}_K_UNITS);",
+        f"  k_up[j] = its reverse, k_down[j] * exp(-dE / T), dE = E_A(a) - E_A(a-1) + E_B(b) - E_B(b+1) (exact "
+        f"detailed balance); k_up may be NULL.",
+        *_half_lines(network),
+        "Return codes:",
+        *(f"    {P}_{code_name} = {value}: {meaning}" for code_name, value, meaning in RETURN_CODES),
+        "  No allocation, no mutable state (thread-safe). Usage:",
+        f"    #include \"{name}\"   double kd[{P}_N_PAIRS], ku[{P}_N_PAIRS];",
+        f"    if ({p}_rates(T, kd, ku) != {P}_OK) {{ ... }}      cc -std=c99 solver.c -lm"])
+    c_features = FEATURES[network.feature_kind][0]
+    n_feat, inputs = len(c_features), network.network_inputs
+    width = max(max(max(w.shape) for w, _, _ in network.layers), len(inputs))
+    arrays = [_c_array(f"{p}_energy_a_K_", energies_a), _c_array(f"{p}_energy_b_K_", energies_b),
+              _c_array(f"{p}_feature_scale_", network.feature_scale),
+              _c_array(f"{p}_feature_shift_", network.feature_shift)]
+    body = [f"double a, b, x[{n_feat}], h0[{width}], h1[{width}], y, k, de, th, nn, xx, lam, e, lng;",
+            "int ia, ib, i, o, j, status;",
+            f"if (k_down == NULL) return {P}_ERR_NULL;",
+            f"if (!(T >= {P}_T_MIN_K && T <= {P}_T_MAX_K)) return {P}_ERR_T_RANGE; /* also NaN */",
+            f"status = {P}_OK;",
+            f"for (ia = {P}_LEVEL_A_MIN; ia <= {P}_LEVEL_A_MAX; ia++) {{",
+            f"  for (ib = {P}_LEVEL_B_MIN; ib <= {P}_LEVEL_B_MAX; ib++) {{",
+            f"    j = (ia - {P}_LEVEL_A_MIN) * {P}_N_B + (ib - {P}_LEVEL_B_MIN);",
+            "    a = (double)ia; b = (double)ib;",
+            f"    de = ({p}_energy_a_K_[ia] - {p}_energy_a_K_[ia - 1]) + ({p}_energy_b_K_[ib] - {p}_energy_b_K_[ib + 1]);",
+            f"    th = (fabs({p}_energy_a_K_[ia] - {p}_energy_a_K_[ia - 1]) + "
+            f"fabs({p}_energy_b_K_[ib] - {p}_energy_b_K_[ib + 1])) / 2.0;",
+            "    nn = a * (b + 1.0);"]
+    if network.feature_kind == "exchange":
+        body += [f"    xx = nn * {term(parameters['p_coefficient'])} * T / (th * th);",
+                 f"    lam = {term(parameters['lambda_coefficient'])} * fabs(de) / sqrt(T);",
+                 "    e = exp(-2.0 * lam / 3.0);",
+                 "    lng = log(0.5 * (3.0 - e)) - 2.0 * lam / 3.0;"]
+    else:
+        body += ["    xx = 0.0; lam = 0.0; e = 0.0; lng = 0.0; /* the study's features are (a, b, T) */",
+                 "    (void)xx; (void)lam; (void)e; (void)lng; (void)th; (void)nn;"]
+    body += [f"    x[{f}] = ({expr}) * {p}_feature_scale_[{f}] + {p}_feature_shift_[{f}];"
+             for f, expr in enumerate(c_features)]
+    body += [f"    h0[{n}] = x[{index}];" for n, index in enumerate(inputs)]
+    src, dst = "h0", "h1"
+    for number, (weights, bias, activation) in enumerate(network.layers):
+        n_in, n_out = weights.shape
+        arrays += [_c_array(f"{p}_w{number}_", weights), _c_array(f"{p}_b{number}_", bias)]
+        body += [f"    for (o = 0; o < {n_out}; o++) {{ /* layer {number}: {n_in} -> {n_out}, {activation} */",
+                 f"      double s = {p}_b{number}_[o];",
+                 f"      for (i = 0; i < {n_in}; i++) s += {src}[i] * {p}_w{number}_[i * {n_out} + o];",
+                 f"      {dst}[o] = " + ("0.5 * (1.0 + tanh(0.5 * s));" if activation == "sigmoid" else "s;"),
+                 "    }"]
+        src, dst = dst, src
+    target = network.target
+    body.append(f"    y = {src}[0];")
+    if target["kind"] == "minmax_1e18":
+        body.append(f"    k = ((y - {term(target['shift'])}) / {term(target['scale'])}) / {term(target['factor'])};")
+    else:
+        arrays.append(_c_array(f"{p}_baseline_coef_", target["baseline_coef"]))
+        body += ["    {", "      double lin = 0.0;",
+                 f"      for (i = 0; i < {n_feat}; i++) lin += x[i] * {p}_baseline_coef_[i];",
+                 f"      k = exp(((y * {term(target['std'])} + {term(target['mean'])}) + lin) + "
+                 f"{term(target['baseline_intercept'])});", "    }"]
+    if UNIT_FACTORS[units] != 1.0:
+        body.append(f"    k = k * {literal(UNIT_FACTORS[units])}; /* m^3/s -> {units} */")
+    body += ["    k_down[j] = k;",
+             f"    if (!(k > 0.0) || !isfinite(k)) status = {P}_ERR_NONPHYSICAL;",
+             "    if (k_up != NULL) {",
+             "      k = k * exp(-de / T);",
+             "      k_up[j] = k;",
+             f"      if (!(k > 0.0) || !isfinite(k)) status = {P}_ERR_NONPHYSICAL;",
+             "    }", "  }", "}", "return status;"]
+    t_lo, t_hi = network.temperature_range
+    macros = [f"#define {P}_LEVEL_A_MIN {lo_a}", f"#define {P}_LEVEL_A_MAX {hi_a}",
+              f"#define {P}_LEVEL_B_MIN {lo_b}", f"#define {P}_LEVEL_B_MAX {hi_b}",
+              f"#define {P}_N_A {hi_a - lo_a + 1}", f"#define {P}_N_B {hi_b - lo_b + 1}",
+              f"#define {P}_N_PAIRS {(hi_a - lo_a + 1) * (hi_b - lo_b + 1)}",
+              f"#define {P}_T_MIN_K {literal(t_lo)}", f"#define {P}_T_MAX_K {literal(t_hi)}",
+              f"#define {P}_K_UNITS \"{units}\""]
+    macros += [f"#define {P}_{code_name} {value}" for code_name, value, _ in RETURN_CODES]
+    return "\n".join(["/*", comment, " */", f"#ifndef {P}_RATES_H", f"#define {P}_RATES_H", "",
+                      "#include <math.h>", "#include <stddef.h>", "", *macros, "", *arrays, "",
+                      f"static inline int {p}_rates(double T, double *k_down, double *k_up)", "{",
+                      *(f"    {line}" for line in body), "}", "", f"#endif /* {P}_RATES_H */", ""])
+
+
+def _f_array(name: str, values, shape=None) -> list[str]:
+    values = np.asarray(values, dtype=float)
+    flat = np.ravel(values, order="F") if values.ndim == 2 else np.ravel(values)
+    words = [f"{literal(v)}_dp" for v in flat]
+    dims = f"{values.shape[0]}, {values.shape[1]}" if values.ndim == 2 else f"{values.size}"
+    lines = [f"  real(dp), parameter :: {name}({dims}) = reshape([ &" if values.ndim == 2
+             else f"  real(dp), parameter :: {name}({dims}) = [ &"]
+    body = wrap(words, 120, "    ")
+    lines += [line + " &" for line in body]
+    lines.append(f"    ], [{dims}])" if values.ndim == 2 else "    ]")
+    return lines
+
+
+def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonphysical: dict | None = None,
+                   file_name: str | None = None, units: str = "m3/s", fit=None) -> str:
+    """A Fortran 2008 module ``<prefix>_rates_module`` with ``status = <prefix>_rates(T, k_down [, k_up])`` over
+    every trained level pair of an exchange network, and its bind(C) twin ``int <prefix>_rates(double T,
+    double *k_down, double *k_up)``."""
+    if fit is not None:
+        raise KvtError("a Chebyshev kernel fits one level input; an exchange network is exported with its network")
+    prefix, units = check_prefix(prefix, fortran=True), check_units(units)
+    lo_a, hi_a, lo_b, hi_b = _check(network)
+    energies_a, energies_b, parameters = _energies(network)
+    p, P, process = prefix, prefix.upper(), network.process
+    a_name, b_name = process.molecule_a.name, process.molecule_b.name
+    n_pairs = (hi_a - lo_a + 1) * (hi_b - lo_b + 1)
+    comment = [f"! {line}".rstrip() for line in [
+        f"{p}_rates_module: {process.kind.upper()} rate coefficients of {process.name}, {a_name}(a) + {b_name}(b) -> "
+        f"{a_name}(a-1) + {b_name}(b+1), a kvt network in Fortran 2008.",
+        *provenance(network, source, nonphysical)[:3],
+        f"trained range: level_a {lo_a}..{hi_a}, level_b {lo_b}..{hi_b}, T {network.temperature_range[0]:g}.."
+        f"{network.temperature_range[1]:g} K", "",
+        f"use {p}_rates_module",
+        f"real(real64) :: k_down({P}_N_PAIRS), k_up({P}_N_PAIRS)",
+        f"status = {p}_rates(T, k_down, k_up)   ! k_up is optional",
+        f"  T in K; k in {UNIT_TEXT[units]}; for every pair, j = (a - {P}_LEVEL_A_MIN) * {P}_N_B + "
+        f"(b - {P}_LEVEL_B_MIN) + 1:",
+        f"  k_down(j) = k({a_name}(a) + {b_name}(b) -> {a_name}(a-1) + {b_name}(b+1), T); k_up(j) = its reverse, "
+        f"k_down(j) * exp(-dE / T).",
+        *_half_lines(network),
+        f"From C (bind(C)): int {p}_rates(double T, double *k_down, double *k_up), as in kvt's C header. Return codes:",
+        *(f"    {P}_{name} = {value}: {meaning}" for name, value, meaning in FORTRAN_RETURN_CODES),
+        f"  gfortran -std=f2008 -c {file_name or p + '_rates.f90'}"]]
+    f_features = FEATURES[network.feature_kind][1]
+    n_feat, inputs = len(f_features), network.network_inputs
+    width = max(max(max(w.shape) for w, _, _ in network.layers), len(inputs))
+    t_lo, t_hi = network.temperature_range
+    decl = [f"  integer(c_int), parameter, public :: {P}_LEVEL_A_MIN = {lo_a}, {P}_LEVEL_A_MAX = {hi_a}, "
+            f"{P}_LEVEL_B_MIN = {lo_b}, {P}_LEVEL_B_MAX = {hi_b}",
+            f"  integer(c_int), parameter, public :: {P}_N_A = {hi_a - lo_a + 1}, {P}_N_B = {hi_b - lo_b + 1}, "
+            f"{P}_N_PAIRS = {n_pairs}",
+            f"  real(c_double), parameter, public :: {P}_T_MIN_K = {literal(t_lo)}_dp, {P}_T_MAX_K = {literal(t_hi)}_dp",
+            f"  character(len=*), parameter, public :: {P}_K_UNITS = \"{units}\""]
+    decl += [f"  integer(c_int), parameter, public :: {P}_{name} = {value}" for name, value, _ in FORTRAN_RETURN_CODES]
+    decl += _f_array("energy_a_k", energies_a) + _f_array("energy_b_k", energies_b)
+    decl += _f_array("feature_scale", network.feature_scale) + _f_array("feature_shift", network.feature_shift)
+    loop = ["a = real(ia, dp)", "b = real(ib, dp)",
+            "de = (energy_a_k(ia + 1) - energy_a_k(ia)) + (energy_b_k(ib + 1) - energy_b_k(ib + 2))",
+            "th = (abs(energy_a_k(ia + 1) - energy_a_k(ia)) + abs(energy_b_k(ib + 1) - energy_b_k(ib + 2))) / 2.0_dp",
+            "nn = a * (b + 1.0_dp)"]
+    if network.feature_kind == "exchange":
+        loop += [f"xx = nn * ({literal(parameters['p_coefficient'])}_dp) * t / (th * th)",
+                 f"lam = ({literal(parameters['lambda_coefficient'])}_dp) * abs(de) / sqrt(t)",
+                 "e = exp(-2.0_dp * lam / 3.0_dp)",
+                 "lng = log(0.5_dp * (3.0_dp - e)) - 2.0_dp * lam / 3.0_dp"]
+    loop += [f"x({f + 1}) = ({expr}) * feature_scale({f + 1}) + feature_shift({f + 1})"
+             for f, expr in enumerate(f_features)]
+    loop += [f"h0({n + 1}) = x({index + 1})" for n, index in enumerate(inputs)]
+    src, dst = "h0", "h1"
+    for number, (weights, bias, activation) in enumerate(network.layers):
+        n_in, n_out = weights.shape
+        decl += _f_array(f"w{number}", weights) + _f_array(f"b{number}", bias)
+        value = "0.5_dp * (1.0_dp + tanh(0.5_dp * s))" if activation == "sigmoid" else "s"
+        loop += [f"do o = 1, {n_out}  ! layer {number}: {n_in} -> {n_out}, {activation}",
+                 f"  s = b{number}(o)",
+                 f"  do i = 1, {n_in}",
+                 f"    s = s + {src}(i) * w{number}(i, o)",
+                 "  end do",
+                 f"  {dst}(o) = {value}",
+                 "end do"]
+        src, dst = dst, src
+    target = network.target
+    loop.append(f"y = {src}(1)")
+    if target["kind"] == "minmax_1e18":
+        loop.append(f"k = ((y - ({literal(target['shift'])}_dp)) / ({literal(target['scale'])}_dp)) / "
+                    f"({literal(target['factor'])}_dp)")
+    else:
+        decl += _f_array("baseline_coef", target["baseline_coef"])
+        loop += ["lin = 0.0_dp", f"do i = 1, {n_feat}", "  lin = lin + x(i) * baseline_coef(i)", "end do",
+                 f"k = exp(((y * ({literal(target['std'])}_dp) + ({literal(target['mean'])}_dp)) + lin) + "
+                 f"({literal(target['baseline_intercept'])}_dp))"]
+    if UNIT_FACTORS[units] != 1.0:
+        loop.append(f"k = k * {literal(UNIT_FACTORS[units])}_dp  ! m^3/s -> {units}")
+    loop += [f"j = (ia - {P}_LEVEL_A_MIN) * {P}_N_B + (ib - {P}_LEVEL_B_MIN) + 1",
+             "k_down(j) = k",
+             f"if (.not. (k > 0.0_dp .and. ieee_is_finite(k))) status = {P}_ERR_NONPHYSICAL",
+             "if (present(k_up)) then", "  k = k * exp(-de / t)", "  k_up(j) = k",
+             f"  if (.not. (k > 0.0_dp .and. ieee_is_finite(k))) status = {P}_ERR_NONPHYSICAL", "end if"]
+    return "\n".join([
+        *comment, f"module {p}_rates_module",
+        "  use, intrinsic :: iso_c_binding, only: c_double, c_int, c_ptr, c_associated, c_f_pointer",
+        "  use, intrinsic :: iso_fortran_env, only: real64",
+        "  use, intrinsic :: ieee_arithmetic, only: ieee_is_nan, ieee_is_finite",
+        "  implicit none", "  private", f"  public :: {p}_rates", "  integer, parameter :: dp = real64", *decl,
+        f"  interface {p}_rates", f"    module procedure {p}_rates_f, {p}_rates_c", f"  end interface {p}_rates",
+        "contains",
+        f"  function {p}_rates_f(t, k_down, k_up) result(status)",
+        "    real(real64), intent(in) :: t",
+        "    real(real64), intent(out) :: k_down(:)",
+        "    real(real64), intent(out), optional :: k_up(:)",
+        "    integer :: status",
+        f"    real(dp) :: a, b, x({n_feat}), h0({width}), h1({width}), y, k, de, th, nn, xx, lam, e, lng, s, lin",
+        "    integer :: ia, ib, i, o, j",
+        f"    if (size(k_down) < {P}_N_PAIRS) then", f"      status = {P}_ERR_SIZE", "      return", "    end if",
+        "    if (present(k_up)) then", f"      if (size(k_up) < {P}_N_PAIRS) then", f"        status = {P}_ERR_SIZE",
+        "        return", "      end if", "    end if",
+        f"    if (ieee_is_nan(t) .or. t < {P}_T_MIN_K .or. t > {P}_T_MAX_K) then", f"      status = {P}_ERR_T_RANGE",
+        "      return", "    end if",
+        f"    status = {P}_OK",
+        "    xx = 0.0_dp", "    lam = 0.0_dp", "    e = 0.0_dp", "    lng = 0.0_dp", "    lin = 0.0_dp",
+        f"    do ia = {P}_LEVEL_A_MIN, {P}_LEVEL_A_MAX",
+        f"      do ib = {P}_LEVEL_B_MIN, {P}_LEVEL_B_MAX",
+        *(f"        {line}" for line in loop),
+        "      end do", "    end do",
+        f"  end function {p}_rates_f", "",
+        f"  function {p}_rates_c(t, k_down_ptr, k_up_ptr) bind(C, name=\"{p}_rates\") result(status)",
+        "    real(c_double), value, intent(in) :: t",
+        "    type(c_ptr), value, intent(in) :: k_down_ptr, k_up_ptr",
+        "    integer(c_int) :: status",
+        "    real(c_double), pointer :: k_down(:), k_up(:)",
+        "    if (.not. c_associated(k_down_ptr)) then", f"      status = {P}_ERR_NULL", "      return", "    end if",
+        f"    if (ieee_is_nan(t) .or. t < {P}_T_MIN_K .or. t > {P}_T_MAX_K) then", f"      status = {P}_ERR_T_RANGE",
+        "      return", "    end if",
+        f"    call c_f_pointer(k_down_ptr, k_down, [{P}_N_PAIRS])",
+        "    if (c_associated(k_up_ptr)) then",
+        f"      call c_f_pointer(k_up_ptr, k_up, [{P}_N_PAIRS])",
+        f"      status = int({p}_rates_f(t, k_down, k_up), c_int)",
+        "    else", f"      status = int({p}_rates_f(t, k_down), c_int)", "    end if",
+        f"  end function {p}_rates_c",
+        *(_F_LOG1P if network.feature_kind == "exchange" else ()),
+        f"end module {p}_rates_module", ""])
