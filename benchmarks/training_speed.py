@@ -25,6 +25,7 @@ against a plain-fit script doing the same training with ``model.fit`` and saving
 """
 
 import argparse
+import gc
 import os
 import platform
 import statistics
@@ -96,6 +97,8 @@ def steady_state(args):
     rates = {"plain": [], "fit feed": [], "kvt": []}
     for _ in range(args.rounds):
         for name, make in (("plain", plain), ("fit feed", kvt_fit_feed), ("kvt", kvt_loop)):
+            fit = None
+            gc.collect()  # the previous fit's model and tf.data iterators (their prefetch threads) gone first
             trainer.seed_everything(0)
             fit = make()
             fit(2)  # trace and warm up

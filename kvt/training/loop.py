@@ -56,9 +56,9 @@ class EpochOrders:
         at_once = max(1, min(ORDERS_AT_ONCE, epochs, ORDER_ROWS_AT_ONCE // n_rows))
         self._orders = iter(tf.data.Dataset.range(n_rows)
                             .shuffle(min(n_rows, SHUFFLE_BUFFER_ROWS), seed=seed, reshuffle_each_iteration=True)
-                            .batch(n_rows).repeat().enumerate()
-                            .filter(lambda index, order: index % 2 == 0)
-                            .map(lambda index, order: order).batch(at_once).prefetch(1))
+                            .batch(n_rows).repeat()
+                            .shard(2, 0)  # orders 0, 2, 4, ...
+                            .batch(at_once).prefetch(1))
         self._ready = np.zeros((0, n_rows), np.int64)
 
     def take(self, n: int) -> np.ndarray:
@@ -124,6 +124,20 @@ class _Traced:
             for kept, weight in zip(self.best_weights, model.weights):
                 kept.assign(weight)
             return tf.constant(True)
+
+        @tf.function(autograph=False, input_signature=[])
+        def start():
+            """A fit's first state of early stopping."""
+            self.best.assign(np.inf)
+            self.wait.assign(0)
+
+        @tf.function(autograph=False, input_signature=[])
+        def restore_best():
+            """``EarlyStopping(restore_best_weights=True)``'s end of training: the best epoch's weights."""
+            for weight, kept in zip(model.weights, self.best_weights):
+                weight.assign(kept)
+
+        self.start, self.restore_best = start, restore_best
 
         rows = lambda n, width: tf.TensorSpec([n, width], dtype)  # noqa: E731
         signature = [tf.TensorSpec([None, n_train], tf.int64), rows(n_train, n_features), rows(n_train, 1),
@@ -214,8 +228,7 @@ class EpochLoop:
         per_call_limit = MAX_EPOCHS_PER_CALL if all(getattr(c, "logs_only", False) for c in callbacks) else 1
         callback_list = keras.callbacks.CallbackList(callbacks, add_history=True, model=model,
                                                      epochs=epochs, verbose=0)
-        traced.best.assign(np.inf)
-        traced.wait.assign(0)
+        traced.start()
         patience = tf.constant(self.patience if self.patience is not None else 0, tf.int64)
         orders = EpochOrders(len(self.rows[0]), self.seed, epochs - initial_epoch)
         model.stop_training = False
@@ -247,8 +260,7 @@ class EpochLoop:
             chunk = max(1, min(epochs - initial_epoch - done, per_call_limit,
                                math.floor(CHUNK_SECONDS / max(seconds, 1e-6))))
         if self.patience is not None and done:  # EarlyStopping(restore_best_weights=True) restores at the end
-            for weight, kept in zip(model.weights, traced.best_weights):
-                weight.assign(kept)
+            traced.restore_best()
         callback_list.on_train_end()
         return next(c for c in callback_list.callbacks if isinstance(c, keras.callbacks.History))
 
