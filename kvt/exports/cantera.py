@@ -1,21 +1,28 @@
-"""The Cantera export: a level-resolved VT mechanism in Cantera's YAML format, from one or several runs.
+"""The Cantera export: a level-resolved VT, VV and VV' mechanism in Cantera's YAML format, from one or several runs.
 
-* Each vibrational level n of the runs' molecule is a species ``O2(vN)`` with constant-cp thermo whose enthalpy
-  h0 = E(n) R (E(n) in K of :func:`kvt.physics.fho.level_energy_K`), the same cp0 (7/2 R: translation and rotation;
-  vibration is the levels) and s0 = 0. Every reaction conserves the molecule, so cp0 and s0 cancel and
-  Cantera's equilibrium constant is exp((E(i) - E(i-1)) / T): its reverse rates are kvt's detailed balance.
-* Each partner is a species: an atom (O, N, Ar), or a molecule that is not level-resolved here (its h0 = 0).
-  A partner that is the molecule itself (O2-O2) is level-resolved: Cantera's Chebyshev rate takes no third body,
-  so there is one reaction per partner level, all with the transition's rate (VT does not depend on it).
-* Each trained transition i -> i-1 of each run is one reaction ``O2(vi) + M <=> O2(vi-1) + M`` with a Chebyshev
-  rate: :func:`kvt.exports.chebyshev.fit_network` on Cantera's reduced 1/T, converted to log10 of k in
-  m^3/(kmol s) (k in m^3/s times Avogadro's number, 6.02214076e26 per kmol) with one pressure term.
+* Each vibrational level n of every molecule a run resolves (VT: its molecule; VV: the molecule; VV': both) is a
+  species ``O2(vN)`` with constant-cp thermo whose enthalpy h0 = E(n) R (E(n) in K of
+  :func:`kvt.physics.fho.level_energy_K`), the same cp0 (7/2 R: translation and rotation; vibration is the levels)
+  and s0 = 0. Every reaction conserves each molecule, so cp0 and s0 cancel and Cantera's equilibrium constant is
+  exp(ΔE / T), ΔE the energy the forward direction releases: its reverse rates are kvt's detailed balance.
+* A collider whose level does not change (a VT partner) is a species: an atom (O, N, Ar), or a molecule that no
+  run resolves (its h0 = 0). A partner that is a resolved molecule (O2-O2 VT; N2-O2 VT beside an O2 run) takes
+  its levels: Cantera's Chebyshev rate takes no third body, so there is one reaction per partner level, all with
+  the transition's rate (VT does not depend on it).
+* Each distinct transition of each run (:meth:`kvt.physics.process.Process.distinct`: every VT transition i ->
+  i-1; every VV' pair (i, j); each VV exchange once, in its exothermic direction i <= j, as the master equation
+  of :mod:`kvt.kinetics.molecular_gas` counts it) is one reversible reaction, e.g. ``O2(vi) + M <=> O2(vi-1) + M``
+  or ``O2(vi) + O2(vj) <=> O2(vi-1) + O2(vj+1)``, with a Chebyshev rate: :func:`kvt.exports.chebyshev.
+  fit_network` on Cantera's reduced 1/T, converted to log10 of k in m^3/(kmol s) (k in m^3/s times Avogadro's
+  number, 6.02214076e26 per kmol) with one pressure term. A reaction two runs would both give (the same process
+  twice, or VV' A-B beside B-A, whose exchanges are each other's reverses) is refused before anything is fitted.
 
 Cantera is not needed to write the file; the tests load it with Cantera.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -39,12 +46,42 @@ UNITS_LINE = "units: {length: m, time: s, quantity: kmol, energy: J, temperature
 
 @dataclass(frozen=True)
 class Part:
-    """One run in a mechanism: its VT process, the Chebyshev fit of its network and its provenance."""
+    """One run in a mechanism: its process, the transitions it gives (labels of its network, each a distinct
+    reaction), its provenance and, once fitted, the Chebyshev fit of its network on those labels."""
 
-    process: object  # kvt.physics.process.Process
-    fit: ChebyshevFit
+    process: object  # kvt.physics.process.Process or ExchangeProcess
+    labels: np.ndarray  # VT: upper levels (n,); exchange: (level_a, level_b) rows (n, 2)
     source: str  # "run directory RUN"
-    spec: dict  # the network's weights document (mode, dataset sha256)
+    spec: dict  # the network's weights document (mode, dataset sha256, valid_range)
+    fit: ChebyshevFit | None = None
+
+    def trained_text(self) -> str:
+        """``trained levels 1..35`` or ``trained level_a 1..35, level_b 0..34`` (the network's trained ranges)."""
+        ranges = {name: value for name, value in self.spec.get("valid_range", {}).items() if name != "T_K"}
+        if list(ranges) == ["level"]:
+            lo, hi = ranges["level"]
+            return f"trained levels {int(lo)}..{int(hi)}"
+        return "trained " + ", ".join(f"{name} {int(lo)}..{int(hi)}" for name, (lo, hi) in ranges.items())
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """One reaction of a part: its row in the part's labels, the colliders' species before and after."""
+
+    row: int
+    reactants: tuple[str, ...]  # the colliders that change level first, then the spectators
+    products: tuple[str, ...]
+    changed: int  # how many colliders change level
+
+    @property
+    def equation(self) -> str:
+        return f"{' + '.join(self.reactants)} <=> {' + '.join(self.products)}"
+
+    @property
+    def key(self) -> tuple:
+        """The same for a reaction and for its reverse (Cantera's reversible reactions are both)."""
+        sides = (tuple(sorted(self.reactants)), tuple(sorted(self.products)))
+        return min(sides), max(sides)
 
 
 def species_name(molecule, level: int) -> str:
@@ -59,23 +96,61 @@ def composition(formula: str) -> dict[str, int]:
     return out
 
 
+def _changes(part: Part) -> list[tuple[object, np.ndarray, np.ndarray]]:
+    """(molecule, level before, level after) of each collider whose level changes, one entry per label."""
+    columns = np.asarray(part.labels, dtype=int).reshape(len(part.labels), -1).T
+    levels = part.process.transitions(*columns)
+    return [(collider, np.asarray(levels[2 * n]), np.asarray(levels[2 * n + 1]))
+            for n, collider in enumerate(part.process.colliders[:len(levels) // 2])]
+
+
+def resolved_levels(parts: list[Part]) -> dict[str, tuple[object, list[int]]]:
+    """Every molecule a run resolves -> (the molecule, its levels 0..the highest any reaction reaches)."""
+    molecules: dict[str, tuple[object, int]] = {}
+    for part in parts:
+        for m in part.process.molecules:
+            molecules.setdefault(m.name, (m, 0))
+        for m, before, after in _changes(part):
+            top = int(max(before.max(initial=0), after.max(initial=0)))
+            molecules[m.name] = (m, max(top, molecules[m.name][1]))
+    return {name: (m, list(range(0, top + 1))) for name, (m, top) in molecules.items()}
+
+
+def reactions(part: Part, levels: dict[str, tuple[object, list[int]]]) -> list[Reaction]:
+    """The reactions of ``part``: one per label, times the levels of a spectator collider that is resolved."""
+    changes = _changes(part)
+    spectators = part.process.colliders[len(changes):]
+    options = [[species_name(levels[c.name][0], n) for n in levels[c.name][1]] if c.name in levels else [c.name]
+               for c in spectators]
+    out = []
+    for row in range(len(part.labels)):
+        before = tuple(species_name(m, b[row]) for m, b, _ in changes)
+        after = tuple(species_name(m, a[row]) for m, _, a in changes)
+        for others in itertools.product(*options):
+            out.append(Reaction(row, before + others, after + others, len(changes)))
+    return out
+
+
 def check_parts(parts: list[Part]) -> None:
-    """Refuse what one mechanism cannot hold: a run twice for one pair, or levels of one molecule that would clash."""
+    """Refuse what one mechanism cannot hold, before anything is fitted: a process given twice, or two runs that
+    would give the same reaction (or each other's reverses: VV' A-B beside B-A); Cantera takes each once."""
     seen: dict[str, str] = {}
     for part in parts:
-        if part.process.name in seen:
-            raise KvtError(f"{seen[part.process.name]} and {part.source} are both {part.process.name}; a mechanism "
-                           f"takes one run per pair (two would give every reaction twice)")
-        seen[part.process.name] = part.source
-    molecules = {part.process.molecule.name: part for part in parts}
+        if part.process.label in seen:
+            raise KvtError(f"{seen[part.process.label]} and {part.source} are both {part.process.label}; a mechanism "
+                           f"takes one run per process (two would give every reaction twice)")
+        seen[part.process.label] = part.source
+    levels = resolved_levels(parts)
+    owners: dict[tuple, tuple[Part, Reaction]] = {}
     for part in parts:
-        partner = part.process.partner
-        if partner.is_molecule and partner.name != part.process.molecule.name and partner.name in molecules:
-            other = molecules[partner.name]
-            raise KvtError(f"runs of different molecules whose levels would clash: {partner.name} is the partner of "
-                           f"{part.process.name} ({part.source}), one species there, and the level-resolved molecule "
-                           f"of {other.process.name} ({other.source}); export them as separate mechanisms "
-                           f"(VV' exchange between {part.process.molecule.name} and {partner.name} is not built yet)")
+        for reaction in reactions(part, levels):
+            if reaction.key in owners:
+                other, first = owners[reaction.key]
+                what = "its reverse" if first.reactants != reaction.reactants else "the same reaction"
+                raise KvtError(f"runs whose reactions clash: {other.source} ({other.process.label}) gives "
+                               f"{first.equation} and {part.source} ({part.process.label}) {what}; Cantera takes "
+                               f"each reaction once (a reversible reaction is both directions): export one of them")
+            owners[reaction.key] = (part, reaction)
 
 
 def _number(value: float) -> str:
@@ -111,37 +186,34 @@ def _species_entry(name: str, formula: str, h0: float, cp_over_r: float, note: s
 
 
 def mechanism(parts: list[Part]) -> str:
-    """The YAML text of the mechanism of ``parts`` (checked with :func:`check_parts` first)."""
+    """The YAML text of the mechanism of ``parts``, each fitted (checked with :func:`check_parts` first)."""
     check_parts(parts)
-    molecules: dict[str, tuple[object, int]] = {}  # name -> (molecule, top level)
-    for part in parts:
-        m = part.process.molecule
-        top = int(np.max(part.fit.transitions))
-        molecules[m.name] = (m, max(top, molecules.get(m.name, (m, 0))[1]))
-    levels = {name: list(range(0, top + 1)) for name, (_, top) in molecules.items()}
+    levels = resolved_levels(parts)
     species_lines, names, elements = [], [], []
-    for name, (m, _) in molecules.items():
-        energies = fho.level_energy_K(np.array(levels[name]), m)
-        for n, energy in zip(levels[name], energies):
+    for name, (m, ladder) in levels.items():
+        energies = fho.level_energy_K(np.array(ladder), m)
+        for n, energy in zip(ladder, energies):
             names.append(species_name(m, n))
             species_lines += _species_entry(names[-1], m.name, energy * GAS_CONSTANT, CP_MOLECULE,
                                             f"level {n} of {m.name}, E = {energy:.6f} K above level 0")
-    for partner in (part.process.partner for part in parts):
-        if partner.name not in molecules and partner.name not in names:
-            names.append(partner.name)
-            kind = "molecule (vibration not resolved here)" if partner.is_molecule else "atom"
-            species_lines += _species_entry(partner.name, partner.name, 0.0,
-                                            CP_MOLECULE if partner.is_molecule else CP_ATOM, f"partner, {kind}")
+    for collider in (c for part in parts for c in part.process.colliders):
+        if collider.name not in levels and collider.name not in names:
+            names.append(collider.name)
+            kind = "molecule (vibration not resolved here)" if collider.is_molecule else "atom"
+            species_lines += _species_entry(collider.name, collider.name, 0.0,
+                                            CP_MOLECULE if collider.is_molecule else CP_ATOM, f"partner, {kind}")
     for name in names:
         for element in composition(re.sub(r"\(v\d+\)$", "", name)):
             if element not in elements:
                 elements.append(element)
-    reaction_lines = []
+    reaction_lines, counts = [], []
     for part in parts:
-        reaction_lines += _reactions(part, levels)
+        written = reactions(part, levels)
+        counts.append(len(written))
+        reaction_lines += _reaction_lines(part, written)
     t_lo = max(part.fit.t_min for part in parts)
     t_hi = min(part.fit.t_max for part in parts)
-    lines = [*_header(parts, t_lo, t_hi), "", f"generator: kvt {__version__}", UNITS_LINE, "",
+    lines = [*_header(parts, counts, t_lo, t_hi), "", f"generator: kvt {__version__}", UNITS_LINE, "",
              "phases:", "- name: gas", "  thermo: ideal-gas", f"  elements: [{', '.join(elements)}]",
              *[f"  species: {line}" if n == 0 else f"    {line}" for n, line in enumerate(_flow(names, "    "))],
              "  kinetics: gas", "  reactions: all",
@@ -150,31 +222,47 @@ def mechanism(parts: list[Part]) -> str:
     return "\n".join(lines)
 
 
-def _header(parts: list[Part], t_lo: float, t_hi: float) -> list[str]:
+#: How each process's reactions are counted, for the header (one line per kind present).
+COUNTING = {
+    "vt": "VT: M(vi) + P <=> M(v(i-1)) + P, one per trained transition i -> i-1 and partner P (one per level of the "
+          "partner where the partner is a level-resolved molecule, all with the transition's rate; a YAML alias "
+          "(*name) repeats it)",
+    "vv": "VV: M(vi) + M(vj) <=> M(v(i-1)) + M(v(j+1)), each exchange once with its reverse: the exothermic "
+          "direction i <= j with the network's k(i, j) (i = j: M(vi) + M(vi), Cantera's rate k [M(vi)]^2 moves two "
+          "molecules, as kvt relax --with-vv's master equation counts it); the reverse, the network's pair (j+1, "
+          "i-1), is Cantera's detailed balance and not written again; resonant swaps i = j+1 change nothing and are "
+          "left out",
+    "vv'": "VV': A(vi) + B(vj) <=> A(v(i-1)) + B(v(j+1)), one per trained pair (i, j) with the network's k(i, j), "
+           "its reverse B(v(j+1)) + A(v(i-1)) -> ... by detailed balance (a B-A table's exchanges, not written "
+           "again)",
+}
+
+
+def _header(parts: list[Part], counts: list[int], t_lo: float, t_hi: float) -> list[str]:
     worst = max(parts, key=lambda p: p.fit.max_error)
-    level, T = worst.fit.worst
+    label, T = worst.fit.worst
     terms = np.concatenate([p.fit.terms for p in parts])
-    lines = [f"kvt {__version__} cantera: level-resolved VT mechanism from {len(parts)} kvt network"
-             f"{'s' if len(parts) > 1 else ''}; load it with cantera.Solution(\"<this file>\")"]
-    for part in parts:
+    kinds = list(dict.fromkeys(part.process.kind for part in parts))
+    lines = [f"kvt {__version__} cantera: level-resolved {' + '.join(k.upper() for k in kinds)} mechanism from "
+             f"{len(parts)} kvt network{'s' if len(parts) > 1 else ''}, {sum(counts)} reactions; load it with "
+             f"cantera.Solution(\"<this file>\")"]
+    for part, count in zip(parts, counts):
         f = part.fit
         lines.append(f"run: {part.source}: {part.process.label}, mode {part.spec.get('mode')}, dataset sha256 "
-                     f"{part.spec.get('dataset_sha256')}, trained levels {int(f.transitions.min())}.."
-                     f"{int(f.transitions.max())}, {f.t_min:g}..{f.t_max:g} K")
+                     f"{part.spec.get('dataset_sha256')}, {part.trained_text()}, {f.t_min:g}..{f.t_max:g} K; "
+                     f"{len(part.labels)} transitions, {count} reactions")
     lines += [
         f"rates: ln k of each network fitted per transition by a Chebyshev series in Cantera's reduced 1/T, "
         f"{int(terms.min())}..{int(terms.max())} terms; tolerance {parts[0].fit.tolerance:g} reached: max relative "
-        f"deviation from the network {worst.fit.max_error:.2e} ({worst.process.name}, level {level}, {T:g} K) "
-        f"on every {_step(worst.fit):g} K of the trained range",
+        f"deviation from the network {worst.fit.max_error:.2e} ({worst.process.label}, {worst.fit.label_text(label)}, "
+        f"{T:g} K) on every {_step(worst.fit):g} K of the trained range",
         f"valid for {t_lo:g} <= T <= {t_hi:g} K only (the trained range); Cantera evaluates a Chebyshev rate "
         f"outside its temperature-range without a warning, and these diverge there",
         "species <M>(vN): level N of molecule M; thermo constant-cp with h0 = E(N) R (E(N) in K of "
         "kvt.physics.fho.level_energy_K), cp0 = 7/2 R and s0 = 0 for every level, so Cantera's reverse rates are "
-        "exact detailed balance, k(i-1 -> i) = k(i -> i-1) exp(-(E(i) - E(i-1)) / T); partners: atoms cp0 = 5/2 R, "
-        "h0 = 0",
-        "reactions: M(vi) + P <=> M(v(i-1)) + P, one per trained transition i -> i-1 and partner P (one per level "
-        "of the partner where the partner is the level-resolved molecule); a YAML alias (*name) repeats the "
-        "transition's rate",
+        "exact detailed balance, k(reverse) = k(forward) exp(-dE / T), dE the energy the forward direction releases; "
+        "partners: atoms cp0 = 5/2 R, h0 = 0",
+        *(f"reactions, {COUNTING[kind]}" for kind in kinds),
         "units: k in m^3/(kmol s) = k in m^3/s x 6.02214076e26, h0 in J/kmol, T in K, P in Pa (the rates do not "
         "depend on P: one pressure term)"]
     return [f"# {line}" for line in lines]
@@ -184,26 +272,32 @@ def _step(fit: ChebyshevFit) -> float:
     return float(fit.temperatures[1] - fit.temperatures[0]) if fit.temperatures.size > 1 else 0.0
 
 
-def _reactions(part: Part, levels: dict[str, list[int]]) -> list[str]:
+def _reaction_lines(part: Part, written: list[Reaction]) -> list[str]:
     process, fit = part.process, part.fit
-    m, partner = process.molecule, process.partner
-    resolved = partner.is_molecule and partner.name in levels
-    partner_names = ([species_name(partner, n) for n in levels[partner.name]] if resolved else [partner.name])
-    lines = []
-    for row, level in enumerate(fit.transitions):
-        level = int(level)
+    lines, anchors = [], {}
+    repeated = np.bincount([r.row for r in written], minlength=len(part.labels)) > 1
+    for reaction in written:
+        row = reaction.row
+        label = np.atleast_1d(fit.transitions[row])
+        if row not in anchors:
+            lines.append(f"# {process.label}: {' + '.join(reaction.reactants[:reaction.changed])} -> "
+                         f"{' + '.join(reaction.products[:reaction.changed])}, {fit.terms[row]} terms, max relative "
+                         f"deviation "
+                         f"from the network {fit.rel_error[row].max():.2e}")
+        lines += [f"- equation: {reaction.equation}",
+                  "  type: Chebyshev",
+                  f"  temperature-range: [{_number(fit.t_min)}, {_number(fit.t_max)}]",
+                  f"  pressure-range: [{_number(PRESSURE_RANGE_PA[0])}, {_number(PRESSURE_RANGE_PA[1])}]"]
+        if row in anchors:
+            lines.append(f"  data: *{anchors[row]}")
+            continue
         data = _cantera_log10(fit.coefficients[row, :fit.terms[row]])
-        anchor = f"{process.name}_v{level}"
-        lines.append(f"# {process.name}: {species_name(m, level)} -> {species_name(m, level - 1)}, "
-                     f"{fit.terms[row]} terms, max relative deviation from the network {fit.rel_error[row].max():.2e}")
-        for n, other in enumerate(partner_names):
-            lines += [f"- equation: {species_name(m, level)} + {other} <=> {species_name(m, level - 1)} + {other}",
-                      "  type: Chebyshev",
-                      f"  temperature-range: [{_number(fit.t_min)}, {_number(fit.t_max)}]",
-                      f"  pressure-range: [{_number(PRESSURE_RANGE_PA[0])}, {_number(PRESSURE_RANGE_PA[1])}]"]
-            if n == 0:
-                rows = _flow([f"[{_number(v)}]" for v in data], "    ")
-                lines += [f"  data: &{anchor} {rows[0]}", *(f"    {line}" for line in rows[1:])]
-            else:
-                lines.append(f"  data: *{anchor}")
+        rows = _flow([f"[{_number(v)}]" for v in data], "    ")
+        anchor = ""
+        if repeated[row]:
+            anchors[row] = f"{process.name}_v{'_'.join(str(int(v)) for v in label)}"
+            anchor = f"&{anchors[row]} "
+        else:
+            anchors[row] = None
+        lines += [f"  data: {anchor}{rows[0]}", *(f"    {line}" for line in rows[1:])]
     return lines

@@ -103,6 +103,13 @@ class ChebyshevFit(FitDeviation):
     tolerance: float
     temperatures: np.ndarray
     rel_error: np.ndarray  # (n_transitions, n_T)
+    #: What a label holds: ("level",) for VT (a label is a level), ("level_a", "level_b") for an exchange (a pair).
+    label_names: tuple = ("level",)
+
+    def label_text(self, label) -> str:
+        """``level 5`` or ``level_a 5, level_b 7``."""
+        values = np.atleast_1d(np.asarray(label, dtype=int))
+        return ", ".join(f"{name} {int(v)}" for name, v in zip(self.label_names, values))
 
     @property
     def n_terms(self) -> int:
@@ -144,7 +151,7 @@ def _vt_transition(label) -> str:
 
 def fit_log_k(transitions, log_k, t_min: float, t_max: float, tolerance: float, axis_name: str = "inverse_T",
               step: float = CHECK_STEP_K, max_terms: int = MAX_TERMS, what: str = "the network",
-              describe=_vt_transition) -> ChebyshevFit:
+              describe=_vt_transition, label_names: tuple = ("level",)) -> ChebyshevFit:
     """Fit ln k of every transition with as few Chebyshev terms as ``tolerance`` needs (each its own number).
 
     ``log_k(transitions, temperatures)`` returns ln k in m^3/s, shape (n_transitions, n_T). ``tolerance`` is the
@@ -178,12 +185,12 @@ def fit_log_k(transitions, log_k, t_min: float, t_max: float, tolerance: float, 
         n_max = int(terms.max())
         kept = np.where(np.arange(n_max)[None, :] < terms[:, None], coefficients[:, :n_max], 0.0)
         fit = ChebyshevFit(transitions, axis_name, float(t_min), float(t_max), kept, terms, float(tolerance), grid,
-                           np.zeros_like(target))
+                           np.zeros_like(target), tuple(label_names))
         rel = np.abs(np.expm1(fit.log_k(grid) - target))
         over = (rel.max(axis=1) > tolerance) & (terms < max_terms)
         if not over.any():
             return ChebyshevFit(transitions, axis_name, float(t_min), float(t_max), kept, terms, float(tolerance),
-                                grid, rel)
+                                grid, rel, tuple(label_names))
         terms = terms + over
 
 
@@ -194,19 +201,39 @@ def _round_up(value: float) -> str:
     return f"{mantissa:.1f}e{exponent:+03d}"
 
 
-def fit_network(network, tolerance: float, axis_name: str = "inverse_T", step: float = CHECK_STEP_K) -> ChebyshevFit:
+def fit_network(network, tolerance: float, axis_name: str = "inverse_T", step: float = CHECK_STEP_K,
+                labels=None) -> ChebyshevFit:
     """The fit of every trained transition of ``network`` (a :class:`kvt.network.inference.Network`) on its range.
 
-    ln k is fitted, so the network must give k > 0 on its trained range: ``kvt export`` checks that first.
+    ``labels``: the transitions to fit [default: every trained one]: upper levels of a VT network, (level_a,
+    level_b) rows of an exchange network (:func:`trained_labels`). ln k is fitted, so the network must give k > 0
+    on its trained range: ``kvt export`` checks that first. The network is evaluated once on every label x every
+    node and once on every label x the check grid (one vectorised call each).
     """
-    levels = trained_levels(network)
+    labels = trained_labels(network) if labels is None else np.asarray(labels, dtype=int)
+    names = tuple(network.inputs[:-1])
     t_min, t_max = (float(v) for v in network.temperature_range)
 
     def log_k(labels, temperatures):
-        k = network.predict_k(np.repeat(labels, temperatures.size), np.tile(temperatures, labels.size))
-        return np.log(k.reshape(labels.size, temperatures.size))
+        columns = labels.reshape(len(labels), -1).T  # one row per level input
+        k = network.predict_k(*(np.repeat(c, temperatures.size) for c in columns), np.tile(temperatures, len(labels)))
+        return np.log(k.reshape(len(labels), temperatures.size))
 
-    return fit_log_k(levels, log_k, t_min, t_max, tolerance, axis_name, step)
+    def describe(label):
+        values = np.atleast_1d(label)
+        if len(values) == 1:
+            return _vt_transition(int(values[0]))
+        return ", ".join(f"{name} {int(v)}" for name, v in zip(names, values))
+
+    return fit_log_k(labels, log_k, t_min, t_max, tolerance, axis_name, step, describe=describe, label_names=names)
+
+
+def trained_labels(network) -> np.ndarray:
+    """Every trained transition of ``network``: its upper levels (VT), or its (level_a, level_b) rows (VV, VV')."""
+    if len(network.inputs) == 2:
+        return trained_levels(network)
+    ranges = [np.arange(int(lo), int(hi) + 1) for lo, hi in (network.level_ranges[n] for n in network.inputs[:-1])]
+    return np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, len(ranges))
 
 
 def summary(fit: ChebyshevFit) -> str:
@@ -215,5 +242,6 @@ def summary(fit: ChebyshevFit) -> str:
     lo, hi = int(fit.terms.min()), int(fit.terms.max())
     terms = f"{lo}" if lo == hi else f"{lo}..{hi}"
     return (f"{terms} Chebyshev terms in reduced {AXES[fit.axis].label} per transition; max relative "
-            f"deviation from the network {fit.max_error:.2e} (level {level}, {T:g} K; tolerance {fit.tolerance:g}) "
+            f"deviation from the network {fit.max_error:.2e} ({fit.label_text(level)}, {T:g} K; tolerance "
+            f"{fit.tolerance:g}) "
             f"on every {fit.temperatures[1] - fit.temperatures[0]:g} K of {fit.t_min:g}..{fit.t_max:g} K")

@@ -58,7 +58,8 @@ class FitDeviation:
     def worst(self) -> tuple[int, float]:
         """(transition label, T in K) of the largest relative deviation."""
         row, column = np.unravel_index(np.argmax(self.rel_error), self.rel_error.shape)
-        return int(self.labels[row]), float(self.temperatures[column])
+        label = np.asarray(self.labels[row])
+        return (int(label) if label.ndim == 0 else tuple(int(v) for v in label)), float(self.temperatures[column])
 
 
 def trained_levels(network) -> np.ndarray:

@@ -17,6 +17,7 @@ and the module of its writer (see docs/architecture.md).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -110,6 +111,9 @@ class ExportFormat:
     processes: tuple = ("vt",)
     #: The --kernel values it takes for an exchange network (the Chebyshev kernel fits one level input).
     exchange_kernels: tuple = ("network",)
+    #: What the writer needs decided before the k <= 0 check (and any fit), refusing what cannot be written:
+    #: ``plan(request)``, handed to the writer as ``checked["plan"]``.
+    plan: Callable[[ExportRequest], object] | None = None
 
     @property
     def takes_grid(self) -> bool:
@@ -224,21 +228,36 @@ def _fho_poly(request: ExportRequest, checked: dict) -> Written:
     return Written(text, report, f"wrote the network of {request.run.path} as fho-poly ({layout}) to {request.output}")
 
 
-def _cantera(request: ExportRequest, checked: dict) -> Written:
+def _cantera_plan(request: ExportRequest) -> list:
+    """The mechanism's parts before any fit: each run's process and the transitions it gives (each a distinct
+    reaction, :meth:`kvt.physics.process.Process.distinct`), checked to fit together in one mechanism."""
     from kvt.exports import cantera, chebyshev
 
-    parts, report = [], []
+    parts = []
     for run in request.all_runs:
         process = run.process
         if process is None:
             raise KvtError(f"run directory {run.path} was trained on a user table that names no pair; a Cantera "
                            f"mechanism needs the partner (train it with --pair)")
-        fit = chebyshev.fit_network(run.network, request.fit_tolerance("cantera"), FIT_AXIS["cantera"])
-        parts.append(cantera.Part(process, fit, f"run directory {run.path}", run.network.spec))
-        report.append(f"{process.name}: {chebyshev.summary(fit)}")
+        labels = chebyshev.trained_labels(run.network)
+        labels = labels[process.distinct(*labels.reshape(len(labels), -1).T)]
+        parts.append(cantera.Part(process, labels, f"run directory {run.path}", run.network.spec))
+    cantera.check_parts(parts)
+    return parts
+
+
+def _cantera(request: ExportRequest, checked: dict) -> Written:
+    from kvt.exports import cantera, chebyshev
+
+    parts, report = list(checked["plan"]), []
+    for n, (run, part) in enumerate(zip(request.all_runs, parts)):
+        fit = chebyshev.fit_network(run.network, request.fit_tolerance("cantera"), FIT_AXIS["cantera"],
+                                    labels=part.labels)
+        parts[n] = dataclasses.replace(part, fit=fit)
+        report.append(f"{part.process.label}: {chebyshev.summary(fit)}")
     text = cantera.mechanism(parts)
     return Written(text, report, f"wrote a Cantera mechanism of {len(parts)} run{'s' if len(parts) > 1 else ''} "
-                                 f"({', '.join(p.process.name for p in parts)}) to {request.output}")
+                                 f"({', '.join(p.process.label for p in parts)}) to {request.output}")
 
 
 _CODE_OPTIONS = frozenset({"prefix", "kernel", "units", "tolerance"})
@@ -260,10 +279,10 @@ FORMATS = {f.name: f for f in (
     ExportFormat("fho-poly", "per-transition fits in the SPbU solver's form", _fho_poly,
                  check_step_K=CHECK_STEP_K, can_be_nonphysical=False, options=frozenset({"layout", "units"}),
                  layouts=("csv", "spbu"), refusal=_log_fit_refusal("fho-poly")),
-    ExportFormat("cantera", "a Cantera YAML mechanism of one or several runs", _cantera,
+    ExportFormat("cantera", "a Cantera YAML mechanism of one or several runs (VT, VV, VV')", _cantera,
                  check_step_K=CHECK_STEP_K, can_be_nonphysical=False, options=frozenset({"tolerance"}),
                  several_runs=True, units_note="a Cantera mechanism has fixed units: k in m^3/(kmol s)",
-                 refusal=_log_fit_refusal("cantera")),
+                 refusal=_log_fit_refusal("cantera"), processes=ALL_PROCESSES, plan=_cantera_plan),
 )}
 
 #: The ``--format`` help of ``kvt export``.
@@ -393,5 +412,10 @@ def check(fmt: ExportFormat, request: ExportRequest) -> dict:
 
 
 def export(fmt: ExportFormat, request: ExportRequest) -> Written:
-    """Check, then write ``request`` in ``fmt``: the file's text and what to tell the user."""
-    return fmt.write(request, check(fmt, request))
+    """Plan (where the format does), check, then write ``request`` in ``fmt``: the file's text and what to tell the
+    user."""
+    plan = fmt.plan(request) if fmt.plan is not None else None
+    checked = check(fmt, request)
+    if plan is not None:
+        checked["plan"] = plan
+    return fmt.write(request, checked)

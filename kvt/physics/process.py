@@ -95,10 +95,20 @@ class Process(_Derived):
     def max_level(self) -> int:
         return self.pair.max_level
 
+    @property
+    def colliders(self) -> tuple:
+        """Who collides, in the order of :meth:`transitions`: the molecule whose level changes, then the partner,
+        a spectator whose state does not change."""
+        return (self.pair.molecule, self.pair.partner)
+
     def transitions(self, levels) -> tuple[np.ndarray, np.ndarray]:
         """(level_from, level_to) of the de-excitation of each upper level: i -> i-1."""
         levels = np.asarray(levels, dtype=int)
         return levels, levels - 1
+
+    def distinct(self, levels) -> np.ndarray:
+        """Which of ``levels`` are distinct reactions once each is written with its reverse: every VT transition."""
+        return np.ones(np.shape(levels), dtype=bool)
 
     def check_levels(self, levels) -> np.ndarray:
         """``levels`` as floats, each an upper level of the molecule (an error names the range)."""
@@ -157,10 +167,32 @@ class ExchangeProcess(_Derived):
         """(levels A leaves: 1..L_A, levels B leaves: 0..L_B - 1)."""
         return (tuple(range(1, self.molecule_a.max_level + 1)), tuple(range(self.molecule_b.max_level)))
 
+    @property
+    def colliders(self) -> tuple:
+        """Who collides, in the order of :meth:`transitions`: A, then B (both change level)."""
+        return (self.molecule_a, self.molecule_b)
+
     def transitions(self, level_a, level_b) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(A from, A to, B from, B to) of each exchange: A(i) -> A(i-1), B(j) -> B(j+1)."""
         i, j = (np.asarray(v, dtype=int) for v in (level_a, level_b))
         return i, i - 1, j, j + 1
+
+    def distinct(self, level_a, level_b) -> np.ndarray:
+        """Which of the level pairs (``level_a``, ``level_b``) are distinct reactions once each is written with its
+        reverse (a kinetics code's reversible reaction, a master equation's net flux).
+
+        VV' (A != B): every pair; its reverse B(j+1) + A(i-1) -> B(j) + A(i) is a pair of the B-A table. VV (one
+        molecule): the reverse of (i, j) is the pair (j + 1, i - 1) of the same table, so each exchange is kept
+        once, in its exothermic direction i <= j (:mod:`kvt.kinetics.molecular_gas` reads the same half; i = j
+        moves two molecules of level i); i = j + 1 is a resonant swap that changes no population and is dropped;
+        an endothermic pair i > j + 1 is kept only where its exothermic reverse is not among the given pairs.
+        """
+        i, j = (np.asarray(v, dtype=int).ravel() for v in (level_a, level_b))
+        if self.molecule_a != self.molecule_b:
+            return np.ones(i.shape, dtype=bool)
+        given = set(zip(i.tolist(), j.tolist()))
+        reverse_given = np.array([(b + 1, a - 1) in given for a, b in zip(i.tolist(), j.tolist())], dtype=bool)
+        return (i <= j) | ((i > j + 1) & ~reverse_given)
 
     def check_levels(self, level_a, level_b) -> tuple[np.ndarray, np.ndarray]:
         return fho_vv.check_exchange_levels(self.molecule_a, self.molecule_b, level_a, level_b)
