@@ -177,10 +177,10 @@ def _refusals(runs):
     return [
         (["export", "--run", acc, "--format", "fho-poly", "-o", "x.csv"],
          f"Error: --format fho-poly writes VT networks; run directory {acc} is a vv network (O2-O2 VV): export it "
-         f"with --format csv, weights, c-header and fortran"),
-        (["export", "--run", std, "--format", "cantera", "-o", "x.yaml"],
-         f"Error: --format cantera writes VT networks; run directory {std} is a vv' network (N2-O2 VV'): export it "
-         f"with --format csv, weights, c-header and fortran"),
+         f"with --format csv, weights, c-header, fortran and cantera"),
+        (["export", "--run", std, "--run", std, "--format", "cantera", "-o", "x.yaml"],
+         f"Error: run directory {std} and run directory {std} are both N2-O2 VV'; a mechanism takes one run per "
+         f"process (two would give every reaction twice)"),
         (["export", "--run", acc, "--format", "c-header", "--kernel", "chebyshev", "-o", "x.h"],
          "Error: --kernel chebyshev fits one level input; a vv network takes --kernel network"),
         (["export", "--run", acc, "--layout", "wide", "-o", "x.csv"],

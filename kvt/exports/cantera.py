@@ -275,15 +275,12 @@ def _step(fit: ChebyshevFit) -> float:
 def _reaction_lines(part: Part, written: list[Reaction]) -> list[str]:
     process, fit = part.process, part.fit
     lines, anchors = [], {}
-    repeated = np.bincount([r.row for r in written], minlength=len(part.labels)) > 1
     for reaction in written:
         row = reaction.row
-        label = np.atleast_1d(fit.transitions[row])
         if row not in anchors:
             lines.append(f"# {process.label}: {' + '.join(reaction.reactants[:reaction.changed])} -> "
                          f"{' + '.join(reaction.products[:reaction.changed])}, {fit.terms[row]} terms, max relative "
-                         f"deviation "
-                         f"from the network {fit.rel_error[row].max():.2e}")
+                         f"deviation from the network {fit.rel_error[row].max():.2e}")
         lines += [f"- equation: {reaction.equation}",
                   "  type: Chebyshev",
                   f"  temperature-range: [{_number(fit.t_min)}, {_number(fit.t_max)}]",
@@ -293,11 +290,7 @@ def _reaction_lines(part: Part, written: list[Reaction]) -> list[str]:
             continue
         data = _cantera_log10(fit.coefficients[row, :fit.terms[row]])
         rows = _flow([f"[{_number(v)}]" for v in data], "    ")
-        anchor = ""
-        if repeated[row]:
-            anchors[row] = f"{process.name}_v{'_'.join(str(int(v)) for v in label)}"
-            anchor = f"&{anchors[row]} "
-        else:
-            anchors[row] = None
+        anchors[row] = f"{process.name}_v{'_'.join(str(int(v)) for v in np.atleast_1d(fit.transitions[row]))}"
+        anchor = f"&{anchors[row]} "
         lines += [f"  data: {anchor}{rows[0]}", *(f"    {line}" for line in rows[1:])]
     return lines
