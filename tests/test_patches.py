@@ -12,7 +12,7 @@ from conftest import error_line
 import kvt.patches
 from kvt import KvtError
 from kvt.cli import main
-from kvt.patches import keras_multi_worker
+from kvt.patches import keras_multi_worker, tensorflow_seed
 from kvt.tuning import extension as kt_patch
 
 
@@ -67,6 +67,7 @@ def test_the_installed_libraries_are_supported():
     would pass for the wrong reason)."""
     assert kvt.patches.supported(metadata.version("keras-tuner"), kt_patch.LOWEST, kt_patch.BELOW)
     assert kvt.patches.supported(metadata.version("keras"), keras_multi_worker.LOWEST, keras_multi_worker.BELOW)
+    assert kvt.patches.supported(metadata.version("tensorflow"), tensorflow_seed.LOWEST, tensorflow_seed.BELOW)
 
 
 def test_pyproject_bounds_match_the_patches():
@@ -78,6 +79,8 @@ def test_pyproject_bounds_match_the_patches():
     assert f"<{kt_patch.BELOW}" in deps["keras-tuner"]
     assert f">={kt_patch.LOWEST}" in deps["keras-tuner"]
     assert f"<{keras_multi_worker.BELOW}" in deps["keras"]
+    assert f"<{tensorflow_seed.BELOW}" in deps["tensorflow"]
+    assert f">={tensorflow_seed.LOWEST}" in deps["tensorflow"]
 
 
 # ---------------------------------------------------------------- (b) the private names still fit
@@ -264,3 +267,40 @@ def test_keras_optimizer_members_kvt_optimizers_rely_on():
     assert optimizer._get_variable_index(variable) == 0
     assert list(optimizer._trainable_variables) == [variable]
     assert isinstance(optimizer._variables, list) and optimizer._iterations is optimizer.iterations
+
+
+def test_tensorflow_context_names_the_seed_patch_relies_on():
+    """``Context._set_global_seed`` is still: set ``_seed``, set ``_rng`` from it, then empty the kernel caches."""
+    import inspect
+
+    from tensorflow.python.eager import context
+
+    assert params(context.Context._set_global_seed) == [("self", EMPTY), ("seed", EMPTY)]
+    source = inspect.getsource(context.Context._set_global_seed)
+    statements = [line.strip() for line in source.splitlines()[1:]
+                  if line.strip() and not line.strip().startswith(("#", '"""'))]
+    assert statements == ["self._seed = seed", "try:", "hash(seed)", "self._rng = random.Random(seed)",
+                          "except TypeError:", "seed = int(np.array(seed))", "self._rng = random.Random(seed)",
+                          "if self._context_handle is not None:",
+                          "pywrap_tfe.TFE_ContextClearCaches(self._context_handle)"]
+
+
+def test_seeding_that_keeps_the_kernel_caches_seeds_as_tensorflow_does():
+    """The global seed, the op seeds drawn after it and a seeded tf.data shuffle are those of tf.random.set_seed;
+    the original method is back after the block."""
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+    from tensorflow.python.framework import random_seed
+
+    def seeded(seed):
+        tf.random.set_seed(seed)
+        shuffled = list(tf.data.Dataset.range(20).shuffle(20, seed=3).as_numpy_iterator())
+        return context.global_seed(), random_seed.get_seed(None), random_seed.get_seed(3), shuffled
+
+    original = context.Context._set_global_seed
+    expected = seeded(7)
+    with tensorflow_seed.kernel_caches_kept():
+        assert context.Context._set_global_seed is not original
+        kept = seeded(7)
+    assert context.Context._set_global_seed is original
+    assert kept == expected and kept[0] == 7

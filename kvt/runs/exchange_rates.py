@@ -11,7 +11,6 @@ is written: levels outside the ladders refused, the trained range refused unless
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -19,8 +18,7 @@ import pandas as pd
 from kvt import __version__
 from kvt.data import exchange as tables
 from kvt.data.choices import UNITS
-from kvt.errors import KvtError
-from kvt.runs.rates import ExtrapolationWarning
+from kvt.runs.rates import refuse_outside
 
 CHUNK_POINTS = 1 << 17
 
@@ -55,18 +53,7 @@ def check_range(run, levels_a, levels_b, temperatures, allow_extrapolation: bool
         lo, hi = (int(v) for v in run.network.level_ranges[name])
         if min(levels) < lo or max(levels) > hi:
             problems.append(f"{name} {min(levels)}..{max(levels)} goes outside the trained {name} {lo}..{hi}")
-    lo_t, hi_t = run.temperature_range
-    temperatures = np.asarray(temperatures, dtype=float)
-    if temperatures.min() < lo_t or temperatures.max() > hi_t:
-        problems.append(f"temperatures {temperatures.min():g}..{temperatures.max():g} K go outside the trained "
-                        f"range {lo_t:g}..{hi_t:g} K")
-    if not problems:
-        return False
-    message = "; ".join(problems)
-    if not allow_extrapolation:
-        raise KvtError(message + (f"; pass {flag} to predict there anyway" if flag else ""))
-    warnings.warn(f"extrapolating: {message}", ExtrapolationWarning, stacklevel=3)
-    return True
+    return refuse_outside(run, problems, temperatures, allow_extrapolation, flag)
 
 
 def down(run, levels_a, levels_b, temperatures) -> pd.DataFrame:

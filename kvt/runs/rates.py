@@ -33,11 +33,18 @@ def check_range(run, levels, temperatures, allow_extrapolation: bool = False,
     """
     run.network.check_levels(levels)
     lo_level, hi_level = run.level_range
-    lo_t, hi_t = run.temperature_range
-    levels, temperatures = np.asarray(levels), np.asarray(temperatures)
+    levels = np.asarray(levels)
     problems = []
     if levels.min() < lo_level or levels.max() > hi_level:
         problems.append(f"levels {levels.min()}..{levels.max()} go outside the trained levels {lo_level}..{hi_level}")
+    return refuse_outside(run, problems, temperatures, allow_extrapolation, flag)
+
+
+def refuse_outside(run, problems: list[str], temperatures, allow_extrapolation: bool, flag: str | None) -> bool:
+    """The one refusal (or warning) of a grid outside what ``run`` was trained on: ``problems`` (the level
+    inputs' lines) and the temperatures' line; True when extrapolating is allowed and happens."""
+    lo_t, hi_t = run.temperature_range
+    temperatures = np.asarray(temperatures, dtype=float)
     if temperatures.min() < lo_t or temperatures.max() > hi_t:
         problems.append(f"temperatures {temperatures.min():g}..{temperatures.max():g} K go outside the trained "
                         f"range {lo_t:g}..{hi_t:g} K")
@@ -47,7 +54,7 @@ def check_range(run, levels, temperatures, allow_extrapolation: bool = False,
     if not allow_extrapolation:
         advice = f"; pass {flag} to predict there anyway" if flag else ""
         raise KvtError(f"{message}{advice}")
-    warnings.warn(f"extrapolating: {message}", ExtrapolationWarning, stacklevel=3)
+    warnings.warn(f"extrapolating: {message}", ExtrapolationWarning, stacklevel=4)
     return True
 
 

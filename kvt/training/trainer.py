@@ -88,11 +88,20 @@ def split_indices(n_rows: int, val_fraction: float, seed: int) -> tuple[np.ndarr
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, keep_kernel_caches: bool = False) -> None:
+    """Seed Python, numpy, TensorFlow and Keras (``keras.utils.set_random_seed``) and make TensorFlow's ops
+    deterministic. ``keep_kernel_caches``: without emptying TensorFlow's kernel caches (a later seed on an already
+    compiled model, :mod:`kvt.patches.tensorflow_seed`)."""
     import keras
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
+    if keep_kernel_caches:
+        from kvt.patches.tensorflow_seed import kernel_caches_kept
+
+        with kernel_caches_kept():
+            keras.utils.set_random_seed(seed)
+    else:
+        keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
 
 
@@ -276,7 +285,7 @@ class SeedRuns:
         from dataclasses import replace
 
         config = replace(self.config, seed=int(seed))
-        seed_everything(config.seed)
+        seed_everything(config.seed, keep_kernel_caches=self._model is not None)
         prep = prepare_data(config, self.dataset)
         model = build_compiled_model(config, prep, self.hparams, self.distribution)
         if self._model is not None:
