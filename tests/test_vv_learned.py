@@ -46,7 +46,15 @@ def runs(tmp_path_factory):
     quick = ["--epochs", "20", "--finish-iterations", "10", "--units", "8"]
     return {"acc": _train(root, "acc", "O2-O2", "vv", "accurate", SMALL, quick),
             "std": _train(root, "std", "N2-O2", "vv'", "study", SMALL, ["--epochs", "3", "--units", "8"]),
-            "full": _train(root, "full", "O2-O2", "vv", "accurate", ["--temps", "500,2000,5000"], quick)}
+            "full": _train(root, "full", "O2-O2", "vv", "accurate", ["--temps", "500,2000,5000"], quick),
+            "o2ar": _vt_run(root)}
+
+
+def _vt_run(root):
+    """A VT run of O2-Ar (one epoch) and, beside it, a VT table (o2ar.csv)."""
+    _invoke("data", "generate", "--pair", "O2-Ar", "--levels", "1-3", "--temps", "1000,2000", "-o", root / "o2ar.csv")
+    _invoke("train", "--pair", "O2-Ar", "--epochs", "1", "--units", "8", "--quiet", "--out", root / "o2ar")
+    return root / "o2ar"
 
 
 def _independent_k(a_molecule, b_molecule, i, j, T):
@@ -217,6 +225,15 @@ def _refusals(runs):
          "Error: temperatures 300..300 K go outside the trained range 500..5000 K"),
         (["evaluate", "--run", acc, "--levels-b", "40"],
          "Error: level 40 is out of range; O2 level_b is 0..34"),
+        (["train", "--data", acc.parent / "acc.csv", "--process", "vt", "--epochs", "1"],
+         f"Error: --process vt does not match {acc.parent / 'acc.csv'}, a table of vv rates; a --data table names "
+         f"its own process: leave --process out"),
+        (["train", "--data", runs["o2ar"].parent / "o2ar.csv", "--process", "vv", "--epochs", "1"],
+         f"Error: --process vv does not match {runs['o2ar'].parent / 'o2ar.csv'}, a table of vt rates; a --data "
+         f"table names its own process: leave --process out"),
+        (["relax", "--run", runs["o2ar"], "--pair", "O2-O2", "--with-vv", "--vv-run", full, "--temps", "2000"],
+         f"Error: --with-vv relaxes pure O2 (--pair O2-O2), its own collision partner, but the VT rates of run "
+         f"{runs['o2ar']} are of O2-Ar; give the VT rates of O2-O2"),
     ]
 
 

@@ -82,6 +82,10 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
         if source.molecule != vv.molecule_a:
             raise KvtError(f"--with-vv relaxes {vv.molecule_a.name} (--pair {vv.name}), but the VT rates of "
                            f"{source.label} are of {source.molecule.name}")
+        if source.process is not None and source.process.name != vv.name:
+            raise KvtError(f"--with-vv relaxes pure {vv.molecule_a.name} (--pair {vv.name}), its own collision "
+                           f"partner, but the VT rates of {source.label} are of {source.process.name}; give the VT "
+                           f"rates of {vv.name}")
         vv_rates = relaxation.vv_rates_of_run(vv_run_dir, vv, temps) if vv_run_dir else None
         result = relaxation.run_with_vv(source, vv, tv0=tv0, pressure_atm=pressure, reference=reference_process,
                                         vv_rates=vv_rates)

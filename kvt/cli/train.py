@@ -80,6 +80,8 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
     from kvt.data.datasets import load_dataset
 
     dataset = load_dataset(process or data_file, config.allow_implausible, exchange_tables=True)
+    if data_file:
+        _check_table_process(data_file, dataset, process_kind)
     if dataset.process is not process:  # a --data table that names its process (a VV table): its defaults
         config = typed.resolved(dataset.process)
     quiet_tensorflow_import()
@@ -98,6 +100,15 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
     _print_summary(result, path)
     if result.metrics.get("interrupted"):
         raise click.exceptions.Exit(130)  # the run is written; the status says the command did not finish
+
+
+def _check_table_process(data_file, dataset, process_kind) -> None:
+    """A --data table names its own process: a --process typed beside it that says otherwise is refused."""
+    typed = click.get_current_context().get_parameter_source("process_kind")
+    held = getattr(dataset.process, "kind", "vt")  # a VT table may name no pair
+    if typed is not click.core.ParameterSource.DEFAULT and process_kind != held:
+        raise KvtError(f"--process {process_kind} does not match {data_file}, a table of {held} rates; a --data "
+                       f"table names its own process: leave --process out")
 
 
 def _worker_summary(task, result):

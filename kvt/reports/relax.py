@@ -237,7 +237,7 @@ def vv_rates_of_run(run_dir, vv: ExchangeProcess, temperatures) -> tuple[np.ndar
     region = exchange.nonphysical_region(np.repeat(grid_a, T.size), np.repeat(grid_b, T.size),
                                          np.tile(T, len(grid_a)), k)
     validity.refuse_nonphysical(region, False, lambda found: f"--vv-run {run_dir}: " + validity.refusal_message(
-        found, "use it").replace(f" or pass {validity.NONPHYSICAL_FLAG} to use it anyway", ""))
+        found, "use it").replace(f", or pass {validity.NONPHYSICAL_FLAG} to use it anyway", ""))
     return k.T.reshape(T.size, len(a), len(b)), f"VV run {run.path}"
 
 
