@@ -15,7 +15,7 @@ shape (without autograph, as Keras traces its own steps), runs a chunk of epochs
         not improved for ``patience`` epochs, or the training loss is not finite
 
 and Python then hands each epoch's logs to the Keras callbacks (History, the progress bar) in
-order. The steps, the metrics, the early stopping rule (``keras.callbacks.EpochStopping`` with
+order. The steps, the metrics, the early stopping rule (``keras.callbacks.EarlyStopping`` with
 ``restore_best_weights``, ``min_delta`` 0) and the batches are those of ``model.fit`` with kvt's
 feed (:class:`EpochOrders` takes tf.data's seeded orders exactly as :mod:`kvt.training.feed` does),
 so a seed gives the same history and weights bit for bit (``tests/test_loop.py``). A chunk lasts
@@ -38,7 +38,6 @@ MAX_EPOCHS_PER_CALL = 1000
 TRACED_ATTRIBUTE = "_kvt_epoch_loops"  # the model's traced epoch loops, by table shape
 ORDERS_AT_ONCE = 64  # epochs' row orders drawn from tf.data in one step ...
 ORDER_ROWS_AT_ONCE = 2 ** 20  # ... as long as they hold at most this many row indices
-
 
 
 class EpochOrders:
