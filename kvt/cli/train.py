@@ -96,7 +96,8 @@ def train_command(pair, process_kind, data_file, mode, optimizer, lr, opts, epoc
         if not chief:
             _worker_summary(task, result)
             return
-        path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]], inputs=inputs)
+        path = save_run(result, out, force=force, command=["kvt", *sys.argv[1:]], inputs=inputs,
+                        before_swap=interrupt.raise_if_aborted)
     _print_summary(result, path)
     if result.metrics.get("interrupted"):
         raise click.exceptions.Exit(130)  # the run is written; the status says the command did not finish

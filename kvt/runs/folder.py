@@ -127,11 +127,13 @@ def _jsonable(value):
 
 
 def save_run(result, out: str | Path | None = None, force: bool = False, command: list[str] | None = None,
-             plot_level: int | None = None, inputs=()) -> Path:
+             plot_level: int | None = None, inputs=(), before_swap=None) -> Path:
     """Write ``result`` (a TrainResult) as a run directory, atomically. Returns its path.
 
     ``force`` replaces only a run directory kvt wrote, never one holding ``inputs``
-    (the training data file); see :func:`kvt.files.atomic.check`.
+    (the training data file); see :func:`kvt.files.atomic.check`. ``before_swap()``, called once every
+    file is written and before the folder takes its name, may raise to write nothing (a second Ctrl-C
+    whose own exception a finaliser swallowed: :meth:`kvt.training.interrupt.GracefulInterrupt.raise_if_aborted`).
     """
     from kvt.runs import figures
 
@@ -157,6 +159,8 @@ def save_run(result, out: str | Path | None = None, force: bool = False, command
             figures.save_figure(figures.level_figure(run, level), tmp / f"k_level_{level}.png")
             figures.save_figure(figures.error_figure(result.predictions, metadata), tmp / "relative_error.png")
         figures.save_figure(figures.loss_figure(result.history, metadata), tmp / "loss.png")
+        if before_swap is not None:
+            before_swap()
     return out
 
 

@@ -33,7 +33,8 @@ import numpy as np
 
 from kvt.training.feed import EVAL_BATCH_ROWS, SHUFFLE_BUFFER_ROWS
 
-CHUNK_SECONDS = 0.25  # the wall time a compiled call aims at (Ctrl-C and progress answered within it)
+CHUNK_SECONDS = 0.1  # the wall time a compiled call aims at: Ctrl-C and progress answered within it, and two
+# Ctrl-Cs 0.2 s apart seen as two (Python runs its signal handler only between calls: two SIGINTs in one call are one)
 MAX_EPOCHS_PER_CALL = 1000
 TRACED_ATTRIBUTE = "_kvt_epoch_loops"  # the model's traced epoch loops, by table shape
 ORDERS_AT_ONCE = 64  # epochs' row orders drawn from tf.data in one step ...
