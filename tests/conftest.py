@@ -84,3 +84,46 @@ def kvt_in_one_process(commands, cwd=None):
     assert done.returncode == 0, done.stderr
     imported_by_cli, *runs = json.loads(done.stdout.splitlines()[-1])
     return imported_by_cli, runs, done.stdout, done.stderr
+
+
+def cantera_reactor_tau(gas, T: float, composition: dict, levels: list, energies, e_start: float, points: int = 201):
+    """τ of a constant-T Cantera reactor (energy off, 1 atm at the start) from ``composition``: the time the
+    normalised mean vibrational energy of the species ``levels`` (energies ``energies`` in K, the start's
+    mean ``e_start``) first reaches 1/e, and the reactor's concentrations (kmol/m³) then.
+
+    The integration is run to the step in which the energy crosses 1/e, then again to ``points`` - 1
+    points across that step, and τ interpolated linearly between the two points around the crossing."""
+    import cantera as ct
+    import numpy as np
+
+    index = [gas.species_index(name) for name in levels]
+    e_eq = np.exp(-np.asarray(energies) / T) @ energies / np.exp(-np.asarray(energies) / T).sum()
+
+    def reactor():
+        gas.TPX = T, ct.one_atm, composition
+        r = ct.IdealGasReactor(gas, energy="off", clone=False)
+        net = ct.ReactorNet([r])
+        net.rtol, net.atol = 1e-11, 1e-30
+        return r, net
+
+    def energy(r):
+        c = r.phase.concentrations[index]
+        return (c @ energies / c.sum() - e_eq) / (e_start - e_eq)
+
+    r, net = reactor()
+    previous = 0.0
+    while True:
+        t = net.step()
+        if energy(r) <= np.exp(-1.0):
+            break
+        previous = t
+    r, net = reactor()
+    net.advance(previous)
+    t_a, e_a = previous, energy(r)
+    for t_b in np.linspace(previous, t, points)[1:]:
+        net.advance(t_b)
+        e_b = energy(r)
+        if e_b <= np.exp(-1.0):
+            return t_a + (e_a - np.exp(-1.0)) * (t_b - t_a) / (e_a - e_b), r.phase.concentrations
+        t_a, e_a = t_b, e_b
+    raise AssertionError("no crossing")

@@ -16,7 +16,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import error_line
+from conftest import cantera_reactor_tau, error_line
 
 from kvt.cli import main
 from kvt.kinetics import heat_bath
@@ -126,40 +126,9 @@ def _cantera_tau(gas, T, x_molecule, partner):
     composition = {name: x_molecule * x for name, x in zip(LEVELS, start)}
     if partner:
         composition[partner] = 1.0 - x_molecule
-    index = [gas.species_index(name) for name in LEVELS]
-    e_eq = heat_bath.boltzmann_fractions(ENERGIES, [T])[0] @ ENERGIES
-
-    def reactor():
-        gas.TPX = T, ct.one_atm, composition
-        r = ct.IdealGasReactor(gas, energy="off", clone=False)
-        net = ct.ReactorNet([r])
-        net.rtol, net.atol = 1e-11, 1e-30
-        return r, net
-
-    def energy(r):
-        c = r.phase.concentrations[index]
-        return (c @ ENERGIES / c.sum() - e_eq) / (e_0 - e_eq)
-
-    r, net = reactor()
-    e_0 = start @ ENERGIES
-    previous = 0.0
-    while True:  # the step in which the normalised vibrational energy crosses 1/e ...
-        t = net.step()
-        if energy(r) <= np.exp(-1.0):
-            break
-        previous = t
-    r, net = reactor()  # ... then the same integration again, to 200 points across that step
-    net.advance(previous)
-    t_a, e_a = previous, energy(r)
-    for t_b in np.linspace(previous, t, 201)[1:]:
-        net.advance(t_b)
-        e_b = energy(r)
-        if e_b <= np.exp(-1.0):
-            partner_c = r.phase.concentrations[gas.species_index(partner)] if partner else \
-                r.phase.concentrations[index].sum()
-            return t_a + (e_a - np.exp(-1.0)) * (t_b - t_a) / (e_a - e_b), partner_c
-        t_a, e_a = t_b, e_b
-    raise AssertionError("no crossing")
+    tau, concentrations = cantera_reactor_tau(gas, T, composition, LEVELS, ENERGIES, start @ ENERGIES)
+    index = [gas.species_index(name) for name in ([partner] if partner else LEVELS)]
+    return tau, concentrations[index].sum()
 
 
 @pytest.mark.parametrize("pair, partner, x_molecule", [("O2-Ar", "Ar", 1e-3), ("O2-O2", None, 1.0)])

@@ -22,7 +22,7 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import error_line
+from conftest import cantera_reactor_tau, error_line
 
 from kvt.cli import main
 from kvt.kinetics import heat_bath, molecular_gas
@@ -120,36 +120,9 @@ def _cantera_tau(gas, T, tv0):
     """tau of a constant-T, constant-V reactor (energy off) of pure O2 from a Boltzmann distribution at ``tv0``,
     and the O2 concentration (kmol/m^3)."""
     start = heat_bath.boltzmann_fractions(ENERGIES, [tv0])[0]
-    e_0, e_eq = start @ ENERGIES, heat_bath.boltzmann_fractions(ENERGIES, [T])[0] @ ENERGIES
-
-    def reactor():
-        gas.TPX = T, ct.one_atm, dict(zip(LEVELS, start))
-        r = ct.IdealGasReactor(gas, energy="off", clone=False)
-        net = ct.ReactorNet([r])
-        net.rtol, net.atol = 1e-11, 1e-30
-        return r, net
-
-    def energy(r):
-        c = r.phase.concentrations
-        return (c @ ENERGIES / c.sum() - e_eq) / (e_0 - e_eq)
-
-    r, net = reactor()
-    previous = 0.0
-    while True:  # the step in which the normalised vibrational energy crosses 1/e ...
-        t = net.step()
-        if energy(r) <= np.exp(-1.0):
-            break
-        previous = t
-    r, net = reactor()  # ... then the same integration again, to 100 points across that step
-    net.advance(previous)
-    t_a, e_a = previous, energy(r)
-    for t_b in np.linspace(previous, t, 101)[1:]:
-        net.advance(t_b)
-        e_b = energy(r)
-        if e_b <= np.exp(-1.0):
-            return t_a + (e_a - np.exp(-1.0)) * (t_b - t_a) / (e_a - e_b), r.phase.concentrations.sum()
-        t_a, e_a = t_b, e_b
-    raise AssertionError("no crossing")
+    tau, concentrations = cantera_reactor_tau(gas, T, dict(zip(LEVELS, start)), LEVELS, ENERGIES, start @ ENERGIES,
+                                              points=101)
+    return tau, concentrations.sum()
 
 
 @pytest.mark.parametrize("T, tv0", [(1000.0, 300.0), (4000.0, 300.0), (1000.0, 4000.0)])

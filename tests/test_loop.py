@@ -125,3 +125,21 @@ def test_the_loop_feeds_the_batches_of_kvts_feed():
         seen[path] = rows.numpy()
     assert len(seen["fit"]) == epochs * n_rows
     np.testing.assert_array_equal(seen["loop"], seen["fit"])
+
+
+def test_a_large_tables_orders_drawn_in_pieces_are_the_feeds_orders():
+    """Above SHUFFLE_BUFFER_ROWS rows the orders are drawn in pieces (memory); put together they are
+    tf.data's whole seeded orders 0, 2, 4 (the ones ``model.fit`` on kvt's feed sees)."""
+    import tensorflow as tf
+
+    from kvt.training.feed import SHUFFLE_BUFFER_ROWS
+    from kvt.training.loop import EpochOrders
+
+    n_rows = 2 * SHUFFLE_BUFFER_ROWS + 7  # three pieces, the last one short
+    whole = tf.data.Dataset.range(n_rows).shuffle(SHUFFLE_BUFFER_ROWS, seed=5, reshuffle_each_iteration=True)
+    expected = np.stack([order.numpy() for order in whole.batch(n_rows).repeat().take(5)])[::2]
+    orders = EpochOrders(n_rows, seed=5)
+    taken = np.concatenate([orders.take(1), orders.take(2)])
+    assert taken.shape == (3, n_rows)
+    np.testing.assert_array_equal(taken, expected)
+    assert not np.array_equal(taken[0], taken[1])

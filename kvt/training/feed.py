@@ -45,11 +45,7 @@ def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32",
     """
     import tensorflow as tf
 
-    if len(x) > SHUFFLE_BUFFER_ROWS:
-        # The buffer holds SHUFFLE_BUFFER_ROWS rows, not the table: permute the rows once
-        # (seeded) so that a window of a sorted table is still a random sample.
-        order = np.random.default_rng(seed).permutation(len(x))
-        x, y = x[order], y[order]
+    x, y = rows_to_shuffle(x, y, seed)
     x_rows, y_rows = tf.constant(x.astype(dtype)), tf.constant(y.astype(dtype))
     batches = (tf.data.Dataset.range(len(x))
                .shuffle(min(len(x), SHUFFLE_BUFFER_ROWS), seed=seed, reshuffle_each_iteration=True)
@@ -60,6 +56,15 @@ def make_train_dataset(x, y, batch_size: int, seed: int, dtype: str = "float32",
                    .filter(lambda epoch, window: epoch % 2 == 0)
                    .flat_map(lambda epoch, window: window))
     return batches.map(lambda rows: (tf.gather(x_rows, rows), tf.gather(y_rows, rows))).prefetch(tf.data.AUTOTUNE)
+
+
+def rows_to_shuffle(x, y, seed: int):
+    """The training rows as the feed's shuffle reads them: a table of more than SHUFFLE_BUFFER_ROWS rows
+    permuted once (seeded), so that the buffer's window of a sorted table is still a random sample."""
+    if len(x) > SHUFFLE_BUFFER_ROWS:
+        order = np.random.default_rng(seed).permutation(len(x))
+        x, y = x[order], y[order]
+    return x, y
 
 
 def make_eval_dataset(x, y, dtype: str = "float32"):

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from kvt.training.feed import EVAL_BATCH_ROWS, SHUFFLE_BUFFER_ROWS
+from kvt.training.feed import EVAL_BATCH_ROWS, SHUFFLE_BUFFER_ROWS, rows_to_shuffle
 
 CHUNK_SECONDS = 0.1  # the wall time a compiled call aims at: Ctrl-C and progress answered within it, and two
 # Ctrl-Cs 0.2 s apart seen as two (Python runs its signal handler only between calls: two SIGINTs in one call are one)
@@ -47,23 +47,39 @@ class EpochOrders:
     tf.data's seeded shuffle of the row indices in a buffer of at most ``SHUFFLE_BUFFER_ROWS``, a
     fresh order every epoch, and only every second order (the orders the epochs of ``model.fit``
     see, :func:`kvt.training.feed.make_train_dataset`). Up to :data:`ORDERS_AT_ONCE` orders of a
-    small table are drawn together (one iterator step instead of one an epoch).
+    small table are drawn together (one iterator step instead of one an epoch). A table of more
+    than ``SHUFFLE_BUFFER_ROWS`` rows has its orders drawn in pieces of that many indices:
+    tf.data batches scalars by holding every element until the batch is full (about 230 bytes an
+    index), so one batch of a whole 3.4 M-row order would cost 770 MB, its pieces 15 MB; the next
+    order's pieces (and the skipped one's) are shuffled in the background while an epoch trains.
     """
 
     def __init__(self, n_rows: int, seed: int, epochs: int = ORDERS_AT_ONCE):
         import tensorflow as tf
 
-        at_once = max(1, min(ORDERS_AT_ONCE, epochs, ORDER_ROWS_AT_ONCE // n_rows))
-        self._orders = iter(tf.data.Dataset.range(n_rows)
-                            .shuffle(min(n_rows, SHUFFLE_BUFFER_ROWS), seed=seed, reshuffle_each_iteration=True)
-                            .batch(n_rows).repeat()
-                            .shard(2, 0)  # orders 0, 2, 4, ...
-                            .batch(at_once).prefetch(1))
+        indices = tf.data.Dataset.range(n_rows).shuffle(min(n_rows, SHUFFLE_BUFFER_ROWS), seed=seed,
+                                                        reshuffle_each_iteration=True)
+        self._pieces = -(-n_rows // SHUFFLE_BUFFER_ROWS)  # pieces an order (1: a small table's whole order)
+        if self._pieces == 1:
+            at_once = max(1, min(ORDERS_AT_ONCE, epochs, ORDER_ROWS_AT_ONCE // n_rows))
+            self._orders = iter(indices.batch(n_rows).repeat()
+                                .shard(2, 0)  # orders 0, 2, 4, ...
+                                .batch(at_once).prefetch(1))
+        else:
+            self._orders = iter(indices.batch(SHUFFLE_BUFFER_ROWS).repeat().prefetch(2 * self._pieces))
         self._ready = np.zeros((0, n_rows), np.int64)
+
+    def _next_orders(self) -> np.ndarray:
+        if self._pieces == 1:
+            return next(self._orders).numpy()
+        order = np.concatenate([next(self._orders).numpy() for _ in range(self._pieces)])
+        for _ in range(self._pieces):  # the odd order, which model.fit's epochs do not see
+            next(self._orders)
+        return order[np.newaxis]
 
     def take(self, n: int) -> np.ndarray:
         while len(self._ready) < n:
-            self._ready = np.concatenate([self._ready, next(self._orders).numpy()])
+            self._ready = np.concatenate([self._ready, self._next_orders()])
         taken, self._ready = self._ready[:n], self._ready[n:]
         return taken
 
@@ -164,9 +180,9 @@ class _Traced:
                         improved = current < self.best
                         first = tf.equal(done + e, 0)  # the fit's first epoch: its weights are kept anyway
                         tf.cond(tf.logical_or(improved, first), keep_best, lambda: tf.constant(False))
-                        with tf.control_dependencies([self.wait.read_value()]):
-                            self.best.assign(tf.where(improved, current, self.best))
-                            self.wait.assign(tf.where(improved, tf.zeros([], tf.int64), self.wait))
+                        # (a tf.function runs the operations on one variable in the order written)
+                        self.best.assign(tf.where(improved, current, self.best))
+                        self.wait.assign(tf.where(improved, tf.zeros([], tf.int64), self.wait))
                         stop_now = tf.logical_or(stop_now, tf.logical_and(
                             tf.logical_and(tf.logical_not(improved), self.wait >= patience), initial_epoch + done + e > 0))
                 return e + 1, stop_now, logs.write(tf.cast(e, tf.int32), tf.stack(values))
@@ -192,10 +208,7 @@ class EpochLoop:
     def __init__(self, model, prep, seed: int, dtype: str = "float32", patience: int | None = None):
         import tensorflow as tf
 
-        x, y = prep.x[prep.train_idx], prep.y[prep.train_idx]
-        if len(x) > SHUFFLE_BUFFER_ROWS:  # as kvt.training.feed: the rows permuted once (seeded)
-            order = np.random.default_rng(seed).permutation(len(x))
-            x, y = x[order], y[order]
+        x, y = rows_to_shuffle(prep.x[prep.train_idx], prep.y[prep.train_idx], seed)
         self.model, self.seed, self.patience = model, seed, patience if prep.has_val else None
         self.rows = tf.constant(x.astype(dtype)), tf.constant(y.astype(dtype))
         x_val, y_val = prep.x[prep.val_idx], prep.y[prep.val_idx]
