@@ -189,7 +189,7 @@ def test_predict_refuses_extrapolation_unless_allowed(runner, run_dir):
     allowed = runner.invoke(main, ["predict", "--run", str(out), "--level", "32", "--temps", "100",
                                    "--allow-extrapolation"])
     assert allowed.exit_code == 0
-    assert "Warning: extrapolating: temperatures 100..100 K go outside the trained range 250..10000 K" in allowed.stderr
+    assert "Warning: extrapolating: temperature 100 K goes outside the trained range 250..10000 K" in allowed.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -266,7 +266,8 @@ def test_every_parameter_is_declared_as_at_817a1b4():
     ``--process`` (default vt) of data generate, data info, train, tune, relax and evaluate; ``--levels-b`` and
     ``--units`` of data generate and ``--with-vv`` of relax (VV exchange); ``--levels-b`` of predict, export,
     evaluate and plot, ``--at-temp`` of plot, ``--vv-run`` of relax and ``--level`` of plot no longer required
-    (learned VV and VV' rates, issue 24); in ``kvt export``
+    (learned VV and VV' rates, issue 24); ``--vv-table`` of relax and the help of export's ``--layout`` (VV rates
+    from a table, the wide layout of VV runs, issue 24); in ``kvt export``
     (issue 25: Cantera, the Chebyshev kernel, the SPbU layout), ``--run`` repeatable (several runs make one
     ``cantera`` mechanism), the new ``--kernel`` and ``--tolerance``, and ``--layout`` and ``--units`` without a
     click default (their defaults depend on the format, so their help states them; ``--units`` now also applies

@@ -121,7 +121,7 @@ def test_a_vv_table_is_refused_where_vt_rates_are_needed(runner, tmp_path):
                                 f"(level,T_K,k_m3_s); kvt train learns VV and VV' tables too"
     relaxed = runner.invoke(main, ["relax", "--table", str(table), "--temps", "500"])
     assert error_line(relaxed) == f"Error: {table} is a vv table (O2-O2 VV); kvt relax --table takes VT rates " \
-                                  f"(level,T_K,k_m3_s)"
+                                  f"(level,T_K,k_m3_s), a VV table goes to --vv-table with --with-vv"
 
 
 # ---------------------------------------------------------------- the VT + VV master equation
@@ -208,11 +208,12 @@ def test_relax_with_vv_from_the_command_line(runner, tmp_path):
                                   "--csv"])
     assert result.exit_code == 0, result.output
     table = pd.read_csv(io.StringIO(result.output))
-    assert list(table.columns) == ["T_K", "tau_s", "p_tau_atm_s"]
+    assert list(table.columns) == ["T_K", "tau_s", "p_tau_atm_s", "tau_vt_only_s"]  # the printed table's, less MW
     k_vt, k_vv, m = _rates("O2-O2", np.array([1000.0]))
     with_vv = molecular_gas.relax(k_vt, k_vv, [1000.0], tv0=4000.0, molecule=m).tau_s[0]
     vt_alone = molecular_gas.relax(k_vt, k_vv, [1000.0], tv0=4000.0, molecule=m, with_vv=False).tau_s[0]
     assert table["tau_s"].iloc[0] == pytest.approx(with_vv, rel=1e-12)
+    assert table["tau_vt_only_s"].iloc[0] == pytest.approx(vt_alone, rel=1e-12)
     assert 0.75 < with_vv / vt_alone < 0.82  # cooling: VV shortens tau by about a fifth
     folder = tmp_path / "relax"
     written = runner.invoke(main, ["relax", "--pair", "O2-O2", "--with-vv", "--temps", "1000", "--tv0", "4000",

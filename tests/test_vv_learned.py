@@ -102,18 +102,46 @@ def test_predict_both_directions_is_detailed_balance(runs):
                                                                                             / up["T_K"].to_numpy()), rtol=1e-9)
 
 
-@pytest.mark.parametrize("direction, units", [("down", "m3/s"), ("both", "cm3/s")])
-def test_an_exported_table_reads_back(runs, tmp_path, direction, units):
+@pytest.mark.parametrize("layout, direction, units", [
+    (None, "down", "m3/s"), ("long", "both", "cm3/s"), ("long", "up", "m3/s"),
+    ("wide", "down", "m3/s"), ("wide", "down", "cm3/s"), ("wide", "up", "cm3/s"), ("wide", "both", "m3/s")])
+def test_an_exported_table_reads_back(runs, tmp_path, layout, direction, units):
     out = tmp_path / "k.csv"
     _invoke("export", "--run", runs["acc"], "-o", out, "--direction", direction, "--units", units, "--temps",
-            "500,1500")
+            "500,1500", *(["--layout", layout] if layout else []))
     from kvt.data.datasets import load_dataset
 
     dataset = load_dataset(out, exchange_tables=True)
-    frame = dataset.frame
+    frame, table = dataset.frame, dataset.table
     assert dataset.process == resolve("O2-O2", "vv") and len(frame) == 36 * 2
+    assert (table.layout, table.direction, table.units) == (layout or "long", direction, units)
     np.testing.assert_allclose(frame["k_m3_s"], open_run(runs["acc"]).network.predict_k(
         frame["level_a"], frame["level_b"], frame["T_K"]), rtol=1e-9)
+    body = pd.read_csv(out, comment="#")
+    if layout == "wide":  # a row per temperature, a column per exchange named by its four levels
+        per_direction = {"down": 36, "up": 36, "both": 72}[direction]
+        assert list(body["T_K"]) == [500.0, 1500.0] and body.shape[1] == 1 + per_direction
+        first = {"down": "k_1_0_0_1", "up": "k_0_1_1_0", "both": "k_1_0_0_1"}[direction]
+        assert body.columns[1] == f"{first}_{units.replace('/', '_')}"
+        a_from, a_to, b_from, b_to = 3, 2, 4, 5  # A(3) + B(4) -> A(2) + B(5), or the reverse
+        if direction == "up":
+            a_from, a_to, b_from, b_to = a_to, a_from, b_to, b_from
+        column = f"k_{a_from}_{a_to}_{b_from}_{b_to}_{units.replace('/', '_')}"
+        k = open_run(runs["acc"]).network.predict_k(np.array([3, 3]), np.array([4, 4]), np.array([500.0, 1500.0]))
+        if direction == "up":
+            k = k * np.exp(-fho_vv.released_energy_K(species.MOLECULES["O2"], species.MOLECULES["O2"], 3, 2, 4, 5)
+                           / np.array([500.0, 1500.0]))
+        np.testing.assert_allclose(body[column] / (1e6 if units == "cm3/s" else 1.0), k, rtol=1e-9)
+
+
+def test_relaxation_from_a_wide_export_is_the_runs(runs, tmp_path):
+    table = tmp_path / "vv.csv"
+    _invoke("export", "--run", runs["full"], "-o", table, "--layout", "wide", "--direction", "up", "--units", "cm3/s",
+            "--temps", "2000")
+    common = ["relax", "--pair", "O2-O2", "--with-vv", "--temps", "2000", "--tv0", "4000", "--csv"]
+    from_table = float(_invoke(*common, "--vv-table", table).output.splitlines()[1].split(",")[1])
+    from_run = float(_invoke(*common, "--vv-run", runs["full"]).output.splitlines()[1].split(",")[1])
+    assert abs(from_table / from_run - 1.0) < 1e-8  # the export's 11 significant digits
 
 
 def test_evaluate_and_plot_write_their_files(runs, tmp_path):
@@ -191,19 +219,26 @@ def _refusals(runs):
          f"process (two would give every reaction twice)"),
         (["export", "--run", acc, "--format", "c-header", "--kernel", "chebyshev", "-o", "x.h"],
          "Error: --kernel chebyshev fits one level input; a vv network takes --kernel network"),
-        (["export", "--run", acc, "--layout", "wide", "-o", "x.csv"],
-         "Error: --layout wide: a vv table is long (level_a,level_b,T_K,k_m3_s, or with --direction up/both the "
-         "direction columns); give --layout long or leave it out"),
+        (["export", "--run", acc, "--layout", "spbu", "-o", "x.csv"],
+         "Error: unknown layout 'spbu'; valid layouts: wide, long"),
         (["predict", "--run", acc, "--level", "36", "--temps", "1000"],
          "Error: level 36 is out of range; O2 level_a is 1..35"),
         (["predict", "--run", acc, "--level", "7", "--temps", "1000"],
-         "Error: level_a 7..7 goes outside the trained level_a 1..6; pass --allow-extrapolation to predict there "
+         "Error: level_a 7 goes outside the trained level_a 1..6; pass --allow-extrapolation to predict there "
          "anyway"),
         (["predict", "--run", acc, "--level", "2", "--levels-b", "35", "--temps", "1000"],
          "Error: level 35 is out of range; O2 level_b is 0..34"),
         (["predict", "--run", acc, "--level", "2", "--temps", "6000"],
-         "Error: temperatures 6000..6000 K go outside the trained range 500..5000 K; pass --allow-extrapolation to "
+         "Error: temperature 6000 K goes outside the trained range 500..5000 K; pass --allow-extrapolation to "
          "predict there anyway"),
+        (["plot", "--run", acc, "--level", "7", "--levels-b", "0"],
+         "Error: level_a 7 is outside the trained level_a 1..6"),
+        (["plot", "--run", acc, "--level", "3", "--levels-b", "0,6,9-11"],
+         "Error: level_b 6, 9-11 are outside the trained level_b 0..5"),
+        (["plot", "--run", acc, "--at-temp", "6000"],
+         "Error: temperature 6000 K goes outside the trained range 500..5000 K"),
+        (["relax", "--pair", "O2-O2", "--with-vv", "--vv-run", acc.parent / "nowhere", "--temps", "1000"],
+         f"Error: --vv-run {acc.parent / 'nowhere'} does not exist"),
         (["plot", "--run", acc, "--level", "2"],
          "Error: a vv run plots k against T of level pairs (--level A --levels-b B,...) or k over the plane at one "
          "temperature (--at-temp T)"),
@@ -222,7 +257,7 @@ def _refusals(runs):
          f"Error: --vv-run {acc} was trained on level_a 1..6, level_b 0..5; the relaxation of O2 needs every "
          f"exchange, level_a 1..35 and level_b 0..34"),
         (["relax", "--pair", "O2-O2", "--with-vv", "--vv-run", full, "--temps", "300"],
-         "Error: temperatures 300..300 K go outside the trained range 500..5000 K"),
+         "Error: temperature 300 K goes outside the trained range 500..5000 K"),
         (["evaluate", "--run", acc, "--levels-b", "40"],
          "Error: level 40 is out of range; O2 level_b is 0..34"),
         (["train", "--data", acc.parent / "acc.csv", "--process", "vt", "--epochs", "1"],

@@ -168,8 +168,10 @@ def _predict_exchange(run, spec_a, spec_b, temps, direction, as_csv, allow_extra
 @option("levels", "csv: levels (VV/VV' runs: level_a) [default: the run's trained levels].")
 @option("levels-b", "csv of a VV/VV' run: level_b, the levels B leaves [default: the trained ones].")
 @option("temps", "csv: temperatures in K [default: every 10 K of the run's trained range].")
-@click.option("--layout", help="csv: wide (a column per transition) or long [default: wide]; fho-poly: csv or spbu "
-                               "(the SPbU solver's coefs_for_poly_FHO_FR_<pair>.dat) [default: csv].")
+@click.option("--layout", help="csv: wide (a row per T, a column per transition; VV/VV' runs: per exchange, "
+                               "k_<a_from>_<a_to>_<b_from>_<b_to>_<units>) or long [default: wide; VV/VV' runs: "
+                               "long]; fho-poly: csv or spbu (the SPbU solver's coefs_for_poly_FHO_FR_<pair>.dat) "
+                               "[default: csv].")
 @click.option("--units", help="csv, c-header, fortran, fho-poly: m3/s or cm3/s [default: m3/s].")
 @option("direction", "csv: down (k(i -> i-1)), up (k(i-1 -> i), by detailed balance) or both.")
 @option("output", "Output file.", required=True)
@@ -324,6 +326,18 @@ def plot_command(run_dir, level, levels_b_spec, at_temp, output, force):
     click.echo(f"wrote {path}", err=True)
 
 
+def _refuse_untrained(run, levels_a, levels_b):
+    """``kvt plot`` draws the trained level pairs only: name the levels outside them and the trained range."""
+    from kvt.kinetics.validity import compact_levels
+
+    for name, levels in (("level_a", levels_a), ("level_b", levels_b)):
+        lo, hi = (int(v) for v in run.network.level_ranges[name])
+        outside = [level for level in levels if not lo <= level <= hi]
+        if outside:
+            raise KvtError(f"{name} {compact_levels(outside)} {'is' if len(outside) == 1 else 'are'} outside the "
+                           f"trained {name} {lo}..{hi}")
+
+
 def _plot_exchange(run, run_dir, level, levels_b_spec, at_temp, output, force):
     """``kvt plot`` of a VV or VV' run: k against T of (--level, each of --levels-b), or the plane at --at-temp."""
     from kvt.files import atomic
@@ -334,7 +348,7 @@ def _plot_exchange(run, run_dir, level, levels_b_spec, at_temp, output, force):
         if level is not None or levels_b_spec is not None:
             raise KvtError("give --at-temp T (the level-pair plane) or --level A --levels-b B,... (k against T), "
                            "not both")
-        exchange_rates.check_range(run, *exchange_rates.trained_levels(run), [at_temp])
+        exchange_rates.check_range(run, *exchange_rates.trained_levels(run), [at_temp], flag=None)
         path = Path(output) if output else Path(run_dir) / f"k_plane_{at_temp:g}K.png"
         figure = lambda: exchange_figures.plane_figure(run, at_temp)  # noqa: E731
     else:
@@ -344,7 +358,7 @@ def _plot_exchange(run, run_dir, level, levels_b_spec, at_temp, output, force):
         levels_a, levels_b = exchange_rates.parse_levels(run, level, levels_b_spec)
         if len(levels_a) != 1:
             raise KvtError("--level takes one level_a, e.g. --level 10")
-        exchange_rates.check_range(run, levels_a, levels_b, [run.temperature_range[0]])
+        _refuse_untrained(run, levels_a, levels_b)
         path = Path(output) if output else Path(run_dir) / f"k_pairs_{levels_a[0]}.png"
         figure = lambda: exchange_figures.pairs_figure(run, [(levels_a[0], b) for b in levels_b])  # noqa: E731
     atomic.check(path, None, force, input_files(run_dir))

@@ -27,16 +27,19 @@ REFERENCES = ("fho",)
 @click.option("--pressure", type=float, default=1.0, show_default=True, help="Bath pressure in atm (> 0).")
 @click.option("--reference", help="fho: also relax with the FHO-FR rates and compare (tau error, E_v deviation).")
 @click.option("--with-vv", is_flag=True, help="A pure molecular gas (--pair O2-O2, N2-N2 or NO-NO) relaxed by VT and "
-                                              "VV exchange together (the FHO VV rates, or --vv-run's), beside VT "
-                                              "alone.")
+                                              "VV exchange together (the FHO VV rates, or --vv-run's or "
+                                              "--vv-table's), beside VT alone.")
 @click.option("--vv-run", "vv_run_dir", type=click.Path(),
               help="With --with-vv: the VV rates from a run of `kvt train --pair O2-O2 --process vv` (or N2-N2, "
                    "NO-NO) instead of the FHO VV generator.")
+@click.option("--vv-table", "vv_table", type=click.Path(dir_okay=False),
+              help="With --with-vv: the VV rates from a table kvt wrote (kvt data generate --process vv, kvt export "
+                   "of a VV run; long or wide, m^3/s or cm^3/s, any direction) at its own temperatures.")
 @option("out", "Write tau.csv, energy.csv, populations.csv, relax.json and figures to this folder.")
 @option("force", "Replace an existing --out folder written by kvt relax.")
 @option("csv", "Print the relaxation times as CSV.")
-def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, reference, with_vv, vv_run_dir, out, force,
-          as_csv):
+def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, reference, with_vv, vv_run_dir, vv_table,
+          out, force, as_csv):
     """Isothermal heat-bath relaxation of a molecule's vibration, solved exactly (eigen-decomposition of the master equation)."""
     from pathlib import Path
 
@@ -48,8 +51,11 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
     if not (run_dir or table or pair):
         raise KvtError("give a rate set: --run DIR, --table FILE or --pair P (MOLECULE-PARTNER, e.g. O2-Ar; see "
                        "`kvt data pairs`)")
-    if vv_run_dir and not with_vv:
-        raise KvtError("--vv-run gives the VV rates of --with-vv; add --with-vv (a pure gas relaxed by VT and VV)")
+    if vv_run_dir and vv_table:
+        raise KvtError("give one of --vv-run DIR or --vv-table FILE as the VV rates of --with-vv, not both")
+    for flag, given in (("--vv-run", vv_run_dir), ("--vv-table", vv_table)):
+        if given and not with_vv:
+            raise KvtError(f"{flag} gives the VV rates of --with-vv; add --with-vv (a pure gas relaxed by VT and VV)")
     if reference is not None and reference not in REFERENCES:
         raise unknown("reference", reference, REFERENCES)
     process = resolve_process(pair, process_kind, ("vt",), "kvt relax",
@@ -62,7 +68,7 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
         _check_vt_run(run_dir)
     vv = _vv_process(process, run_dir, table) if with_vv else None
     temps = parse_temperatures(temps_spec)
-    inputs = [p for p in (run_dir, table, vv_run_dir) if p]
+    inputs = [p for p in (run_dir, table, vv_run_dir, vv_table) if p]
     if out:
         atomic.check(Path(out), "relax", force, inputs)
     from kvt.reports import relax as relaxation
@@ -86,7 +92,8 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
             raise KvtError(f"--with-vv relaxes pure {vv.molecule_a.name} (--pair {vv.name}), its own collision "
                            f"partner, but the VT rates of {source.label} are of {source.process.name}; give the VT "
                            f"rates of {vv.name}")
-        vv_rates = relaxation.vv_rates_of_run(vv_run_dir, vv, temps) if vv_run_dir else None
+        vv_rates = (relaxation.vv_rates_of_run(vv_run_dir, vv, temps) if vv_run_dir else
+                    relaxation.vv_rates_of_table(vv_table, vv, temps) if vv_table else None)
         result = relaxation.run_with_vv(source, vv, tv0=tv0, pressure_atm=pressure, reference=reference_process,
                                         vv_rates=vv_rates)
     else:
@@ -94,7 +101,8 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
     reference_pair = result.reference_pair
     if as_csv:
         compared = relaxation.VV_REFERENCE_COLUMNS if vv is not None else relaxation.REFERENCE_COLUMNS
-        columns = list(relaxation.TAU_COLUMNS) + (list(compared) if reference_pair else [])
+        columns = (list(relaxation.TAU_COLUMNS) + (list(compared) if reference_pair else [])
+                   + (["tau_vt_only_s"] if vv is not None else []))  # the printed table's, less p_tau_mw
         click.echo(relaxation.csv_text(result.tau_table().loc[:, columns]), nl=False)
     else:
         click.echo(f"heat-bath relaxation: {source.label}" + (f" + {result.vv_label}" if vv else "")

@@ -26,7 +26,7 @@ from kvt.physics import fho, species
 from kvt.physics.process import ExchangeProcess, Process, resolve
 from kvt.data import exchange, tables
 from kvt.errors import KvtError
-from kvt.data.grid import STUDY_TEMPERATURES
+from kvt.data.grid import STUDY_TEMPERATURES, span
 
 COLUMNS = ("level", "T_K", "k_m3_s")
 #: The study's O2 pairs, bundled with the study's data.
@@ -447,8 +447,8 @@ def describe(dataset: Dataset) -> dict:
                             f"({n_down} de-excitation, {len(f) - n_down} excitation)")
     return summary | {
         "rows": len(frame),
-        "levels": f"{frame['level'].min()}..{frame['level'].max()} ({frame['level'].nunique()} distinct)",
-        "temperatures_K": f"{frame['T_K'].min():g}..{frame['T_K'].max():g} ({frame['T_K'].nunique()} distinct)",
+        "levels": f"{span(frame['level'].min(), frame['level'].max())} ({frame['level'].nunique()} distinct)",
+        "temperatures_K": f"{span(frame['T_K'].min(), frame['T_K'].max())} ({frame['T_K'].nunique()} distinct)",
         "k_m3_s": f"{frame['k_m3_s'].min():.6g}..{frame['k_m3_s'].max():.6g}",
         "provenance": provenance,
     }
@@ -466,11 +466,11 @@ def _describe_exchange(dataset: Dataset) -> dict:
         "source": dataset.source, "file": str(dataset.path), "sha256": dataset.sha256,
         "process": f"{p.kind} ({p.molecule_a.name} gives a quantum to {p.molecule_b.name}): "
                    f"A(level_a) + B(level_b) -> A(level_a - 1) + B(level_b + 1)",
-        "table": f"long layout, k in {table.units}; direction {table.direction}; {table.rows_read} rows read",
+        "table": f"{table.layout} layout, k in {table.units}; direction {table.direction}; {table.rows_read} rows read",
         "rows": f"{len(frame)} exchanges (each once, in the down direction; up rows are their reverses)",
-        "level_a": f"{frame['level_a'].min()}..{frame['level_a'].max()} ({frame['level_a'].nunique()} distinct)",
-        "level_b": f"{frame['level_b'].min()}..{frame['level_b'].max()} ({frame['level_b'].nunique()} distinct)",
-        "temperatures_K": f"{frame['T_K'].min():g}..{frame['T_K'].max():g} ({frame['T_K'].nunique()} distinct)",
+        "level_a": f"{span(frame['level_a'].min(), frame['level_a'].max())} ({frame['level_a'].nunique()} distinct)",
+        "level_b": f"{span(frame['level_b'].min(), frame['level_b'].max())} ({frame['level_b'].nunique()} distinct)",
+        "temperatures_K": f"{span(frame['T_K'].min(), frame['T_K'].max())} ({frame['T_K'].nunique()} distinct)",
         "k_m3_s": f"{frame['k_m3_s'].min():.6g}..{frame['k_m3_s'].max():.6g}",
         "provenance": provenance,
     }

@@ -117,3 +117,14 @@ def parse_temperatures(spec: str, max_points: int = 10_000_000) -> np.ndarray:
         else:
             values.append(np.array([_parse_temperature(part, spec)]))
     return np.unique(np.concatenate(values))
+
+
+def span(lo, hi) -> str:
+    """A range as people write it: ``500..1000``, and ``500`` where it holds one value (not ``500..500``)."""
+    return f"{lo:g}" if lo == hi else f"{lo:g}..{hi:g}"
+
+
+def outside(name: str, plural: str, lo, hi, unit: str = "") -> str:
+    """The subject of an "outside the trained range" line: ``temperatures 100..500 K go``, ``temperature 100 K
+    goes``."""
+    return f"{name if lo == hi else plural} {span(lo, hi)}{unit} {'goes' if lo == hi else 'go'}"

@@ -143,15 +143,15 @@ def _log_fit_refusal(what: str) -> Callable[[dict], str]:
 def _csv(request: ExportRequest, checked: dict) -> Written:
     from kvt.runs import rates
 
-    if request.levels_b is not None:  # an exchange run: the long layouts of kvt.data.exchange
+    if request.levels_b is not None:  # an exchange run: the layouts of kvt.data.exchange, long by default
         from kvt.runs import exchange_rates
 
-        run = request.run
-        header = exchange_rates.header_lines(run, request.units, request.direction, checked)
+        run, layout = request.run, request.layout or "long"
+        header = exchange_rates.header_lines(run, request.units, request.direction, checked, layout)
         text = exchange_rates.iter_table(run, request.levels, request.levels_b, request.temperatures, request.units,
-                                         request.direction, header)
+                                         request.direction, header, layout=layout)
         return Written(text, [], f"wrote {len(request.levels)} level_a x {len(request.levels_b)} level_b x "
-                                 f"{len(request.temperatures)} temperatures (long, {request.units}, "
+                                 f"{len(request.temperatures)} temperatures ({layout}, {request.units}, "
                                  f"{request.direction}) to {request.output}")
     layout = request.layout or "wide"
     header = rates.header_lines(request.run, layout, request.units, request.direction, checked)
@@ -363,9 +363,6 @@ def check_process(fmt: ExportFormat, runs, given: dict) -> None:
                            f"({process.label}): export it with --format {_names(takers)}")
         if kind == "vt" and "levels-b" in given:
             raise KvtError(f"--levels-b applies to VV and VV' runs; run directory {run.path} is a VT network")
-        if kind != "vt" and given.get("layout") not in (None, "long"):
-            raise KvtError(f"--layout {given['layout']}: a {kind} table is long (level_a,level_b,T_K,k_m3_s, or with "
-                           f"--direction up/both the direction columns); give --layout long or leave it out")
         if kind != "vt" and given.get("kernel", "network") not in fmt.exchange_kernels:
             raise KvtError(f"--kernel {given['kernel']} fits one level input; a {kind} network takes --kernel "
                            f"{' or '.join(fmt.exchange_kernels)}")

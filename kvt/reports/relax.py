@@ -85,17 +85,12 @@ def from_table(path, temperatures) -> RateSource:
     table, sha256 = read_table(path, allow_nonpositive=True)  # heat_bath.relax names any k <= 0 it meets
     if not hasattr(table, "down"):
         raise KvtError(f"{path} is a {table.process.kind} table ({table.process.label}); kvt relax --table takes VT "
-                       f"rates (level,T_K,k_m3_s)")
+                       f"rates (level,T_K,k_m3_s), a VV table goes to --vv-table with --with-vv")
     down = table.down()
     molecule = table.molecule
     all_levels = np.arange(1, molecule.max_level + 1)
     wanted = np.asarray(temperatures, dtype=float)
-    available = np.unique(down["T_K"].to_numpy())
-    missing_T = wanted[~np.isin(wanted, available)]
-    if len(missing_T):
-        shown = ", ".join(f"{t:g}" for t in available[:12]) + (" ..." if len(available) > 12 else "")
-        raise KvtError(f"{path} has no rates at {', '.join(f'{t:g}' for t in missing_T)} K; its temperatures are "
-                       f"{shown} K (give --temps from those)")
+    _refuse_missing_temperatures(str(path), wanted, down["T_K"])
     grid = down.pivot(index="T_K", columns="level", values="k_m3_s").reindex(index=wanted, columns=all_levels)
     holes = grid.isna().to_numpy()
     if holes.any():
@@ -111,6 +106,16 @@ def from_table(path, temperatures) -> RateSource:
                       process=_process_named(table.pair),
                       details={"table": str(path), "layout": table.layout, "units": table.units, "sha256": sha256},
                       molecule=molecule)
+
+
+def _refuse_missing_temperatures(what: str, wanted: np.ndarray, available) -> None:
+    """A table's rates are used at its own temperatures only (no interpolation): one line naming those it lacks."""
+    available = np.unique(np.asarray(available, dtype=float))
+    missing = wanted[~np.isin(wanted, available)]
+    if len(missing):
+        shown = ", ".join(f"{t:g}" for t in available[:12]) + (" ..." if len(available) > 12 else "")
+        raise KvtError(f"{what} has no rates at {', '.join(f'{t:g}' for t in missing)} K; its temperatures are "
+                       f"{shown} K (give --temps from those)")
 
 
 def load_rates(run_dir=None, table=None, process: Process | None = None,
@@ -219,7 +224,10 @@ def vv_rates_of_run(run_dir, vv: ExchangeProcess, temperatures) -> tuple[np.ndar
     from kvt.runs import exchange_rates
     from kvt.runs.folder import open_run
 
-    run = open_run(run_dir)
+    try:
+        run = open_run(run_dir)
+    except KvtError as error:  # "run directory X does not exist": say which option named it
+        raise KvtError(str(error).replace(f"run directory {Path(run_dir)}", f"--vv-run {run_dir}", 1)) from None
     trained = run.network.process
     if trained != vv:
         what = f"a {trained.kind} network of {trained.name}" if trained is not None else "a VT network"
@@ -239,6 +247,51 @@ def vv_rates_of_run(run_dir, vv: ExchangeProcess, temperatures) -> tuple[np.ndar
     validity.refuse_nonphysical(region, False, lambda found: f"--vv-run {run_dir}: " + validity.refusal_message(
         found, "use it").replace(f", or pass {validity.NONPHYSICAL_FLAG} to use it anyway", ""))
     return k.T.reshape(T.size, len(a), len(b)), f"VV run {run.path}"
+
+
+def vv_rates_of_table(path, vv: ExchangeProcess, temperatures) -> tuple[np.ndarray, str]:
+    """The VV rates of a table kvt wrote (``kvt data generate --process vv``, or ``kvt export`` of a VV run: any
+    layout, units and direction) as the (nT, L, L) table the master equation reads, and their label.
+
+    Refused in one line: a VT table, a table of another process or molecule than ``vv``, temperatures the table
+    does not hold (as ``--table``: its rates at its own temperatures, no interpolation), and missing exchanges of
+    the half the equation reads, 1 <= level_a <= level_b <= L - 1 (the quantum moving up the ladder).
+    """
+    from kvt.data.datasets import read_table
+    from kvt.data.exchange import ExchangeTable
+    from kvt.kinetics.molecular_gas import Exchanges
+    from kvt.kinetics.validity import compact_levels
+
+    try:
+        table, _ = read_table(path)
+    except KvtError as error:  # "t.csv: no such file": say which option named it
+        raise KvtError(f"--vv-table {error}") from None
+    if not isinstance(table, ExchangeTable):
+        raise KvtError(f"--vv-table {path} is a VT table (level,T_K,k_m3_s); --vv-table takes VV rates "
+                       f"(kvt data generate --pair {vv.name} --process vv, or kvt export of a VV run), a VT table "
+                       f"goes to --table")
+    if table.process != vv:
+        raise KvtError(f"--vv-table {path} is a {table.process.kind} table of {table.process.name}; the VV rates of "
+                       f"this gas come from kvt data generate --pair {vv.name} --process vv (or kvt export of a VV "
+                       f"run of {vv.name})")
+    T = np.asarray(temperatures, dtype=float)
+    frame = table.frame
+    _refuse_missing_temperatures(f"--vv-table {path}", T, frame["T_K"])
+    top = vv.molecule_a.max_level
+    k = np.full((len(T), top, top), np.nan)
+    used = frame[frame["T_K"].isin(T)]
+    k[pd.Index(T).get_indexer(used["T_K"]), used["level_a"].to_numpy() - 1, used["level_b"].to_numpy()] = \
+        used["k_m3_s"].to_numpy()
+    exchanges = Exchanges.of(top)
+    holes = np.isnan(k[:, exchanges.i - 1, exchanges.j])  # (nT, exchanges)
+    if holes.any():
+        lacking = holes.any(axis=0)
+        raise KvtError(f"--vv-table {path} lacks the exchanges of level_a {compact_levels(exchanges.i[lacking])} "
+                       f"with level_b {compact_levels(exchanges.j[lacking])} at "
+                       f"{', '.join(f'{t:g}' for t in T[holes.any(axis=1)])} K; the relaxation of "
+                       f"{vv.molecule_a.name} reads every exchange 1 <= level_a <= level_b <= {top - 1} at each "
+                       f"temperature")
+    return k, f"VV table {path}"
 
 
 def run_with_vv(source: RateSource, vv: ExchangeProcess, tv0: float = 300.0, pressure_atm: float = 1.0,
@@ -288,6 +341,7 @@ def write_folder(result: RelaxResult, out, force: bool = False, command=None, in
         "conditions": {"tv0_K": result.solution.tv0, "pressure_atm": result.solution.pressure_atm,
                        "temperatures_K": result.solution.temperatures.tolist()},
         "reference": {"kind": "FHO-FR", "pair": result.reference_pair} if result.reference_pair else None,
+        **({"vv_rates": result.vv_label} if result.vt_only is not None else {}),
         "method": ("exact: symmetric eigen-decomposition of the detailed-balanced master equation (kvt.kinetics.heat_bath)"
                    if result.vt_only is None else
                    f"VT + VV ({result.vv_label}): the nonlinear master equation integrated by LSODA (implicit "
@@ -312,14 +366,22 @@ def _title(result: RelaxResult) -> str:
     return f"{result.source.label}{vv}, T_v0 = {result.solution.tv0:g} K"
 
 
-def populations_figure(result: RelaxResult, max_panels: int = 4):
+def populations_figure(result: RelaxResult, max_panels: int = 9, columns: int = 3):
+    """One panel per temperature, ``columns`` to a row; more temperatures than ``max_panels``: that many, evenly
+    spread from the lowest to the highest, and the title says which (populations.csv holds every one)."""
     import matplotlib.pyplot as plt
 
     temps = result.solution.temperatures
     chosen = np.unique(np.linspace(0, len(temps) - 1, min(max_panels, len(temps))).round().astype(int))
     table = result.population_table()
-    fig, axes = plt.subplots(1, len(chosen), figsize=(4.2 * len(chosen), 3.8), squeeze=False, sharey=True)
-    for ax, index in zip(axes[0], chosen):
+    n_columns = min(columns, len(chosen))
+    n_rows = -(-len(chosen) // n_columns)
+    fig, grid = plt.subplots(n_rows, n_columns, figsize=(4.2 * n_columns, 3.8 * n_rows), squeeze=False,
+                             sharey=True, layout="constrained")
+    axes = grid.ravel()
+    for ax in axes[len(chosen):]:
+        ax.set_visible(False)
+    for ax, index in zip(axes, chosen):
         T = temps[index]
         at_T = table[table["T_K"] == T]
         for multiple in POPULATION_TIMES:
@@ -335,10 +397,14 @@ def populations_figure(result: RelaxResult, max_panels: int = 4):
         ax.set_title(f"T = {T:g} K (τ = {result.solution.tau_s[index]:.3g} s)")
         ax.set_xlabel("vibrational level n")
         ax.set_ylim(1e-30, 2)
-    axes[0][0].set_ylabel("population x_n (resolved values)")
-    axes[0][-1].legend(fontsize=7)
+    for row in grid:
+        row[0].set_ylabel("population x_n (resolved values)")
+    axes[0].legend(fontsize=7)
     vt_note = "; dashed: VT alone at the same times" if result.vt_only is not None else ""
-    fig.suptitle(f"level populations: {_title(result)}{vt_note}", fontsize=9)
+    shown = ", ".join(f"{temps[i]:g}" for i in chosen)
+    drawn = (f"\n{len(chosen)} of {len(temps)} temperatures drawn, evenly spread ({shown} K); populations.csv holds "
+             f"every one" if len(chosen) < len(temps) else "")
+    fig.suptitle(f"level populations: {_title(result)}{vt_note}{drawn}", fontsize=9)
     return fig
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from kvt import __version__
 from kvt.data import exchange as tables
 from kvt.data.choices import UNITS
+from kvt.data.grid import span
 from kvt.runs.rates import refuse_outside
 
 CHUNK_POINTS = 1 << 17
@@ -52,7 +53,7 @@ def check_range(run, levels_a, levels_b, temperatures, allow_extrapolation: bool
     for name, levels in (("level_a", levels_a), ("level_b", levels_b)):
         lo, hi = (int(v) for v in run.network.level_ranges[name])
         if min(levels) < lo or max(levels) > hi:
-            problems.append(f"{name} {min(levels)}..{max(levels)} goes outside the trained {name} {lo}..{hi}")
+            problems.append(f"{name} {span(min(levels), max(levels))} goes outside the trained {name} {span(lo, hi)}")
     return refuse_outside(run, problems, temperatures, allow_extrapolation, flag)
 
 
@@ -108,14 +109,14 @@ def check_rates(run, levels_a, levels_b, temperatures, allow_extrapolation: bool
     return {"extrapolated": extrapolated, "nonphysical": region}
 
 
-def header_lines(run, units: str, direction: str, allowed: dict) -> list[str]:
+def header_lines(run, units: str, direction: str, allowed: dict, layout: str = "long") -> list[str]:
     """The ``#`` lines of an exported exchange table: the generator's header (process, pair, units, direction,
     convention: kvt reads it back), then the run, the trained range and what was allowed."""
     from kvt.kinetics import validity
 
     meta = run.metadata or {}
     options = meta.get("options", {})
-    lines = tables.header_lines(run.process, direction, units)
+    lines = tables.header_lines(run.process, direction, units, layout=layout)
     lines[0] = f"kvt {__version__} {run.process.kind.upper()} rate coefficients predicted by a trained network"
     (lo_a, hi_a), (lo_b, hi_b) = (run.network.level_ranges[n] for n in ("level_a", "level_b"))
     lo_t, hi_t = run.temperature_range
@@ -131,15 +132,28 @@ def header_lines(run, units: str, direction: str, allowed: dict) -> list[str]:
     return lines
 
 
+def wide_blocks(levels_a, levels_b, temperatures):
+    """(level_a, level_b, T) blocks of the wide layout: every level pair, temperatures in runs of rows of about
+    CHUNK_POINTS rates."""
+    temperatures = list(temperatures)
+    per_row = max(1, CHUNK_POINTS // max(1, len(levels_a) * len(levels_b)))
+    for start in range(0, len(temperatures), per_row):
+        yield levels_a, levels_b, temperatures[start:start + per_row]
+
+
 def iter_table(run, levels_a, levels_b, temperatures, units: str, direction: str, header=(),
-               float_format: str = "%.10e"):
-    """CSV text of the table in chunks: ``#`` lines and column names first, then the rows (k in ``units``)."""
+               float_format: str = "%.10e", layout: str = "long"):
+    """CSV text of the table in chunks: ``#`` lines and column names first, then the rows (k in ``units``);
+    ``layout`` long (a row per rate) or wide (a row per temperature, :func:`kvt.data.exchange.wide`)."""
     tag = units.replace("/", "_")
     first = True
-    for a, b, T in blocks(levels_a, levels_b, temperatures):
-        frame = rows(run, a, b, T, direction)
-        frame = frame.rename(columns={"k_m3_s": f"k_{tag}"})
-        frame[f"k_{tag}"] = frame[f"k_{tag}"] * UNITS[units]
+    for a, b, T in (wide_blocks if layout == "wide" else blocks)(levels_a, levels_b, temperatures):
+        if layout == "wide":
+            frame = tables.wide(tables.with_directions(down(run, a, b, T), direction, run.process), units)
+        else:
+            frame = rows(run, a, b, T, direction)
+            frame = frame.rename(columns={"k_m3_s": f"k_{tag}"})
+            frame[f"k_{tag}"] = frame[f"k_{tag}"] * UNITS[units]
         buffer = io.StringIO()
         if first:
             buffer.write("".join(f"# {line}\n" for line in header))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from kvt import __version__
 from kvt.data import tables
+from kvt.data.grid import outside, span
 from kvt.errors import KvtError, KvtWarning
 from kvt.data.tables import DIRECTIONS, UNITS  # noqa: F401  (re-exported for the CLI)
 
@@ -36,7 +37,8 @@ def check_range(run, levels, temperatures, allow_extrapolation: bool = False,
     levels = np.asarray(levels)
     problems = []
     if levels.min() < lo_level or levels.max() > hi_level:
-        problems.append(f"levels {levels.min()}..{levels.max()} go outside the trained levels {lo_level}..{hi_level}")
+        problems.append(f"{outside('level', 'levels', levels.min(), levels.max())} outside the trained levels "
+                        f"{span(lo_level, hi_level)}")
     return refuse_outside(run, problems, temperatures, allow_extrapolation, flag)
 
 
@@ -46,8 +48,8 @@ def refuse_outside(run, problems: list[str], temperatures, allow_extrapolation: 
     lo_t, hi_t = run.temperature_range
     temperatures = np.asarray(temperatures, dtype=float)
     if temperatures.min() < lo_t or temperatures.max() > hi_t:
-        problems.append(f"temperatures {temperatures.min():g}..{temperatures.max():g} K go outside the trained "
-                        f"range {lo_t:g}..{hi_t:g} K")
+        problems.append(f"{outside('temperature', 'temperatures', temperatures.min(), temperatures.max(), ' K')} "
+                        f"outside the trained range {span(lo_t, hi_t)} K")
     if not problems:
         return False
     message = "; ".join(problems)
