@@ -81,28 +81,41 @@ def test_a_vanishing_fraction_leaves_the_pure_gas():
     assert gas.tau_s["O2"][0] != pytest.approx(pure.tau_s[0], rel=0.1)
 
 
-def test_detailed_balance_of_every_process():
-    """At Boltzmann(T) of both molecules every VT transition and every VV and VV' exchange is balanced by its reverse,
-    and kvt's reverse VV' rate is the generator's rate of the reverse exchange (the O2-N2 table)."""
+@pytest.mark.parametrize("composition", [AIR, "N2:0.78,O2:0.21,NO:0.01"])
+def test_detailed_balance_of_every_process(composition):
+    """At Boltzmann(T) of every molecule every VT transition and every VV and VV' exchange is balanced by its reverse,
+    and kvt's reverse VV' rate is the generator's rate of the reverse exchange (the B-A table)."""
     T = np.array([500.0, 3000.0])
-    rates = mixture.generator_rates(AIR, T)
-    equation = mixture.master_equation(AIR, rates, T)
-    m_n2, m_o2 = M["N2"], M["O2"]
+    mix = mixture.mixture(composition)
+    equation = mixture.master_equation(mix, mixture.generator_rates(mix, T), T)
     for k, temperature in enumerate(T):
         current = equation(k)
-        x = np.concatenate([fho_boltzmann(m_n2, temperature), fho_boltzmann(m_o2, temperature)])
+        x = np.concatenate([fho_boltzmann(m, temperature) for m in mix.molecules])
         a, b = current.a, current.b
         gross = current.forward * x[a] * x[b]
         net = gross - current.reverse * x[a - 1] * x[b + 1]
         assert np.abs(net / gross).max() < 1e-12
         assert np.abs(current.vt @ x).max() < 1e-12 * np.abs(current.vt).max() * x.max()
         assert np.abs(current.rhs(0.0, x)).max() < 1e-12 * np.abs(current.vt).max()
-        # the VV' exchanges are those of N2 giving: their reverse is the generator's O2(j+1) + N2(i-1) -> O2(j) + N2(i)
-        between = (a <= m_n2.max_level) & (b > m_n2.max_level)
-        i, j = a[between], b[between] - (m_n2.max_level + 1)
-        generator = resolve("O2-N2", "vv'").rate_coefficient(j + 1, i - 1, temperature)
-        np.testing.assert_allclose(current.reverse[between], generator, rtol=1e-12)
-        assert between.sum() == m_n2.max_level * m_o2.max_level
+        owner = np.concatenate([[n] * (m.max_level + 1) for n, m in enumerate(mix.molecules)])
+        start = np.concatenate([[0], np.cumsum([m.max_level + 1 for m in mix.molecules])])
+        between = owner[a] != owner[b]
+        assert between.sum() == sum(m_a.max_level * m_b.max_level for m_a, m_b in mix.exchange_pairs())
+        for giver, receiver in {(int(g), int(r)) for g, r in zip(owner[a][between], owner[b][between])}:
+            chosen = between & (owner[a] == giver) & (owner[b] == receiver)
+            i, j = a[chosen] - start[giver], b[chosen] - start[receiver]
+            m_a, m_b = mix.molecules[giver], mix.molecules[receiver]
+            assert f"{m_a.name}-{m_b.name}" in ("N2-O2", "N2-NO", "O2-NO")  # the giver first, as the bundled pairs
+            generator = resolve(f"{m_b.name}-{m_a.name}", "vv'").rate_coefficient(j + 1, i - 1, temperature)
+            np.testing.assert_allclose(current.reverse[chosen], generator, rtol=1e-12)
+
+
+def test_the_order_of_the_species_does_not_matter_and_no_comes_along():
+    T = np.array([2000.0])
+    taus = [mixture.relax(c, mixture.generator_rates(c, T), T, tv0=300.0).tau_s
+            for c in ("N2:0.78,O2:0.21,NO:0.01", "NO:0.01,O2:0.21,N2:0.78")]
+    for name in ("N2", "O2", "NO"):
+        assert taus[0][name][0] == pytest.approx(taus[1][name][0], rel=1e-9), name
 
 
 # ---------------------------------------------------------------- an independent integration
