@@ -62,7 +62,8 @@ def scipy_without_jacobian(k_vt, k_vv, T, tv0, molecule):
     exchanges = molecular_gas.Exchanges.of(len(energies) - 1)
     forward, reverse = molecular_gas.exothermic_rates(k_vv, [T], energies, exchanges)
     k_up = heat_bath.excitation_rates(k_vt[0], np.arange(1, len(energies)), T, molecule)
-    equation = molecular_gas._Equation(k_vt[0], k_up, forward[0], reverse[0], exchanges, gas.number_density[0])
+    equation = molecular_gas.pure_gas_equation(k_vt[0], k_up, forward[0], reverse[0], exchanges,
+                                               gas.number_density[0])
 
     def run():
         return solve_ivp(equation.rhs, (0.0, gas.ends_s[0]), gas.x0[0], method="LSODA", rtol=molecular_gas.RTOL,

@@ -264,7 +264,7 @@ def test_every_parameter_is_declared_as_at_817a1b4():
     parameters.json holds what the code at 817a1b4 declared, in the form describe_command writes; it
     was converted once from that commit's ``to_info_dict()``. Since then these were changed on purpose:
     ``--process`` (default vt) of data generate, data info, train, tune, relax and evaluate; ``--levels-b`` and
-    ``--units`` of data generate and ``--with-vv`` of relax (VV exchange); ``--levels-b`` of predict, export,
+    ``--units`` of data generate and ``--with-vv`` of relax (VV exchange); ``--mixture`` of relax (air, issue 24); ``--levels-b`` of predict, export,
     evaluate and plot, ``--at-temp`` of plot, ``--vv-run`` of relax and ``--level`` of plot no longer required
     (learned VV and VV' rates, issue 24); ``--vv-table`` of relax and the help of export's ``--layout`` (VV rates
     from a table, the wide layout of VV runs, issue 24); in ``kvt export``

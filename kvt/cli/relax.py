@@ -35,17 +35,26 @@ REFERENCES = ("fho",)
 @click.option("--vv-table", "vv_table", type=click.Path(dir_okay=False),
               help="With --with-vv: the VV rates from a table kvt wrote (kvt data generate --process vv, kvt export "
                    "of a VV run; long or wide, m^3/s or cm^3/s, any direction) at its own temperatures.")
+@click.option("--mixture", help="With --with-vv: a fixed-composition mixture of molecules instead of a pure gas, "
+                                 "e.g. N2:0.79,O2:0.21 (mole fractions of O2, N2, NO, summing to 1): VT of each "
+                                 "with every partner, VV of each and VV' between them, the FHO generators' rates; "
+                                 "one tau per molecule.")
 @option("out", "Write tau.csv, energy.csv, populations.csv, relax.json and figures to this folder.")
 @option("force", "Replace an existing --out folder written by kvt relax.")
 @option("csv", "Print the relaxation times as CSV.")
 def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, reference, with_vv, vv_run_dir, vv_table,
-          out, force, as_csv):
+          mixture, out, force, as_csv):
     """Isothermal heat-bath relaxation of a molecule's vibration, solved exactly (eigen-decomposition of the master equation)."""
     from pathlib import Path
 
     from kvt.data.grid import parse_temperatures
     from kvt.files import atomic
 
+    if mixture is not None:
+        return _relax_mixture(mixture, {"--pair": pair, "--run": run_dir, "--table": table, "--vv-run": vv_run_dir,
+                                        "--vv-table": vv_table, "--reference": reference,
+                                        "--process": process_kind if process_kind.lower() != "vt" else None},
+                              with_vv, temps_spec, tv0, pressure, out, force, as_csv)
     if run_dir and table:
         raise KvtError("give one of --run DIR, --table FILE or --pair P as the rate set, not both --run and --table")
     if not (run_dir or table or pair):
@@ -137,3 +146,37 @@ def _vv_process(process, run_dir, table):
         raise KvtError(f"--with-vv relaxes a pure molecular gas, its own collision partner: --pair "
                        f"{', '.join(EXCHANGE_PAIRS['vv'])}, not {process.name}")
     return resolve(process.name, "vv")
+
+
+def _relax_mixture(mixture, pure_gas_options, with_vv, temps_spec, tv0, pressure, out, force, as_csv):
+    """--mixture: a gas mixture relaxed with the generators' rates (library: :mod:`kvt.reports.relax_mixture`)."""
+    from pathlib import Path
+
+    from kvt.data.grid import parse_temperatures
+    from kvt.files import atomic
+    from kvt.kinetics.mixture import mixture as parse_mixture
+
+    for flag, value in pure_gas_options.items():
+        if value is not None:
+            raise KvtError(f"--mixture takes no {flag}: the FHO generators give every rate of the mixture "
+                           f"(--pair, --process, --run, --table, --vv-run and --reference are for a pure gas)")
+    composition = parse_mixture(mixture)
+    if not with_vv:
+        raise KvtError("--mixture relaxes a mixture by VT, VV and VV' exchange together; add --with-vv (VT alone "
+                       "is beside it, tau_vt_only_<molecule>_s)")
+    temps = parse_temperatures(temps_spec)
+    if out:
+        atomic.check(Path(out), "relax", force)
+    from kvt.reports import relax as relaxation, relax_mixture
+
+    result = relax_mixture.run(composition, temps, tv0=tv0, pressure_atm=pressure)
+    if as_csv:
+        click.echo(relaxation.csv_text(result.tau_table()), nl=False)
+    else:
+        click.echo(f"relaxation of the {result.label}, T_v0 {tv0:g} K, p {pressure:g} atm")
+        for line in relaxation.summary_lines(result):
+            click.echo(line)
+    if out:
+        relax_mixture.write_folder(result, out, force=force, command=["kvt", *sys.argv[1:]])
+        click.echo(f"wrote tau.csv, energy.csv, populations.csv, relax.json and "
+                   f"{', '.join(relax_mixture.figure_names(result))} to {out}", err=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
@@ -37,7 +38,9 @@ RTOL, ATOL = 1e-10, 1e-16  # of the integration; populations below ~1e-14 are no
 
 @dataclass(frozen=True)
 class Exchanges:
-    """The VV exchanges of a ladder 0..L in their exothermic direction: i <= j, 1 <= i, j <= L - 1."""
+    """Exchanges A(i) + B(j) -> A(i-1) + B(j+1) by the levels A and B leave: those of one molecule with itself in
+    their exothermic direction (:meth:`of`: i <= j, 1 <= i, j <= L - 1), or every one between two molecules
+    (:meth:`between`)."""
 
     i: np.ndarray
     j: np.ndarray
@@ -47,60 +50,87 @@ class Exchanges:
         i, j = np.triu_indices(top - 1)  # 0-based i <= j < top - 1
         return cls(i=i + 1, j=j + 1)
 
-    @property
-    def changes(self) -> tuple[np.ndarray, np.ndarray]:
-        """(levels, signs) of the four population changes of each exchange: -i, +(i-1), -j, +(j+1)."""
-        levels = np.stack([self.i, self.i - 1, self.j, self.j + 1])
-        signs = np.array([-1.0, 1.0, -1.0, 1.0])[:, None] * np.ones_like(levels, dtype=float)
-        return levels, signs
+    @classmethod
+    def between(cls, top_a: int, top_b: int) -> "Exchanges":
+        """Every exchange of A (levels 0..top_a) with B (levels 0..top_b): i = 1..top_a, j = 0..top_b - 1, i-major."""
+        i, j = np.meshgrid(np.arange(1, top_a + 1), np.arange(top_b), indexing="ij")
+        return cls(i=i.ravel(), j=j.ravel())
 
 
-def exothermic_rates(k_vv, temperatures, energies_K, exchanges: Exchanges) -> tuple[np.ndarray, np.ndarray]:
-    """(k, k_r) of every exchange at every temperature, (nT, n_exchanges), from a table ``k_vv`` (nT, L, L) of
-    k(A(i) + A(j) -> A(i-1) + A(j+1)) at [:, i - 1, j]; k_r by exact detailed balance."""
+def exothermic_rates(k_vv, temperatures, energies_K, exchanges: Exchanges,
+                     energies_b_K=None) -> tuple[np.ndarray, np.ndarray]:
+    """(k, k_r) of every exchange at every temperature, (nT, n_exchanges), from a table ``k_vv`` (nT, L_A, L_B) of
+    k(A(i) + B(j) -> A(i-1) + B(j+1)) at [:, i - 1, j]; k_r, the reverse, by exact detailed balance with the level
+    energies of A (``energies_K``) and B (``energies_b_K``, default A's: VV, whose :meth:`Exchanges.of` are the
+    exothermic half)."""
     i, j = exchanges.i, exchanges.j
+    energies_b_K = energies_K if energies_b_K is None else energies_b_K
     forward = np.asarray(k_vv, dtype=float)[:, i - 1, j]
-    released = (energies_K[i] - energies_K[i - 1]) + (energies_K[j] - energies_K[j + 1])
+    released = (energies_K[i] - energies_K[i - 1]) + (energies_b_K[j] - energies_b_K[j + 1])
     reverse = forward * np.exp(-released[None, :] / np.asarray(temperatures, dtype=float)[:, None])
     return forward, reverse
 
 
-class _Equation:
-    """Right-hand side and Jacobian of the master equation at one temperature (per unit time, 1/s).
+def vt_matrix(k_down, k_up) -> np.ndarray:
+    """The linear VT operator of one molecule per unit partner density (m^3/s), (L+1) x (L+1), from k(n -> n-1) and
+    k(n-1 -> n), n = 1..L: dx/dt = n_M V x."""
+    size = len(k_down) + 1
+    vt = np.zeros((size, size))
+    index = np.arange(size)
+    vt[index[1:], index[1:]] -= k_down  # n -> n-1 leaves n
+    vt[index[:-1], index[:-1]] -= k_up  # n -> n+1 leaves n
+    vt[index[:-1], index[1:]] += k_down  # n+1 -> n arrives in n
+    vt[index[1:], index[:-1]] += k_up  # n-1 -> n arrives in n
+    return vt
 
-    With S the (L+1) x n_exchanges matrix of population changes (-1 at i and j, +1 at i-1 and j+1) and w the
-    exchanges' net fluxes: f(x) = V x + S w(x), J = V + S dw/dx, V the (linear) VT matrix.
+
+class MasterEquation:
+    """Right-hand side and Jacobian of the master equation at one temperature (per unit time, 1/s), over the level
+    fractions x of one molecule or of several, concatenated (each block sums to 1).
+
+    Exchange e: the giver leaves level a_e for a_e - 1, the receiver b_e for b_e + 1 (indices into x), with net flux
+    w_e = k_e x_a x_b - k_r,e x_{a-1} x_{b+1} (m^3/s); the giver's fractions change at the rate n_B w_e (n_B: the
+    receiver's number density) and the receiver's at n_A w_e. With S the matrix of these changes (-1 at a and b,
+    +1 at a-1 and b+1, times the density) and V the linear VT matrix (1/s): f(x) = V x + S w(x), J = V + S dw/dx.
+    S has 4 entries per exchange (sparse) and dw/dx 4, so J is a sum of 16 entries per exchange (one np.bincount),
+    dense (N x N) only in the result.
     """
 
-    def __init__(self, k_down, k_up, forward, reverse, exchanges: Exchanges, density: float):
-        top = len(k_down)
-        self.size = size = top + 1
-        vt = np.zeros((size, size))
-        index = np.arange(size)
-        vt[index[1:], index[1:]] -= k_down  # n -> n-1 leaves n
-        vt[index[:-1], index[:-1]] -= k_up  # n -> n+1 leaves n
-        vt[index[:-1], index[1:]] += k_down  # n+1 -> n arrives in n
-        vt[index[1:], index[:-1]] += k_up  # n-1 -> n arrives in n
-        self.vt = density * vt
-        self.forward, self.reverse = density * forward, density * reverse
-        self.i, self.j = i, j = exchanges.i, exchanges.j
-        count = len(i)
-        levels, signs = exchanges.changes
-        self.changes = np.zeros((size, count))
-        np.add.at(self.changes, (levels.ravel(), np.tile(np.arange(count), 4)), signs.ravel())
-        # dw/dx as one bincount: rows are exchanges, columns x_i, x_j, x_{i-1}, x_{j+1}
-        self._flat = (np.arange(count)[None, :] * size + np.stack([i, j, i - 1, j + 1])).ravel()
-        self._count = count
+    def __init__(self, vt, a, b, forward, reverse, giver_density, receiver_density):
+        self.size = size = len(vt)
+        self.vt = vt
+        self.a, self.b = a, b
+        self.forward, self.reverse = forward, reverse
+        count = len(a)
+        giver, receiver = (np.broadcast_to(np.asarray(d, dtype=float), (count,)) for d in (giver_density,
+                                                                                          receiver_density))
+        self.fastest = float(np.max(forward * np.maximum(giver, receiver), initial=0.0))  # 1/s
+        rows = np.stack([a, a - 1, b, b + 1])  # where each exchange changes x ...
+        signs = np.stack([-giver, giver, -receiver, receiver])  # ... and by how much per unit flux
+        self._changes = sparse.csr_matrix((signs.ravel(), (rows.ravel(), np.tile(np.arange(count), 4))),
+                                          shape=(size, count))  # S
+        self._signs = signs
+        self._depends = np.stack([a, b, a - 1, b + 1])  # the fractions each flux depends on
+        self._entries = (rows[:, None, :] * size + self._depends[None, :, :]).ravel()  # J's entries, 16 per exchange
 
     def rhs(self, t, x):
-        flux = self.forward * x[self.i] * x[self.j] - self.reverse * x[self.i - 1] * x[self.j + 1]
-        return self.vt @ x + self.changes @ flux
+        x_a, x_b, x_a1, x_b1 = x[self._depends]
+        flux = self.forward * x_a * x_b - self.reverse * x_a1 * x_b1
+        return self.vt @ x + self._changes @ flux
 
     def jacobian(self, t, x):
-        weights = np.concatenate([self.forward * x[self.j], self.forward * x[self.i],
-                                  -self.reverse * x[self.j + 1], -self.reverse * x[self.i - 1]])
-        dw = np.bincount(self._flat, weights, minlength=self._count * self.size).reshape(self._count, self.size)
-        return self.vt + self.changes @ dw
+        x_a, x_b, x_a1, x_b1 = x[self._depends]
+        # dw/dx_a, dw/dx_b, dw/dx_{a-1}, dw/dx_{b+1}
+        dw = np.stack([self.forward * x_b, self.forward * x_a, -self.reverse * x_b1, -self.reverse * x_a1])
+        weights = (self._signs[:, None, :] * dw[None, :, :]).ravel()
+        return self.vt + np.bincount(self._entries, weights, minlength=self.size ** 2).reshape(self.size, self.size)
+
+
+def pure_gas_equation(k_down, k_up, forward, reverse, exchanges: Exchanges, density: float) -> MasterEquation:
+    """The master equation of a pure gas at one temperature: VT (``k_down``, ``k_up``: (L,)) and VV (``forward``,
+    ``reverse``: (n_exchanges,) of ``exchanges``), all with the gas's own number density ``density``."""
+    return MasterEquation(density * vt_matrix(k_down, k_up), exchanges.i, exchanges.j, forward, reverse, density,
+                          density)
 
 
 @dataclass
@@ -164,7 +194,8 @@ def relax(k_vt_down, k_vv, temperatures, tv0: float = 300.0, pressure_atm: float
     VV rates k(A(i) + A(j) -> A(i-1) + A(j+1)) at [:, i - 1, j] (i = 1..L, j = 0..L-1), m^3/s (only the exothermic
     half i <= j is read). ``with_vt``/``with_vv`` switch either off (VV alone conserves quanta and does not relax
     the energy: τ is then NaN). ``span_s`` (nT,): how long to integrate [default: 40 times the slowest VT mode's
-    time, or without VT 1e4 times the fastest VV exchange's (:func:`_span`)].
+    time, or without VT 1e4 times the fastest VV exchange's (:func:`_span`)]. The equation, its integration and τ are
+    :class:`MasterEquation` and :func:`solve`, shared with a mixture's (:mod:`kvt.kinetics.mixture`).
     """
     temperatures = check_conditions(np.atleast_1d(np.asarray(temperatures, dtype=float)), float(tv0),
                                     float(pressure_atm))
@@ -190,34 +221,53 @@ def relax(k_vt_down, k_vv, temperatures, tv0: float = 300.0, pressure_atm: float
     density = pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * temperatures)
     x_eq = boltzmann_fractions(energies, temperatures)
     x0 = boltzmann_fractions(energies, np.full(len(temperatures), float(tv0)))
-    solutions, ends, taus = [], np.empty(len(temperatures)), np.full(len(temperatures), np.nan)
+    k_vt_down, k_up = (k if with_vt else np.zeros_like(k) for k in (k_vt_down, k_up))
+    forward, reverse = (k if with_vv else np.zeros_like(k) for k in (forward, reverse))
+
+    def equation(k):
+        return pure_gas_equation(k_vt_down[k], k_up[k], forward[k], reverse[k], exchanges, density[k])
+
+    solutions, ends, taus = solve(equation, temperatures, x0, x_eq, energies[None, :], with_vt, span_s)
+    return GasRelaxation(temperatures=temperatures, pressure_atm=float(pressure_atm), tv0=float(tv0),
+                         energies_K=energies, x_eq=x_eq, x0=x0, number_density=density, tau_s=taus[:, 0],
+                         with_vt=with_vt, with_vv=with_vv, solutions=solutions, ends_s=ends)
+
+
+def solve(equation, temperatures, x0, x_eq, energies, with_vt: bool, span_s=None, blocks=None):
+    """Integrate the master equation at each temperature and find each molecule's τ: the shared loop of the pure gas
+    and of a mixture (:mod:`kvt.kinetics.mixture`).
+
+    ``equation(k)``: the :class:`MasterEquation` at temperature index k; ``x0``, ``x_eq``: (nT, N) start and
+    equilibrium; ``energies``: (n_molecules, N), row m the level energies of molecule m on its own block of x and 0
+    elsewhere (its E_v = energies[m] @ x); ``blocks``: each molecule's slice of x (default: one molecule, all of x).
+    Returns the dense solutions, the integrated spans (nT,) and τ (nT, n_molecules), NaN without VT.
+    """
+    energies = np.atleast_2d(energies)
+    blocks = blocks or [slice(0, x0.shape[1])]
+    solutions, ends = [], np.empty(len(temperatures))
+    taus = np.full((len(temperatures), len(energies)), np.nan)
     for k, T in enumerate(temperatures):
-        equation = _Equation(k_vt_down[k] if with_vt else np.zeros(top), k_up[k] if with_vt else np.zeros(top),
-                             forward[k] if with_vv else np.zeros_like(forward[k]),
-                             reverse[k] if with_vv else np.zeros_like(reverse[k]), exchanges, density[k])
-        end = span_s[k] if span_s is not None else _span(equation, with_vt)
-        result = solve_ivp(equation.rhs, (0.0, end), x0[k], method="LSODA", jac=equation.jacobian, rtol=RTOL,
+        current = equation(k)
+        end = span_s[k] if span_s is not None else _span(current, with_vt, blocks)
+        result = solve_ivp(current.rhs, (0.0, end), x0[k], method="LSODA", jac=current.jacobian, rtol=RTOL,
                            atol=ATOL, dense_output=True)
         if not result.success:
             raise KvtError(f"the VT+VV relaxation at {T:g} K did not converge: {result.message}")
         solutions.append(result.sol)
         ends[k] = end
         if with_vt:
-            taus[k] = _relaxation_time(result.sol, end, energies, x0[k], x_eq[k])
-    return GasRelaxation(temperatures=temperatures, pressure_atm=float(pressure_atm), tv0=float(tv0),
-                         energies_K=energies, x_eq=x_eq, x0=x0, number_density=density, tau_s=taus,
-                         with_vt=with_vt, with_vv=with_vv, solutions=solutions, ends_s=ends)
+            taus[k] = [_relaxation_time(result.sol, end, row, x0[k], x_eq[k]) for row in energies]
+    return solutions, ends, taus
 
 
-def _span(equation: _Equation, with_vt: bool) -> float:
-    """An integration span long enough for the slowest process: 40 times the slowest VT mode's time (the VT matrix
-    alone, which VV does not slow), else 1e4 times the fastest VV exchange's."""
+def _span(equation: MasterEquation, with_vt: bool, blocks) -> float:
+    """An integration span long enough for the slowest process: 40 times the slowest VT mode's time (each molecule's
+    VT matrix alone, which VV does not slow), else 1e4 times the fastest VV exchange's."""
     if with_vt:
-        # the VT matrix is detailed-balanced: its eigenvalues are real and <= 0; the slowest nonzero one
-        eigenvalues = np.sort(np.linalg.eigvals(equation.vt).real)
-        slowest = eigenvalues[-2]
-        return 40.0 / abs(slowest)
-    return 1e4 / float(np.max(equation.forward))
+        # each VT block is detailed-balanced: its eigenvalues are real and <= 0; the slowest nonzero one
+        slowest = min(abs(np.sort(np.linalg.eigvals(equation.vt[block, block]).real)[-2]) for block in blocks)
+        return 40.0 / slowest
+    return 1e4 / equation.fastest
 
 
 def _relaxation_time(solution, end: float, energies, x0, x_eq) -> float:

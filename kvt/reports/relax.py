@@ -457,7 +457,9 @@ def summary_lines(result: RelaxResult) -> list[str]:
     table = result.tau_table(millikan_white=True)
     buffer = io.StringIO()
     columns = list(table.columns)
-    buffer.write("  ".join(f"{c:>13}" for c in columns) + "\n")
+    widths = [max(13, len(c)) for c in columns]
+    buffer.write("  ".join(f"{c:>{w}}" for c, w in zip(columns, widths)) + "\n")
     for row in table.itertuples(index=False):
-        buffer.write("  ".join(f"{v:>13g}" if c == "T_K" else f"{v:>13.5e}" for c, v in zip(columns, row)) + "\n")
+        buffer.write("  ".join(f"{v:>{w}g}" if c == "T_K" else f"{v:>{w}.5e}" for c, v, w in zip(columns, row, widths))
+                     + "\n")
     return buffer.getvalue().splitlines()
