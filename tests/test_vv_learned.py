@@ -129,8 +129,10 @@ def test_evaluate_and_plot_write_their_files(runs, tmp_path):
     assert (tmp_path / "pairs.png").stat().st_size > 1000 and (tmp_path / "plane.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("name", ["acc", "std"])
+@pytest.mark.parametrize("name", ["acc", "std", "full"])
 def test_c_header_and_fortran_fill_the_table_as_numpy_does(runs, tmp_path, name):
+    """Every pair at five temperatures; "full" has 35 x 35 pairs, which the layers take 64 a pass (a part-filled last
+    block), the others 36, one pass."""
     if shutil.which("cc") is None or shutil.which("gfortran") is None:
         pytest.skip("cc and gfortran are needed")
     flags = ["--allow-nonphysical"] if name == "std" else []
@@ -155,12 +157,15 @@ def test_c_header_and_fortran_fill_the_table_as_numpy_does(runs, tmp_path, name)
     subprocess.run(["gfortran", "-std=f2008", "-Wall", "-Werror", "-O2", "-o", "f", "vv_rates.f90", "f.f90"],
                    cwd=tmp_path, check=True, capture_output=True)
     run = open_run(runs[name])
-    a, b = (v.ravel() for v in np.meshgrid(np.arange(1, 7), np.arange(0, 6), indexing="ij"))
+    (lo_a, hi_a), (lo_b, hi_b) = run.network.level_ranges["level_a"], run.network.level_ranges["level_b"]
+    a, b = (v.ravel() for v in np.meshgrid(np.arange(lo_a, hi_a + 1), np.arange(lo_b, hi_b + 1), indexing="ij"))
+    assert (f"#define KVT_BLOCK {64 if name == 'full' else 36} " in (tmp_path / "vv_rates.h").read_text()
+            and a.size == (1225 if name == "full" else 36))
     for binary in ("c", "f"):
         lines = subprocess.run([f"./{binary}"], cwd=tmp_path, check=True, capture_output=True,
                                text=True).stdout.split("\n")
         for index, T in enumerate(TEMPS):
-            block = lines[index * 37:(index + 1) * 37]
+            block = lines[index * (a.size + 1):(index + 1) * (a.size + 1)]
             values = np.array([[float(v) for v in row.split()] for row in block[1:]])
             down = run.network.predict_k(a, b, T)
             up = down * np.exp(-fho_vv.released_energy_K(run.process.molecule_a, run.process.molecule_b, a, a - 1,

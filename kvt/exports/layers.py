@@ -1,0 +1,168 @@
+"""The layers of a network in generated C and Fortran: one emitter for every network kernel (VT and exchange).
+
+:func:`layer_code` writes the merged layers of :class:`kvt.network.inference.Network` over all columns (a
+transition or level pair each) at once, in axpy form over unit-stride, fixed-length loops, which compilers
+vectorise (GCC already at -O2, whose "very cheap" cost model takes a loop only when its trip count is a
+compile-time multiple of the vector length: the columns are padded to a multiple of 4). The sigmoid is
+1 / (1 + e^-z), numpy's 0.5 (1 + tanh(z / 2)) to a few ulp, with e^-z from :func:`c_exp` in C.
+
+When the first layer is a sigmoid whose inputs are each either the same in every column (functions of T,
+computed once per call) or fixed per column (functions of the level alone, known at export time), its
+e^-z = e^-(b + w_T x_T + m) e^-(w_L x_L - m) splits into a per-call factor (one exp per unit) and a table of
+the second factor computed with numpy at export time (m centres each unit's table): the layer costs one
+multiply, add and divide per unit and column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The table of the first layer holds e^-(w_L x_L - m) with |w_L x_L - m| at most this (else the general path) ...
+TABLE_SPAN = 300.0
+#: ... and the per-call exponent is clamped to +-CALL_CLAMP: beyond it the sigmoid is 0 or 1 to double precision,
+#: since |z| >= CALL_CLAMP - TABLE_SPAN = 100 there.
+CALL_CLAMP = 400.0
+
+
+def padded(n: int) -> int:
+    """``n`` rounded up to a multiple of 4: the column count of the layers' buffers (whole vectors, no remainder)."""
+    return -(-n // 4) * 4
+
+
+def c_exp(p: str) -> list[str]:
+    """``static inline double <p>_exp_(double x)`` = e^x for |x| <= 708, to 2 ulp, and ``<p>_sigmoid_(z)``.
+
+    x / ln 2 is rounded to an integer n by adding 1.5 * 2^52 (round to nearest), the remainder r = x - n ln 2 taken
+    in two parts (Cody-Waite, |r| <= ln 2 / 2), e^r by its Taylor polynomial of degree 13 (error below 1e-17)
+    evaluated by Estrin's scheme, and 2^n built from n's bits in the exponent field. Having no call and no branch,
+    it vectorises in fixed-length loops even at -O2 (libm's exp and tanh do not). It needs |x| <= 708: the callers
+    clamp in a loop of their own first, since a clamp inside lets GCC thread the constant bound into the
+    arithmetic, which then no longer vectorises at -O2. A NaN stays NaN.
+    """
+    return [
+        f"static inline double {p}_exp_(double x)", "{",
+        "    double y, n, r, r2, r4, e, s;", "    uint64_t bits;",
+        "    y = x * 1.4426950408889634 + 6755399441055744.0; /* 1.5 * 2^52: y's low bits hold n = round(x / ln 2) */",
+        "    n = y - 6755399441055744.0;",
+        "    r = (x - n * 0.6931471803691238) - n * 1.9082149292705877e-10; /* ln 2 in two parts */",
+        "    r2 = r * r;", "    r4 = r2 * r2;",
+        "    e = ((1.0 + r) + r2 * (0.5 + r * (1.0 / 6.0)))",
+        "        + r4 * ((1.0 / 24.0 + r * (1.0 / 120.0)) + r2 * (1.0 / 720.0 + r * (1.0 / 5040.0)))",
+        "        + r4 * r4 * (((1.0 / 40320.0 + r * (1.0 / 362880.0)) + r2 * (1.0 / 3628800.0 + r * (1.0 / 39916800.0)))",
+        "                     + r4 * (1.0 / 479001600.0 + r * (1.0 / 6227020800.0)));",
+        "    memcpy(&bits, &y, sizeof bits);", "    bits = (bits + 1023u) << 52; /* 2^n */",
+        "    memcpy(&s, &bits, sizeof s);", "    return e * s;", "}",
+        f"static inline double {p}_sigmoid_(double z) /* 1 / (1 + e^-z) for |z| <= 708 */", "{",
+        f"    return 1.0 / (1.0 + {p}_exp_(-z));", "}"]
+
+
+def _first_layer_table(weights, bias, inputs, n_pad):
+    """(the bias plus m, the table e^-(w_L x_L - m) [unit][column]) of the first layer, or None where it does not
+    apply (an input computed per column at run time, or a level part spanning more than 2 TABLE_SPAN)."""
+    level = [n for n, source in enumerate(inputs) if not isinstance(source, str)]
+    if any(not isinstance(inputs[n], np.ndarray) for n in level):
+        return None
+    part = sum((np.outer(weights[n], inputs[n]) for n in level), np.zeros((weights.shape[1], len(inputs[level[0]])))
+               if level else np.zeros((weights.shape[1], 1)))
+    centre = (part.max(axis=1) + part.min(axis=1)) / 2.0
+    if np.any(np.abs(part - centre[:, None]) > TABLE_SPAN):
+        return None
+    table = np.ones((weights.shape[1], n_pad))
+    table[:, :part.shape[1]] = np.exp(-(part - centre[:, None]))
+    return bias + centre, table
+
+
+def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
+    """The network's layers over ``n_cols`` (= ``n_pad``, a multiple of 4) columns at once.
+
+    ``inputs[n]`` gives network input ``n``: a string, code of a value the same in every column (computed once
+    per call); a numpy array, its value in each column, fixed at export time (the level's features); or
+    ``(array, index)``, column ``index`` of ``array`` computed at run time (``array[index * n_cols + j]`` in C,
+    ``array(j, index + 1)`` in Fortran). Each layer is written in axpy form, ``out(:, o) += w(i, o) * in(:, i)``
+    over the columns. Returns (constant arrays as (name, values), local declarations, statements, the code of
+    column ``j``'s output, whether ``<p>_exp_`` is used).
+    """
+    end = "" if fortran else ";"
+
+    def at(i):  # a constant index, in the language's base
+        return str(i + 1) if fortran and isinstance(i, int) else str(i)
+
+    def col(array, index, j="j"):
+        return f"{array}({j}, {at(index)})" if fortran else f"{array}[{at(index)} * {n_cols} + {j}]"
+
+    def loop(var, n, body):
+        return ([f"do {var} = 1, {n}", *(f"  {line}" for line in body), "end do"] if fortran
+                else [f"for ({var} = 0; {var} < {n}; {var}++) {{", *(f"    {line}" for line in body), "}"])
+
+    def name(stem, number):
+        return f"{stem}{number}" if fortran else f"{p}_{stem}{number}_"
+
+    arrays, statements, used, local = [], [], {"o"}, []
+    width = max(w.shape[1] for w, _, _ in network.layers)
+    weights, bias, activation = network.layers[0]
+    table = _first_layer_table(weights, bias, inputs, n_pad) if activation == "sigmoid" else None
+    level = [n for n, source in enumerate(inputs) if isinstance(source, np.ndarray)]
+    if table is None and level:  # the level's features as a table of columns
+        values = np.array([np.pad(inputs[n], (0, n_pad - len(inputs[n]))) for n in level])
+        arrays.append((name("xl", ""), values.T if fortran else values))
+        inputs = [(name("xl", ""), level.index(n)) if n in level else source for n, source in enumerate(inputs)]
+    src, dst, uses_exp = None, "h0", False
+    for number, (weights, bias, activation) in enumerate(network.layers):
+        n_in, n_out = weights.shape
+        arrays.append((name("w", number), weights))
+
+        def w(i):
+            return f"w{number}({at(i)}, o)" if fortran else f"{p}_w{number}_[{at(i)} * {n_out} + o]"
+
+        once = [f"cw = cw + {w(n)} * {inputs[n]}{end}" for n in range(n_in) if src is None and isinstance(inputs[n], str)]
+        statements.append(("! " if fortran else "/* ") + f"layer {number}: {n_in} -> {n_out}, {activation}"
+                          + ("" if fortran else " */"))
+        if src is None and table is not None:
+            arrays += [(name("c", number), table[0]), (name("e", number), table[1].T if fortran else table[1])]
+            c_at, e_at = (f"c{number}(o)", f"e{number}(j, o)") if fortran else (
+                f"{p}_c{number}_[o]", f"{p}_e{number}_[o * {n_cols} + j]")
+            bound = f"{CALL_CLAMP}_dp" if fortran else f"{CALL_CLAMP}"
+            if fortran:
+                statements += loop("o", n_out, [f"cw = {c_at}", *once, f"a0(o) = exp(-max(-{bound}, min({bound}, cw)))"])
+            else:
+                statements += [*loop("o", n_out, [f"cw = {c_at};", *once, f"cw = cw < -{bound} ? -{bound} : cw;",
+                                                  f"a0[o] = cw > {bound} ? -{bound} : -cw;"]),
+                               *loop("o", n_out, [f"a0[o] = {p}_exp_(a0[o]);"])]
+                uses_exp = True
+            statements += loop("o", n_out, [f"cw = a0{'(o)' if fortran else '[o]'}{end}",
+                                            *loop("j", n_cols, [f"{col(dst, 'o')} = 1.0{'_dp' if fortran else ''} / "
+                                                                f"(1.0{'_dp' if fortran else ''} + cw * {e_at}){end}"])])
+            local.append(f"real(dp) :: a0({n_out})" if fortran else f"double a0[{n_out}];")
+            src, dst = dst, "h1"
+            continue
+        arrays.append((name("b", number), bias))
+        body = [f"cw = {name('b', number)}{'(o)' if fortran else '[o]'}{end}", *once,
+                *loop("j", n_cols, [f"{col(dst, 'o')} = cw{end}"])]
+        if src is None:
+            for n in range(n_in):
+                if not isinstance(inputs[n], str):
+                    array, index = inputs[n]
+                    body += [f"cw = {w(n)}{end}",
+                             *loop("j", n_cols, [f"{col(dst, 'o')} = {col(dst, 'o')} + cw * {col(array, index)}{end}"])]
+        else:
+            used.add("i")
+            body += loop("i", n_in, [f"cw = {w('i')}{end}",
+                                     *loop("j", n_cols, [f"{col(dst, 'o')} = {col(dst, 'o')} + cw * {col(src, 'i')}{end}"])])
+        statements += loop("o", n_out, body)
+        if activation == "sigmoid":
+            if fortran:  # 1 / (1 + e^-z) = 0.5 (1 + tanh(z / 2)), numpy's form, to a few ulp
+                statements.append(f"{dst}(:, 1:{n_out}) = 1.0_dp / (1.0_dp + exp(-{dst}(:, 1:{n_out})))")
+            else:  # the clamp to |z| <= 708 in a loop of its own (see c_exp)
+                statements += [*loop("j", f"{n_out} * {n_cols}", [f"cw = {dst}[j] < -708.0 ? -708.0 : {dst}[j];",
+                                                                  f"{dst}[j] = cw > 708.0 ? 708.0 : cw;"]),
+                               *loop("j", f"{n_out} * {n_cols}", [f"{dst}[j] = {p}_sigmoid_({dst}[j]);"])]
+                uses_exp = True
+        src, dst = dst, ("h1" if dst == "h0" else "h0")
+    buffers = ["h0", "h1"] if len(network.layers) > 1 else ["h0"]
+    if fortran:
+        local = ["real(dp) :: cw, " + ", ".join(f"{b}({n_cols}, {width})" for b in buffers), *local,
+                 f"integer :: {', '.join(sorted(used))}"]
+    else:
+        local = ["double cw, " + ", ".join(f"{b}[{width} * {n_cols}]" for b in buffers) + ";", *local,
+                 f"int {', '.join(sorted(used))};"]
+    return arrays, local, statements, col(src, 0), uses_exp
