@@ -10,7 +10,9 @@ When the first layer is a sigmoid whose inputs are each either the same in every
 computed once per call) or fixed per column (functions of the level alone, known at export time), its
 e^-z = e^-(b + w_T x_T + m) e^-(w_L x_L - m) splits into a per-call factor (one exp per unit) and a table of
 the second factor computed with numpy at export time (m centres each unit's table): the layer costs one
-multiply, add and divide per unit and column.
+multiply, add and divide per unit and column. When the next layer has one output (the usual hidden -> 1 linear
+end), it is summed in the same pass, two units a division: w_a / d_a + w_b / d_b = (w_a d_b + w_b d_a) / (d_a d_b)
+with d = 1 + e^-z (an odd unit count gets a unit of zero weight).
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 #: The table of the first layer holds e^-(w_L x_L - m) with |w_L x_L - m| at most this (else the general path) ...
-TABLE_SPAN = 300.0
-#: ... and the per-call exponent is clamped to +-CALL_CLAMP: beyond it the sigmoid is 0 or 1 to double precision,
-#: since |z| >= CALL_CLAMP - TABLE_SPAN = 100 there.
-CALL_CLAMP = 400.0
+TABLE_SPAN = 100.0
+#: ... and the per-call exponent is clamped to +-CALL_CLAMP: beyond it the sigmoid is 0 or 1 to double precision
+#: (|z| >= CALL_CLAMP - TABLE_SPAN = 150 there), and d = 1 + e^-z <= 1 + e^350, so a product of two d is finite.
+CALL_CLAMP = 250.0
 
 
 def padded(n: int) -> int:
@@ -79,8 +81,9 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
     per call); a numpy array, its value in each column, fixed at export time (the level's features); or
     ``(array, index)``, column ``index`` of ``array`` computed at run time (``array[index * n_cols + j]`` in C,
     ``array(j, index + 1)`` in Fortran). Each layer is written in axpy form, ``out(:, o) += w(i, o) * in(:, i)``
-    over the columns. Returns (constant arrays as (name, values), local declarations, statements, the code of
-    column ``j``'s output, whether ``<p>_exp_`` is used).
+    over the columns; a sigmoid first layer of such inputs as the module's docstring says. Returns (constant
+    arrays as (name, values), local declarations, statements, the code of column ``j``'s output, whether
+    ``<p>_exp_`` is used).
     """
     end = "" if fortran else ";"
 
@@ -98,17 +101,26 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
         return f"{stem}{number}" if fortran else f"{p}_{stem}{number}_"
 
     arrays, statements, used, local = [], [], {"o"}, []
-    width = max(w.shape[1] for w, _, _ in network.layers)
-    weights, bias, activation = network.layers[0]
+    layers = list(network.layers)
+    weights, bias, activation = layers[0]
     table = _first_layer_table(weights, bias, inputs, n_pad) if activation == "sigmoid" else None
     level = [n for n, source in enumerate(inputs) if isinstance(source, np.ndarray)]
     if table is None and level:  # the level's features as a table of columns
         values = np.array([np.pad(inputs[n], (0, n_pad - len(inputs[n]))) for n in level])
         arrays.append((name("xl", ""), values.T if fortran else values))
         inputs = [(name("xl", ""), level.index(n)) if n in level else source for n, source in enumerate(inputs)]
-    src, dst, uses_exp = None, "h0", False
-    for number, (weights, bias, activation) in enumerate(network.layers):
+    fused = table is not None and len(layers) > 1 and layers[1][0].shape[1] == 1
+    if fused:  # an even number of units (a unit of zero weight added), two a division
+        odd = weights.shape[1] % 2
+        layers[0] = (np.pad(weights, ((0, 0), (0, odd))), np.pad(bias, (0, odd)), activation)
+        layers[1] = (np.pad(layers[1][0], ((0, odd), (0, 0))), layers[1][1], layers[1][2])
+        table = (np.pad(table[0], (0, odd)), np.pad(table[1], ((0, odd), (0, 0)), constant_values=1.0))
+    src, dst, uses_exp, written = None, "h0", False, set()
+    one = "1.0_dp" if fortran else "1.0"
+    for number, (weights, bias, activation) in enumerate(layers):
         n_in, n_out = weights.shape
+        if fused and number == 1:  # done with layer 0
+            continue
         arrays.append((name("w", number), weights))
 
         def w(i):
@@ -116,11 +128,15 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
 
         once = [f"cw = cw + {w(n)} * {inputs[n]}{end}" for n in range(n_in) if src is None and isinstance(inputs[n], str)]
         statements.append(("! " if fortran else "/* ") + f"layer {number}: {n_in} -> {n_out}, {activation}"
+                          + (", and layer 1 in the same pass (two units a division)" if fused and number == 0 else "")
                           + ("" if fortran else " */"))
         if src is None and table is not None:
             arrays += [(name("c", number), table[0]), (name("e", number), table[1].T if fortran else table[1])]
-            c_at, e_at = (f"c{number}(o)", f"e{number}(j, o)") if fortran else (
-                f"{p}_c{number}_[o]", f"{p}_e{number}_[o * {n_cols} + j]")
+            c_at = f"c{number}(o)" if fortran else f"{p}_c{number}_[o]"
+
+            def e_at(o):
+                return f"e{number}(j, {o})" if fortran else f"{p}_e{number}_[({o}) * {n_cols} + j]"
+
             bound = f"{CALL_CLAMP}_dp" if fortran else f"{CALL_CLAMP}"
             if fortran:
                 statements += loop("o", n_out, [f"cw = {c_at}", *once, f"a0(o) = exp(-max(-{bound}, min({bound}, cw)))"])
@@ -129,26 +145,44 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
                                                   f"a0[o] = cw > {bound} ? -{bound} : -cw;"]),
                                *loop("o", n_out, [f"a0[o] = {p}_exp_(a0[o]);"])]
                 uses_exp = True
-            statements += loop("o", n_out, [f"cw = a0{'(o)' if fortran else '[o]'}{end}",
-                                            *loop("j", n_cols, [f"{col(dst, 'o')} = 1.0{'_dp' if fortran else ''} / "
-                                                                f"(1.0{'_dp' if fortran else ''} + cw * {e_at}){end}"])])
+            a0 = (lambda o: f"a0({o})") if fortran else (lambda o: f"a0[{o}]")
             local.append(f"real(dp) :: a0({n_out})" if fortran else f"double a0[{n_out}];")
-            src, dst = dst, "h1"
-            continue
-        arrays.append((name("b", number), bias))
-        body = [f"cw = {name('b', number)}{'(o)' if fortran else '[o]'}{end}", *once,
-                *loop("j", n_cols, [f"{col(dst, 'o')} = cw{end}"])]
-        if src is None:
-            for n in range(n_in):
-                if not isinstance(inputs[n], str):
-                    array, index = inputs[n]
-                    body += [f"cw = {w(n)}{end}",
-                             *loop("j", n_cols, [f"{col(dst, 'o')} = {col(dst, 'o')} + cw * {col(array, index)}{end}"])]
+            written.add(dst)
+            if not fused:
+                statements += loop("o", n_out, [f"cw = {a0('o')}{end}", *loop(
+                    "j", n_cols, [f"{col(dst, 'o')} = {one} / ({one} + cw * {e_at('o')}){end}"])])
+                src, dst = dst, "h1"
+                continue
+            # 1 / d_a and 1 / d_b of two units at once: (w_a d_b + w_b d_a) / (d_a d_b), d = 1 + e^-z <= 1 + e^350
+            w1, b1, act1 = layers[1]
+            arrays += [(name("w", 1), w1), (name("b", 1), b1)]
+            w1_at = (lambda o: f"w1({o}, 1)") if fortran else (lambda o: f"{p}_w1_[{o}]")
+            local.append("real(dp) :: w_a, w_b, c_a, c_b, d_a, d_b" if fortran
+                         else "double w_a, w_b, c_a, c_b, d_a, d_b;")
+            o1 = "o + 1"
+            body = [f"w_a = {w1_at('o')}{end}", f"w_b = {w1_at(o1)}{end}", f"c_a = {a0('o')}{end}", f"c_b = {a0(o1)}{end}",
+                    *loop("j", n_cols, [f"d_a = {one} + c_a * {e_at('o')}{end}", f"d_b = {one} + c_b * {e_at(o1)}{end}",
+                                        f"{col(dst, 0)} = {col(dst, 0)} + (w_a * d_b + w_b * d_a) / (d_a * d_b){end}"])]
+            statements += [*loop("j", n_cols, [f"{col(dst, 0)} = {name('b', 1)}{'(1)' if fortran else '[0]'}{end}"]),
+                           f"do o = 1, {n_out}, 2" if fortran else f"for (o = 0; o < {n_out}; o += 2) {{",
+                           *(f"  {line}" if fortran else f"    {line}" for line in body), "end do" if fortran else "}"]
+            n_out, activation = 1, act1
         else:
-            used.add("i")
-            body += loop("i", n_in, [f"cw = {w('i')}{end}",
-                                     *loop("j", n_cols, [f"{col(dst, 'o')} = {col(dst, 'o')} + cw * {col(src, 'i')}{end}"])])
-        statements += loop("o", n_out, body)
+            arrays.append((name("b", number), bias))
+            body = [f"cw = {name('b', number)}{'(o)' if fortran else '[o]'}{end}", *once,
+                    *loop("j", n_cols, [f"{col(dst, 'o')} = cw{end}"])]
+            if src is None:
+                for n in range(n_in):
+                    if not isinstance(inputs[n], str):
+                        array, index = inputs[n]
+                        body += [f"cw = {w(n)}{end}", *loop(
+                            "j", n_cols, [f"{col(dst, 'o')} = {col(dst, 'o')} + cw * {col(array, index)}{end}"])]
+            else:
+                used.add("i")
+                body += loop("i", n_in, [f"cw = {w('i')}{end}", *loop(
+                    "j", n_cols, [f"{col(dst, 'o')} = {col(dst, 'o')} + cw * {col(src, 'i')}{end}"])])
+            statements += loop("o", n_out, body)
+        written.add(dst)
         if activation == "sigmoid":
             if fortran:  # 1 / (1 + e^-z) = 0.5 (1 + tanh(z / 2)), numpy's form, to a few ulp
                 statements.append(f"{dst}(:, 1:{n_out}) = 1.0_dp / (1.0_dp + exp(-{dst}(:, 1:{n_out})))")
@@ -158,7 +192,8 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
                                *loop("j", f"{n_out} * {n_cols}", [f"{dst}[j] = {p}_sigmoid_({dst}[j]);"])]
                 uses_exp = True
         src, dst = dst, ("h1" if dst == "h0" else "h0")
-    buffers = ["h0", "h1"] if len(network.layers) > 1 else ["h0"]
+    width = max(w.shape[1] for w, _, _ in layers[1 if fused else 0:])
+    buffers = sorted(written)
     if fortran:
         local = ["real(dp) :: cw, " + ", ".join(f"{b}({n_cols}, {width})" for b in buffers), *local,
                  f"integer :: {', '.join(sorted(used))}"]
