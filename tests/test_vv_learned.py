@@ -131,8 +131,8 @@ def test_evaluate_and_plot_write_their_files(runs, tmp_path):
 
 @pytest.mark.parametrize("name", ["acc", "std", "full"])
 def test_c_header_and_fortran_fill_the_table_as_numpy_does(runs, tmp_path, name):
-    """Every pair at five temperatures; "full" has 35 x 35 pairs, which the layers take 64 a pass (a part-filled last
-    block), the others 36, one pass."""
+    """Every pair at five temperatures, on 6 x 6 pairs (the layers' passes padded from 6 level_b to 8) and, "full",
+    on all 35 x 35 O2-O2 pairs."""
     if shutil.which("cc") is None or shutil.which("gfortran") is None:
         pytest.skip("cc and gfortran are needed")
     flags = ["--allow-nonphysical"] if name == "std" else []
@@ -159,7 +159,7 @@ def test_c_header_and_fortran_fill_the_table_as_numpy_does(runs, tmp_path, name)
     run = open_run(runs[name])
     (lo_a, hi_a), (lo_b, hi_b) = run.network.level_ranges["level_a"], run.network.level_ranges["level_b"]
     a, b = (v.ravel() for v in np.meshgrid(np.arange(lo_a, hi_a + 1), np.arange(lo_b, hi_b + 1), indexing="ij"))
-    assert (f"#define KVT_BLOCK {64 if name == 'full' else 36} " in (tmp_path / "vv_rates.h").read_text()
+    assert (f"#define KVT_N_B_PAD {36 if name == 'full' else 8} " in (tmp_path / "vv_rates.h").read_text()
             and a.size == (1225 if name == "full" else 36))
     for binary in ("c", "f"):
         lines = subprocess.run([f"./{binary}"], cwd=tmp_path, check=True, capture_output=True,

@@ -24,10 +24,8 @@ from kvt.exports.codegen import (
     wrap,
 )
 from kvt.exports.features import _F_LOG1P
-from kvt.exports.layers import c_exp, layer_code, padded
-
-#: Level pairs a pass of the layers: their buffers (units x BLOCK doubles each) stay small, on the stack.
-BLOCK = 64
+from kvt.exports.fortran import _f_array
+from kvt.exports.layers import Block, c_exp, layer_code, padded
 
 #: Raw features of each exchange kind in C and Fortran, in terms of a, b (doubles), T and the temporaries below.
 FEATURES = {
@@ -76,10 +74,12 @@ def _c_array(name: str, values) -> str:
 
 
 def _kernel(network, fortran: bool, P: str, parameters, units: str):
-    """(constant arrays as (name, values), locals, statements) of the network over every pair, in blocks of
-    ``BLOCK`` pairs (a multiple of 4): the features of a block's pairs into columns of ``xc`` (the last block's
-    padding repeats the last pair), the layers over the block at once (:func:`kvt.exports.layers.layer_code`),
-    then k of each pair. Features of T alone (ln T, T) are computed once per call and enter the first layer's bias.
+    """(constant arrays as (name, values), locals, statements, whether ``<p>_exp_`` is used) of the network over
+    every pair, one level_a a pass: the features of the row's pairs into columns of ``xc`` (level_b, padded to
+    ``N_B_PAD``, a multiple of 4, by repeating the last), the layers over the row at once
+    (:func:`kvt.exports.layers.layer_code`), then k of each pair. Features of T alone (ln T, T) are computed once
+    per call; a sigmoid first layer reading level_a, level_b and those gets its level parts as tables, level_a's
+    a factor per row. ``{p}`` in the code stands for the prefix.
     """
     exprs = FEATURES[network.feature_kind][1 if fortran else 0]
     n_feat, target, f = len(exprs), network.target, fortran
@@ -87,23 +87,22 @@ def _kernel(network, fortran: bool, P: str, parameters, units: str):
     needed = set(network.network_inputs) | (set(range(n_feat)) if target["kind"] != "minmax_1e18" else set())
     columns = [i for i in sorted(needed) if i not in once]
     end, dp = ("", "_dp") if f else (";", "")
+    (lo_a, hi_a), (lo_b, hi_b) = (tuple(int(v) for v in network.level_ranges[n]) for n in ("level_a", "level_b"))
 
     def scaled(i):
         return (f"({exprs[i]}) * feature_scale({i + 1}) + feature_shift({i + 1})" if f
                 else f"({exprs[i]}) * {{p}}_feature_scale_[{i}] + {{p}}_feature_shift_[{i}]")
 
-    def xc(c, j="j"):
-        return f"xc({j}, {c + 1})" if f else f"xc[{c} * {P}_BLOCK + {j}]"
+    def xc(c):
+        return f"xc(j, {c + 1})" if f else f"xc[{c} * {P}_N_B_PAD + j]"
 
     def de_lines():
         return (["de = (energy_a_k(ia + 1) - energy_a_k(ia)) + (energy_b_k(ib + 1) - energy_b_k(ib + 2))"] if f else
                 ["de = ({p}_energy_a_K_[ia] - {p}_energy_a_K_[ia - 1]) + ({p}_energy_b_K_[ib] - {p}_energy_b_K_[ib + 1]);"])
 
-    def pair(q):  # ia, ib of pair index q (0-based in C, 1-based in Fortran)
-        return ([f"ia = {P}_LEVEL_A_MIN + ({q} - 1) / {P}_N_B", f"ib = {P}_LEVEL_B_MIN + mod({q} - 1, {P}_N_B)"] if f
-                else [f"ia = {P}_LEVEL_A_MIN + {q} / {P}_N_B;", f"ib = {P}_LEVEL_B_MIN + {q} % {P}_N_B;"])
-
-    features = [*pair("q"), "a = real(ia, dp)" if f else "a = (double)ia;", "b = real(ib, dp)" if f else "b = (double)ib;"]
+    features = [f"ib = {P}_LEVEL_B_MIN + min(j, {P}_N_B) - 1" if f
+                else f"ib = {P}_LEVEL_B_MIN + (j < {P}_N_B ? j : {P}_N_B - 1);",
+                "b = real(ib, dp)" if f else "b = (double)ib;"]
     exchange = network.feature_kind == "exchange"
     if exchange:
         features += [*de_lines(),
@@ -117,24 +116,37 @@ def _kernel(network, fortran: bool, P: str, parameters, units: str):
                      f"e = exp(-2.0{dp} * lam / 3.0{dp}){end}",
                      f"lng = log(0.5{dp} * (3.0{dp} - e)) - 2.0{dp} * lam / 3.0{dp}{end}"]
     features += [f"{xc(c)} = {scaled(i)}{end}" for c, i in enumerate(columns)]
-    inputs = [(f"x({i + 1})" if f else f"x[{i}]") if i in once else ("xc", columns.index(i))
-              for i in network.network_inputs]
-    arrays, local, layers, out, uses_exp = layer_code(network, f, "{p}", "n_block" if f else f"{P}_BLOCK",
-                                                      0, inputs)
-    names = "a, b, y, k, de" + (", th, nn, xx, lam, e, lng" if exchange else "") + (", lin" if target["kind"] != "minmax_1e18" else "")
+    scale, shift = network.feature_scale, network.feature_shift
+    row = f"ia - {P}_LEVEL_A_MIN" + (" + 1" if f else "")
+
+    def source(i):  # level_a: a factor per row, level_b: numpy's values per column (where the first layer tables them)
+        if i in once:
+            return f"x({i + 1})" if f else f"x[{i}]"
+        if i == 0:
+            return Block(np.arange(lo_a, hi_a + 1, dtype=float) * scale[0] + shift[0], row, ("xc", columns.index(0)))
+        if i == 1:
+            return np.arange(lo_b, hi_b + 1, dtype=float) * scale[1] + shift[1]
+        return ("xc", columns.index(i))
+
+    arrays, local, per_call, layers, out, uses_exp = layer_code(
+        network, f, "{p}", "n_b_pad" if f else f"{P}_N_B_PAD", padded(hi_b - lo_b + 1),
+        [source(i) for i in network.network_inputs])
+    if target["kind"] == "minmax_1e18" and not any("xc" in line for line in layers):  # the tables hold the levels
+        columns, features = [], []
+    names = ("a, b, " if columns else "") + "y, k, de" + (", th, nn, xx, lam, e, lng" if exchange else "") + (
+        ", lin" if target["kind"] != "minmax_1e18" else "")
     if f:
-        local = [f"real(dp) :: {names}, x({n_feat}), xc(n_block, {max(len(columns), 1)})", *local,
-                 "integer :: ia, ib, q, start"]
+        local = [f"real(dp) :: {names}, x({n_feat})" + (f", xc(n_b_pad, {len(columns)})" if columns else ""), *local,
+                 "integer :: ia, ib, q"]
     else:
-        local = [f"double {names}, x[{n_feat}], xc[{max(len(columns), 1)} * {P}_BLOCK];", *local,
-                 "int ia, ib, q, start, j, status;"]
-    body = [f"x({i + 1}) = {scaled(i)}{end}" if f else f"x[{i}] = {scaled(i)};" for i in once]
-    last = f"min(n_block, {P}_N_PAIRS - start)" if f else None
+        local = [f"double {names}, x[{n_feat}]" + (f", xc[{len(columns)} * {P}_N_B_PAD]" if columns else "") + ";",
+                 *local, "int ia, ib, q, j, status;"]
+    body = [f"x({i + 1}) = {scaled(i)}{end}" if f else f"x[{i}] = {scaled(i)};" for i in once] + per_call
     k_lines = [f"y = {out}{end}"]
     if target["kind"] == "minmax_1e18":
-        shift, scale, factor = (f"({literal(target[key])}_dp)" if f else term(target[key])
-                                for key in ("shift", "scale", "factor"))
-        k_lines.append(f"k = ((y - {shift}) / {scale}) / {factor}{end}")
+        shift_t, scale_t, factor = (f"({literal(target[key])}_dp)" if f else term(target[key])
+                                    for key in ("shift", "scale", "factor"))
+        k_lines.append(f"k = ((y - {shift_t}) / {scale_t}) / {factor}{end}")
     else:
         coef = np.asarray(target["baseline_coef"], dtype=float)
         arrays.append(("baseline_coef" if f else "{p}_baseline_coef_", coef))
@@ -151,23 +163,23 @@ def _kernel(network, fortran: bool, P: str, parameters, units: str):
     check = (f"if (.not. (k > 0.0_dp .and. ieee_is_finite(k))) status = {P}_ERR_NONPHYSICAL" if f
              else f"if (!(k > 0.0) || !isfinite(k)) status = {P}_ERR_NONPHYSICAL;")
     if f:
-        body += [f"do start = 0, {P}_N_PAIRS - 1, n_block",
-                 "  do j = 1, n_block  ! the features of the block's pairs; the padding repeats the last pair",
-                 f"    q = min(start + j, {P}_N_PAIRS)", *(f"    {line}" for line in features), "  end do",
+        body += [f"do ia = {P}_LEVEL_A_MIN, {P}_LEVEL_A_MAX  ! one level_a a pass",
+                 *(["  a = real(ia, dp)",
+                    "  do j = 1, n_b_pad  ! the features of the row's pairs; the padding repeats the last level_b",
+                    *(f"    {line}" for line in features), "  end do"] if columns else []),
                  *(f"  {line}" for line in layers),
-                 f"  do j = 1, {last}", "    q = start + j", *(f"    {line}" for line in pair("q")),
-                 *(f"    {line}" for line in de_lines() + k_lines),
+                 f"  do j = 1, {P}_N_B", f"    q = (ia - {P}_LEVEL_A_MIN) * {P}_N_B + j",
+                 f"    ib = {P}_LEVEL_B_MIN + j - 1", *(f"    {line}" for line in de_lines() + k_lines),
                  "    k_down(q) = k", f"    {check}", "    if (present(k_up)) then", "      k = k * exp(-de / t)",
                  "      k_up(q) = k", f"      {check}", "    end if", "  end do", "end do"]
     else:
-        body += [f"for (start = 0; start < {P}_N_PAIRS; start += {P}_BLOCK) {{",
-                 f"    for (j = 0; j < {P}_BLOCK; j++) {{ /* the features of the block's pairs; the padding repeats "
-                 f"the last pair */",
-                 f"        q = start + j < {P}_N_PAIRS ? start + j : {P}_N_PAIRS - 1;",
-                 *(f"        {line}" for line in features), "    }",
+        body += [f"for (ia = {P}_LEVEL_A_MIN; ia <= {P}_LEVEL_A_MAX; ia++) {{ /* one level_a a pass */",
+                 *(["    a = (double)ia;",
+                    f"    for (j = 0; j < {P}_N_B_PAD; j++) {{ /* the features of the row's pairs; the padding repeats "
+                    f"the last level_b */", *(f"        {line}" for line in features), "    }"] if columns else []),
                  *(f"    {line}" for line in layers),
-                 f"    for (j = 0; j < {P}_BLOCK && start + j < {P}_N_PAIRS; j++) {{", "        q = start + j;",
-                 *(f"        {line}" for line in pair("q") + de_lines() + k_lines),
+                 f"    for (j = 0; j < {P}_N_B; j++) {{", f"        q = (ia - {P}_LEVEL_A_MIN) * {P}_N_B + j;",
+                 f"        ib = {P}_LEVEL_B_MIN + j;", *(f"        {line}" for line in de_lines() + k_lines),
                  "        k_down[q] = k;", f"        {check}", "        if (k_up != NULL) {",
                  "            k = k * exp(-de / T);", "            k_up[q] = k;", f"            {check}", "        }",
                  "    }", "}"]
@@ -221,7 +233,8 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
               f"#define {P}_N_PAIRS {(hi_a - lo_a + 1) * (hi_b - lo_b + 1)}",
               f"#define {P}_T_MIN_K {literal(t_lo)}", f"#define {P}_T_MAX_K {literal(t_hi)}",
               f"#define {P}_K_UNITS \"{units}\"",
-              f"#define {P}_BLOCK {min(BLOCK, padded((hi_a - lo_a + 1) * (hi_b - lo_b + 1)))} /* pairs a pass of the layers (a multiple of 4) */"]
+              f"#define {P}_N_B_PAD {padded(hi_b - lo_b + 1)} /* N_B rounded up to a multiple of 4: the columns of a "
+              f"pass of the layers (one level_a) */"]
     macros += [f"#define {P}_{code_name} {value}" for code_name, value, _ in RETURN_CODES]
     return "\n".join(["/*", comment, " */", f"#ifndef {P}_RATES_H", f"#define {P}_RATES_H", "",
                       "#include <math.h>", "#include <stddef.h>",
@@ -229,19 +242,6 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
                       *helpers, *([""] if helpers else []),
                       f"static inline int {p}_rates(double T, double *k_down, double *k_up)", "{",
                       *(f"    {line}" for line in body), "}", "", f"#endif /* {P}_RATES_H */", ""])
-
-
-def _f_array(name: str, values, shape=None) -> list[str]:
-    values = np.asarray(values, dtype=float)
-    flat = np.ravel(values, order="F") if values.ndim == 2 else np.ravel(values)
-    words = [f"{literal(v)}_dp" for v in flat]
-    dims = f"{values.shape[0]}, {values.shape[1]}" if values.ndim == 2 else f"{values.size}"
-    lines = [f"  real(dp), parameter :: {name}({dims}) = reshape([ &" if values.ndim == 2
-             else f"  real(dp), parameter :: {name}({dims}) = [ &"]
-    body = wrap(words, 120, "    ")
-    lines += [line + " &" for line in body]
-    lines.append(f"    ], [{dims}])" if values.ndim == 2 else "    ]")
-    return lines
 
 
 def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonphysical: dict | None = None,
@@ -285,9 +285,9 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonp
     decl += _f_array("energy_a_k", energies_a) + _f_array("energy_b_k", energies_b)
     decl += _f_array("feature_scale", network.feature_scale) + _f_array("feature_shift", network.feature_shift)
     arrays, local, body, _ = _kernel(network, True, P, parameters, units)
-    decl.append(f"  integer, parameter :: n_block = {min(BLOCK, padded(n_pairs))}  ! pairs a pass of the layers")
+    decl.append(f"  integer, parameter :: n_b_pad = {padded(hi_b - lo_b + 1)}  ! N_B rounded up to a multiple of 4")
     for name, values in arrays:
-        decl += _f_array(name, values)
+        decl += _f_array(name, values, shape=values.shape if values.ndim == 2 else None)
     return "\n".join([
         *comment, f"module {p}_rates_module",
         "  use, intrinsic :: iso_c_binding, only: c_double, c_int, c_ptr, c_associated, c_f_pointer",

@@ -12,7 +12,9 @@ e^-z = e^-(b + w_T x_T + m) e^-(w_L x_L - m) splits into a per-call factor (one 
 the second factor computed with numpy at export time (m centres each unit's table): the layer costs one
 multiply, add and divide per unit and column. When the next layer has one output (the usual hidden -> 1 linear
 end), it is summed in the same pass, two units a division: w_a / d_a + w_b / d_b = (w_a d_b + w_b d_a) / (d_a d_b)
-with d = 1 + e^-z (an odd unit count gets a unit of zero weight).
+with d = 1 + e^-z (an odd unit count gets a unit of zero weight). The exchange code runs one level_a a pass over
+the level_b columns: level_a is then a :class:`Block` input, its part a factor per pass from a table
+[unit][level_a] (e^-z = e^-(b + w_T x_T + m) e^-(w_a x_a - m_a) e^-(w_b x_b - m_b)).
 """
 
 from __future__ import annotations
@@ -59,19 +61,37 @@ def c_exp(p: str) -> list[str]:
 
 
 def _first_layer_table(weights, bias, inputs, n_pad):
-    """(the bias plus m, the table e^-(w_L x_L - m) [unit][column]) of the first layer, or None where it does not
-    apply (an input computed per column at run time, or a level part spanning more than 2 TABLE_SPAN)."""
-    level = [n for n, source in enumerate(inputs) if not isinstance(source, str)]
-    if any(not isinstance(inputs[n], np.ndarray) for n in level):
+    """(the bias plus m, the table e^-(w_L x_L - m_L) [unit][column], the table e^-(w_B x_B - m_B) [unit][block] or
+    None) of the first layer, m = m_L + m_B; None where it does not apply (an input computed per column at run
+    time, or level parts spanning more than TABLE_SPAN from their centres)."""
+    units = weights.shape[1]
+    columns = [n for n, source in enumerate(inputs) if isinstance(source, np.ndarray)]
+    blocks = [n for n, source in enumerate(inputs) if isinstance(source, Block)]
+    if len(columns) + len(blocks) + sum(isinstance(source, str) for source in inputs) < len(inputs):
         return None
-    part = sum((np.outer(weights[n], inputs[n]) for n in level), np.zeros((weights.shape[1], len(inputs[level[0]])))
-               if level else np.zeros((weights.shape[1], 1)))
-    centre = (part.max(axis=1) + part.min(axis=1)) / 2.0
-    if np.any(np.abs(part - centre[:, None]) > TABLE_SPAN):
+
+    def part(indexes, values):
+        return sum((np.outer(weights[n], values(n)) for n in indexes), np.zeros((units, 1)))
+
+    column = part(columns, lambda n: inputs[n])
+    block = part(blocks, lambda n: inputs[n].values)
+    c_column, c_block = ((v.max(axis=1) + v.min(axis=1)) / 2.0 for v in (column, block))
+    span = np.abs(column - c_column[:, None]).max(axis=1) + np.abs(block - c_block[:, None]).max(axis=1)
+    if np.any(span > TABLE_SPAN):
         return None
-    table = np.ones((weights.shape[1], n_pad))
-    table[:, :part.shape[1]] = np.exp(-(part - centre[:, None]))
-    return bias + centre, table
+    table = np.ones((units, n_pad))
+    table[:, :column.shape[1]] = np.exp(-(column - c_column[:, None]))
+    return (bias + c_column + c_block, table,
+            np.exp(-(block - c_block[:, None])) if blocks else None)
+
+
+class Block:
+    """A network input the same in every column of a block (one pass of the layers) but not in every block: its
+    ``values`` per block (known at export time), the code of the block's index (0-based in C, 1-based in
+    Fortran) and ``fallback``, the input to use where the first layer takes the general path."""
+
+    def __init__(self, values, index: str, fallback):
+        self.values, self.index, self.fallback = np.asarray(values, dtype=float), index, fallback
 
 
 def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
@@ -80,10 +100,10 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
     ``inputs[n]`` gives network input ``n``: a string, code of a value the same in every column (computed once
     per call); a numpy array, its value in each column, fixed at export time (the level's features); or
     ``(array, index)``, column ``index`` of ``array`` computed at run time (``array[index * n_cols + j]`` in C,
-    ``array(j, index + 1)`` in Fortran). Each layer is written in axpy form, ``out(:, o) += w(i, o) * in(:, i)``
+    ``array(j, index + 1)`` in Fortran); or a :class:`Block`. Each layer is written in axpy form, ``out(:, o) += w(i, o) * in(:, i)``
     over the columns; a sigmoid first layer of such inputs as the module's docstring says. Returns (constant
-    arrays as (name, values), local declarations, statements, the code of column ``j``'s output, whether
-    ``<p>_exp_`` is used).
+    arrays as (name, values), local declarations, statements once per call, statements per block, the code of
+    column ``j``'s output, whether ``<p>_exp_`` is used).
     """
     end = "" if fortran else ";"
 
@@ -100,10 +120,12 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
     def name(stem, number):
         return f"{stem}{number}" if fortran else f"{p}_{stem}{number}_"
 
-    arrays, statements, used, local = [], [], {"o"}, []
+    arrays, statements, used, local, per_call = [], [], {"o"}, [], []
     layers = list(network.layers)
     weights, bias, activation = layers[0]
     table = _first_layer_table(weights, bias, inputs, n_pad) if activation == "sigmoid" else None
+    if table is None:
+        inputs = [source.fallback if isinstance(source, Block) else source for source in inputs]
     level = [n for n, source in enumerate(inputs) if isinstance(source, np.ndarray)]
     if table is None and level:  # the level's features as a table of columns
         values = np.array([np.pad(inputs[n], (0, n_pad - len(inputs[n]))) for n in level])
@@ -114,7 +136,8 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
         odd = weights.shape[1] % 2
         layers[0] = (np.pad(weights, ((0, 0), (0, odd))), np.pad(bias, (0, odd)), activation)
         layers[1] = (np.pad(layers[1][0], ((0, odd), (0, 0))), layers[1][1], layers[1][2])
-        table = (np.pad(table[0], (0, odd)), np.pad(table[1], ((0, odd), (0, 0)), constant_values=1.0))
+        table = (np.pad(table[0], (0, odd)), np.pad(table[1], ((0, odd), (0, 0)), constant_values=1.0),
+                 None if table[2] is None else np.pad(table[2], ((0, odd), (0, 0)), constant_values=1.0))
     src, dst, uses_exp, written = None, "h0", False, set()
     one = "1.0_dp" if fortran else "1.0"
     for number, (weights, bias, activation) in enumerate(layers):
@@ -139,13 +162,20 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
 
             bound = f"{CALL_CLAMP}_dp" if fortran else f"{CALL_CLAMP}"
             if fortran:
-                statements += loop("o", n_out, [f"cw = {c_at}", *once, f"a0(o) = exp(-max(-{bound}, min({bound}, cw)))"])
+                per_call += loop("o", n_out, [f"cw = {c_at}", *once, f"a0(o) = exp(-max(-{bound}, min({bound}, cw)))"])
             else:
-                statements += [*loop("o", n_out, [f"cw = {c_at};", *once, f"cw = cw < -{bound} ? -{bound} : cw;",
-                                                  f"a0[o] = cw > {bound} ? -{bound} : -cw;"]),
-                               *loop("o", n_out, [f"a0[o] = {p}_exp_(a0[o]);"])]
+                per_call += [*loop("o", n_out, [f"cw = {c_at};", *once, f"cw = cw < -{bound} ? -{bound} : cw;",
+                                                f"a0[o] = cw > {bound} ? -{bound} : -cw;"]),
+                             *loop("o", n_out, [f"a0[o] = {p}_exp_(a0[o]);"])]
                 uses_exp = True
-            a0 = (lambda o: f"a0({o})") if fortran else (lambda o: f"a0[{o}]")
+            if table[2] is None:
+                a0 = (lambda o: f"a0({o})") if fortran else (lambda o: f"a0[{o}]")
+            else:  # times the block's factor e^-(w_B x_B - m_B)
+                block = next(source for source in inputs if isinstance(source, Block))
+                arrays.append((name("f", number), table[2].T if fortran else table[2]))
+                n_blocks = table[2].shape[1]
+                a0 = ((lambda o: f"a0({o}) * f{number}({block.index}, {o})") if fortran
+                      else (lambda o: f"a0[{o}] * {p}_f{number}_[({o}) * {n_blocks} + {block.index}]"))
             local.append(f"real(dp) :: a0({n_out})" if fortran else f"double a0[{n_out}];")
             written.add(dst)
             if not fused:
@@ -200,4 +230,4 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
     else:
         local = ["double cw, " + ", ".join(f"{b}[{width} * {n_cols}]" for b in buffers) + ";", *local,
                  f"int {', '.join(sorted(used))};"]
-    return arrays, local, statements, col(src, 0), uses_exp
+    return arrays, local, per_call, statements, col(src, 0), uses_exp

@@ -79,7 +79,7 @@ def network_kernel(network, code, fortran: bool, p: str, P: str, levels):
             return plan["values"][plan["level"].index(i)]
         return ("xc", plan["mixed"].index(i)) if i in plan["mixed"] else x(i)
 
-    weights, layer_local, layers, out, uses_exp = layer_code(
+    weights, layer_local, per_call, layers, out, uses_exp = layer_code(
         network, f, p, "n_pad" if f else f"{P}_N_PAD", padded(n_tr), [source(i) for i in network.network_inputs])
     arrays += [(name if f else name[len(p) + 1:-1], values) for name, values in weights]
     local += layer_local
@@ -100,4 +100,4 @@ def network_kernel(network, code, fortran: bool, p: str, P: str, levels):
         std, mean, intercept = (number(target[key]) for key in ("std", "mean", "baseline_intercept"))
         per_transition.append(f"k = exp(((y * {std} + {mean}) + lin) + {intercept}){end}")
     decl = [(const(name), values) for name, values in arrays]
-    return decl, local, once + layers, per_transition, uses_exp
+    return decl, local, once + per_call + layers, per_transition, uses_exp
