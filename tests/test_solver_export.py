@@ -3,10 +3,11 @@
 One module-scoped fixture trains three small runs: accurate mode on O2-Ar ("acc", features.kind
 fho), accurate mode on a CSV generated from O2-Ar ("lsp": a --data table has no pair, so it keeps
 features.kind log_space) and study mode on O2-Ar ("std", level_T). It derives
-two networks from the study run by editing weights.json: "wide" (the study net with its first layer made
-sigmoid, so no linear layers merge and the code carries a 64 x 64 matrix) and "bad" (the study
-net with its target shift moved so that k <= 0 at low temperatures). Each compiled program is
-built once per module.
+three networks from the study run by editing weights.json: "wide" (the study net with its first layer made
+sigmoid, so no linear layers merge and the code carries a 64 x 64 matrix), "bad" (the study
+net with its target shift moved so that k <= 0 at low temperatures) and "steep" (the study net with its
+level weights x 300, so that the first layer's level part spans too much for its table of exponentials and
+the code takes the general path). Each compiled program is built once per module.
 """
 
 import json
@@ -29,7 +30,7 @@ from kvt.cli import main
 from kvt.network.inference import FEATURE_SETS, Network
 from kvt.runs.folder import open_run
 
-PREFIXES = ("acc", "lsp", "std", "wide", "bad")
+PREFIXES = ("acc", "lsp", "std", "wide", "bad", "steep")
 N = 35  # every run here is trained on levels 1..35
 CHECK_TEMPS = np.arange(250.0, 10000.0 + 1, 5.0)  # the exporter's dense grid, rebuilt independently
 RNG_TEMPS = np.random.default_rng(7).uniform(250.0, 10000.0, 150)
@@ -81,9 +82,13 @@ def runs(tmp_path_factory):
         t = spec["target"]
         t["shift"] += np.percentile(k, 20) * t["scale"] * t["factor"]
 
+    def steepen(spec):  # the level's weights x 300: the first layer's level part spans too much for its table
+        spec["layers"][0]["weights"][0] = [300.0 * w for w in spec["layers"][0]["weights"][0]]
+
     wide = _derived_run(std, root / "wide", widen)
     bad = _derived_run(std, root / "bad", shift_down)
-    return {"acc": acc, "lsp": lsp, "std": std, "wide": wide, "bad": bad}
+    steep = _derived_run(std, root / "steep", steepen)
+    return {"acc": acc, "lsp": lsp, "std": std, "wide": wide, "bad": bad, "steep": steep}
 
 
 def _networks(runs):
@@ -208,7 +213,7 @@ def test_fixture_runs_have_the_feature_kinds_under_test(runs):
 def _check_against_numpy(results, runs, rtol_log=1e-12):
     nets = _networks(runs)
     (out, _), n_in = results, len(TEMPS)
-    for p in ("acc", "lsp", "wide", "std"):
+    for p in ("acc", "lsp", "wide", "std", "steep"):
         down, up = _reference(nets[p], TEMPS)
         got = out[p]
         if p in ("acc", "lsp"):  # log-space target: every k to rtol_log relative
@@ -253,6 +258,9 @@ def test_c_header_comment_macros_and_two_prefixes(c_results, runs):
                    "static inline int acc_rates(double T, double *k_down, double *k_up)"):
         assert needle in text, needle
     assert "WARNING: exported with --allow-nonphysical" in (folder / "bad_rates.h").read_text()
+    # the first layer: a table of exponentials, or (too steep for it) the level's features as columns
+    steep = (folder / "steep_rates.h").read_text()
+    assert "acc_e0_" in text and "steep_e0_" not in steep and "steep_xl_" in steep
     assert "allow-nonphysical" not in text
     assert "malloc" not in text and not re.search(r"^static (?!const|inline)", text, re.M)  # no mutable state
 

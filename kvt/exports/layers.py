@@ -161,6 +161,7 @@ def layer_code(network, fortran: bool, p: str, n_cols: str, n_pad: int, inputs):
                 return f"e{number}(j, {o})" if fortran else f"{p}_e{number}_[({o}) * {n_cols} + j]"
 
             bound = f"{CALL_CLAMP}_dp" if fortran else f"{CALL_CLAMP}"
+            per_call.append(statements.pop())  # the layer's comment, before its once-per-call part
             if fortran:
                 per_call += loop("o", n_out, [f"cw = {c_at}", *once, f"a0(o) = exp(-max(-{bound}, min({bound}, cw)))"])
             else:
