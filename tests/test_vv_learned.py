@@ -5,7 +5,8 @@ compiled C and Fortran against the numpy twin).
 One module-scoped fixture trains three small runs from user tables kvt data generate writes (small grids, few
 epochs: the suite's time): "acc", accurate mode on O2-O2 VV, level_a 1..6 x level_b 0..5 x 4 temperatures;
 "std", study mode on N2-O2 VV' on the same kind of grid; "full", accurate mode on every O2-O2 level pair at
-three temperatures (the ladder a relaxation needs).
+three temperatures (the ladder a relaxation needs); and "steep", "acc" with its level_a weights x 300 (for the
+generated code's general path).
 """
 
 import json
@@ -44,7 +45,12 @@ def _train(root, name, pair, kind, mode, grid, extra):
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("vv_learned")
     quick = ["--epochs", "20", "--finish-iterations", "10", "--units", "8"]
-    return {"acc": _train(root, "acc", "O2-O2", "vv", "accurate", SMALL, quick),
+    acc = _train(root, "acc", "O2-O2", "vv", "accurate", SMALL, quick)
+    shutil.copytree(acc, root / "steep")  # level_a's weights x 300: too steep for the first layer's tables
+    spec = json.loads((root / "steep" / "weights.json").read_text())
+    spec["layers"][0]["weights"][0] = [300.0 * w for w in spec["layers"][0]["weights"][0]]
+    (root / "steep" / "weights.json").write_text(json.dumps(spec))
+    return {"acc": acc, "steep": root / "steep",
             "std": _train(root, "std", "N2-O2", "vv'", "study", SMALL, ["--epochs", "3", "--units", "8"]),
             "full": _train(root, "full", "O2-O2", "vv", "accurate", ["--temps", "500,2000,5000"], quick),
             "o2ar": _vt_run(root)}
@@ -157,8 +163,10 @@ def test_evaluate_and_plot_write_their_files(runs, tmp_path):
     assert (tmp_path / "pairs.png").stat().st_size > 1000 and (tmp_path / "plane.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("name", ["acc", "std"])
+@pytest.mark.parametrize("name", ["acc", "std", "full", "steep"])
 def test_c_header_and_fortran_fill_the_table_as_numpy_does(runs, tmp_path, name):
+    """Every pair at five temperatures, on 6 x 6 pairs (the layers' passes padded from 6 level_b to 8) and, "full",
+    on all 35 x 35 O2-O2 pairs; "steep" takes the general path of the first layer (no tables)."""
     if shutil.which("cc") is None or shutil.which("gfortran") is None:
         pytest.skip("cc and gfortran are needed")
     flags = ["--allow-nonphysical"] if name == "std" else []
@@ -183,12 +191,16 @@ def test_c_header_and_fortran_fill_the_table_as_numpy_does(runs, tmp_path, name)
     subprocess.run(["gfortran", "-std=f2008", "-Wall", "-Werror", "-O2", "-o", "f", "vv_rates.f90", "f.f90"],
                    cwd=tmp_path, check=True, capture_output=True)
     run = open_run(runs[name])
-    a, b = (v.ravel() for v in np.meshgrid(np.arange(1, 7), np.arange(0, 6), indexing="ij"))
+    (lo_a, hi_a), (lo_b, hi_b) = run.network.level_ranges["level_a"], run.network.level_ranges["level_b"]
+    a, b = (v.ravel() for v in np.meshgrid(np.arange(lo_a, hi_a + 1), np.arange(lo_b, hi_b + 1), indexing="ij"))
+    header = (tmp_path / "vv_rates.h").read_text()
+    assert (f"#define KVT_N_B_PAD {36 if name == 'full' else 8} " in header and a.size == (1225 if name == "full" else 36)
+            and ("kvt_f0_" in header) == (name != "steep"))
     for binary in ("c", "f"):
         lines = subprocess.run([f"./{binary}"], cwd=tmp_path, check=True, capture_output=True,
                                text=True).stdout.split("\n")
         for index, T in enumerate(TEMPS):
-            block = lines[index * 37:(index + 1) * 37]
+            block = lines[index * (a.size + 1):(index + 1) * (a.size + 1)]
             values = np.array([[float(v) for v in row.split()] for row in block[1:]])
             down = run.network.predict_k(a, b, T)
             up = down * np.exp(-fho_vv.released_energy_K(run.process.molecule_a, run.process.molecule_b, a, a - 1,

@@ -13,7 +13,8 @@ from kvt.exports.codegen import (
     RETURN_CODES, UNIT_FACTORS, UNIT_TEXT, check_fit, check_prefix, check_units, kernel_lines, layout, literal,
     network_molecule, provenance, term, wrap,
 )
-from kvt.exports.features import feature_lines, feature_parameters
+from kvt.exports.layers import c_exp, padded
+from kvt.exports.vt_kernel import network_kernel
 
 
 def _c_array(name: str, values) -> str:
@@ -22,88 +23,11 @@ def _c_array(name: str, values) -> str:
     return f"static const double {name}[{values.size}] = {{\n{body}\n}};"
 
 
-def _sigmoid(p: str) -> list[str]:
-    """``static inline double <p>_sigmoid_(double z)`` = 1 / (1 + e^-z), numpy's 0.5 (1 + tanh(z / 2)) to 3 ulp.
-
-    e^-z is kvt's own: x / ln 2 rounded to an integer n by adding 1.5 * 2^52 (round to nearest), the remainder
-    r = x - n ln 2 in two parts (Cody-Waite, |r| <= ln 2 / 2), e^r by its Taylor polynomial of degree 13 (error
-    below 1e-17) evaluated by Estrin's scheme, and 2^n from n's bits in the exponent field. As fast as libm's exp
-    at -O2, and, having no call, vectorised at -O3 -march=native (libm's exp is not, and tanh is twice as slow).
-    |x| is clamped at 708, where the sigmoid is 0 or 1 to double precision; a NaN stays NaN.
-    """
-    return [
-        f"static inline double {p}_sigmoid_(double z)", "{",
-        "    double x = -z, y, n, r, r2, r4, e, s;", "    uint64_t bits;",
-        "    x = x < -708.0 ? -708.0 : x;", "    x = x > 708.0 ? 708.0 : x;",
-        "    y = x * 1.4426950408889634 + 6755399441055744.0; /* 1.5 * 2^52: y's low bits hold n = round(x / ln 2) */",
-        "    n = y - 6755399441055744.0;",
-        "    r = (x - n * 0.6931471803691238) - n * 1.9082149292705877e-10; /* ln 2 in two parts */",
-        "    r2 = r * r;", "    r4 = r2 * r2;",
-        "    e = ((1.0 + r) + r2 * (0.5 + r * (1.0 / 6.0)))",
-        "        + r4 * ((1.0 / 24.0 + r * (1.0 / 120.0)) + r2 * (1.0 / 720.0 + r * (1.0 / 5040.0)))",
-        "        + r4 * r4 * (((1.0 / 40320.0 + r * (1.0 / 362880.0)) + r2 * (1.0 / 3628800.0 + r * (1.0 / 39916800.0)))",
-        "                     + r4 * (1.0 / 479001600.0 + r * (1.0 / 6227020800.0)));",
-        "    memcpy(&bits, &y, sizeof bits);", "    bits = (bits + 1023u) << 52; /* 2^n */",
-        "    memcpy(&s, &bits, sizeof s);", "    return 1.0 / (1.0 + e * s);", "}"]
-
-
-def _network_kernel(network, p: str, P: str, code, levels, width):
-    """(arrays, locals, statements before the transition loop, statements in it that set k) of the network.
-
-    The layers run over every transition at once (a [transition][unit] matrix per layer): the weights are read
-    once per call, and the inner loop over a layer's outputs has no dependency chain, so compilers vectorise it.
-    """
-    spec, target = network.spec, network.target
-    n_feat, n_tr = len(code.c), len(levels)
-    arrays = [_c_array(f"{p}_feature_scale_", network.feature_scale),
-              _c_array(f"{p}_feature_shift_", network.feature_shift)]
-    tables, scalars = feature_parameters(network, code, levels)
-    arrays += [_c_array(f"{p}_{key}_", values) for key, values in tables.items()]
-    temporaries = "".join(f", {name}" for name, _, _ in code.temporaries)
-    baseline = target["kind"] != "minmax_1e18"  # the log-space target adds a linear term of the features
-    local = [f"double lv, y, x[{n_feat}], h0[{P}_N_TRANSITIONS * {width}], h1[{P}_N_TRANSITIONS * {width}]"
-             f"{temporaries};", *([f"double xs[{P}_N_TRANSITIONS * {n_feat}];"] if baseline else []), "int i, o;"]
-    once, per_level = feature_lines(
-        code, False, lambda key: f"{p}_{key}_[j]", lambda key: term(scalars[key]),
-        lambda f, expr: f"x[{f}] = ({expr}) * {p}_feature_scale_[{f}] + {p}_feature_shift_[{f}];")
-    before = list(once)
-    before += [f"for (j = 0; j < {P}_N_TRANSITIONS; j++) {{ /* the features of every transition */",
-               f"    lv = (double)({P}_LEVEL_MIN + j);"]
-    before += ["    " + line for line in per_level]
-    if baseline:
-        before += [f"    for (i = 0; i < {n_feat}; i++) xs[j * {n_feat} + i] = x[i];"]
-    before += [f"    h0[j * {width} + {n}] = x[{index}];" for n, index in enumerate(network.network_inputs)]
-    before.append("}")
-    src, dst = "h0", "h1"
-    for number, (weights, bias, activation) in enumerate(network.layers):
-        n_in, n_out = weights.shape
-        arrays += [_c_array(f"{p}_w{number}_", weights), _c_array(f"{p}_b{number}_", bias)]
-        before += [f"for (j = 0; j < {P}_N_TRANSITIONS; j++) {{ /* layer {number}: {n_in} -> {n_out}, {activation} */",
-                   f"    const double *in = {src} + j * {width};",
-                   f"    double *out = {dst} + j * {width};",
-                   f"    for (o = 0; o < {n_out}; o++) out[o] = {p}_b{number}_[o];",
-                   f"    for (i = 0; i < {n_in}; i++) {{",
-                   "        const double a = in[i];",
-                   f"        const double *w = {p}_w{number}_ + i * {n_out};",
-                   f"        for (o = 0; o < {n_out}; o++) out[o] += a * w[o];",
-                   "    }"]
-        if activation == "sigmoid":
-            before.append(f"    for (o = 0; o < {n_out}; o++) out[o] = {p}_sigmoid_(out[o]);")
-        before.append("}")
-        src, dst = dst, src
-    in_loop = [f"y = {src}[j * {width}];"]
-    if target["kind"] == "minmax_1e18":
-        in_loop.append(f"k = ((y - {term(target['shift'])}) / {term(target['scale'])}) / {term(target['factor'])};")
-    else:
-        arrays.append(_c_array(f"{p}_baseline_coef_", target["baseline_coef"]))
-        in_loop += ["{",
-                    "    double lin = 0.0;",
-                    f"    for (i = 0; i < {n_feat}; i++) lin += xs[j * {n_feat} + i] * {p}_baseline_coef_[i];",
-                    f"    k = exp(((y * {term(target['std'])} + {term(target['mean'])}) + lin) + "
-                    f"{term(target['baseline_intercept'])});",
-                    "}"]
-    helpers = _sigmoid(p) if any(act == "sigmoid" for _, _, act in network.layers) else []
-    return arrays, local, before, in_loop, helpers
+def _network_kernel(network, p: str, P: str, code, levels):
+    """(arrays, locals, statements before the transition loop, statements in it that set k, helpers) of the network
+    (:func:`kvt.exports.vt_kernel.network_kernel`)."""
+    arrays, local, before, in_loop, uses_exp = network_kernel(network, code, False, p, P, levels)
+    return [_c_array(name, values) for name, values in arrays], local, before, in_loop, c_exp(p) if uses_exp else []
 
 
 def _chebyshev_kernel(fit, p: str, P: str):
@@ -168,7 +92,7 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
         f"    #include \"{name}\"   double kd[{P}_N_TRANSITIONS], ku[{P}_N_TRANSITIONS];",
         f"    if ({p}_rates(T, kd, ku) != {P}_OK) {{ ... }}      cc -std=c99 solver.c -lm"])
     if fit is None:
-        arrays, local, before, in_loop, helpers = _network_kernel(network, p, P, code, levels, width)
+        arrays, local, before, in_loop, helpers = _network_kernel(network, p, P, code, levels)
     else:
         check_fit(fit, levels, network)
         arrays, local, before, in_loop, helpers = _chebyshev_kernel(fit, p, P)
@@ -192,9 +116,10 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
     macros = [f"#define {P}_LEVEL_MIN {int(lo)}", f"#define {P}_LEVEL_MAX {int(hi)}",
               f"#define {P}_N_TRANSITIONS {len(levels)}", f"#define {P}_T_MIN_K {literal(t_lo)}",
               f"#define {P}_T_MAX_K {literal(t_hi)}", f"#define {P}_K_UNITS \"{units}\""]
+    macros.append(f"#define {P}_N_PAD {padded(len(levels))} /* N_TRANSITIONS rounded up to a multiple of 4: the "
+                  f"row length of the {'coefficient table' if fit else 'layers'} */")
     if fit is not None:
         macros += [f"#define {P}_N_TERMS {fit.n_terms}",
-                   f"#define {P}_N_PAD {-(-len(levels) // 4) * 4} /* the coefficient table's row length */",
                    f"#define {P}_FIT_MAX_REL_DEVIATION {literal(fit.max_error)} /* from the network, every "
                    f"{fit.temperatures[1] - fit.temperatures[0]:g} K */"]
     macros += [f"#define {P}_{code_name} {value}" for code_name, value, _ in RETURN_CODES]

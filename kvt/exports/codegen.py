@@ -147,3 +147,4 @@ def layout(network):
     energies = fho.level_energy_K(np.arange(levels[0] - 1, levels[-1] + 1), network_molecule(network))
     width = max(max(w.shape) for w, _, _ in network.layers)
     return spec, target, code, levels, energies, max(width, len(network.network_inputs))
+

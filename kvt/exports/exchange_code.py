@@ -24,6 +24,8 @@ from kvt.exports.codegen import (
     wrap,
 )
 from kvt.exports.features import _F_LOG1P
+from kvt.exports.fortran import _f_array
+from kvt.exports.layers import Block, c_exp, layer_code, padded
 
 #: Raw features of each exchange kind in C and Fortran, in terms of a, b (doubles), T and the temporaries below.
 FEATURES = {
@@ -71,6 +73,119 @@ def _c_array(name: str, values) -> str:
     return f"static const double {name}[{values.size}] = {{\n{body}\n}};"
 
 
+def _kernel(network, fortran: bool, P: str, parameters, units: str):
+    """(constant arrays as (name, values), locals, statements, whether ``<p>_exp_`` is used) of the network over
+    every pair, one level_a a pass: the features of the row's pairs into columns of ``xc`` (level_b, padded to
+    ``N_B_PAD``, a multiple of 4, by repeating the last), the layers over the row at once
+    (:func:`kvt.exports.layers.layer_code`), then k of each pair. Features of T alone (ln T, T) are computed once
+    per call; a sigmoid first layer reading level_a, level_b and those gets its level parts as tables, level_a's
+    a factor per row. ``{p}`` in the code stands for the prefix.
+    """
+    exprs = FEATURES[network.feature_kind][1 if fortran else 0]
+    n_feat, target, f = len(exprs), network.target, fortran
+    once = [i for i, expr in enumerate(exprs) if expr in ("T", "t", "log(T)", "log(t)")]
+    needed = set(network.network_inputs) | (set(range(n_feat)) if target["kind"] != "minmax_1e18" else set())
+    columns = [i for i in sorted(needed) if i not in once]
+    end, dp = ("", "_dp") if f else (";", "")
+    (lo_a, hi_a), (lo_b, hi_b) = (tuple(int(v) for v in network.level_ranges[n]) for n in ("level_a", "level_b"))
+
+    def scaled(i):
+        return (f"({exprs[i]}) * feature_scale({i + 1}) + feature_shift({i + 1})" if f
+                else f"({exprs[i]}) * {{p}}_feature_scale_[{i}] + {{p}}_feature_shift_[{i}]")
+
+    def xc(c):
+        return f"xc(j, {c + 1})" if f else f"xc[{c} * {P}_N_B_PAD + j]"
+
+    def de_lines():
+        return (["de = (energy_a_k(ia + 1) - energy_a_k(ia)) + (energy_b_k(ib + 1) - energy_b_k(ib + 2))"] if f else
+                ["de = ({p}_energy_a_K_[ia] - {p}_energy_a_K_[ia - 1]) + ({p}_energy_b_K_[ib] - {p}_energy_b_K_[ib + 1]);"])
+
+    features = [f"ib = {P}_LEVEL_B_MIN + min(j, {P}_N_B) - 1" if f
+                else f"ib = {P}_LEVEL_B_MIN + (j < {P}_N_B ? j : {P}_N_B - 1);",
+                "b = real(ib, dp)" if f else "b = (double)ib;"]
+    exchange = network.feature_kind == "exchange"
+    if exchange:
+        features += [*de_lines(),
+                     ("th = (abs(energy_a_k(ia + 1) - energy_a_k(ia)) + abs(energy_b_k(ib + 1) - energy_b_k(ib + 2))) / 2.0_dp"
+                      if f else "th = (fabs({p}_energy_a_K_[ia] - {p}_energy_a_K_[ia - 1]) + "
+                                "fabs({p}_energy_b_K_[ib] - {p}_energy_b_K_[ib + 1])) / 2.0;"),
+                     f"nn = a * (b + 1.0{dp}){end}",
+                     f"xx = nn * ({literal(parameters['p_coefficient'])}{dp}) * {'t' if f else 'T'} / (th * th){end}",
+                     f"lam = ({literal(parameters['lambda_coefficient'])}{dp}) * abs(de) / sqrt(t)" if f else
+                     f"lam = {term(parameters['lambda_coefficient'])} * fabs(de) / sqrt(T);",
+                     f"e = exp(-2.0{dp} * lam / 3.0{dp}){end}",
+                     f"lng = log(0.5{dp} * (3.0{dp} - e)) - 2.0{dp} * lam / 3.0{dp}{end}"]
+    features += [f"{xc(c)} = {scaled(i)}{end}" for c, i in enumerate(columns)]
+    scale, shift = network.feature_scale, network.feature_shift
+    row = f"ia - {P}_LEVEL_A_MIN" + (" + 1" if f else "")
+
+    def source(i):  # level_a: a factor per row, level_b: numpy's values per column (where the first layer tables them)
+        if i in once:
+            return f"x({i + 1})" if f else f"x[{i}]"
+        if i == 0:
+            return Block(np.arange(lo_a, hi_a + 1, dtype=float) * scale[0] + shift[0], row, ("xc", columns.index(0)))
+        if i == 1:
+            return np.arange(lo_b, hi_b + 1, dtype=float) * scale[1] + shift[1]
+        return ("xc", columns.index(i))
+
+    arrays, local, per_call, layers, out, uses_exp = layer_code(
+        network, f, "{p}", "n_b_pad" if f else f"{P}_N_B_PAD", padded(hi_b - lo_b + 1),
+        [source(i) for i in network.network_inputs])
+    if target["kind"] == "minmax_1e18" and not any("xc" in line for line in layers):  # the tables hold the levels
+        columns, features = [], []
+    names = ("a, b, " if columns else "") + "y, k, de" + (", th, nn, xx, lam, e, lng" if exchange else "") + (
+        ", lin" if target["kind"] != "minmax_1e18" else "")
+    if f:
+        local = [f"real(dp) :: {names}, x({n_feat})" + (f", xc(n_b_pad, {len(columns)})" if columns else ""), *local,
+                 "integer :: ia, ib, q"]
+    else:
+        local = [f"double {names}, x[{n_feat}]" + (f", xc[{len(columns)} * {P}_N_B_PAD]" if columns else "") + ";",
+                 *local, "int ia, ib, q, j, status;"]
+    body = [f"x({i + 1}) = {scaled(i)}{end}" if f else f"x[{i}] = {scaled(i)};" for i in once] + per_call
+    k_lines = [f"y = {out}{end}"]
+    if target["kind"] == "minmax_1e18":
+        shift_t, scale_t, factor = (f"({literal(target[key])}_dp)" if f else term(target[key])
+                                    for key in ("shift", "scale", "factor"))
+        k_lines.append(f"k = ((y - {shift_t}) / {scale_t}) / {factor}{end}")
+    else:
+        coef = np.asarray(target["baseline_coef"], dtype=float)
+        arrays.append(("baseline_coef" if f else "{p}_baseline_coef_", coef))
+        c_ref = (lambda i: f"baseline_coef({i + 1})") if f else (lambda i: f"{{p}}_baseline_coef_[{i}]")
+        x_ref = (lambda i: f"x({i + 1})") if f else (lambda i: f"x[{i}]")
+        k_lines.append(f"lin = 0.0{dp}{end}")
+        k_lines += [f"lin = lin + {x_ref(i) if i in once else xc(columns.index(i))} * {c_ref(i)}{end}"
+                    for i in range(n_feat)]
+        std, mean, icpt = (f"({literal(target[key])}_dp)" if f else term(target[key])
+                           for key in ("std", "mean", "baseline_intercept"))
+        k_lines.append(f"k = exp(((y * {std} + {mean}) + lin) + {icpt}){end}")
+    if UNIT_FACTORS[units] != 1.0:
+        k_lines.append(f"k = k * {literal(UNIT_FACTORS[units])}{dp}{end}" + ("" if f else f" /* m^3/s -> {units} */"))
+    check = (f"if (.not. (k > 0.0_dp .and. ieee_is_finite(k))) status = {P}_ERR_NONPHYSICAL" if f
+             else f"if (!(k > 0.0) || !isfinite(k)) status = {P}_ERR_NONPHYSICAL;")
+    if f:
+        body += [f"do ia = {P}_LEVEL_A_MIN, {P}_LEVEL_A_MAX  ! one level_a a pass",
+                 *(["  a = real(ia, dp)",
+                    "  do j = 1, n_b_pad  ! the features of the row's pairs; the padding repeats the last level_b",
+                    *(f"    {line}" for line in features), "  end do"] if columns else []),
+                 *(f"  {line}" for line in layers),
+                 f"  do j = 1, {P}_N_B", f"    q = (ia - {P}_LEVEL_A_MIN) * {P}_N_B + j",
+                 f"    ib = {P}_LEVEL_B_MIN + j - 1", *(f"    {line}" for line in de_lines() + k_lines),
+                 "    k_down(q) = k", f"    {check}", "    if (present(k_up)) then", "      k = k * exp(-de / t)",
+                 "      k_up(q) = k", f"      {check}", "    end if", "  end do", "end do"]
+    else:
+        body += [f"for (ia = {P}_LEVEL_A_MIN; ia <= {P}_LEVEL_A_MAX; ia++) {{ /* one level_a a pass */",
+                 *(["    a = (double)ia;",
+                    f"    for (j = 0; j < {P}_N_B_PAD; j++) {{ /* the features of the row's pairs; the padding repeats "
+                    f"the last level_b */", *(f"        {line}" for line in features), "    }"] if columns else []),
+                 *(f"    {line}" for line in layers),
+                 f"    for (j = 0; j < {P}_N_B; j++) {{", f"        q = (ia - {P}_LEVEL_A_MIN) * {P}_N_B + j;",
+                 f"        ib = {P}_LEVEL_B_MIN + j;", *(f"        {line}" for line in de_lines() + k_lines),
+                 "        k_down[q] = k;", f"        {check}", "        if (k_up != NULL) {",
+                 "            k = k * exp(-de / T);", "            k_up[q] = k;", f"            {check}", "        }",
+                 "    }", "}"]
+    return arrays, local, body, uses_exp
+
+
 def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysical: dict | None = None,
              file_name: str | None = None, units: str = "m3/s", fit=None) -> str:
     """A self-contained C99 header with ``int <prefix>_rates(double T, double *k_down, double *k_up)`` over every
@@ -101,90 +216,32 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
         "  No allocation, no mutable state (thread-safe). Usage:",
         f"    #include \"{name}\"   double kd[{P}_N_PAIRS], ku[{P}_N_PAIRS];",
         f"    if ({p}_rates(T, kd, ku) != {P}_OK) {{ ... }}      cc -std=c99 solver.c -lm"])
-    c_features = FEATURES[network.feature_kind][0]
-    n_feat, inputs = len(c_features), network.network_inputs
-    width = max(max(max(w.shape) for w, _, _ in network.layers), len(inputs))
+    arrays, local, body, uses_exp = _kernel(network, False, P, parameters, units)
     arrays = [_c_array(f"{p}_energy_a_K_", energies_a), _c_array(f"{p}_energy_b_K_", energies_b),
               _c_array(f"{p}_feature_scale_", network.feature_scale),
-              _c_array(f"{p}_feature_shift_", network.feature_shift)]
-    body = [f"double a, b, x[{n_feat}], h0[{width}], h1[{width}], y, k, de, th, nn, xx, lam, e, lng;",
-            "int ia, ib, i, o, j, status;",
-            f"if (k_down == NULL) return {P}_ERR_NULL;",
+              _c_array(f"{p}_feature_shift_", network.feature_shift),
+              *(_c_array(name.replace("{p}", p), values) for name, values in arrays)]
+    body = [*local, f"if (k_down == NULL) return {P}_ERR_NULL;",
             f"if (!(T >= {P}_T_MIN_K && T <= {P}_T_MAX_K)) return {P}_ERR_T_RANGE; /* also NaN */",
-            f"status = {P}_OK;",
-            f"for (ia = {P}_LEVEL_A_MIN; ia <= {P}_LEVEL_A_MAX; ia++) {{",
-            f"  for (ib = {P}_LEVEL_B_MIN; ib <= {P}_LEVEL_B_MAX; ib++) {{",
-            f"    j = (ia - {P}_LEVEL_A_MIN) * {P}_N_B + (ib - {P}_LEVEL_B_MIN);",
-            "    a = (double)ia; b = (double)ib;",
-            f"    de = ({p}_energy_a_K_[ia] - {p}_energy_a_K_[ia - 1]) + ({p}_energy_b_K_[ib] - {p}_energy_b_K_[ib + 1]);",
-            f"    th = (fabs({p}_energy_a_K_[ia] - {p}_energy_a_K_[ia - 1]) + "
-            f"fabs({p}_energy_b_K_[ib] - {p}_energy_b_K_[ib + 1])) / 2.0;",
-            "    nn = a * (b + 1.0);"]
-    if network.feature_kind == "exchange":
-        body += [f"    xx = nn * {term(parameters['p_coefficient'])} * T / (th * th);",
-                 f"    lam = {term(parameters['lambda_coefficient'])} * fabs(de) / sqrt(T);",
-                 "    e = exp(-2.0 * lam / 3.0);",
-                 "    lng = log(0.5 * (3.0 - e)) - 2.0 * lam / 3.0;"]
-    else:
-        body += ["    xx = 0.0; lam = 0.0; e = 0.0; lng = 0.0; /* the study's features are (a, b, T) */",
-                 "    (void)xx; (void)lam; (void)e; (void)lng; (void)th; (void)nn;"]
-    body += [f"    x[{f}] = ({expr}) * {p}_feature_scale_[{f}] + {p}_feature_shift_[{f}];"
-             for f, expr in enumerate(c_features)]
-    body += [f"    h0[{n}] = x[{index}];" for n, index in enumerate(inputs)]
-    src, dst = "h0", "h1"
-    for number, (weights, bias, activation) in enumerate(network.layers):
-        n_in, n_out = weights.shape
-        arrays += [_c_array(f"{p}_w{number}_", weights), _c_array(f"{p}_b{number}_", bias)]
-        body += [f"    for (o = 0; o < {n_out}; o++) {{ /* layer {number}: {n_in} -> {n_out}, {activation} */",
-                 f"      double s = {p}_b{number}_[o];",
-                 f"      for (i = 0; i < {n_in}; i++) s += {src}[i] * {p}_w{number}_[i * {n_out} + o];",
-                 f"      {dst}[o] = " + ("0.5 * (1.0 + tanh(0.5 * s));" if activation == "sigmoid" else "s;"),
-                 "    }"]
-        src, dst = dst, src
-    target = network.target
-    body.append(f"    y = {src}[0];")
-    if target["kind"] == "minmax_1e18":
-        body.append(f"    k = ((y - {term(target['shift'])}) / {term(target['scale'])}) / {term(target['factor'])};")
-    else:
-        arrays.append(_c_array(f"{p}_baseline_coef_", target["baseline_coef"]))
-        body += ["    {", "      double lin = 0.0;",
-                 f"      for (i = 0; i < {n_feat}; i++) lin += x[i] * {p}_baseline_coef_[i];",
-                 f"      k = exp(((y * {term(target['std'])} + {term(target['mean'])}) + lin) + "
-                 f"{term(target['baseline_intercept'])});", "    }"]
-    if UNIT_FACTORS[units] != 1.0:
-        body.append(f"    k = k * {literal(UNIT_FACTORS[units])}; /* m^3/s -> {units} */")
-    body += ["    k_down[j] = k;",
-             f"    if (!(k > 0.0) || !isfinite(k)) status = {P}_ERR_NONPHYSICAL;",
-             "    if (k_up != NULL) {",
-             "      k = k * exp(-de / T);",
-             "      k_up[j] = k;",
-             f"      if (!(k > 0.0) || !isfinite(k)) status = {P}_ERR_NONPHYSICAL;",
-             "    }", "  }", "}", "return status;"]
+            f"status = {P}_OK;", *body, "return status;"]
+    body = [line.replace("{p}", p) for line in body]
+    helpers = c_exp(p) if uses_exp else []
     t_lo, t_hi = network.temperature_range
     macros = [f"#define {P}_LEVEL_A_MIN {lo_a}", f"#define {P}_LEVEL_A_MAX {hi_a}",
               f"#define {P}_LEVEL_B_MIN {lo_b}", f"#define {P}_LEVEL_B_MAX {hi_b}",
               f"#define {P}_N_A {hi_a - lo_a + 1}", f"#define {P}_N_B {hi_b - lo_b + 1}",
               f"#define {P}_N_PAIRS {(hi_a - lo_a + 1) * (hi_b - lo_b + 1)}",
               f"#define {P}_T_MIN_K {literal(t_lo)}", f"#define {P}_T_MAX_K {literal(t_hi)}",
-              f"#define {P}_K_UNITS \"{units}\""]
+              f"#define {P}_K_UNITS \"{units}\"",
+              f"#define {P}_N_B_PAD {padded(hi_b - lo_b + 1)} /* N_B rounded up to a multiple of 4: the columns of a "
+              f"pass of the layers (one level_a) */"]
     macros += [f"#define {P}_{code_name} {value}" for code_name, value, _ in RETURN_CODES]
     return "\n".join(["/*", comment, " */", f"#ifndef {P}_RATES_H", f"#define {P}_RATES_H", "",
-                      "#include <math.h>", "#include <stddef.h>", "", *macros, "", *arrays, "",
+                      "#include <math.h>", "#include <stddef.h>",
+                      *(["#include <stdint.h>", "#include <string.h>"] if helpers else []), "", *macros, "", *arrays, "",
+                      *helpers, *([""] if helpers else []),
                       f"static inline int {p}_rates(double T, double *k_down, double *k_up)", "{",
                       *(f"    {line}" for line in body), "}", "", f"#endif /* {P}_RATES_H */", ""])
-
-
-def _f_array(name: str, values, shape=None) -> list[str]:
-    values = np.asarray(values, dtype=float)
-    flat = np.ravel(values, order="F") if values.ndim == 2 else np.ravel(values)
-    words = [f"{literal(v)}_dp" for v in flat]
-    dims = f"{values.shape[0]}, {values.shape[1]}" if values.ndim == 2 else f"{values.size}"
-    lines = [f"  real(dp), parameter :: {name}({dims}) = reshape([ &" if values.ndim == 2
-             else f"  real(dp), parameter :: {name}({dims}) = [ &"]
-    body = wrap(words, 120, "    ")
-    lines += [line + " &" for line in body]
-    lines.append(f"    ], [{dims}])" if values.ndim == 2 else "    ]")
-    return lines
 
 
 def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonphysical: dict | None = None,
@@ -217,9 +274,6 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonp
         f"From C (bind(C)): int {p}_rates(double T, double *k_down, double *k_up), as in kvt's C header. Return codes:",
         *(f"    {P}_{name} = {value}: {meaning}" for name, value, meaning in FORTRAN_RETURN_CODES),
         f"  gfortran -std=f2008 -c {file_name or p + '_rates.f90'}"]]
-    f_features = FEATURES[network.feature_kind][1]
-    n_feat, inputs = len(f_features), network.network_inputs
-    width = max(max(max(w.shape) for w, _, _ in network.layers), len(inputs))
     t_lo, t_hi = network.temperature_range
     decl = [f"  integer(c_int), parameter, public :: {P}_LEVEL_A_MIN = {lo_a}, {P}_LEVEL_A_MAX = {hi_a}, "
             f"{P}_LEVEL_B_MIN = {lo_b}, {P}_LEVEL_B_MAX = {hi_b}",
@@ -230,48 +284,10 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonp
     decl += [f"  integer(c_int), parameter, public :: {P}_{name} = {value}" for name, value, _ in FORTRAN_RETURN_CODES]
     decl += _f_array("energy_a_k", energies_a) + _f_array("energy_b_k", energies_b)
     decl += _f_array("feature_scale", network.feature_scale) + _f_array("feature_shift", network.feature_shift)
-    loop = ["a = real(ia, dp)", "b = real(ib, dp)",
-            "de = (energy_a_k(ia + 1) - energy_a_k(ia)) + (energy_b_k(ib + 1) - energy_b_k(ib + 2))",
-            "th = (abs(energy_a_k(ia + 1) - energy_a_k(ia)) + abs(energy_b_k(ib + 1) - energy_b_k(ib + 2))) / 2.0_dp",
-            "nn = a * (b + 1.0_dp)"]
-    if network.feature_kind == "exchange":
-        loop += [f"xx = nn * ({literal(parameters['p_coefficient'])}_dp) * t / (th * th)",
-                 f"lam = ({literal(parameters['lambda_coefficient'])}_dp) * abs(de) / sqrt(t)",
-                 "e = exp(-2.0_dp * lam / 3.0_dp)",
-                 "lng = log(0.5_dp * (3.0_dp - e)) - 2.0_dp * lam / 3.0_dp"]
-    loop += [f"x({f + 1}) = ({expr}) * feature_scale({f + 1}) + feature_shift({f + 1})"
-             for f, expr in enumerate(f_features)]
-    loop += [f"h0({n + 1}) = x({index + 1})" for n, index in enumerate(inputs)]
-    src, dst = "h0", "h1"
-    for number, (weights, bias, activation) in enumerate(network.layers):
-        n_in, n_out = weights.shape
-        decl += _f_array(f"w{number}", weights) + _f_array(f"b{number}", bias)
-        value = "0.5_dp * (1.0_dp + tanh(0.5_dp * s))" if activation == "sigmoid" else "s"
-        loop += [f"do o = 1, {n_out}  ! layer {number}: {n_in} -> {n_out}, {activation}",
-                 f"  s = b{number}(o)",
-                 f"  do i = 1, {n_in}",
-                 f"    s = s + {src}(i) * w{number}(i, o)",
-                 "  end do",
-                 f"  {dst}(o) = {value}",
-                 "end do"]
-        src, dst = dst, src
-    target = network.target
-    loop.append(f"y = {src}(1)")
-    if target["kind"] == "minmax_1e18":
-        loop.append(f"k = ((y - ({literal(target['shift'])}_dp)) / ({literal(target['scale'])}_dp)) / "
-                    f"({literal(target['factor'])}_dp)")
-    else:
-        decl += _f_array("baseline_coef", target["baseline_coef"])
-        loop += ["lin = 0.0_dp", f"do i = 1, {n_feat}", "  lin = lin + x(i) * baseline_coef(i)", "end do",
-                 f"k = exp(((y * ({literal(target['std'])}_dp) + ({literal(target['mean'])}_dp)) + lin) + "
-                 f"({literal(target['baseline_intercept'])}_dp))"]
-    if UNIT_FACTORS[units] != 1.0:
-        loop.append(f"k = k * {literal(UNIT_FACTORS[units])}_dp  ! m^3/s -> {units}")
-    loop += [f"j = (ia - {P}_LEVEL_A_MIN) * {P}_N_B + (ib - {P}_LEVEL_B_MIN) + 1",
-             "k_down(j) = k",
-             f"if (.not. (k > 0.0_dp .and. ieee_is_finite(k))) status = {P}_ERR_NONPHYSICAL",
-             "if (present(k_up)) then", "  k = k * exp(-de / t)", "  k_up(j) = k",
-             f"  if (.not. (k > 0.0_dp .and. ieee_is_finite(k))) status = {P}_ERR_NONPHYSICAL", "end if"]
+    arrays, local, body, _ = _kernel(network, True, P, parameters, units)
+    decl.append(f"  integer, parameter :: n_b_pad = {padded(hi_b - lo_b + 1)}  ! N_B rounded up to a multiple of 4")
+    for name, values in arrays:
+        decl += _f_array(name, values, shape=values.shape if values.ndim == 2 else None)
     return "\n".join([
         *comment, f"module {p}_rates_module",
         "  use, intrinsic :: iso_c_binding, only: c_double, c_int, c_ptr, c_associated, c_f_pointer",
@@ -285,19 +301,14 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonp
         "    real(real64), intent(out) :: k_down(:)",
         "    real(real64), intent(out), optional :: k_up(:)",
         "    integer :: status",
-        f"    real(dp) :: a, b, x({n_feat}), h0({width}), h1({width}), y, k, de, th, nn, xx, lam, e, lng, s, lin",
-        "    integer :: ia, ib, i, o, j",
+        *(f"    {line}" for line in local), "    integer :: j",
         f"    if (size(k_down) < {P}_N_PAIRS) then", f"      status = {P}_ERR_SIZE", "      return", "    end if",
         "    if (present(k_up)) then", f"      if (size(k_up) < {P}_N_PAIRS) then", f"        status = {P}_ERR_SIZE",
         "        return", "      end if", "    end if",
         f"    if (ieee_is_nan(t) .or. t < {P}_T_MIN_K .or. t > {P}_T_MAX_K) then", f"      status = {P}_ERR_T_RANGE",
         "      return", "    end if",
         f"    status = {P}_OK",
-        "    xx = 0.0_dp", "    lam = 0.0_dp", "    e = 0.0_dp", "    lng = 0.0_dp", "    lin = 0.0_dp",
-        f"    do ia = {P}_LEVEL_A_MIN, {P}_LEVEL_A_MAX",
-        f"      do ib = {P}_LEVEL_B_MIN, {P}_LEVEL_B_MAX",
-        *(f"        {line}" for line in loop),
-        "      end do", "    end do",
+        *(f"    {line}" for line in body),
         f"  end function {p}_rates_f", "",
         f"  function {p}_rates_c(t, k_down_ptr, k_up_ptr) bind(C, name=\"{p}_rates\") result(status)",
         "    real(c_double), value, intent(in) :: t",

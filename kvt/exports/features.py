@@ -2,14 +2,16 @@
 
 :data:`FEATURE_CODE` maps a kind to a :class:`FeatureCode`: C and Fortran expressions of the
 features of :mod:`kvt.network.features` in terms of the level ``lv`` and ``T``, with the per-level tables,
-scalar parameters, temporaries and Fortran helper functions they use. :mod:`kvt.exports.c_header` and :mod:`kvt.exports.fortran`
-turns it into statements (:func:`feature_lines`), once per call or once per transition.
+scalar parameters, temporaries and Fortran helper functions they use. :func:`kernel_plan` sorts them for
+:mod:`kvt.exports.c_header` and :mod:`kvt.exports.fortran`: features of the level alone become tables computed
+with numpy at export time, those of T alone are computed once per call, the rest once per transition.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -24,8 +26,9 @@ class FeatureCode:
     ``features``), written ``{key}`` in an expression: a table stands for its entry of the current level
     (emitted as a constant array), a scalar for its value (a literal). ``temporaries`` are
     ``(name, C, Fortran)`` local variables assigned in order before the features, once per transition
-    (once per call if they read neither the level nor a table). ``fortran_functions`` are module
-    procedures the Fortran expressions call.
+    (once per call if they read neither the level nor a table). ``derived`` are more per-level tables,
+    ``(key, function(level, parameters))`` computed with numpy at export time, so that what depends on the
+    level alone is not computed per call. ``fortran_functions`` are module procedures the Fortran expressions call.
     """
 
     c: tuple[str, ...]
@@ -33,6 +36,7 @@ class FeatureCode:
     tables: tuple[str, ...] = ()
     scalars: tuple[str, ...] = ()
     temporaries: tuple[tuple[str, str, str], ...] = ()
+    derived: tuple[tuple[str, Callable], ...] = ()
     fortran_functions: tuple[str, ...] = ()
 
 
@@ -57,25 +61,38 @@ _F_LOG1P = (
 FEATURE_CODE = {
     "level_T": FeatureCode(c=("lv", "T"), fortran=("lv", "t")),
     "log_space": FeatureCode(c=_LOG_SPACE_C, fortran=_LOG_SPACE_F),
-    # kvt.network.features._fho, operation for operation (x**2 as x*x, as numpy computes it); cbrt(x) in Fortran is
-    # x ** (1/3), every argument being > 0
+    # kvt.network.features._fho with its per-level parts as tables: b = cbrt(theta1 / T) = cbrt(theta1) u with
+    # u = cbrt(1 / T) (once per call), e^-2b = (e^-b)^2, the two cbrt features cbrt(theta^2) u and cbrt(theta) u^2;
+    # equal to numpy's to a few ulp. cbrt(x) in Fortran is x ** (1/3), every argument being > 0
     "fho": FeatureCode(
-        tables=("theta_K", "theta1_K"), scalars=("steric_factor", "nu"),
-        temporaries=(("th", "{theta_K}", "{theta_K}"), ("th1", "{theta1_K}", "{theta1_K}"),
-                     ("b", "cbrt(th1 / T)", "(th1 / t) ** (1.0_dp / 3.0_dp)"),
-                     ("a", "{steric_factor} * th1 / th", "{steric_factor} * th1 / th"),
-                     ("eps", "({nu} + lv) * a * exp(-b) + (lv * a / 2.0) * (lv * a / 2.0) * exp(-2.0 * b)",
-                      "({nu} + lv) * a * exp(-b) + (lv * a / 2.0_dp) * (lv * a / 2.0_dp) * exp(-2.0_dp * b)")),
-        c=_LOG_SPACE_C + ("th / T", "log(th)", "cbrt(th * th / T)", "cbrt(th / (T * T))", "eps",
+        tables=("theta_K",), scalars=(),
+        derived=(("cbrt_theta1_K", lambda lv, q: np.cbrt(_fho_table(q, "theta1_K", lv))),
+                 ("cbrt_theta_K", lambda lv, q: np.cbrt(_fho_table(q, "theta_K", lv))),
+                 ("cbrt_theta2_K", lambda lv, q: np.cbrt(_fho_table(q, "theta_K", lv) ** 2)),
+                 ("eps_c1", lambda lv, q: (q["nu"] + lv) * _fho_a(q, lv)),
+                 ("eps_c2", lambda lv, q: (lv * _fho_a(q, lv) / 2.0) ** 2)),
+        temporaries=(("u", "cbrt(1.0 / T)", "(1.0_dp / t) ** (1.0_dp / 3.0_dp)"),
+                     ("b", "{cbrt_theta1_K} * u", "{cbrt_theta1_K} * u"), ("e", "exp(-b)", "exp(-b)"),
+                     ("eps", "{eps_c1} * e + {eps_c2} * (e * e)", "{eps_c1} * e + {eps_c2} * (e * e)")),
+        c=_LOG_SPACE_C + ("{theta_K} / T", "log({theta_K})", "{cbrt_theta2_K} * u", "{cbrt_theta_K} * (u * u)", "eps",
                           "log1p(b * eps / 3.0)"),
-        fortran=_LOG_SPACE_F + ("th / t", "log(th)", "(th * th / t) ** (1.0_dp / 3.0_dp)",
-                                "(th / (t * t)) ** (1.0_dp / 3.0_dp)", "eps", "log1p_dp(b * eps / 3.0_dp)"),
+        fortran=_LOG_SPACE_F + ("{theta_K} / t", "log({theta_K})", "{cbrt_theta2_K} * u", "{cbrt_theta_K} * (u * u)",
+                                "eps", "log1p_dp(b * eps / 3.0_dp)"),
         fortran_functions=_F_LOG1P),
 }
+
+
+def _fho_table(parameters, key, level):
+    return np.asarray(parameters[key], dtype=float)[np.asarray(level, dtype=int) - 1]
+
+
+def _fho_a(parameters, level):
+    """a = S theta_1 / theta of kvt.network.features._fho."""
+    return parameters["steric_factor"] * _fho_table(parameters, "theta1_K", level) / _fho_table(parameters, "theta_K", level)
 # names of the generated functions' own variables (Fortran ignores case): no temporary may reuse them
 _RESERVED = {"lv", "t", "y", "k", "x", "h0", "h1", "j", "i", "o", "s", "lin", "status", "k_down", "k_up",
              "k_down_ptr", "k_up_ptr", "with_up", "dp", "energy_k", "feature_scale", "feature_shift",
-             "baseline_coef"}
+             "baseline_coef", "cw", "h0", "h1", "xc", "xl", "u0"}
 
 
 def feature_code(kind: str) -> FeatureCode:
@@ -93,24 +110,31 @@ def feature_code(kind: str) -> FeatureCode:
     return code
 
 
-def level_dependent(code: FeatureCode, fortran: bool) -> tuple[list[bool], list[bool]]:
-    """Which temporaries and which features read the level: ``lv``, a per-level table or such a temporary."""
-    names = ["lv"]
+def _dependent(code: FeatureCode, fortran: bool, names: list[str], tables) -> tuple[list[bool], list[bool]]:
+    """Which temporaries and which features read one of ``names``, one of ``tables`` or such a temporary."""
+    names = list(names)
+    flags = re.IGNORECASE if fortran else 0
 
-    def reads_level(expr: str) -> bool:
-        return (any("{" + table + "}" in expr for table in code.tables)
-                or re.search(r"\b(" + "|".join(names) + r")\b", expr) is not None)
+    def reads(expr: str) -> bool:
+        return (any("{" + table + "}" in expr for table in tables)
+                or re.search(r"\b(" + "|".join(names) + r")\b", expr, flags) is not None)
 
     temporaries = []
     for name, c_expr, f_expr in code.temporaries:
-        temporaries.append(reads_level(f_expr if fortran else c_expr))
+        temporaries.append(reads(f_expr if fortran else c_expr))
         if temporaries[-1]:
             names.append(name)
-    return temporaries, [reads_level(expr) for expr in (code.fortran if fortran else code.c)]
+    return temporaries, [reads(expr) for expr in (code.fortran if fortran else code.c)]
+
+
+def level_dependent(code: FeatureCode, fortran: bool) -> tuple[list[bool], list[bool]]:
+    """Which temporaries and which features read the level: ``lv``, a per-level table or such a temporary."""
+    return _dependent(code, fortran, ["lv"], code.tables + tuple(key for key, _ in code.derived))
 
 
 def feature_parameters(network, code: FeatureCode, levels) -> tuple[dict, dict]:
-    """The kind's per-level tables over the trained ``levels`` (index j: level LEVEL_MIN + j) and its scalars."""
+    """The kind's per-level tables (stored and derived) over the trained ``levels`` (index j: level LEVEL_MIN + j)
+    and its scalars."""
     parameters = network.feature_parameters
     tables = {}
     for key in code.tables:
@@ -119,21 +143,42 @@ def feature_parameters(network, code: FeatureCode, levels) -> tuple[dict, dict]:
             raise KvtError(f"features.{key} has {values.size} levels, the network is trained up to level "
                            f"{levels[-1]}")
         tables[key] = values[levels - 1]
+    for key, function in code.derived:
+        tables[key] = np.asarray(function(np.asarray(levels, dtype=float), parameters), dtype=float)
     return tables, {key: float(parameters[key]) for key in code.scalars}
 
 
-def feature_lines(code: FeatureCode, fortran: bool, table_ref, scalar_ref, feature) -> tuple[list[str], list[str]]:
-    """Statements of the temporaries and features: (once per call, once per transition), in dependency order.
+def kernel_plan(network, code: FeatureCode, fortran: bool, levels) -> dict:
+    """How a network kernel gets each feature it needs (the network's inputs; every feature for a log-space target).
 
-    ``table_ref(key)`` and ``scalar_ref(key)`` give the code of a table's current entry and of a scalar;
-    ``feature(f, expr)`` the statement that stores feature ``f``.
+    ``level``: features of the level alone, numpy's own scaled values at export time ``values[feature][j]``;
+    ``once``: features of T alone, computed once per call; ``mixed``: computed per transition. ``temporaries``:
+    (index, per transition) of the temporaries those read, in order; ``lv``: whether per-transition code reads lv.
     """
-    refs = {key: table_ref(key) for key in code.tables} | {key: scalar_ref(key) for key in code.scalars}
-    temp_dep, feat_dep = level_dependent(code, fortran)
-    end = "" if fortran else ";"
-    once, per_level = [], []
-    for (name, c_expr, f_expr), dependent in zip(code.temporaries, temp_dep):
-        (per_level if dependent else once).append(f"{name} = {(f_expr if fortran else c_expr).format(**refs)}{end}")
-    for f, (expr, dependent) in enumerate(zip(code.fortran if fortran else code.c, feat_dep)):
-        (per_level if dependent else once).append(feature(f, expr.format(**refs)))
-    return once, per_level
+    from kvt.network.features import raw_features
+
+    n_feat = len(code.c)
+    needed = set(network.network_inputs) | (set(range(n_feat)) if network.target["kind"] != "minmax_1e18" else set())
+    on_level = level_dependent(code, fortran)
+    on_t = _dependent(code, fortran, ["t"] if fortran else ["T"], ())
+    level = [f for f in sorted(needed) if on_level[1][f] and not on_t[1][f]]
+    mixed = [f for f in sorted(needed) if on_level[1][f] and on_t[1][f]]
+    once = [f for f in sorted(needed) if not on_level[1][f]]
+    exprs = code.fortran if fortran else code.c
+    reading = [exprs[f] for f in once + mixed]
+    temporaries = []
+    for index in reversed(range(len(code.temporaries))):  # a temporary is kept if later code reads it
+        name, c_expr, f_expr = code.temporaries[index]
+        if any(re.search(rf"\b{name}\b", expr, re.IGNORECASE if fortran else 0) for expr in reading):
+            temporaries.insert(0, (index, on_level[0][index]))
+            reading.append(f_expr if fortran else c_expr)
+    per_transition = [exprs[f] for f in mixed] + [code.temporaries[i][2 if fortran else 1]
+                                                 for i, per in temporaries if per]
+    lv = any(re.search(r"\blv\b", expr) for expr in per_transition)
+    values = np.zeros((0, len(levels)))
+    if level:
+        lv_values = np.asarray(levels, dtype=float)
+        raw = raw_features(network.feature_kind, lv_values, np.full(lv_values.size, network.temperature_range[0]),
+                           network.feature_parameters)  # these columns do not read T
+        values = (raw * network.feature_scale + network.feature_shift)[:, level].T
+    return {"level": level, "once": once, "mixed": mixed, "temporaries": temporaries, "lv": lv, "values": values}

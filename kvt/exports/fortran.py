@@ -9,7 +9,8 @@ from kvt.exports.codegen import (
     FORTRAN_RETURN_CODES, UNIT_FACTORS, UNIT_TEXT, check_fit, check_prefix, check_units, kernel_lines, layout,
     literal, network_molecule, provenance, wrap,
 )
-from kvt.exports.features import feature_lines, feature_parameters
+from kvt.exports.layers import padded
+from kvt.exports.vt_kernel import network_kernel
 
 
 _F_WIDTH = 120  # free form allows 132 characters a line
@@ -49,40 +50,14 @@ def _f_array(name: str, values, shape=None) -> list[str]:
     return lines
 
 
-def _network_kernel(network, P: str, code, levels, width):
-    """(declarations, locals, statements once per call, statements per transition j that set k) of the network."""
-    spec, target = network.spec, network.target
-    n_feat = len(code.fortran)
-    decl = _f_array("feature_scale", network.feature_scale) + _f_array("feature_shift", network.feature_shift)
-    tables, scalars = feature_parameters(network, code, levels)
-    for key, values in tables.items():
-        decl += _f_array(key.lower(), values)
-    local = [f"real(dp) :: lv, y, x({n_feat}), h0({width}), h1({width})"
-             + "".join(f", {name}" for name, _, _ in code.temporaries)]
-    once, per_level = feature_lines(
-        code, True, lambda key: f"{key.lower()}(j)", lambda key: _f_term(scalars[key]),
-        lambda f, expr: f"x({f + 1}) = ({expr}) * feature_scale({f + 1}) + feature_shift({f + 1})")
-    body = [f"lv = real({P}_LEVEL_MIN + j - 1, dp)", *per_level]
-    body += [f"h0({n + 1}) = x({index + 1})" for n, index in enumerate(network.network_inputs)]
-    src, dst = "h0", "h1"
-    for number, (weights, bias, activation) in enumerate(network.layers):
-        n_in, n_out = weights.shape
-        decl += _f_array(f"w{number}", weights, shape=weights.shape) + _f_array(f"b{number}", bias)
-        body += [f"! layer {number}: {n_in} -> {n_out}, {activation}",
-                 f"{dst}(1:{n_out}) = matmul({src}(1:{n_in}), w{number}) + b{number}"]
-        if activation == "sigmoid":
-            # 1 / (1 + e^-z) = 0.5 (1 + tanh(z / 2)), numpy's form, to a few ulp; exp is about twice as fast as tanh
-            body.append(f"{dst}(1:{n_out}) = 1.0_dp / (1.0_dp + exp(-{dst}(1:{n_out})))")
-        src, dst = dst, src
-    body.append(f"y = {src}(1)")
-    if target["kind"] == "minmax_1e18":
-        body.append(f"k = ((y - {_f_term(target['shift'])}) / {_f_term(target['scale'])}) / "
-                    f"{_f_term(target['factor'])}")
-    else:
-        decl += _f_array("baseline_coef", target["baseline_coef"])
-        body += [f"k = y * {_f_term(target['std'])} + {_f_term(target['mean'])}",
-                 f"k = exp((k + dot_product(x, baseline_coef)) + {_f_term(target['baseline_intercept'])})"]
-    return decl, local, list(once), body
+def _network_kernel(network, P: str, code, levels):
+    """(declarations, locals, statements once per call, statements per transition j that set k) of the network
+    (:func:`kvt.exports.vt_kernel.network_kernel`, as the C header's)."""
+    arrays, local, once, per_transition, _ = network_kernel(network, code, True, "", P, levels)
+    decl = [f"  integer, parameter :: n_pad = {padded(len(levels))}  ! N_TRANSITIONS rounded up to a multiple of 4"]
+    for name, values in arrays:
+        decl += _f_array(name, values, shape=values.shape if values.ndim == 2 else None)
+    return decl, local, once, per_transition
 
 
 def _chebyshev_kernel(fit, P: str):
@@ -149,7 +124,7 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonp
     decl += [f"  integer(c_int), parameter, public :: {P}_{name} = {value}" for name, value, _ in FORTRAN_RETURN_CODES]
     decl += _f_array("energy_k", energies)
     if fit is None:
-        kernel_decl, local, once, per_transition = _network_kernel(network, P, code, levels, width)
+        kernel_decl, local, once, per_transition = _network_kernel(network, P, code, levels)
     else:
         check_fit(fit, levels, network)
         kernel_decl, local, once, per_transition = _chebyshev_kernel(fit, P)
