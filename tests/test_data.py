@@ -5,6 +5,7 @@ import pytest
 from kvt import KvtError
 from kvt.data.datasets import PAIRS, bundled_path, generate, load_dataset, to_csv_text
 from kvt.data.grid import STUDY_TEMPERATURES, parse_levels, parse_temperatures
+from kvt.data.exchange import LAYOUT_HELP as VV_LAYOUT_HELP
 from kvt.data.tables import LAYOUT_HELP
 
 #: What kvt adds to a level error of a table that names no molecule (it is read as O2).
@@ -51,7 +52,7 @@ def write(tmp_path, text, name="bad.csv"):
      f"unexpected column(s) extra; expected columns level,T_K,k_m3_s ({LAYOUT_HELP})"),
     ("level,T,k\n1,300,1e-20\n", "missing column(s) T_K, k_m3_s; unexpected column(s) T, k; "
                                  f"expected columns level,T_K,k_m3_s ({LAYOUT_HELP})"),
-    ("T,k\n300,1e-20\n", f"columns T,k are not a layout kvt reads; {LAYOUT_HELP}"),
+    ("T,k\n300,1e-20\n", f"columns T,k are not a layout kvt reads; {LAYOUT_HELP}; {VV_LAYOUT_HELP}"),
     ("level,T_K,k_m3_s\n1,300,1e-20\n2,abc,1e-20\n", "column T_K, line 3: 'abc' is not a number"),
     ("level,T_K,k_m3_s\n1,300,1e-20\n2,400,\n", "column k_m3_s, line 3: value is missing, NaN or infinite"),
     ("level,T_K,k_m3_s\n1,300,nan\n", "column k_m3_s, line 2: value is missing, NaN or infinite"),

@@ -272,7 +272,7 @@ def test_every_parameter_is_declared_as_at_817a1b4():
     ``cantera`` mechanism), the new ``--kernel`` and ``--tolerance``, and ``--layout`` and ``--units`` without a
     click default (their defaults depend on the format, so their help states them; ``--units`` now also applies
     to c-header, fortran and fho-poly, ``--layout spbu`` to fho-poly), with the command's help naming Cantera;
-    and one command, ``kvt app`` (issue 26). The help text alone would not show a
+    and one command, ``kvt app`` (issue 26); the help of ``kvt`` itself, ``predict``, ``export`` and ``relax`` naming VV exchange and the mixture (issue 24). The help text alone would not show a
     changed destination name or a default that is not displayed. Checked to hold under click 8.1.7,
     8.4.0 and 8.5.1.
     """

@@ -94,6 +94,8 @@ def _refusals(t, out):
          f"Error: --vv-table {t['down'].parent / 'nowhere.csv'}: no such file"),
         ([*base, "--vv-run", t["down"].parent / "nowhere"],
          f"Error: --vv-run {t['down'].parent / 'nowhere'} does not exist"),
+        ([*base, "--vv-run", t["down"]],
+         f"Error: --vv-run {t['down']} is a file, not a run directory (the folder kvt train writes)"),
     ]
 
 

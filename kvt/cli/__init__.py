@@ -83,7 +83,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 @click.group(cls=KvtGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kvt")
 def main():
-    """Learn state-to-state VT rate coefficients k_VT(i -> i-1, T) of N2, O2 and NO with O2, N2, NO, O, N and Ar."""
+    """Learn state-to-state vibrational energy-exchange rate coefficients: VT, k_VT(i -> i-1, T) of N2, O2 and NO
+    with O2, N2, NO, O, N and Ar, and VV / VV' exchange between N2, O2 and NO; relax a gas with them."""
 
 
 for _command in (data.data, optimizers.optimizers_command, train.train_command, train.tune_command,

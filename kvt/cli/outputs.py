@@ -93,7 +93,7 @@ def _load_run(run_dir):
 @option("allow-nonphysical", "Print rates <= 0 instead of refusing (with a warning).")
 def predict_command(run_dir, weights_file, level, levels_spec, levels_b_spec, temps_spec, direction, as_csv,
                     allow_extrapolation, allow_nonphysical):
-    """Print k_VT in m^3/s predicted by a trained network (numpy only, no TensorFlow)."""
+    """Print rate coefficients (k_VT, or VV / VV' exchange rates) in m^3/s predicted by a trained network (numpy only, no TensorFlow)."""
     from kvt.data.choices import check_direction
 
     check_direction(direction)
@@ -188,7 +188,7 @@ def _predict_exchange(run, spec_a, spec_b, temps, direction, as_csv, allow_extra
                              "refusing; the file's header says so.")
 def export_command(run_dir, fmt, levels_spec, levels_b_spec, temps_spec, layout, units, direction, output, force,
                    allow_extrapolation, prefix, kernel, tolerance, allow_nonphysical):
-    """Write a k_VT table for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly, Cantera)."""
+    """Write a rate table (VT, VV or VV') for a CFD code, the network's weights, or solver code (C, Fortran, FHO-poly, Cantera)."""
     from kvt.data import tables
     from kvt.exports import registry
     from kvt.files import atomic

@@ -44,7 +44,9 @@ REFERENCES = ("fho",)
 @option("csv", "Print the relaxation times as CSV.")
 def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, reference, with_vv, vv_run_dir, vv_table,
           mixture, out, force, as_csv):
-    """Isothermal heat-bath relaxation of a molecule's vibration, solved exactly (eigen-decomposition of the master equation)."""
+    """Isothermal relaxation of vibration: a molecule in a heat bath by VT, solved exactly (eigen-decomposition of the
+    master equation); with --with-vv a pure molecular gas, or with --mixture a mixture of molecules, by VT and VV,
+    integrated implicitly with the analytic Jacobian."""
     from pathlib import Path
 
     from kvt.data.grid import parse_temperatures

@@ -270,7 +270,8 @@ def validate(frame: pd.DataFrame, path: Path, comment_lines: int = 0, header: li
     columns = [str(c) for c in frame.columns]
     layout = tables.detect_layout(columns)
     if layout is None:
-        _fail(path, f"columns {','.join(columns)} are not a layout kvt reads; {tables.LAYOUT_HELP}")
+        _fail(path, f"columns {','.join(columns)} are not a layout kvt reads; {tables.LAYOUT_HELP}; "
+                    f"{exchange.LAYOUT_HELP}")
     header_unit = tables.header_units(header)
     first_line = comment_lines + 2
     if layout == "wide":

@@ -207,7 +207,9 @@ def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0, m
     if np.any(error > ROUNDING_TOLERANCE):
         worst = temperatures[int(np.argmax(error))]
         raise KvtError(f"--tv0 {tv0:g} K is too far above the bath temperature {worst:g} K for the exact "
-                       f"solution in double precision; use a lower T_v0 (up to about 2-3 times T works)")
+                       f"solution in double precision; use a lower T_v0 (up to about 2-3 times T works), or, for pure O2, N2 or "
+                       f"NO, --with-vv, which integrates the master equation and gives VT alone beside it "
+                       f"(tau_vt_only_s)")
     number_density = pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * temperatures)
     solution = Relaxation(temperatures=temperatures, pressure_atm=float(pressure_atm), tv0=float(tv0),
                           energies_K=energies, x_eq=x_eq, x0=x0, number_density=number_density,

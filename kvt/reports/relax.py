@@ -408,6 +408,16 @@ def populations_figure(result: RelaxResult, max_panels: int = 9, columns: int = 
     return fig
 
 
+def temperature_colours(n: int) -> list:
+    """A colour per temperature: matplotlib's ten default ones, or for more, viridis from the lowest to the highest
+    (the default cycle would repeat its colours)."""
+    import matplotlib.pyplot as plt
+
+    if n <= 10:
+        return [f"C{j}" for j in range(n)]
+    return [plt.cm.viridis(j / (n - 1)) for j in range(n)]
+
+
 def energy_figure(result: RelaxResult):
     import matplotlib.pyplot as plt
 
@@ -415,14 +425,17 @@ def energy_figure(result: RelaxResult):
     times = result.times()
     model = result.solution.normalised_energy(times)
     reference = result.reference.normalised_energy(times) if result.reference is not None else None
-    for j, T in enumerate(result.solution.temperatures):
-        (line,) = ax.semilogx(times[j, 1:], model[j, 1:], label=f"{T:g} K")
+    temps = result.solution.temperatures
+    colours = temperature_colours(len(temps))
+    for j, T in enumerate(temps):
+        (line,) = ax.semilogx(times[j, 1:], model[j, 1:], label=f"{T:g} K", color=colours[j])
         if reference is not None:
             ax.semilogx(times[j, 1:], reference[j, 1:], "--", color=line.get_color(), lw=1)
     ax.axhline(np.exp(-1), color="grey", lw=0.6, ls=":")
     ax.set_xlabel("t, s")
     ax.set_ylabel("(E_v - E_v,eq) / (E_v(0) - E_v,eq)")
-    note = f"; dashed: FHO-FR {result.reference_pair}" if reference is not None else ""
+    note = (f"; dashed: FHO-FR {result.reference_pair}" + (" + FHO VV" if result.vt_only is not None else "")
+            if reference is not None else "")
     ax.set_title(f"vibrational energy: {_title(result)}{note}", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     return fig

@@ -134,8 +134,9 @@ def energy_figure(result: MixtureResult):
         taus = np.stack([one.solution.tau_s, one.vt_only.tau_s])
         times = np.geomspace(1e-3 * taus.min(axis=0), 1e2 * taus.max(axis=0), relax.ENERGY_POINTS).T  # (nT, nt)
         with_vv, alone = one.solution.normalised_energy(times), one.vt_only.normalised_energy(times)
+        colours = relax.temperature_colours(len(one.solution.temperatures))
         for j, T in enumerate(one.solution.temperatures):
-            (line,) = ax.semilogx(times[j], with_vv[j], label=f"{T:g} K")
+            (line,) = ax.semilogx(times[j], with_vv[j], label=f"{T:g} K", color=colours[j])
             ax.semilogx(times[j], alone[j], "--", color=line.get_color(), lw=1)
         ax.axhline(np.exp(-1), color="grey", lw=0.6, ls=":")
         ax.set_title(f"{name} in {result.mixture.label}", fontsize=9)

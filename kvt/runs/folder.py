@@ -223,6 +223,8 @@ def open_weights(path: str | Path) -> Run:
 
 def read_metadata(path: str | Path) -> dict:
     path = Path(path)
+    if path.is_file():
+        raise KvtError(f"run directory {path} is a file, not a run directory (the folder kvt train writes)")
     if not path.is_dir():
         raise KvtError(f"run directory {path} does not exist")
     missing = [name for name in REQUIRED_FILES if not (path / name).is_file()]
