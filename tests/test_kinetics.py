@@ -127,8 +127,8 @@ def test_compare_with_itself_is_zero_and_detects_a_scaled_rate_set():
     (dict(pressure_atm=0.0), "--pressure must be a number > 0 (atm), got 0"),
     (dict(pressure_atm=-1.0), "--pressure must be a number > 0 (atm), got -1"),
     (dict(tv0=20000.0), "--tv0 20000 K is too far above the bath temperature 500 K for the exact solution in "
-                        "double precision; use a lower T_v0 (up to about 2-3 times T works), or, for pure O2, N2 or NO, "
-                        "--with-vv, which integrates the master equation and gives VT alone beside it (tau_vt_only_s)"),
+                        "double precision; use a lower T_v0 (up to about 2-3 times T works), or integrate the master "
+                        "equation (kvt.reports.relax.run does)"),
 ])
 def test_bad_conditions(change, message):
     with pytest.raises(KvtError) as info:

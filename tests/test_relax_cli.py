@@ -62,6 +62,48 @@ def test_relax_pair_csv_matches_radau_and_the_reference_table(runner):
     assert table.loc[table["T_K"] == 2000, "tau_s"].iloc[0] == pytest.approx(radau_tau(k, 2000.0), rel=1e-6)
 
 
+def _expm_tau(k_down, T, tv0):
+    """τ of the heat bath from x(t) = expm(A t) x(0), A the rate matrix built here (k_up by detailed balance)."""
+    from scipy.linalg import expm
+    from scipy.optimize import brentq
+
+    e = fho.level_energy_K(np.arange(len(k_down) + 1))
+    k_up = k_down * np.exp(-(e[1:] - e[:-1]) / T)
+    n = np.arange(1, len(k_down) + 1)
+    A = np.zeros((len(e), len(e)))
+    A[n - 1, n] += k_down  # n -> n-1
+    A[n, n] -= k_down
+    A[n, n - 1] += k_up  # n-1 -> n
+    A[n - 1, n - 1] -= k_up
+    A *= 101325.0 / (fho.BOLTZMANN * T)  # kvt's k_B (the study's 1.3807e-23)
+    x0, x_eq = np.exp(-e / tv0) / np.exp(-e / tv0).sum(), np.exp(-e / T) / np.exp(-e / T).sum()
+    excess = lambda t: (e @ (expm(A * t) @ x0) - e @ x_eq) / (e @ x0 - e @ x_eq) - np.exp(-1.0)  # noqa: E731
+    hi = 1e-12
+    while excess(hi) > 0:
+        hi *= 2.0
+    return brentq(excess, hi / 2.0, hi, xtol=1e-300, rtol=1e-13)
+
+
+def test_cooling_beyond_the_exact_solutions_precision_is_integrated(runner, tmp_path):
+    """T_v0 5000 K over a 1000 K bath: the exact solution would lose precision, so kvt relax integrates the master
+    equation instead, says so in one note and in relax.json; τ against the matrix exponential of the test's own
+    rate matrix (scipy.linalg.expm, τ by Brent's method)."""
+    out = tmp_path / "cool"
+    result = runner.invoke(main, ["relax", "--pair", "O2-Ar", "--temps", "1000,2000", "--tv0", "5000", "--csv",
+                                  "--reference", "fho", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (
+        "note: T_v0 5000 K is too far above a bath temperature for the exact solution in double precision; the "
+        "master equation was integrated instead (LSODA, analytic Jacobian)")
+    table = pd.read_csv(__import__("io").StringIO(result.stdout))
+    k = heat_bath.fho_rates("O2-Ar", [1000.0, 2000.0])
+    for row, T in enumerate((1000.0, 2000.0)):
+        assert table["tau_s"][row] == pytest.approx(_expm_tau(k[row], T, tv0=5000.0), rel=1e-6)
+    assert json.loads((out / "relax.json").read_text())["method"].startswith("integrated: T_v0 is too far above")
+    with pytest.raises(heat_bath.PrecisionLost):
+        heat_bath.relax(k, [1000.0, 2000.0], tv0=5000.0)
+
+
 def test_relax_run_with_reference_writes_the_folder(runner, runs, tmp_path):
     _, accurate = runs
     out = tmp_path / "relax"

@@ -109,6 +109,9 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
                                         vv_rates=vv_rates)
     else:
         result = relaxation.run(source, tv0=tv0, pressure_atm=pressure, reference=reference_process)
+        if result.integrated:
+            click.echo(f"note: T_v0 {tv0:g} K is too far above a bath temperature for the exact solution in double "
+                       f"precision; the master equation was integrated instead (LSODA, analytic Jacobian)", err=True)
     reference_pair = result.reference_pair
     if as_csv:
         compared = relaxation.VV_REFERENCE_COLUMNS if vv is not None else relaxation.REFERENCE_COLUMNS

@@ -38,6 +38,10 @@ CHECK_TEMPERATURES = (500.0, 1000.0, 2000.0, 5000.0, 10000.0)
 ROUNDING_TOLERANCE = 1e-10
 
 
+class PrecisionLost(KvtError):
+    """The exact solution's rounding exceeds ROUNDING_TOLERANCE: T_v0 too far above a bath temperature."""
+
+
 def excitation_rates(k_down, levels, temperatures, molecule="O2") -> np.ndarray:
     """k(i-1 -> i, T) from k(i -> i-1, T) by detailed balance with ``molecule``'s energies (broadcasting)."""
     return np.asarray(k_down, dtype=float) * fho.detailed_balance_factor(levels, temperatures, molecule)
@@ -206,10 +210,9 @@ def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0, m
     error = np.finfo(float).eps * np.abs(coefficients).sum(axis=1)
     if np.any(error > ROUNDING_TOLERANCE):
         worst = temperatures[int(np.argmax(error))]
-        raise KvtError(f"--tv0 {tv0:g} K is too far above the bath temperature {worst:g} K for the exact "
-                       f"solution in double precision; use a lower T_v0 (up to about 2-3 times T works), or, for pure O2, N2 or "
-                       f"NO, --with-vv, which integrates the master equation and gives VT alone beside it "
-                       f"(tau_vt_only_s)")
+        raise PrecisionLost(f"--tv0 {tv0:g} K is too far above the bath temperature {worst:g} K for the exact "
+                            f"solution in double precision; use a lower T_v0 (up to about 2-3 times T works), or "
+                            f"integrate the master equation (kvt.reports.relax.run does)")
     number_density = pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * temperatures)
     solution = Relaxation(temperatures=temperatures, pressure_atm=float(pressure_atm), tv0=float(tv0),
                           energies_K=energies, x_eq=x_eq, x0=x0, number_density=number_density,

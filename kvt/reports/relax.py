@@ -138,6 +138,7 @@ class RelaxResult:
     comparison: dict | None
     vt_only: object = None  # with VV: the same gas relaxed by VT alone (kvt.kinetics.molecular_gas.GasRelaxation)
     vv_label: str | None = None  # with VV: where the VV rates come from
+    integrated: bool = False  # VT alone, integrated: T_v0 too far above T for the exact solution (run)
 
     @property
     def reference_pair(self) -> str | None:
@@ -197,21 +198,34 @@ class RelaxResult:
 
 def run(source: RateSource, tv0: float = 300.0, pressure_atm: float = 1.0,
         reference: Process | str | None = None) -> RelaxResult:
-    """Relax ``source``'s rates; with a ``reference`` process (or a pair's name), also FHO-FR's and compare the two."""
-    solution = heat_bath.relax(source.k_down, source.temperatures, tv0=tv0, pressure_atm=pressure_atm,
-                               molecule=source.molecule)
+    """Relax ``source``'s rates; with a ``reference`` process (or a pair's name), also FHO-FR's and compare the two.
+
+    The master equation is solved exactly (:func:`kvt.kinetics.heat_bath.relax`) where that is precise in double
+    precision; where T_v0 is too far above a bath temperature for it (cooling), both are integrated instead
+    (:func:`kvt.kinetics.molecular_gas.relax` without VV: LSODA with the analytic Jacobian), and ``integrated`` says so.
+    """
     reference_process = None if reference is None else resolve(reference)
-    relaxed = comparison = None
-    if reference_process is not None:
+    if reference_process is not None and reference_process.molecule != source.molecule:
         molecule = source.molecule.name
-        if reference_process.molecule != source.molecule:
-            raise KvtError(f"the reference pair {reference_process.name} is not of {molecule}, the molecule of "
-                           f"{source.label}; name a pair of {molecule}")
-        relaxed = heat_bath.relax(heat_bath.fho_rates(reference_process, source.temperatures), source.temperatures,
-                                  tv0=tv0, pressure_atm=pressure_atm, molecule=source.molecule)
-        comparison = heat_bath.compare(solution, relaxed)
+        raise KvtError(f"the reference pair {reference_process.name} is not of {molecule}, the molecule of "
+                       f"{source.label}; name a pair of {molecule}")
+    T = source.temperatures
+    rate_sets = [source.k_down] + ([heat_bath.fho_rates(reference_process, T)] if reference_process else [])
+    try:
+        solved = [heat_bath.relax(k, T, tv0=tv0, pressure_atm=pressure_atm, molecule=source.molecule)
+                  for k in rate_sets]
+        integrated = False
+    except heat_bath.PrecisionLost:
+        from kvt.kinetics import molecular_gas
+
+        top = source.molecule.max_level
+        solved = [molecular_gas.relax(k, np.zeros((len(T), top, top)), T, tv0=tv0, pressure_atm=pressure_atm,
+                                      molecule=source.molecule, with_vv=False) for k in rate_sets]
+        integrated = True
+    solution, relaxed = solved[0], (solved[1] if reference_process else None)
+    comparison = heat_bath.compare(solution, relaxed) if relaxed is not None else None
     return RelaxResult(source=source, solution=solution, reference=relaxed, reference_process=reference_process,
-                       comparison=comparison)
+                       comparison=comparison, integrated=integrated)
 
 
 def vv_rates_of_run(run_dir, vv: ExchangeProcess, temperatures) -> tuple[np.ndarray, str]:
@@ -343,7 +357,10 @@ def write_folder(result: RelaxResult, out, force: bool = False, command=None, in
         "reference": {"kind": "FHO-FR", "pair": result.reference_pair} if result.reference_pair else None,
         **({"vv_rates": result.vv_label} if result.vt_only is not None else {}),
         "method": ("exact: symmetric eigen-decomposition of the detailed-balanced master equation (kvt.kinetics.heat_bath)"
-                   if result.vt_only is None else
+                   if result.vt_only is None and not result.integrated else
+                   "integrated: T_v0 is too far above a bath temperature for the exact solution in double precision; "
+                   "the linear master equation integrated by LSODA with its Jacobian, rtol 1e-10 "
+                   "(kvt.kinetics.molecular_gas without VV)" if result.vt_only is None else
                    f"VT + VV ({result.vv_label}): the nonlinear master equation integrated by LSODA (implicit "
                    f"multistep, BDF while stiff) with its analytic Jacobian, rtol 1e-10 (kvt.kinetics.molecular_gas); "
                    f"tau_vt_only_s: the same gas with VT alone"),
