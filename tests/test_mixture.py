@@ -224,10 +224,11 @@ def test_relax_mixture_from_the_command_line(runner, tmp_path, heated):
      "Error: --mixture entry 'N2=0.79' is not SPECIES:FRACTION; give e.g. --mixture N2:0.79,O2:0.21 (mole fractions "
      "of O2, N2, NO)"),
     *[(["--mixture", AIR, flag, value], f"Error: --mixture takes no {flag}: the FHO generators give every rate of the "
-                                         f"mixture (--pair, --process, --run, --table, --vv-run and --reference are "
+                                         f"mixture (--pair, --process, --run, --table, --vv-run, --vv-table and "
+                                         f"--reference are "
                                          f"for a pure gas)")
       for flag, value in (("--pair", "O2-O2"), ("--run", "runs/o2"), ("--table", "t.csv"), ("--reference", "fho"),
-                          ("--vv-run", "runs/o2-vv"), ("--process", "vv"))],
+                          ("--vv-run", "runs/o2-vv"), ("--vv-table", "o2-vv.csv"), ("--process", "vv"))],
 ])
 def test_refusals_are_one_line_and_write_nothing(runner, tmp_path, arguments, message):
     before = snapshot(tmp_path)

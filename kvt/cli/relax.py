@@ -164,7 +164,7 @@ def _relax_mixture(mixture, pure_gas_options, with_vv, temps_spec, tv0, pressure
     for flag, value in pure_gas_options.items():
         if value is not None:
             raise KvtError(f"--mixture takes no {flag}: the FHO generators give every rate of the mixture "
-                           f"(--pair, --process, --run, --table, --vv-run and --reference are for a pure gas)")
+                           f"(--pair, --process, --run, --table, --vv-run, --vv-table and --reference are for a pure gas)")
     composition = parse_mixture(mixture)
     if not with_vv:
         raise KvtError("--mixture relaxes a mixture by VT, VV and VV' exchange together; add --with-vv (VT alone "
