@@ -278,10 +278,24 @@ def _refusals(runs):
         (["train", "--data", runs["o2ar"].parent / "o2ar.csv", "--process", "vv", "--epochs", "1"],
          f"Error: --process vv does not match {runs['o2ar'].parent / 'o2ar.csv'}, a table of vt rates; a --data "
          f"table names its own process: leave --process out"),
+        (["relax", "--run", runs["o2ar"], "--with-vv", "--temps", "2000"],
+         "Error: --with-vv relaxes a pure molecular gas, its own collision partner: --pair O2-O2, N2-N2, NO-NO, not "
+         "O2-Ar"),
         (["relax", "--run", runs["o2ar"], "--pair", "O2-O2", "--with-vv", "--vv-run", full, "--temps", "2000"],
          f"Error: --with-vv relaxes pure O2 (--pair O2-O2), its own collision partner, but the VT rates of run "
          f"{runs['o2ar']} are of O2-Ar; give the VT rates of O2-O2"),
     ]
+
+
+def test_with_vv_takes_the_gas_from_a_vt_run(tmp_path):
+    """``--with-vv --run`` of a VT run of O2-O2 needs no --pair: the run names its gas; the same τ as with --pair."""
+    run = tmp_path / "o2"
+    _invoke("train", "--pair", "O2-O2", "--mode", "accurate", "--epochs", "1", "--units", "8", "--finish-iterations",
+            "0", "--quiet", "--out", run)
+    taus = [_invoke("relax", "--run", run, *pair, "--with-vv", "--temps", "2000", "--csv").stdout
+            for pair in ([], ["--pair", "O2-O2"])]
+    assert taus[0].splitlines()[0] == "T_K,tau_s,p_tau_atm_s,tau_vt_only_s"
+    assert taus[0] == taus[1]
 
 
 def test_refusals_are_one_line(runs, tmp_path, monkeypatch):

@@ -75,9 +75,8 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
     if process:
         if (run_dir or table) and reference is None and not with_vv:  # with --with-vv, --pair names the gas
             raise KvtError("--pair with --run or --table names the FHO-FR reference; add --reference fho")
-    if run_dir:
-        _check_vt_run(run_dir)
-    vv = _vv_process(process, run_dir, table) if with_vv else None
+    run_process = _check_vt_run(run_dir) if run_dir else None
+    vv = _vv_process(process or run_process) if with_vv else None
     temps = parse_temperatures(temps_spec)
     inputs = [p for p in (run_dir, table, vv_run_dir, vv_table) if p]
     if out:
@@ -130,23 +129,24 @@ def relax(run_dir, table, pair, process_kind, temps_spec, tv0, pressure, referen
 
 
 def _check_vt_run(run_dir):
-    """--run takes a VT network: a VV run given there is refused in one line, pointing to --vv-run."""
+    """--run takes a VT network: a VV run given there is refused in one line, pointing to --vv-run. Returns the
+    run's VT process (its pair), or None for a run on a table that names none."""
     from kvt.runs.folder import open_run
 
     run = open_run(run_dir)
     if run.network.process is not None:
         raise KvtError(f"--run {run_dir} is a {run.process.kind} network ({run.process.label}); --run takes the VT "
                        f"rates, a VV run goes to --vv-run with --with-vv")
+    return run.process  # the pair it was trained on (None: a user's table without one)
 
 
-def _vv_process(process, run_dir, table):
-    """The VV process of ``--with-vv``: the pure gas of --pair (with --run or --table, the pair the VT rates are of:
-    the gas with itself)."""
+def _vv_process(process):
+    """The VV process of ``--with-vv``: the pure gas of --pair, or of the run given as --run (the gas with itself)."""
     from kvt.physics.process import EXCHANGE_PAIRS, resolve
 
     if process is None:
         raise KvtError(f"--with-vv relaxes a pure gas: give its pair, --pair {', '.join(EXCHANGE_PAIRS['vv'])} "
-                       f"(with --run or --table, the pair their VT rates are of)")
+                       f"(with --table, or a run trained on a table, the pair their VT rates are of)")
     if process.partner.name != process.molecule.name:
         raise KvtError(f"--with-vv relaxes a pure molecular gas, its own collision partner: --pair "
                        f"{', '.join(EXCHANGE_PAIRS['vv'])}, not {process.name}")
