@@ -10,24 +10,19 @@ from __future__ import annotations
 import numpy as np
 
 from kvt.exports.codegen import (
-    RETURN_CODES, UNIT_FACTORS, UNIT_TEXT, check_fit, check_prefix, check_units, kernel_lines, layout, literal,
-    network_molecule, provenance, term, wrap,
+    RETURN_CODES, UNIT_FACTORS, UNIT_TEXT, c_array, check_fit, check_prefix, check_units, kernel_lines, layout,
+    literal,
+    network_molecule, provenance, term,
 )
 from kvt.exports.layers import c_exp, padded
 from kvt.exports.vt_kernel import network_kernel
-
-
-def _c_array(name: str, values) -> str:
-    values = np.ravel(np.asarray(values, dtype=float))
-    body = "\n".join(wrap([literal(v) for v in values], 100, "    "))
-    return f"static const double {name}[{values.size}] = {{\n{body}\n}};"
 
 
 def _network_kernel(network, p: str, P: str, code, levels):
     """(arrays, locals, statements before the transition loop, statements in it that set k, helpers) of the network
     (:func:`kvt.exports.vt_kernel.network_kernel`)."""
     arrays, local, before, in_loop, uses_exp = network_kernel(network, code, False, p, P, levels)
-    return [_c_array(name, values) for name, values in arrays], local, before, in_loop, c_exp(p) if uses_exp else []
+    return [c_array(name, values) for name, values in arrays], local, before, in_loop, c_exp(p) if uses_exp else []
 
 
 def _chebyshev_kernel(fit, p: str, P: str):
@@ -44,7 +39,7 @@ def _chebyshev_kernel(fit, p: str, P: str):
     pad, terms = -(-n_tr // 4) * 4, n_terms + (1 - n_terms % 2)
     table = np.zeros((terms, pad))
     table[:n_terms, :n_tr] = fit.coefficients.T
-    arrays = [_c_array(f"{p}_cheb_", table)]
+    arrays = [c_array(f"{p}_cheb_", table)]
     local = [f"double x, x2, u[{P}_N_PAD], v[{P}_N_PAD];", "int n;"]
     before = [f"x = {literal(a)} * ({AXES[fit.axis].c_code}) + {term(b)}; /* reduced {AXES[fit.axis].label}: "
               f"-1 at T_MIN_K, 1 at T_MAX_K */",
@@ -75,7 +70,7 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
     evaluates it instead of the network. ``kvt export`` checks k > 0 first (:mod:`kvt.exports.registry`).
     """
     prefix, units = check_prefix(prefix), check_units(units)
-    spec, target, code, levels, energies, width = layout(network)
+    code, levels, energies = layout(network)
     p, P = prefix, prefix.upper()
     name = file_name or p + "_rates.h"
     what = "a kvt network in plain C99" if fit is None else "a Chebyshev fit of a kvt network in plain C99"
@@ -96,7 +91,7 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
     else:
         check_fit(fit, levels, network)
         arrays, local, before, in_loop, helpers = _chebyshev_kernel(fit, p, P)
-    arrays.insert(0, _c_array(f"{p}_energy_K_", energies))
+    arrays.insert(0, c_array(f"{p}_energy_K_", energies))
     scale = [] if UNIT_FACTORS[units] == 1.0 else [f"k = k * {literal(UNIT_FACTORS[units])}; /* m^3/s -> {units} */"]
     body = [*(f"    {line}" for line in local), "    double k;", "    int j, status;",
             f"    if (k_down == NULL) return {P}_ERR_NULL;",

@@ -139,12 +139,17 @@ def wrap(words: list[str], width: int, indent: str) -> list[str]:
     return [indent + text for text in lines + [line]]
 
 
+def c_array(name: str, values) -> str:
+    """A C ``static const double`` array of ``values`` (flattened), exact literals, 100 characters a line."""
+    values = np.ravel(np.asarray(values, dtype=float))
+    body = "\n".join(wrap([literal(v) for v in values], 100, "    "))
+    return f"static const double {name}[{values.size}] = {{\n{body}\n}};"
+
+
 def layout(network):
-    """Everything the generated code needs, as numpy arrays: features, layers, target, energies."""
-    spec, target = network.spec, network.target
+    """What the generated code needs besides the layers: the feature code, the trained levels and their energies
+    (levels LEVEL_MIN - 1 .. LEVEL_MAX)."""
     code = feature_code(network.feature_kind)
     levels = trained_levels(network)
     energies = fho.level_energy_K(np.arange(levels[0] - 1, levels[-1] + 1), network_molecule(network))
-    width = max(max(w.shape) for w, _, _ in network.layers)
-    return spec, target, code, levels, energies, max(width, len(network.network_inputs))
-
+    return code, levels, energies

@@ -20,8 +20,8 @@ import numpy as np
 
 from kvt.errors import KvtError
 from kvt.exports.codegen import (
-    FORTRAN_RETURN_CODES, RETURN_CODES, UNIT_FACTORS, UNIT_TEXT, check_prefix, check_units, literal, provenance, term,
-    wrap,
+    FORTRAN_RETURN_CODES, RETURN_CODES, UNIT_FACTORS, UNIT_TEXT, c_array, check_prefix, check_units, literal,
+    provenance, term,
 )
 from kvt.exports.features import _F_LOG1P
 from kvt.exports.fortran import _f_array
@@ -65,12 +65,6 @@ def _energies(network):
         exchange_parameters(network.process)
     return (np.asarray(parameters["energies_a_K"], dtype=float), np.asarray(parameters["energies_b_K"], dtype=float),
             parameters)
-
-
-def _c_array(name: str, values) -> str:
-    values = np.ravel(np.asarray(values, dtype=float))
-    body = "\n".join(wrap([literal(v) for v in values], 100, "    "))
-    return f"static const double {name}[{values.size}] = {{\n{body}\n}};"
 
 
 def _kernel(network, fortran: bool, P: str, parameters, units: str):
@@ -217,10 +211,10 @@ def c_header(network, prefix: str = "kvt", source: str | None = None, nonphysica
         f"    #include \"{name}\"   double kd[{P}_N_PAIRS], ku[{P}_N_PAIRS];",
         f"    if ({p}_rates(T, kd, ku) != {P}_OK) {{ ... }}      cc -std=c99 solver.c -lm"])
     arrays, local, body, uses_exp = _kernel(network, False, P, parameters, units)
-    arrays = [_c_array(f"{p}_energy_a_K_", energies_a), _c_array(f"{p}_energy_b_K_", energies_b),
-              _c_array(f"{p}_feature_scale_", network.feature_scale),
-              _c_array(f"{p}_feature_shift_", network.feature_shift),
-              *(_c_array(name.replace("{p}", p), values) for name, values in arrays)]
+    arrays = [c_array(f"{p}_energy_a_K_", energies_a), c_array(f"{p}_energy_b_K_", energies_b),
+              c_array(f"{p}_feature_scale_", network.feature_scale),
+              c_array(f"{p}_feature_shift_", network.feature_shift),
+              *(c_array(name.replace("{p}", p), values) for name, values in arrays)]
     body = [*local, f"if (k_down == NULL) return {P}_ERR_NULL;",
             f"if (!(T >= {P}_T_MIN_K && T <= {P}_T_MAX_K)) return {P}_ERR_T_RANGE; /* also NaN */",
             f"status = {P}_OK;", *body, "return status;"]

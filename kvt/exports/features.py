@@ -92,7 +92,7 @@ def _fho_a(parameters, level):
 # names of the generated functions' own variables (Fortran ignores case): no temporary may reuse them
 _RESERVED = {"lv", "t", "y", "k", "x", "h0", "h1", "j", "i", "o", "s", "lin", "status", "k_down", "k_up",
              "k_down_ptr", "k_up_ptr", "with_up", "dp", "energy_k", "feature_scale", "feature_shift",
-             "baseline_coef", "cw", "h0", "h1", "xc", "xl", "u0"}
+             "baseline_coef", "cw", "xc", "xl", "u0"}
 
 
 def feature_code(kind: str) -> FeatureCode:

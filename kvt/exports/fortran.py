@@ -95,7 +95,7 @@ def fortran_module(network, prefix: str = "kvt", source: str | None = None, nonp
     network (:mod:`kvt.exports.chebyshev`) to evaluate instead of the network.
     """
     prefix, units = check_prefix(prefix, fortran=True), check_units(units)
-    spec, target, code, levels, energies, width = layout(network)
+    code, levels, energies = layout(network)
     p, P = prefix, prefix.upper()
     (lo, hi), (t_lo, t_hi) = network.level_range, network.temperature_range
     what = "a kvt network" if fit is None else "a Chebyshev fit of a kvt network"

@@ -42,6 +42,11 @@ class PrecisionLost(KvtError):
     """The exact solution's rounding exceeds ROUNDING_TOLERANCE: T_v0 too far above a bath temperature."""
 
 
+def number_density(temperatures, pressure_atm: float) -> np.ndarray:
+    """The bath's number density n = p / (k_B T), 1/m^3, at each temperature."""
+    return pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * np.asarray(temperatures, dtype=float))
+
+
 def excitation_rates(k_down, levels, temperatures, molecule="O2") -> np.ndarray:
     """k(i-1 -> i, T) from k(i -> i-1, T) by detailed balance with ``molecule``'s energies (broadcasting)."""
     return np.asarray(k_down, dtype=float) * fho.detailed_balance_factor(levels, temperatures, molecule)
@@ -213,9 +218,9 @@ def relax(k_down, temperatures, tv0: float = 300.0, pressure_atm: float = 1.0, m
         raise PrecisionLost(f"--tv0 {tv0:g} K is too far above the bath temperature {worst:g} K for the exact "
                             f"solution in double precision; use a lower T_v0 (up to about 2-3 times T works), or "
                             f"integrate the master equation (kvt.reports.relax.run does)")
-    number_density = pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * temperatures)
     solution = Relaxation(temperatures=temperatures, pressure_atm=float(pressure_atm), tv0=float(tv0),
-                          energies_K=energies, x_eq=x_eq, x0=x0, number_density=number_density,
+                          energies_K=energies, x_eq=x_eq, x0=x0,
+                          number_density=number_density(temperatures, pressure_atm),
                           eigenvalues=eigenvalues, vectors=vectors, coefficients=coefficients,
                           tau_s=np.full(len(temperatures), np.nan))
     solution.tau_s = _relaxation_time(solution)

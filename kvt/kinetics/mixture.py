@@ -33,7 +33,7 @@ import numpy as np
 
 from kvt.errors import KvtError
 from kvt.kinetics.heat_bath import (
-    ATMOSPHERE_PA, boltzmann_fractions, check_conditions, describe_bad_rates, excitation_rates, fho_rates,
+    boltzmann_fractions, check_conditions, describe_bad_rates, excitation_rates, fho_rates, number_density,
 )
 from kvt.kinetics.molecular_gas import (
     Exchanges, GasRelaxation, MasterEquation, exothermic_rates, fho_vv_rates, solve, vt_matrix,
@@ -230,11 +230,6 @@ def relax(composition, rates: MixtureRates, temperatures, tv0: float = 300.0, pr
 def level_energies(composition) -> dict:
     """name -> E(n), n = 0..L, in kelvin, of each molecule of the mixture."""
     return {m.name: fho.level_energy_K(np.arange(m.max_level + 1), m) for m in mixture(composition).molecules}
-
-
-def number_density(temperatures, pressure_atm: float) -> np.ndarray:
-    """n = p / (k_B T), 1/m^3."""
-    return pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * np.asarray(temperatures, dtype=float))
 
 
 def master_equation(composition, rates: MixtureRates, temperatures, pressure_atm: float = 1.0, with_vt: bool = True,

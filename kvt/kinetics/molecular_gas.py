@@ -29,7 +29,7 @@ from scipy.optimize import brentq
 
 from kvt.errors import KvtError
 from kvt.kinetics.heat_bath import (
-    ATMOSPHERE_PA, boltzmann_fractions, check_conditions, describe_bad_rates, excitation_rates,
+    boltzmann_fractions, check_conditions, describe_bad_rates, excitation_rates, number_density,
 )
 from kvt.physics import fho, species
 
@@ -218,7 +218,7 @@ def relax(k_vt_down, k_vv, temperatures, tv0: float = 300.0, pressure_atm: float
         raise KvtError(f"cannot relax: the VV rate of {m.name}({exchanges.i[e]}) + {m.name}({exchanges.j[e]}) at "
                        f"{temperatures[t]:g} K is {forward[t, e]:g}; a master equation needs k > 0")
     k_up = excitation_rates(k_vt_down, levels[None, :], temperatures[:, None], m)
-    density = pressure_atm * ATMOSPHERE_PA / (fho.BOLTZMANN * temperatures)
+    density = number_density(temperatures, pressure_atm)
     x_eq = boltzmann_fractions(energies, temperatures)
     x0 = boltzmann_fractions(energies, np.full(len(temperatures), float(tv0)))
     k_vt_down, k_up = (k if with_vt else np.zeros_like(k) for k in (k_vt_down, k_up))
